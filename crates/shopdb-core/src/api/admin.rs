@@ -1,0 +1,157 @@
+//! Admin routes: users, API tokens and the audit log.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use serde_json::{Map, Value, json};
+
+use super::parse_id;
+use crate::audit::{self, AuditQuery};
+use crate::auth::tokens::{create_token, list_tokens, revoke_token};
+use crate::auth::{Actor, Role};
+use crate::error::{ApiError, ApiResult, created, ok, page};
+use crate::http::{JsonBody, ListParams};
+use crate::state::AppState;
+use crate::users::{CreateUserError, create_user, list_users};
+
+pub async fn users(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(Value::Array(list_users(&state.db).await?)))
+}
+
+fn text_field(body: &Map<String, Value>, name: &str, errors: &mut Map<String, Value>) -> String {
+    match body.get(name) {
+        Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        Some(Value::String(_)) | None => {
+            errors.insert(name.into(), json!("is required"));
+            String::new()
+        }
+        Some(_) => {
+            errors.insert(name.into(), json!("must be text"));
+            String::new()
+        }
+    }
+}
+
+fn role_field(body: &Map<String, Value>, errors: &mut Map<String, Value>) -> Role {
+    let raw = text_field(body, "role", errors);
+    Role::parse(&raw).unwrap_or_else(|| {
+        if !raw.is_empty() {
+            errors.insert("role".into(), json!("must be viewer, editor or admin"));
+        }
+        Role::Viewer
+    })
+}
+
+fn reject_unknown(body: &Map<String, Value>, allowed: &[&str], errors: &mut Map<String, Value>) {
+    for key in body.keys().filter(|k| !allowed.contains(&k.as_str())) {
+        errors.insert(key.clone(), json!("unknown field"));
+    }
+}
+
+/// POST /api/users {"username", "role", "password"}
+pub async fn create_user_route(
+    State(state): State<AppState>,
+    actor: Actor,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let mut errors = Map::new();
+    reject_unknown(&body, &["username", "role", "password"], &mut errors);
+    let username = text_field(&body, "username", &mut errors);
+    let password = text_field(&body, "password", &mut errors);
+    let role = role_field(&body, &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let id = create_user(&state.db, &actor, &username, role, &password)
+        .await
+        .map_err(|e| match e {
+            CreateUserError::BadName(m) => ApiError::field("username", m),
+            CreateUserError::BadPassword(m) => ApiError::field("password", m),
+            CreateUserError::Exists(_) => ApiError::field("username", "is already taken"),
+            CreateUserError::Database(e) => e.into(),
+            CreateUserError::Other(e) => e.into(),
+        })?;
+    Ok(created(
+        json!({"userid": id, "username": crate::users::normalize_username(&username), "role": role}),
+    ))
+}
+
+pub async fn tokens(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(Value::Array(list_tokens(&state.db).await?)))
+}
+
+/// POST /api/tokens {"name", "role"?, "plugin"?} — the secret is in this answer only.
+pub async fn create_token_route(
+    State(state): State<AppState>,
+    actor: Actor,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let mut errors = Map::new();
+    reject_unknown(&body, &["name", "role", "plugin"], &mut errors);
+    let name = text_field(&body, "name", &mut errors);
+    let role = if body.contains_key("role") {
+        role_field(&body, &mut errors)
+    } else {
+        Role::Viewer
+    };
+    let plugin = match body.get("plugin") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) if crate::is_valid_plugin_name(p) => Some(p.clone()),
+        Some(_) => {
+            errors.insert("plugin".into(), json!("must be a plugin name"));
+            None
+        }
+    };
+    if name.chars().count() > 100 {
+        errors.insert("name".into(), json!("must be at most 100 characters"));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let token = create_token(&state.db, name.trim(), role, plugin.as_deref(), &actor.name).await?;
+    Ok(created(json!({
+        "tokenid": token.tokenid,
+        "name": name.trim(),
+        "role": role,
+        "plugin": plugin,
+        "token": token.secret,
+        "note": "copy this token now: it is not shown again",
+    })))
+}
+
+pub async fn revoke_token_route(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    if !revoke_token(&state.db, id).await? {
+        return Err(ApiError::not_found(format!(
+            "no live API token with id {id}"
+        )));
+    }
+    Ok(ok(json!({"revoked": id})))
+}
+
+/// GET /api/audit?entitytype=&entityid=&actorname=&action=
+pub async fn audit_log(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let params = ListParams::parse(q.as_deref())?;
+    let mut filter = AuditQuery::default();
+    for (k, v) in &params.filters {
+        match k.as_str() {
+            "entitytype" => filter.entitytype = Some(v.clone()),
+            "entityid" => filter.entityid = Some(parse_id(v)?),
+            "actorname" => filter.actorname = Some(v.clone()),
+            "action" => filter.action = Some(v.clone()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter '{other}': filter by entitytype, entityid, actorname or action"
+                )));
+            }
+        }
+    }
+    let (entries, total) =
+        audit::list(&state.db, &filter, params.per_page, params.offset()).await?;
+    Ok(page(entries, params.page, params.per_page, total))
+}

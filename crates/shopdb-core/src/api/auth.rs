@@ -1,0 +1,70 @@
+//! Login, logout and "who am I".
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::auth::{self, Actor, session_cookies};
+use crate::error::{ApiError, ApiResult, ok};
+use crate::http::JsonBody;
+use crate::state::AppState;
+
+/// POST /api/auth/login {"username", "password"}
+pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Response> {
+    let field = |name: &str| -> ApiResult<String> {
+        body.get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::field(name, "is required"))
+    };
+    let (username, password) = (field("username")?, field("password")?);
+    let session = auth::login(
+        &state.db,
+        &state.signing_key,
+        &username,
+        &password,
+        state.config.session_hours,
+    )
+    .await?;
+    let cookies = session_cookies(
+        Some(&session),
+        state.config.cookie_secure,
+        state.config.session_hours,
+    );
+    let mut response = ok(json!({
+        "token": session.token,
+        "csrftoken": session.csrftoken,
+        "expiresat": session.expiresat,
+        "user": {"userid": session.userid, "username": session.username, "role": session.role},
+    }));
+    for c in cookies {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// POST /api/auth/logout — revokes the session behind the token or cookie.
+pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<Response> {
+    auth::logout(&state.db, &actor).await?;
+    let mut response = ok(json!({"loggedout": true})).into_response();
+    for c in session_cookies(None, state.config.cookie_secure, 0) {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}
+
+/// GET /api/auth/me
+pub async fn me(actor: Actor) -> ApiResult<Response> {
+    Ok(ok(json!({
+        "kind": actor.kind,
+        "id": actor.id,
+        "name": actor.name,
+        "role": actor.role,
+    })))
+}

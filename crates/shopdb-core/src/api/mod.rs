@@ -1,0 +1,235 @@
+//! The HTTP API. `routes.rs` lists every route with who may call it; this module turns that
+//! list into an axum router with authentication, role checks, CSRF and the error envelope.
+
+mod admin;
+mod assets;
+mod auth;
+mod crud;
+pub mod openapi;
+pub mod routes;
+mod system;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, MatchedPath, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::MethodRouter;
+use serde::Serialize;
+use serde_json::Value;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::auth::{Actor, Role, authenticate, check_csrf};
+use crate::error::ApiError;
+use crate::http::BODY_LIMIT;
+use crate::state::AppState;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone, logged in or not.
+    Public,
+    /// A logged-in user or API token with at least this role.
+    Role(Role),
+}
+
+/// A route as documented: method, path, who may call it, what it takes and gives.
+#[derive(Clone, Debug, Serialize)]
+pub struct RouteInfo {
+    #[serde(serialize_with = "method_str")]
+    pub method: Method,
+    pub path: String,
+    pub summary: String,
+    pub tag: String,
+    pub access: Access,
+    /// JSON schema of the request body, if it takes one.
+    pub request: Option<Value>,
+    /// JSON schema of `data` in a successful answer.
+    pub response: Option<Value>,
+    /// Whether the answer is a page with `meta`.
+    pub paged: bool,
+}
+
+fn method_str<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(m.as_str())
+}
+
+/// A route with its handler.
+pub struct Route {
+    pub info: RouteInfo,
+    pub handler: MethodRouter<AppState>,
+}
+
+impl Route {
+    pub fn new(
+        method: Method,
+        path: &str,
+        access: Access,
+        tag: &str,
+        summary: &str,
+        handler: MethodRouter<AppState>,
+    ) -> Route {
+        Route {
+            info: RouteInfo {
+                method,
+                path: path.to_string(),
+                summary: summary.to_string(),
+                tag: tag.to_string(),
+                access,
+                request: None,
+                response: None,
+                paged: false,
+            },
+            handler,
+        }
+    }
+
+    pub fn request(mut self, schema: Value) -> Route {
+        self.info.request = Some(schema);
+        self
+    }
+
+    pub fn response(mut self, schema: Value) -> Route {
+        self.info.response = Some(schema);
+        self
+    }
+
+    pub fn paged(mut self) -> Route {
+        self.info.paged = true;
+        self
+    }
+}
+
+/// Builds the router for `routes`; `state.access` must describe the same routes.
+pub fn router(state: AppState, routes: Vec<Route>) -> Router {
+    let mut app: Router<AppState> = Router::new();
+    for route in routes {
+        app = app.route(&route.info.path, route.handler);
+    }
+    let mut app = app
+        .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(log_request))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("handler panicked").into_response()
+        }));
+    if !state.config.cors_origins.is_empty() {
+        let origins: Vec<HeaderValue> = state
+            .config
+            .cors_origins
+            .iter()
+            .filter_map(|o| HeaderValue::from_str(o).ok())
+            .collect();
+        app = app.layer(
+            CorsLayer::new()
+                .allow_origin(AllowOrigin::list(origins))
+                .allow_credentials(true)
+                .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+                .allow_headers([
+                    axum::http::header::CONTENT_TYPE,
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::HeaderName::from_static(crate::auth::CSRF_HEADER),
+                ]),
+        );
+    }
+    app.with_state(state)
+}
+
+/// Authenticates the caller and enforces the route's role; puts the `Actor` in the request.
+async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let access = state
+        .access
+        .get(&(req.method().clone(), path))
+        .copied()
+        .unwrap_or(Access::Role(Role::Admin));
+    let actor = match authenticate(&state.db, &state.signing_key, req.headers()).await {
+        Ok(actor) => actor,
+        Err(e) if access == Access::Public => {
+            drop(e);
+            None
+        }
+        Err(e) => return e.into_response(),
+    };
+    if let Access::Role(min) = access {
+        let Some(actor) = &actor else {
+            return ApiError::unauthorized("log in or send an API token (Authorization: Bearer …)")
+                .into_response();
+        };
+        if let Some(plugin) = actor.collector_plugin() {
+            return ApiError::forbidden(format!(
+                "this is a collector token: it may only post to /api/collector/{plugin}"
+            ))
+            .into_response();
+        }
+        if actor.role < min {
+            return ApiError::forbidden(format!(
+                "this needs the {min} role; you are {}",
+                actor.role
+            ))
+            .into_response();
+        }
+        let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        if writes && let Err(e) = check_csrf(actor, req.headers()) {
+            return e.into_response();
+        }
+    }
+    if let Some(actor) = actor {
+        req.extensions_mut().insert(actor);
+    }
+    next.run(req).await
+}
+
+async fn log_request(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let status = response.status();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::error!(%method, %path, status = status.as_u16(), ms, "request");
+    } else {
+        tracing::debug!(%method, %path, status = status.as_u16(), ms, "request");
+    }
+    response
+}
+
+/// The caller, for routes that require one.
+impl<S: Send + Sync> FromRequestParts<S> for Actor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Actor>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("log in or send an API token"))
+    }
+}
+
+/// Parses a numeric id from the path.
+pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "'{raw}' is not a valid id: ids are positive whole numbers"
+        ))
+    })
+}

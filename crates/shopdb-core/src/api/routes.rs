@@ -1,0 +1,141 @@
+//! Every route of the core API in one list: method, path, who may call it, handler.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::Method;
+use axum::routing::{delete, get, post, put};
+use serde_json::json;
+
+use super::{Access, Route, admin, assets, auth, crud, system};
+use crate::auth::{Actor, Role};
+use crate::http::JsonBody;
+use crate::resource::Resource;
+use crate::state::AppState;
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+const ADMIN: Access = Access::Role(Role::Admin);
+
+/// List, create, fetch, update and delete for one resource.
+pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
+    let base = format!("/api/{}", res.path);
+    let item = format!("{base}/{{id}}");
+    let write = Access::Role(res.write_role);
+    let tag = res.path.as_str();
+    let e = res.entity.as_str();
+    let (r1, r2, r3, r4, r5) = (
+        res.clone(),
+        res.clone(),
+        res.clone(),
+        res.clone(),
+        res.clone(),
+    );
+    vec![
+        Route::new(
+            Method::GET,
+            &base,
+            VIEWER,
+            tag,
+            &format!("List {}", res.path),
+            get(move |State(s): State<AppState>, RawQuery(q): RawQuery| {
+                crud::list(r1.clone(), s, q)
+            }),
+        )
+        .response(res.json_schema(false))
+        .paged(),
+        Route::new(
+            Method::POST,
+            &base,
+            write,
+            tag,
+            &format!("Create a {e}"),
+            post(
+                move |State(s): State<AppState>, a: Actor, JsonBody(b): JsonBody| {
+                    crud::create(r2.clone(), s, a, b)
+                },
+            ),
+        )
+        .request(res.json_schema(true))
+        .response(res.json_schema(false)),
+        Route::new(
+            Method::GET,
+            &item,
+            VIEWER,
+            tag,
+            &format!("Fetch one {e}"),
+            get(move |State(s): State<AppState>, Path(id): Path<String>| {
+                crud::get(r3.clone(), s, id)
+            }),
+        )
+        .response(res.json_schema(false)),
+        Route::new(
+            Method::PUT,
+            &item,
+            write,
+            tag,
+            &format!("Change a {e} (fields not sent keep their values)"),
+            put(
+                move |State(s): State<AppState>,
+                      a: Actor,
+                      Path(id): Path<String>,
+                      JsonBody(b): JsonBody| crud::update(r4.clone(), s, a, id, b),
+            ),
+        )
+        .request(res.json_schema(true))
+        .response(res.json_schema(false)),
+        Route::new(
+            Method::DELETE,
+            &item,
+            write,
+            tag,
+            &format!("Delete a {e}"),
+            delete(
+                move |State(s): State<AppState>, a: Actor, Path(id): Path<String>| {
+                    crud::delete(r5.clone(), s, a, id)
+                },
+            ),
+        )
+        .response(json!({"type": "object", "properties": {"deleted": {"type": "integer"}}})),
+    ]
+}
+
+/// Every core route. Plugins add theirs to this list at start-up.
+pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
+    let credentials = json!({"type": "object", "required": ["username", "password"], "properties": {
+        "username": {"type": "string"}, "password": {"type": "string", "format": "password"}}});
+    let mut routes = vec![
+        Route::new(Method::GET, "/api/health", Access::Public, "system", "200 when the database answers", get(system::health)),
+        Route::new(Method::GET, "/api/openapi.json", Access::Public, "system", "This document", get(system::openapi)),
+        Route::new(Method::POST, "/api/auth/login", Access::Public, "auth", "Log in: token in data and an HttpOnly cookie", post(auth::login))
+            .request(credentials),
+        Route::new(Method::POST, "/api/auth/logout", VIEWER, "auth", "Log out: the token stops working everywhere", post(auth::logout)),
+        Route::new(Method::GET, "/api/auth/me", VIEWER, "auth", "Who the caller is", get(auth::me)),
+        Route::new(Method::GET, "/api/search", VIEWER, "search", "Search assets and plugin records (q, limit)", get(system::search))
+            .response(json!({"type": "array", "items": {"type": "object", "properties": {
+                "type": {"type": "string"}, "id": {"type": "integer"}, "title": {"type": "string"},
+                "subtitle": {"type": "string", "nullable": true}, "url": {"type": "string"}}}})),
+        Route::new(Method::GET, "/api/assets/{id}/history", VIEWER, "assets", "Audit entries of an asset, newest first", get(assets::history))
+            .paged(),
+        Route::new(Method::GET, "/api/assets/{id}/position", VIEWER, "assets", "Resolved map position: own, related asset's or location's", get(assets::position))
+            .response(json!({"type": "object", "properties": {
+                "mapx": {"type": "number", "nullable": true}, "mapy": {"type": "number", "nullable": true},
+                "positionsource": {"type": "string", "nullable": true, "enum": ["self", "related", "location", null]}}})),
+        Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users)),
+        Route::new(Method::POST, "/api/users", ADMIN, "admin", "Create a user", post(admin::create_user_route))
+            .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {
+                "username": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
+                "password": {"type": "string", "minLength": 10}}})),
+        Route::new(Method::GET, "/api/tokens", ADMIN, "admin", "List API tokens (never their secrets)", get(admin::tokens)),
+        Route::new(Method::POST, "/api/tokens", ADMIN, "admin", "Create an API token; the secret is shown once", post(admin::create_token_route))
+            .request(json!({"type": "object", "required": ["name"], "properties": {
+                "name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
+                "plugin": {"type": "string", "description": "makes it a collector token for this plugin"}}})),
+        Route::new(Method::DELETE, "/api/tokens/{id}", ADMIN, "admin", "Revoke an API token", delete(admin::revoke_token_route)),
+        Route::new(Method::GET, "/api/audit", ADMIN, "admin", "Audit log, newest first (entitytype, entityid, actorname, action)", get(admin::audit_log))
+            .paged(),
+    ];
+    for res in resources {
+        routes.extend(crud_routes(res));
+    }
+    routes
+}

@@ -1,0 +1,65 @@
+//! Health, search and the OpenAPI document.
+
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult, ok};
+use crate::http::query_pairs;
+use crate::state::AppState;
+
+/// GET /api/health — 200 when the database answers.
+pub async fn health(State(state): State<AppState>) -> ApiResult<Response> {
+    match state.db.query("SELECT 1").fetch_one(state.db.pool()).await {
+        Ok(_) => Ok(ok(
+            json!({"status": "ok", "database": state.db.dialect().name()}),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database does not answer",
+            ))
+        }
+    }
+}
+
+/// GET /api/search?q=TEXT[&limit=N]
+pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut text = None;
+    let mut limit = 20;
+    for (k, v) in query_pairs(q.as_deref()) {
+        match k.as_str() {
+            "q" => text = Some(v.trim().to_string()),
+            "limit" => {
+                limit = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=100).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request("limit must be a whole number from 1 to 100")
+                    })?
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter '{other}': search takes q and limit"
+                )));
+            }
+        }
+    }
+    let text = text
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("q is required: the text to search for"))?;
+    if text.chars().count() > 100 {
+        return Err(ApiError::bad_request("q must be at most 100 characters"));
+    }
+    let results = crate::search::search(&state.db, &text, limit, &[]).await?;
+    Ok(ok(Value::Array(results)))
+}
+
+/// GET /api/openapi.json
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    axum::Json(super::openapi::document(&state.routes)).into_response()
+}

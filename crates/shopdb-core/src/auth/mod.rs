@@ -1,0 +1,337 @@
+//! Who is calling: login sessions (signed token in a cookie or Bearer header), API tokens for
+//! scripts and collectors, roles, CSRF for cookie writes and throttling of failed logins.
+
+pub mod jwt;
+pub mod password;
+pub mod tokens;
+
+use std::fmt;
+
+use axum::http::HeaderMap;
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::db::{Db, SqlValue};
+use crate::error::ApiError;
+use crate::util::{normalize_timestamp, now, random_token, unix_now};
+
+pub const SESSION_COOKIE: &str = "shopdb_session";
+pub const CSRF_COOKIE: &str = "shopdb_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+/// Consecutive failures before a username is locked out for a while.
+pub const FREE_LOGIN_FAILURES: i64 = 5;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Editor,
+    Admin,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "viewer" => Some(Role::Viewer),
+            "editor" => Some(Role::Editor),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Editor => "editor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a caller proved who it is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// Login cookie; writes must also carry this CSRF token.
+    Cookie { csrf: String, session: String },
+    /// Login token in an `Authorization: Bearer` header.
+    Bearer { session: String },
+    /// API token; `plugin` set for collector tokens.
+    ApiToken { plugin: Option<String> },
+    /// The command line or the server itself.
+    System,
+}
+
+/// An authenticated caller, recorded in every audit row it causes.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    /// `user`, `token` or `system`.
+    pub kind: &'static str,
+    pub id: Option<i64>,
+    pub name: String,
+    pub role: Role,
+    pub credential: Credential,
+}
+
+impl Actor {
+    /// The command line acting with full rights.
+    pub fn system(name: &str) -> Actor {
+        Actor {
+            kind: "system",
+            id: None,
+            name: name.to_string(),
+            role: Role::Admin,
+            credential: Credential::System,
+        }
+    }
+
+    pub fn collector_plugin(&self) -> Option<&str> {
+        match &self.credential {
+            Credential::ApiToken { plugin } => plugin.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Identifies the caller from the Authorization header or the login cookie.
+/// `Ok(None)` means no credentials were presented; bad or revoked ones are a 401.
+pub async fn authenticate(
+    db: &Db,
+    key: &[u8],
+    headers: &HeaderMap,
+) -> Result<Option<Actor>, ApiError> {
+    let bearer = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    if let Some(token) = bearer {
+        if token.starts_with(tokens::TOKEN_PREFIX) {
+            return tokens::actor_for_token(db, token).await.map(Some);
+        }
+        return session_actor(db, key, token, false).await.map(Some);
+    }
+    match cookie(headers, SESSION_COOKIE) {
+        Some(token) => session_actor(db, key, token, true).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+async fn session_actor(
+    db: &Db,
+    key: &[u8],
+    token: &str,
+    via_cookie: bool,
+) -> Result<Actor, ApiError> {
+    let expired =
+        || ApiError::unauthorized("your session has expired or was logged out: log in again");
+    let claims = jwt::verify(token, key, unix_now()).ok_or_else(expired)?;
+    let row = db
+        .query(
+            "SELECT u.userid, u.username, u.role, u.isactive, s.expiresat, s.revokeddate, s.csrftoken \
+             FROM authsessions s JOIN users u ON u.userid = s.userid WHERE s.sessionid = ?",
+        )
+        .bind(claims.sid.clone())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(expired)?;
+    let userid: i64 = row.try_get(0)?;
+    let active: i64 = row.try_get(3)?;
+    let expires: String = row.try_get(4)?;
+    let revoked: Option<String> = row.try_get(5)?;
+    if userid != claims.sub || active == 0 || revoked.is_some() || expires <= now() {
+        return Err(expired());
+    }
+    let role: String = row.try_get(2)?;
+    Ok(Actor {
+        kind: "user",
+        id: Some(userid),
+        name: row.try_get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        credential: if via_cookie {
+            Credential::Cookie {
+                csrf: row.try_get(6)?,
+                session: claims.sid,
+            }
+        } else {
+            Credential::Bearer {
+                session: claims.sid,
+            }
+        },
+    })
+}
+
+/// A cookie-authenticated write must echo the session's CSRF token in `X-CSRF-Token`.
+pub fn check_csrf(actor: &Actor, headers: &HeaderMap) -> Result<(), ApiError> {
+    if let Credential::Cookie { csrf, .. } = &actor.credential {
+        let sent = headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if sent.is_empty() || !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+            return Err(ApiError::forbidden(
+                "missing or wrong X-CSRF-Token header: cookie-authenticated writes must send the csrftoken from login",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A successful login: the signed token, its CSRF companion and when it ends.
+pub struct LoginSession {
+    pub token: String,
+    pub csrftoken: String,
+    pub expiresat: String,
+    pub userid: i64,
+    pub username: String,
+    pub role: Role,
+}
+
+/// Checks a username and password, throttling repeated failures per username.
+pub async fn login(
+    db: &Db,
+    key: &[u8],
+    username: &str,
+    password: &str,
+    session_hours: i64,
+) -> Result<LoginSession, ApiError> {
+    let denied = || ApiError::unauthorized("wrong username or password");
+    let user = crate::users::find_login(db, username).await?;
+    let Some(user) = user else {
+        // Spend the same time as a real check so response times do not reveal usernames.
+        let _ = password::verify_password(password, dummy_hash());
+        return Err(denied());
+    };
+    if let Some(until) = &user.lockeduntil
+        && until.as_str() > now().as_str()
+    {
+        return Err(ApiError::new(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("too many failed logins for this user: try again after {until}"),
+        ));
+    }
+    if !user.isactive || !password::verify_password(password, &user.passwordhash) {
+        let failures = user.failedlogins + 1;
+        let lock = (failures >= FREE_LOGIN_FAILURES).then(|| {
+            // 30 s after the fifth failure, doubling each time, at most 15 minutes.
+            let secs = (30i64 << (failures - FREE_LOGIN_FAILURES).min(5)).min(900);
+            crate::util::format_timestamp(
+                time::OffsetDateTime::now_utc() + time::Duration::seconds(secs),
+            )
+        });
+        crate::users::record_failed_login(db, user.userid, failures, lock).await?;
+        return Err(denied());
+    }
+    crate::users::record_good_login(db, user.userid).await?;
+
+    let sessionid = random_token(24);
+    let csrftoken = random_token(24);
+    let issued = unix_now();
+    let expires = issued + session_hours * 3600;
+    let expiresat = normalize_timestamp(
+        &time::OffsetDateTime::from_unix_timestamp(expires)
+            .map_err(ApiError::internal)?
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(ApiError::internal)?,
+    )
+    .unwrap_or_default();
+    db.query_with(
+        "INSERT INTO authsessions (sessionid, userid, csrftoken, createddate, expiresat) VALUES (?, ?, ?, ?, ?)",
+        &[
+            SqlValue::text(&sessionid),
+            SqlValue::Int(user.userid),
+            SqlValue::text(&csrftoken),
+            SqlValue::text(now()),
+            SqlValue::text(&expiresat),
+        ],
+    )
+    .execute(db.pool())
+    .await?;
+    let token = jwt::sign(
+        &jwt::Claims {
+            sub: user.userid,
+            sid: sessionid,
+            iat: issued,
+            exp: expires,
+        },
+        key,
+    );
+    Ok(LoginSession {
+        token,
+        csrftoken,
+        expiresat,
+        userid: user.userid,
+        username: user.username,
+        role: Role::parse(&user.role).unwrap_or(Role::Viewer),
+    })
+}
+
+/// Revokes the caller's login session; the token is refused from now on, by every process.
+pub async fn logout(db: &Db, actor: &Actor) -> Result<(), ApiError> {
+    let session = match &actor.credential {
+        Credential::Cookie { session, .. } | Credential::Bearer { session } => session.clone(),
+        _ => {
+            return Err(ApiError::bad_request(
+                "only login sessions can log out; revoke API tokens instead",
+            ));
+        }
+    };
+    db.query("UPDATE authsessions SET revokeddate = ? WHERE sessionid = ?")
+        .bind(now())
+        .bind(session)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// `Set-Cookie` values for a login (or, with `None`, clearing both cookies).
+pub fn session_cookies(session: Option<&LoginSession>, secure: bool, hours: i64) -> [String; 2] {
+    let secure = if secure { "; Secure" } else { "" };
+    match session {
+        Some(s) => [
+            format!(
+                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                s.token,
+                hours * 3600
+            ),
+            format!(
+                "{CSRF_COOKIE}={}; Path=/; SameSite=Lax; Max-Age={}{secure}",
+                s.csrftoken,
+                hours * 3600
+            ),
+        ],
+        None => [
+            format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+            format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0{secure}"),
+        ],
+    }
+}
+
+/// A hash of a random password, verified against when the username is unknown.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| password::hash_password(&random_token(16)).unwrap_or_default())
+}

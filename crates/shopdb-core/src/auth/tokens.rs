@@ -1,0 +1,111 @@
+//! API tokens: `shopdb_<random>`, shown once, stored as SHA-256, revocable.
+
+use serde_json::{Value, json};
+use sqlx::Row;
+
+use super::{Actor, Credential, Role};
+use crate::db::{Db, SqlValue};
+use crate::error::ApiError;
+use crate::util::{now, random_token, sha256_hex};
+
+pub const TOKEN_PREFIX: &str = "shopdb_";
+
+/// A newly created token: the secret is only ever in this value.
+pub struct NewToken {
+    pub tokenid: i64,
+    pub secret: String,
+}
+
+pub async fn create_token(
+    db: &Db,
+    name: &str,
+    role: Role,
+    plugin: Option<&str>,
+    created_by: &str,
+) -> Result<NewToken, sqlx::Error> {
+    let secret = format!("{TOKEN_PREFIX}{}", random_token(32));
+    let mut conn = db.pool().acquire().await?;
+    let tokenid = db
+        .insert_returning_id(
+            &mut conn,
+            "INSERT INTO apitokens (name, tokenhash, tokenprefix, role, plugin, createdby, createddate) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            &[
+                SqlValue::text(name),
+                SqlValue::text(sha256_hex(secret.as_bytes())),
+                SqlValue::text(&secret[..12]),
+                SqlValue::text(role.as_str()),
+                SqlValue::opt_text(plugin),
+                SqlValue::text(created_by),
+                SqlValue::text(now()),
+            ],
+            "tokenid",
+        )
+        .await?;
+    Ok(NewToken { tokenid, secret })
+}
+
+pub async fn list_tokens(db: &Db) -> Result<Vec<Value>, sqlx::Error> {
+    let rows = db
+        .query("SELECT tokenid, name, tokenprefix, role, plugin, createdby, createddate, lastused, revokeddate FROM apitokens ORDER BY tokenid")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(json!({
+                "tokenid": r.try_get::<i64, _>(0)?,
+                "name": r.try_get::<String, _>(1)?,
+                "tokenprefix": r.try_get::<String, _>(2)?,
+                "role": r.try_get::<String, _>(3)?,
+                "plugin": r.try_get::<Option<String>, _>(4)?,
+                "createdby": r.try_get::<String, _>(5)?,
+                "createddate": r.try_get::<String, _>(6)?,
+                "lastused": r.try_get::<Option<String>, _>(7)?,
+                "revokeddate": r.try_get::<Option<String>, _>(8)?,
+            }))
+        })
+        .collect()
+}
+
+/// Marks a token revoked; returns false when no live token has that id.
+pub async fn revoke_token(db: &Db, tokenid: i64) -> Result<bool, sqlx::Error> {
+    let done = db
+        .query("UPDATE apitokens SET revokeddate = ? WHERE tokenid = ? AND revokeddate IS NULL")
+        .bind(now())
+        .bind(tokenid)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected() > 0)
+}
+
+pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, ApiError> {
+    let row = db
+        .query("SELECT tokenid, name, role, plugin, revokeddate, lastused FROM apitokens WHERE tokenhash = ?")
+        .bind(sha256_hex(secret.as_bytes()))
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
+    if row.try_get::<Option<String>, _>(4)?.is_some() {
+        return Err(ApiError::unauthorized("this API token has been revoked"));
+    }
+    let tokenid: i64 = row.try_get(0)?;
+    let lastused: Option<String> = row.try_get(5)?;
+    let current = now();
+    // Record use at most once a minute so a busy collector does not write on every call.
+    if lastused.as_deref().map(|l| &l[..16]) != Some(&current[..16]) {
+        db.query_with(
+            "UPDATE apitokens SET lastused = ? WHERE tokenid = ?",
+            &[SqlValue::text(&current), SqlValue::Int(tokenid)],
+        )
+        .execute(db.pool())
+        .await?;
+    }
+    let role: String = row.try_get(2)?;
+    let plugin: Option<String> = row.try_get(3)?;
+    Ok(Actor {
+        kind: "token",
+        id: Some(tokenid),
+        name: row.try_get(1)?,
+        role: Role::parse(&role).unwrap_or(Role::Viewer),
+        credential: Credential::ApiToken { plugin },
+    })
+}

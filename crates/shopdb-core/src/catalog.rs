@@ -1,0 +1,175 @@
+//! The core tables served over the API, with how each is listed, validated and searched.
+
+use serde_json::{Map, Value, json};
+
+use crate::auth::Role;
+use crate::core_schema as t;
+use crate::resource::{Lookup, NamedDefault, Resource};
+use crate::search::SearchSpec;
+
+pub fn assets() -> Resource {
+    let mut r = Resource::new("assets", "asset", t::assets(), "assetnumber");
+    r.searchable = vec!["assetnumber".into(), "name".into(), "serialnumber".into()];
+    r.lookups = vec![
+        Lookup::new("assettypeid", "assettypes", "name", "assettypename"),
+        Lookup::new("statusid", "statuses", "name", "statusname"),
+        Lookup::new("locationid", "locations", "name", "locationname"),
+        Lookup::new("vendorid", "vendors", "name", "vendorname"),
+        Lookup::new("modelid", "models", "name", "modelname"),
+    ];
+    r.defaults = vec![NamedDefault {
+        column: "statusid".into(),
+        table: "statuses".into(),
+        name: "In Service".into(),
+    }];
+    r.versioned = true;
+    r.search = Some(SearchSpec {
+        entitytype: "asset".into(),
+        title: "assetnumber".into(),
+        subtitle: Some("name".into()),
+        fields: vec!["assetnumber".into(), "name".into(), "serialnumber".into()],
+        url: "/assets/{id}".into(),
+        plugin: None,
+    });
+    r
+}
+
+pub fn assettypes() -> Resource {
+    let mut r = Resource::new("assettypes", "assettype", t::assettypes(), "name");
+    r.write_role = Role::Admin;
+    r
+}
+
+pub fn statuses() -> Resource {
+    let mut r = Resource::new("statuses", "status", t::statuses(), "name");
+    r.write_role = Role::Admin;
+    r
+}
+
+pub fn relationshiptypes() -> Resource {
+    let mut r = Resource::new(
+        "relationshiptypes",
+        "relationshiptype",
+        t::relationshiptypes(),
+        "name",
+    );
+    r.write_role = Role::Admin;
+    r
+}
+
+pub fn locations() -> Resource {
+    let mut r = Resource::new("locations", "location", t::locations(), "name");
+    r.searchable = vec!["name".into(), "description".into()];
+    r.lookups = vec![Lookup::via(
+        "parentid",
+        "locations",
+        "locationid",
+        "name",
+        "parentname",
+    )];
+    r.check = Some(|record| {
+        let mut errors = Map::new();
+        if record
+            .get("parentid")
+            .is_some_and(|p| !p.is_null() && Some(p) == record.get("locationid"))
+        {
+            errors.insert(
+                "parentid".into(),
+                json!("a location cannot be its own parent"),
+            );
+        }
+        both_or_neither(record, &mut errors);
+        errors
+    });
+    r
+}
+
+pub fn vendors() -> Resource {
+    let mut r = Resource::new("vendors", "vendor", t::vendors(), "name");
+    r.searchable = vec!["name".into(), "website".into()];
+    r
+}
+
+pub fn models() -> Resource {
+    let mut r = Resource::new("models", "model", t::models(), "name");
+    r.lookups = vec![
+        Lookup::new("vendorid", "vendors", "name", "vendorname"),
+        Lookup::new("assettypeid", "assettypes", "name", "assettypename"),
+    ];
+    r
+}
+
+pub fn relationships() -> Resource {
+    let mut r = Resource::new(
+        "relationships",
+        "relationship",
+        t::assetrelationships(),
+        "relationshipid",
+    );
+    r.searchable = vec!["notes".into()];
+    r.lookups = vec![
+        Lookup::via(
+            "sourceassetid",
+            "assets",
+            "assetid",
+            "assetnumber",
+            "sourceassetnumber",
+        ),
+        Lookup::via(
+            "targetassetid",
+            "assets",
+            "assetid",
+            "assetnumber",
+            "targetassetnumber",
+        ),
+        Lookup::new(
+            "relationshiptypeid",
+            "relationshiptypes",
+            "name",
+            "relationshiptypename",
+        ),
+    ];
+    r.check = Some(|record| {
+        let mut errors = Map::new();
+        if record.get("sourceassetid").is_some()
+            && record.get("sourceassetid") == record.get("targetassetid")
+        {
+            errors.insert(
+                "targetassetid".into(),
+                json!("an asset cannot be related to itself"),
+            );
+        }
+        errors
+    });
+    r
+}
+
+/// A map position needs both coordinates.
+fn both_or_neither(record: &Map<String, Value>, errors: &mut Map<String, Value>) {
+    let x = record.get("mapx").is_some_and(|v| !v.is_null());
+    let y = record.get("mapy").is_some_and(|v| !v.is_null());
+    if x != y {
+        let missing = if x { "mapy" } else { "mapx" };
+        errors.insert(missing.into(), json!("mapx and mapy are set together"));
+    }
+}
+
+/// Every core resource, in the order the API lists them.
+pub fn core_resources() -> Vec<Resource> {
+    let mut assets = assets();
+    assets.check = Some(|record| {
+        let mut errors = Map::new();
+        both_or_neither(record, &mut errors);
+        errors
+    });
+    vec![
+        assets,
+        assettypes(),
+        statuses(),
+        locations(),
+        vendors(),
+        models(),
+        relationshiptypes(),
+        relationships(),
+    ]
+}

@@ -1,0 +1,302 @@
+//! The core tables and the `core` migration chain.
+
+use serde_json::json;
+
+use crate::migrate::{Chain, Migration, Step, seed_rows};
+use crate::schema::{Column, OnDelete, Table};
+
+pub const CORE_CHAIN: &str = "core";
+
+pub fn users() -> Table {
+    Table::new("users")
+        .column(Column::id("userid"))
+        .column(Column::string("username", 100).unique())
+        .column(Column::string("displayname", 200).nullable())
+        .column(Column::string("role", 20))
+        .column(Column::string("passwordhash", 255))
+        .column(Column::boolean("isactive").default("1"))
+        .column(Column::integer("failedlogins").default("0"))
+        .column(Column::timestamp("lockeduntil").nullable())
+        .column(Column::timestamp("createddate"))
+        .column(Column::timestamp("modifieddate"))
+}
+
+/// One row per login; the signed token carries its id so logout can revoke it.
+pub fn authsessions() -> Table {
+    Table::new("authsessions")
+        .column(Column::string("sessionid", 64))
+        .column(Column::integer("userid").references("users", "userid", OnDelete::Cascade))
+        .column(Column::string("csrftoken", 64))
+        .column(Column::timestamp("createddate"))
+        .column(Column::timestamp("expiresat"))
+        .column(Column::timestamp("revokeddate").nullable())
+        .primary_key(&["sessionid"])
+        .index(&["userid"])
+}
+
+/// Long-lived tokens for scripts and collectors; only a SHA-256 of the secret is kept.
+pub fn apitokens() -> Table {
+    Table::new("apitokens")
+        .column(Column::id("tokenid"))
+        .column(Column::string("name", 100))
+        .column(Column::string("tokenhash", 64).unique())
+        .column(Column::string("tokenprefix", 16))
+        .column(Column::string("role", 20))
+        .column(Column::string("plugin", 64).nullable())
+        .column(Column::string("createdby", 100))
+        .column(Column::timestamp("createddate"))
+        .column(Column::timestamp("lastused").nullable())
+        .column(Column::timestamp("revokeddate").nullable())
+}
+
+pub fn assettypes() -> Table {
+    Table::new("assettypes")
+        .column(Column::id("assettypeid"))
+        .column(Column::string("name", 100).unique())
+        .column(Column::text("description").nullable())
+        .column(Column::string("plugin", 64).nullable())
+}
+
+pub fn statuses() -> Table {
+    Table::new("statuses")
+        .column(Column::id("statusid"))
+        .column(Column::string("name", 100).unique())
+        .column(Column::text("description").nullable())
+}
+
+pub fn locations() -> Table {
+    Table::new("locations")
+        .column(Column::id("locationid"))
+        .column(Column::string("name", 150))
+        .column(Column::integer("parentid").nullable().references(
+            "locations",
+            "locationid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::float("mapx").nullable())
+        .column(Column::float("mapy").nullable())
+        .column(Column::text("description").nullable())
+        .index(&["name"])
+        .index(&["parentid"])
+}
+
+/// The floor-plan image of a location, kept in the database so every server process sees it.
+pub fn floorplans() -> Table {
+    Table::new("floorplans")
+        .column(Column::integer("locationid").references(
+            "locations",
+            "locationid",
+            OnDelete::Cascade,
+        ))
+        .column(Column::string("contenttype", 100))
+        .column(Column::bytes("image"))
+        .column(Column::timestamp("uploadeddate"))
+        .primary_key(&["locationid"])
+}
+
+pub fn vendors() -> Table {
+    Table::new("vendors")
+        .column(Column::id("vendorid"))
+        .column(Column::string("name", 150).unique())
+        .column(Column::string("website", 255).nullable())
+        .column(Column::text("notes").nullable())
+}
+
+pub fn models() -> Table {
+    Table::new("models")
+        .column(Column::id("modelid"))
+        .column(Column::string("name", 150))
+        .column(Column::integer("vendorid").nullable().references(
+            "vendors",
+            "vendorid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::integer("assettypeid").nullable().references(
+            "assettypes",
+            "assettypeid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::text("notes").nullable())
+        .unique_index(&["vendorid", "name"])
+}
+
+pub fn assets() -> Table {
+    Table::new("assets")
+        .column(Column::id("assetid"))
+        .column(Column::string("assetnumber", 50).unique())
+        .column(Column::string("name", 200).nullable())
+        .column(Column::integer("assettypeid").references(
+            "assettypes",
+            "assettypeid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::integer("statusid").references("statuses", "statusid", OnDelete::Restrict))
+        .column(Column::integer("locationid").nullable().references(
+            "locations",
+            "locationid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::integer("vendorid").nullable().references(
+            "vendors",
+            "vendorid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::integer("modelid").nullable().references(
+            "models",
+            "modelid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::string("serialnumber", 100).nullable())
+        .column(Column::float("mapx").nullable())
+        .column(Column::float("mapy").nullable())
+        .column(Column::text("notes").nullable())
+        .column(Column::integer("version").default("1"))
+        .column(Column::timestamp("createddate"))
+        .column(Column::timestamp("modifieddate"))
+        .index(&["assettypeid"])
+        .index(&["statusid"])
+        .index(&["locationid"])
+        .index(&["serialnumber"])
+        .index(&["name"])
+}
+
+pub fn relationshiptypes() -> Table {
+    Table::new("relationshiptypes")
+        .column(Column::id("relationshiptypeid"))
+        .column(Column::string("name", 100).unique())
+        .column(Column::text("description").nullable())
+}
+
+pub fn assetrelationships() -> Table {
+    Table::new("assetrelationships")
+        .column(Column::id("relationshipid"))
+        .column(Column::integer("sourceassetid").references("assets", "assetid", OnDelete::Cascade))
+        .column(Column::integer("targetassetid").references("assets", "assetid", OnDelete::Cascade))
+        .column(Column::integer("relationshiptypeid").references(
+            "relationshiptypes",
+            "relationshiptypeid",
+            OnDelete::Restrict,
+        ))
+        .column(Column::text("notes").nullable())
+        .column(Column::timestamp("createddate"))
+        .unique_index(&["sourceassetid", "targetassetid", "relationshiptypeid"])
+        .index(&["targetassetid"])
+}
+
+/// Typed settings, scoped to `core` or a plugin name.
+pub fn settings() -> Table {
+    Table::new("settings")
+        .column(Column::id("settingid"))
+        .column(Column::string("scope", 64))
+        .column(Column::string("settingkey", 100))
+        .column(Column::text("settingvalue"))
+        .column(Column::string("modifiedby", 100))
+        .column(Column::timestamp("modifieddate"))
+        .unique_index(&["scope", "settingkey"])
+}
+
+pub fn auditlog() -> Table {
+    Table::new("auditlog")
+        .column(Column::id("auditid"))
+        .column(Column::timestamp("occurredat"))
+        .column(Column::string("actortype", 20))
+        .column(Column::integer("actorid").nullable())
+        .column(Column::string("actorname", 100))
+        .column(Column::string("action", 20))
+        .column(Column::string("entitytype", 64))
+        .column(Column::integer("entityid").nullable())
+        .column(Column::string("entityname", 200).nullable())
+        .column(Column::text("changes"))
+        .index(&["entitytype", "entityid"])
+        .index(&["occurredat"])
+}
+
+/// Installation state of each plugin, shared by every server process.
+pub fn plugins() -> Table {
+    Table::new("plugins")
+        .column(Column::string("pluginname", 64))
+        .column(Column::string("version", 32))
+        .column(Column::string("state", 20))
+        .column(Column::timestamp("installeddate"))
+        .column(Column::timestamp("modifieddate"))
+        .primary_key(&["pluginname"])
+}
+
+/// One row per searchable record, kept current on every write.
+pub fn searchindex() -> Table {
+    Table::new("searchindex")
+        .column(Column::id("searchid"))
+        .column(Column::string("entitytype", 64))
+        .column(Column::integer("entityid"))
+        .column(Column::string("title", 200))
+        .column(Column::string("subtitle", 200).nullable())
+        .column(Column::string("url", 255))
+        .column(Column::string("plugin", 64).nullable())
+        .column(Column::string("searchtext", 1000))
+        .unique_index(&["entitytype", "entityid"])
+        .index(&["title"])
+}
+
+/// Every core table, parents before children.
+pub fn core_tables() -> Vec<Table> {
+    vec![
+        users(),
+        authsessions(),
+        apitokens(),
+        assettypes(),
+        statuses(),
+        locations(),
+        floorplans(),
+        vendors(),
+        models(),
+        assets(),
+        relationshiptypes(),
+        assetrelationships(),
+        settings(),
+        auditlog(),
+        plugins(),
+        searchindex(),
+    ]
+}
+
+pub fn core_chain() -> Chain {
+    let baseline = core_tables().into_iter().map(Step::CreateTable).collect();
+    Chain {
+        name: CORE_CHAIN.to_string(),
+        migrations: vec![
+            Migration::new(1, "baseline", baseline),
+            Migration::new(
+                2,
+                "reference_data",
+                vec![
+                    Step::Seed {
+                        table: "statuses".into(),
+                        key: "name".into(),
+                        rows: seed_rows(json!([
+                            {"name": "In Service", "description": "In use on the floor"},
+                            {"name": "Spare", "description": "Working, kept in reserve"},
+                            {"name": "In Repair", "description": "Out for repair or calibration"},
+                            {"name": "Retired", "description": "Taken out of service"},
+                        ])),
+                    },
+                    Step::Seed {
+                        table: "relationshiptypes".into(),
+                        key: "name".into(),
+                        rows: seed_rows(json!([
+                            {"name": "controls", "description": "The source drives the target (a PC controlling a CNC machine)"},
+                            {"name": "connected to", "description": "Network or cable connection"},
+                            {"name": "located with", "description": "Sits next to the target; shares its place on the map"},
+                        ])),
+                    },
+                    Step::Seed {
+                        table: "assettypes".into(),
+                        key: "name".into(),
+                        rows: seed_rows(json!([
+                            {"name": "Other", "description": "Anything no plugin tracks"},
+                        ])),
+                    },
+                ],
+            ),
+        ],
+    }
+}

@@ -1,0 +1,315 @@
+//! Database access shared by the three supported backends.
+//!
+//! Everything goes through `sqlx::Any`, so one code path serves SQLite, MySQL/MariaDB and
+//! PostgreSQL. The few things that differ by dialect (placeholders, DDL, how an inserted id
+//! comes back) are decided here or in `schema`, never in handlers.
+
+mod value;
+
+pub use value::{SqlValue, ValueKind, decode_column};
+
+use std::borrow::Cow;
+use std::path::Path;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor};
+
+/// The SQL dialect behind a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Dialect {
+    /// Short lowercase name used in messages and test names.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::MySql => "mysql",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    /// Rewrites `?` placeholders into `$1, $2 …` for PostgreSQL; other dialects take `?`.
+    /// Our SQL never has a `?` inside a string literal, so a plain scan is enough.
+    pub fn placeholders<'a>(self, sql: &'a str) -> Cow<'a, str> {
+        if self != Dialect::Postgres || !sql.contains('?') {
+            return Cow::Borrowed(sql);
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        Cow::Owned(out)
+    }
+}
+
+/// Why a database could not be opened. The URL in the message never shows a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("unsupported DATABASE_URL scheme in {url}: use sqlite://, mysql:// or postgres://")]
+    UnknownScheme { url: String },
+    #[error("cannot open database {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+}
+
+/// A connection pool plus the dialect it speaks.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    dialect: Dialect,
+    display_url: String,
+}
+
+/// The dialect named by a URL's scheme, if it is one we support.
+pub fn dialect_of(url: &str) -> Option<Dialect> {
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        "sqlite" => Some(Dialect::Sqlite),
+        "mysql" | "mariadb" => Some(Dialect::MySql),
+        "postgres" | "postgresql" => Some(Dialect::Postgres),
+        _ => None,
+    }
+}
+
+/// The URL with any password replaced by `***`, safe for logs and error messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Not a URL at all: show only what precedes an '@', which is where credentials sit.
+        Err(_) => match url.rsplit_once('@') {
+            Some((_, host)) => format!("***@{host}"),
+            None => url.to_string(),
+        },
+    }
+}
+
+fn sqlite_path(url: &str) -> &str {
+    let rest = url.trim_start_matches("sqlite:");
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    rest.split('?').next().unwrap_or(rest)
+}
+
+impl Db {
+    /// Opens a pool for `url`. For SQLite the file and its folder are created on first use,
+    /// and WAL, foreign keys and a busy timeout are set on every connection.
+    pub async fn connect(url: &str) -> Result<Db, ConnectError> {
+        sqlx::any::install_default_drivers();
+        let display_url = redact_url(url);
+        let dialect = dialect_of(url).ok_or_else(|| ConnectError::UnknownScheme {
+            url: display_url.clone(),
+        })?;
+        let unreachable = |reason: String| ConnectError::Unreachable {
+            url: display_url.clone(),
+            reason,
+        };
+        let (connect_url, max) = match dialect {
+            Dialect::Sqlite => {
+                let path = sqlite_path(url);
+                if path.is_empty() {
+                    return Err(unreachable("the URL names no file".into()));
+                }
+                if path != ":memory:"
+                    && let Some(parent) = Path::new(path).parent()
+                    && !parent.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(parent).map_err(|e| {
+                        unreachable(format!("cannot create {}: {e}", parent.display()))
+                    })?;
+                }
+                (format!("sqlite://{path}?mode=rwc"), 8)
+            }
+            Dialect::MySql => (url.replacen("mariadb://", "mysql://", 1), 10),
+            Dialect::Postgres => (url.to_string(), 10),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .min_connections(0)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| -> BoxFuture<'_, Result<(), sqlx::Error>> {
+                Box::pin(async move { prepare_connection(conn, dialect).await })
+            })
+            .connect(&connect_url)
+            .await
+            .map_err(|e| unreachable(one_line(&e.to_string())))?;
+        if dialect == Dialect::Sqlite {
+            // WAL is a property of the file: set once, it sticks for every later connection.
+            sqlx::query("PRAGMA journal_mode=WAL")
+                .execute(&pool)
+                .await
+                .map_err(|e| unreachable(one_line(&e.to_string())))?;
+        }
+        Ok(Db {
+            pool,
+            dialect,
+            display_url,
+        })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The URL this pool was opened with, password hidden.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// Builds a query in this dialect from SQL written with `?` placeholders.
+    pub fn query(&self, sql: &str) -> Query<'static, Any, AnyArguments> {
+        sqlx::query(AssertSqlSafe(self.dialect.placeholders(sql).into_owned()))
+    }
+
+    /// Builds a query and binds `values` in order.
+    pub fn query_with(&self, sql: &str, values: &[SqlValue]) -> Query<'static, Any, AnyArguments> {
+        values.iter().fold(self.query(sql), |q, v| v.bind(q))
+    }
+
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
+    /// Runs an INSERT and returns the new row's generated id (`id_column`): through
+    /// RETURNING where the dialect has it, else through MySQL's LAST_INSERT_ID.
+    pub async fn insert_returning_id(
+        &self,
+        conn: &mut AnyConnection,
+        sql: &str,
+        values: &[SqlValue],
+        id_column: &str,
+    ) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        match self.dialect {
+            Dialect::Postgres | Dialect::Sqlite => {
+                let row: AnyRow = self
+                    .query_with(&format!("{sql} RETURNING {id_column}"), values)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                row.try_get::<i64, _>(0)
+            }
+            Dialect::MySql => {
+                let done = self.query_with(sql, values).execute(&mut *conn).await?;
+                done.last_insert_id()
+                    .ok_or_else(|| sqlx::Error::Protocol("database returned no inserted id".into()))
+            }
+        }
+    }
+
+    /// Closes every connection in the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+    match dialect {
+        Dialect::Sqlite => {
+            for pragma in [
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA busy_timeout = 10000",
+                "PRAGMA synchronous = NORMAL",
+            ] {
+                conn.execute(pragma).await?;
+            }
+        }
+        Dialect::MySql => {
+            // Strict mode turns silent truncation into an error; ANSI quotes stay off.
+            conn.execute(
+                "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
+            )
+            .await?;
+        }
+        Dialect::Postgres => {}
+    }
+    Ok(())
+}
+
+/// Collapses a multi-line driver message into one line.
+pub fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// True when a database error is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation()
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23505" || c == "1062" || c == "2067" || c == "1555")
+        }
+        _ => false,
+    }
+}
+
+/// True when a database error is a foreign-key violation.
+pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_foreign_key_violation()
+                || db
+                    .code()
+                    .is_some_and(|c| c == "23503" || c == "1451" || c == "1452" || c == "787")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered() {
+        assert_eq!(
+            Dialect::Postgres.placeholders("a = ? AND b = ?"),
+            "a = $1 AND b = $2"
+        );
+        assert_eq!(Dialect::MySql.placeholders("a = ?"), "a = ?");
+    }
+
+    #[test]
+    fn passwords_never_show_in_urls() {
+        assert_eq!(
+            redact_url("mysql://root:hunter2@db:3306/shopdb"),
+            "mysql://root:***@db:3306/shopdb"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/x.sqlite"),
+            "sqlite://data/x.sqlite"
+        );
+    }
+
+    #[test]
+    fn sqlite_paths_are_read_from_urls() {
+        assert_eq!(
+            sqlite_path("sqlite://data/shopdb.sqlite"),
+            "data/shopdb.sqlite"
+        );
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/x.db?mode=rwc"),
+            "/var/lib/x.db"
+        );
+        assert_eq!(sqlite_path("sqlite:x.db"), "x.db");
+    }
+}

@@ -1,0 +1,97 @@
+//! Values that cross the database boundary, typed so that NULLs bind with the right type
+//! (PostgreSQL refuses a text NULL for a bigint column).
+
+use serde_json::Value;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+
+/// The storage kind of a value; every column type maps onto one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    Int,
+    Float,
+    /// Stored as a small integer 0/1 on every backend, shown as JSON true/false.
+    Bool,
+    Text,
+    Bytes,
+}
+
+/// One value to bind into a query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SqlValue {
+    Null(ValueKind),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl SqlValue {
+    pub fn text(s: impl Into<String>) -> SqlValue {
+        SqlValue::Text(s.into())
+    }
+
+    pub fn opt_text(s: Option<impl Into<String>>) -> SqlValue {
+        s.map_or(SqlValue::Null(ValueKind::Text), |s| {
+            SqlValue::Text(s.into())
+        })
+    }
+
+    pub fn opt_int(i: Option<i64>) -> SqlValue {
+        i.map_or(SqlValue::Null(ValueKind::Int), SqlValue::Int)
+    }
+
+    pub fn bind(&self, q: Query<'static, Any, AnyArguments>) -> Query<'static, Any, AnyArguments> {
+        match self {
+            SqlValue::Null(ValueKind::Int) => q.bind(None::<i64>),
+            SqlValue::Null(ValueKind::Float) => q.bind(None::<f64>),
+            SqlValue::Null(ValueKind::Bool) => q.bind(None::<i16>),
+            SqlValue::Null(ValueKind::Text) => q.bind(None::<String>),
+            SqlValue::Null(ValueKind::Bytes) => q.bind(None::<Vec<u8>>),
+            SqlValue::Int(i) => q.bind(*i),
+            SqlValue::Float(f) => q.bind(*f),
+            SqlValue::Bool(b) => q.bind(i16::from(*b)),
+            SqlValue::Text(s) => q.bind(s.clone()),
+            SqlValue::Bytes(b) => q.bind(b.clone()),
+        }
+    }
+
+    /// The value as JSON, the way the API shows it.
+    pub fn to_json(&self) -> Value {
+        match self {
+            SqlValue::Null(_) => Value::Null,
+            SqlValue::Int(i) => Value::from(*i),
+            SqlValue::Float(f) => Value::from(*f),
+            SqlValue::Bool(b) => Value::Bool(*b),
+            SqlValue::Text(s) => Value::String(s.clone()),
+            SqlValue::Bytes(b) => Value::from(b.len()),
+        }
+    }
+}
+
+/// Reads column `idx` of `row` as JSON, interpreting it as `kind`.
+pub fn decode_column(row: &AnyRow, idx: usize, kind: ValueKind) -> Result<Value, sqlx::Error> {
+    Ok(match kind {
+        ValueKind::Int => row
+            .try_get::<Option<i64>, _>(idx)?
+            .map_or(Value::Null, Value::from),
+        ValueKind::Float => match row.try_get::<Option<f64>, _>(idx) {
+            Ok(v) => v.map_or(Value::Null, Value::from),
+            // SQLite hands back an integer when a REAL column holds a whole number.
+            Err(_) => row
+                .try_get::<Option<i64>, _>(idx)?
+                .map_or(Value::Null, |i| Value::from(i as f64)),
+        },
+        ValueKind::Bool => row
+            .try_get::<Option<i64>, _>(idx)?
+            .map_or(Value::Null, |i| Value::Bool(i != 0)),
+        ValueKind::Text => row
+            .try_get::<Option<String>, _>(idx)?
+            .map_or(Value::Null, Value::String),
+        ValueKind::Bytes => row
+            .try_get::<Option<Vec<u8>>, _>(idx)?
+            .map_or(Value::Null, |b| Value::from(b.len())),
+    })
+}

@@ -1,0 +1,145 @@
+//! The one error type at the HTTP edge. Every failure becomes the envelope
+//! `{"success": false, "error": {"code", "message", "details"}}` with the matching status;
+//! server errors are logged with their cause and answered without internals.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub details: Value,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
+    }
+
+    pub fn with_details(mut self, details: Value) -> ApiError {
+        self.details = details;
+        self
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    pub fn too_large() -> ApiError {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "request body is larger than the 1 MiB limit",
+        )
+    }
+
+    /// 422 with `details` mapping each bad field to what is wrong with it.
+    pub fn validation(fields: Map<String, Value>) -> ApiError {
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("invalid fields: {}", names.join(", ")),
+        )
+        .with_details(Value::Object(fields))
+    }
+
+    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+        let mut m = Map::new();
+        m.insert(field.to_string(), Value::String(message.into()));
+        ApiError::validation(m)
+    }
+
+    /// Logs `cause` and answers 500 without it.
+    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %cause, "request failed");
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "the server could not complete the request; the error has been logged",
+        )
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> ApiError {
+        if crate::db::is_unique_violation(&e) {
+            return ApiError::conflict("the change conflicts with an existing record");
+        }
+        if crate::db::is_foreign_key_violation(&e) {
+            return ApiError::conflict("the change conflicts with records that refer to this one");
+        }
+        ApiError::internal(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> ApiError {
+        ApiError::internal(format!("{e:#}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({
+            "success": false,
+            "error": {"code": self.code, "message": self.message, "details": self.details},
+        });
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// `{"success": true, "data": …}` with status 200.
+pub fn ok(data: Value) -> Response {
+    axum::Json(json!({"success": true, "data": data})).into_response()
+}
+
+/// `{"success": true, "data": …}` with status 201.
+pub fn created(data: Value) -> Response {
+    (
+        StatusCode::CREATED,
+        axum::Json(json!({"success": true, "data": data})),
+    )
+        .into_response()
+}
+
+/// A page of a list with its `meta`.
+pub fn page(data: Vec<Value>, page: i64, per_page: i64, total: i64) -> Response {
+    let pages = if total == 0 {
+        0
+    } else {
+        (total + per_page - 1) / per_page
+    };
+    axum::Json(json!({
+        "success": true,
+        "data": data,
+        "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
+    }))
+    .into_response()
+}

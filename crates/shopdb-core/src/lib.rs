@@ -1,0 +1,33 @@
+//! ShopDB framework: configuration, the database layer for SQLite, MySQL/MariaDB and
+//! PostgreSQL, migrations, auth, audit, search, positions and the core REST API.
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod core_schema;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod migrate;
+pub mod position;
+pub mod resource;
+pub mod schema;
+pub mod search;
+pub mod settings;
+pub mod state;
+pub mod users;
+pub mod util;
+
+/// Version of the plugin contract this framework offers (semver).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Plugin names: lowercase ASCII letters and digits, starting with a letter.
+pub fn is_valid_plugin_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}

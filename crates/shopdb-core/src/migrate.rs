@@ -1,0 +1,348 @@
+//! Migration chains: `core` plus one per plugin, all recorded in the `schemamigrations` table.
+//!
+//! A migration is a list of steps described as data, so its checksum is taken over the same
+//! description that renders the SQL. Applied migrations are never re-run; one whose checksum
+//! changed afterwards is reported. Each migration runs in its own transaction and is recorded
+//! in it; a failing step leaves the chain at its last good version.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use sqlx::Row;
+
+use crate::db::{Db, Dialect, SqlValue, ValueKind};
+use crate::schema::{Column, Index, Table, add_column_sql, create_index_sql};
+use crate::util::{now, sha256_hex};
+
+/// One change to the schema or its reference data.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    CreateTable(Table),
+    AddColumn {
+        table: String,
+        column: Column,
+    },
+    CreateIndex {
+        table: String,
+        index: Index,
+    },
+    DropTable(String),
+    /// Hand-written SQL, one text per dialect.
+    Sql {
+        sqlite: String,
+        mysql: String,
+        postgres: String,
+    },
+    /// Reference rows inserted unless a row with the same `key` value exists.
+    Seed {
+        table: String,
+        key: String,
+        rows: Vec<Map<String, Value>>,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Migration {
+    pub version: i64,
+    pub name: String,
+    pub steps: Vec<Step>,
+}
+
+impl Migration {
+    pub fn new(version: i64, name: &str, steps: Vec<Step>) -> Migration {
+        Migration {
+            version,
+            name: name.to_string(),
+            steps,
+        }
+    }
+
+    /// SHA-256 over the migration's description.
+    pub fn checksum(&self) -> String {
+        sha256_hex(
+            serde_json::to_string(&self.steps)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+    }
+}
+
+/// A named, ordered list of migrations.
+#[derive(Clone, Debug)]
+pub struct Chain {
+    pub name: String,
+    pub migrations: Vec<Migration>,
+}
+
+/// A migration recorded as applied.
+#[derive(Clone, Debug, Serialize)]
+pub struct Applied {
+    pub version: i64,
+    pub name: String,
+    pub checksum: String,
+    pub appliedat: String,
+}
+
+/// Where a chain stands against the database.
+#[derive(Clone, Debug, Serialize)]
+pub struct ChainStatus {
+    pub chain: String,
+    pub applied: Vec<Applied>,
+    pub pending: Vec<(i64, String)>,
+    /// Applied migrations whose definition changed since (never re-run, always reported).
+    pub changed: Vec<(i64, String)>,
+    /// Versions recorded in the database that this build does not know.
+    pub unknown: Vec<(i64, String)>,
+}
+
+impl ChainStatus {
+    pub fn current_version(&self) -> i64 {
+        self.applied.iter().map(|a| a.version).max().unwrap_or(0)
+    }
+}
+
+/// Why an upgrade stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error(
+        "migration {chain} {version} ({name}) failed at step {step}: {reason}; chain {chain} stays at version {stays_at}"
+    )]
+    StepFailed {
+        chain: String,
+        version: i64,
+        name: String,
+        step: usize,
+        reason: String,
+        stays_at: i64,
+    },
+    #[error(
+        "chain {chain}: applied migrations changed since they ran ({list}); they are never re-run, restore their definitions or fix the database by hand"
+    )]
+    ChecksumChanged { chain: String, list: String },
+    #[error("migration bookkeeping failed: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+fn ledger() -> Table {
+    Table::new("schemamigrations")
+        .column(Column::string("chain", 64))
+        .column(Column::integer("version"))
+        .column(Column::string("name", 200))
+        .column(Column::string("checksum", 64))
+        .column(Column::timestamp("appliedat"))
+        .primary_key(&["chain", "version"])
+}
+
+async fn ensure_ledger(db: &Db) -> Result<(), sqlx::Error> {
+    for sql in ledger().create_sql(db.dialect()) {
+        db.query(&sql).execute(db.pool()).await?;
+    }
+    Ok(())
+}
+
+/// Reads the chain's state without changing anything (the ledger table is created if absent).
+pub async fn status(db: &Db, chain: &Chain) -> Result<ChainStatus, sqlx::Error> {
+    ensure_ledger(db).await?;
+    let rows = db
+        .query("SELECT version, name, checksum, appliedat FROM schemamigrations WHERE chain = ? ORDER BY version")
+        .bind(chain.name.clone())
+        .fetch_all(db.pool())
+        .await?;
+    let applied: Vec<Applied> = rows
+        .iter()
+        .map(|r| {
+            Ok(Applied {
+                version: r.try_get(0)?,
+                name: r.try_get(1)?,
+                checksum: r.try_get(2)?,
+                appliedat: r.try_get(3)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()?;
+    let mut status = ChainStatus {
+        chain: chain.name.clone(),
+        applied: applied.clone(),
+        pending: Vec::new(),
+        changed: Vec::new(),
+        unknown: Vec::new(),
+    };
+    for m in &chain.migrations {
+        match applied.iter().find(|a| a.version == m.version) {
+            None => status.pending.push((m.version, m.name.clone())),
+            Some(a) if a.checksum != m.checksum() => {
+                status.changed.push((m.version, m.name.clone()))
+            }
+            Some(_) => {}
+        }
+    }
+    for a in &applied {
+        if !chain.migrations.iter().any(|m| m.version == a.version) {
+            status.unknown.push((a.version, a.name.clone()));
+        }
+    }
+    Ok(status)
+}
+
+/// Applies every pending migration of `chain` in order and returns the ones that ran.
+/// Running it again with nothing pending does nothing.
+pub async fn upgrade(db: &Db, chain: &Chain) -> Result<Vec<(i64, String)>, MigrateError> {
+    let state = status(db, chain).await?;
+    if !state.changed.is_empty() {
+        let list = state
+            .changed
+            .iter()
+            .map(|(v, n)| format!("{v} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(MigrateError::ChecksumChanged {
+            chain: chain.name.clone(),
+            list,
+        });
+    }
+    let mut stays_at = state.current_version();
+    let mut ran = Vec::new();
+    for migration in &chain.migrations {
+        if !state.pending.iter().any(|(v, _)| *v == migration.version) {
+            continue;
+        }
+        let fail = |step: usize, reason: String| MigrateError::StepFailed {
+            chain: chain.name.clone(),
+            version: migration.version,
+            name: migration.name.clone(),
+            step,
+            reason,
+            stays_at,
+        };
+        let mut tx = db.begin().await?;
+        for (i, step) in migration.steps.iter().enumerate() {
+            if let Err(e) = run_step(db, &mut tx, step).await {
+                let _ = tx.rollback().await;
+                return Err(fail(i + 1, crate::db::one_line(&e.to_string())));
+            }
+        }
+        let record = db
+            .query("INSERT INTO schemamigrations (chain, version, name, checksum, appliedat) VALUES (?, ?, ?, ?, ?)")
+            .bind(chain.name.clone())
+            .bind(migration.version)
+            .bind(migration.name.clone())
+            .bind(migration.checksum())
+            .bind(now())
+            .execute(&mut *tx)
+            .await;
+        if let Err(e) = record {
+            let _ = tx.rollback().await;
+            return Err(fail(migration.steps.len(), e.to_string()));
+        }
+        tx.commit().await?;
+        stays_at = migration.version;
+        ran.push((migration.version, migration.name.clone()));
+    }
+    Ok(ran)
+}
+
+/// Forgets every recorded migration of `chain` (used when a plugin is uninstalled).
+pub async fn forget_chain(db: &Db, chain: &str) -> Result<(), sqlx::Error> {
+    ensure_ledger(db).await?;
+    db.query("DELETE FROM schemamigrations WHERE chain = ?")
+        .bind(chain.to_string())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+async fn run_step(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    step: &Step,
+) -> Result<(), sqlx::Error> {
+    let dialect = db.dialect();
+    let statements: Vec<String> = match step {
+        Step::CreateTable(table) => table.create_sql(dialect),
+        Step::AddColumn { table, column } => add_column_sql(table, column, dialect),
+        Step::CreateIndex { table, index } => vec![create_index_sql(table, index, dialect)],
+        Step::DropTable(table) => vec![format!("DROP TABLE IF EXISTS {table}")],
+        Step::Sql {
+            sqlite,
+            mysql,
+            postgres,
+        } => vec![
+            match dialect {
+                Dialect::Sqlite => sqlite,
+                Dialect::MySql => mysql,
+                Dialect::Postgres => postgres,
+            }
+            .clone(),
+        ],
+        Step::Seed { table, key, rows } => {
+            for row in rows {
+                seed_row(db, tx, table, key, row).await?;
+            }
+            Vec::new()
+        }
+    };
+    for sql in statements {
+        db.query(&sql).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+async fn seed_row(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    table: &str,
+    key: &str,
+    row: &Map<String, Value>,
+) -> Result<(), sqlx::Error> {
+    let key_value = json_to_sql(row.get(key).unwrap_or(&Value::Null));
+    let exists = db
+        .query_with(
+            &format!("SELECT COUNT(*) FROM {table} WHERE {key} = ?"),
+            &[key_value],
+        )
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get::<i64, _>(0)?;
+    if exists > 0 {
+        return Ok(());
+    }
+    let columns: Vec<&str> = row.keys().map(String::as_str).collect();
+    let values: Vec<SqlValue> = row.values().map(json_to_sql).collect();
+    let marks = vec!["?"; columns.len()].join(", ");
+    db.query_with(
+        &format!(
+            "INSERT INTO {table} ({}) VALUES ({marks})",
+            columns.join(", ")
+        ),
+        &values,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+fn json_to_sql(v: &Value) -> SqlValue {
+    match v {
+        Value::Null => SqlValue::Null(ValueKind::Text),
+        Value::Bool(b) => SqlValue::Bool(*b),
+        Value::Number(n) => n
+            .as_i64()
+            .map(SqlValue::Int)
+            .unwrap_or_else(|| SqlValue::Float(n.as_f64().unwrap_or_default())),
+        Value::String(s) => SqlValue::Text(s.clone()),
+        other => SqlValue::Text(other.to_string()),
+    }
+}
+
+/// Builds seed rows from JSON literals: `seed_rows(json!([{"name": "Spare"}]))`.
+pub fn seed_rows(v: Value) -> Vec<Map<String, Value>> {
+    match v {
+        Value::Array(items) => items
+            .into_iter()
+            .filter_map(|i| match i {
+                Value::Object(m) => Some(m),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}

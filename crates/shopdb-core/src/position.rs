@@ -1,0 +1,141 @@
+//! Where an asset sits on the floor map: its own mapx/mapy, else the position of the nearest
+//! related asset (breadth-first over relationships in both directions, bounded depth, cycle
+//! safe), else its location's position (walking up parent locations), else nothing.
+
+use std::collections::HashSet;
+
+use serde::Serialize;
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{Db, SqlValue};
+
+/// How many relationship hops are followed before giving up.
+pub const MAX_RELATION_DEPTH: usize = 4;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Position {
+    pub mapx: Option<f64>,
+    pub mapy: Option<f64>,
+    /// `self`, `related`, `location`, or null when nothing places the asset.
+    pub positionsource: Option<&'static str>,
+    /// The related asset or location the position came from.
+    pub sourceassetid: Option<i64>,
+    pub sourcelocationid: Option<i64>,
+}
+
+impl Position {
+    fn none() -> Position {
+        Position {
+            mapx: None,
+            mapy: None,
+            positionsource: None,
+            sourceassetid: None,
+            sourcelocationid: None,
+        }
+    }
+}
+
+fn xy(row: &sqlx::any::AnyRow, x: usize) -> Option<(f64, f64)> {
+    let get = |i: usize| {
+        row.try_get::<Option<f64>, _>(i).ok().flatten().or_else(|| {
+            row.try_get::<Option<i64>, _>(i)
+                .ok()
+                .flatten()
+                .map(|v| v as f64)
+        })
+    };
+    Some((get(x)?, get(x + 1)?))
+}
+
+/// Resolves the position of asset `assetid`; `None` when the asset does not exist.
+pub async fn resolve_position(
+    db: &Db,
+    conn: &mut AnyConnection,
+    assetid: i64,
+) -> Result<Option<Position>, sqlx::Error> {
+    let Some(row) = db
+        .query("SELECT mapx, mapy, locationid FROM assets WHERE assetid = ?")
+        .bind(assetid)
+        .fetch_optional(&mut *conn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if let Some((x, y)) = xy(&row, 0) {
+        return Ok(Some(Position {
+            mapx: Some(x),
+            mapy: Some(y),
+            positionsource: Some("self"),
+            ..Position::none()
+        }));
+    }
+    let own_location: Option<i64> = row.try_get(2)?;
+
+    let mut visited: HashSet<i64> = HashSet::from([assetid]);
+    let mut frontier = vec![assetid];
+    for _ in 0..MAX_RELATION_DEPTH {
+        if frontier.is_empty() {
+            break;
+        }
+        let marks = vec!["?"; frontier.len()].join(", ");
+        let ids: Vec<SqlValue> = frontier.iter().map(|i| SqlValue::Int(*i)).collect();
+        let binds: Vec<SqlValue> = ids.iter().chain(ids.iter()).cloned().collect();
+        let rows = db
+            .query_with(
+                &format!(
+                    "SELECT a.assetid, a.mapx, a.mapy FROM assets a WHERE a.assetid IN (\
+                       SELECT targetassetid FROM assetrelationships WHERE sourceassetid IN ({marks}) \
+                       UNION SELECT sourceassetid FROM assetrelationships WHERE targetassetid IN ({marks})) \
+                     ORDER BY a.assetid"
+                ),
+                &binds,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut next = Vec::new();
+        for r in &rows {
+            let id: i64 = r.try_get(0)?;
+            if !visited.insert(id) {
+                continue;
+            }
+            if let Some((x, y)) = xy(r, 1) {
+                return Ok(Some(Position {
+                    mapx: Some(x),
+                    mapy: Some(y),
+                    positionsource: Some("related"),
+                    sourceassetid: Some(id),
+                    ..Position::none()
+                }));
+            }
+            next.push(id);
+        }
+        frontier = next;
+    }
+
+    let mut seen = HashSet::new();
+    let mut location = own_location;
+    while let Some(id) = location {
+        if !seen.insert(id) {
+            break;
+        }
+        let Some(r) = db
+            .query("SELECT mapx, mapy, parentid FROM locations WHERE locationid = ?")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        else {
+            break;
+        };
+        if let Some((x, y)) = xy(&r, 0) {
+            return Ok(Some(Position {
+                mapx: Some(x),
+                mapy: Some(y),
+                positionsource: Some("location"),
+                sourcelocationid: Some(id),
+                ..Position::none()
+            }));
+        }
+        location = r.try_get(2)?;
+    }
+    Ok(Some(Position::none()))
+}

@@ -1,0 +1,962 @@
+//! Generic CRUD over a table description: list with filters, sort, `q` and pages; fetch;
+//! create, update and delete with validation, audit and search indexing in one transaction.
+//! Core reference tables, assets and plugin tables are all served by this one engine.
+
+use serde_json::{Map, Value, json};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::audit::{self, Action};
+use crate::auth::{Actor, Role};
+use crate::db::{Db, SqlValue, ValueKind, decode_column};
+use crate::error::ApiError;
+use crate::http::ListParams;
+use crate::schema::{Column, ColumnType, OnDelete, Table};
+use crate::search::{self, SearchSpec};
+use crate::util::{is_valid_date, normalize_timestamp, now};
+
+/// Columns the server maintains itself; clients may send them back but they are ignored.
+pub const MANAGED_COLUMNS: &[&str] = &["createddate", "modifieddate", "version"];
+
+/// A display name joined in from a referenced table (`statusid` → `statusname`).
+#[derive(Clone, Debug)]
+pub struct Lookup {
+    pub column: String,
+    pub table: String,
+    pub key: String,
+    pub display: String,
+    pub alias: String,
+}
+
+impl Lookup {
+    /// `column` refers to the same-named key of `table`.
+    pub fn new(column: &str, table: &str, display: &str, alias: &str) -> Lookup {
+        Lookup::via(column, table, column, display, alias)
+    }
+
+    /// `column` refers to `key` of `table`.
+    pub fn via(column: &str, table: &str, key: &str, display: &str, alias: &str) -> Lookup {
+        Lookup {
+            column: column.into(),
+            table: table.into(),
+            key: key.into(),
+            display: display.into(),
+            alias: alias.into(),
+        }
+    }
+}
+
+/// A column that, when omitted on create, takes the id of the row named `name` in `table`.
+#[derive(Clone, Debug)]
+pub struct NamedDefault {
+    pub column: String,
+    pub table: String,
+    pub name: String,
+}
+
+/// Extra validation over the merged record; returns field → message for each problem.
+pub type Check = fn(&Map<String, Value>) -> Map<String, Value>;
+
+/// A table served over the API.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// URL segment under `/api` (`statuses`).
+    pub path: String,
+    /// Entity name in the audit trail and messages (`status`).
+    pub entity: String,
+    pub table: Table,
+    /// Column shown as the record's name.
+    pub label: String,
+    /// Columns matched by `q`.
+    pub searchable: Vec<String>,
+    pub lookups: Vec<Lookup>,
+    /// Least role allowed to write.
+    pub write_role: Role,
+    /// Sort used when the client names none.
+    pub default_sort: String,
+    pub defaults: Vec<NamedDefault>,
+    /// Optimistic locking through a `version` column.
+    pub versioned: bool,
+    /// Keeps a search index entry per record.
+    pub search: Option<SearchSpec>,
+    pub check: Option<Check>,
+}
+
+impl Resource {
+    pub fn new(path: &str, entity: &str, table: Table, label: &str) -> Resource {
+        Resource {
+            path: path.into(),
+            entity: entity.into(),
+            default_sort: label.into(),
+            searchable: vec![label.into()],
+            table,
+            label: label.into(),
+            lookups: Vec::new(),
+            write_role: Role::Editor,
+            defaults: Vec::new(),
+            versioned: false,
+            search: None,
+            check: None,
+        }
+    }
+
+    pub fn key(&self) -> &str {
+        self.table.key_column()
+    }
+
+    fn writable(&self, column: &Column) -> bool {
+        column.ty != ColumnType::Id
+            && column.ty != ColumnType::Bytes
+            && !MANAGED_COLUMNS.contains(&column.name.as_str())
+    }
+
+    /// Columns returned by reads (everything but binary data).
+    fn read_columns(&self) -> impl Iterator<Item = &Column> {
+        self.table
+            .columns
+            .iter()
+            .filter(|c| c.ty != ColumnType::Bytes)
+    }
+
+    fn select_sql(&self) -> String {
+        let mut fields: Vec<String> = self
+            .read_columns()
+            .map(|c| format!("t.{}", c.name))
+            .collect();
+        let mut joins = String::new();
+        for (i, l) in self.lookups.iter().enumerate() {
+            fields.push(format!("l{i}.{} AS {}", l.display, l.alias));
+            joins.push_str(&format!(
+                " LEFT JOIN {} l{i} ON l{i}.{} = t.{}",
+                l.table, l.key, l.column
+            ));
+        }
+        format!(
+            "SELECT {} FROM {} t{joins}",
+            fields.join(", "),
+            self.table.name
+        )
+    }
+
+    fn row_to_json(&self, row: &AnyRow) -> Result<Map<String, Value>, sqlx::Error> {
+        let mut out = Map::new();
+        let mut idx = 0;
+        for c in self.read_columns() {
+            out.insert(c.name.clone(), decode_column(row, idx, c.ty.value_kind())?);
+            idx += 1;
+        }
+        for l in &self.lookups {
+            out.insert(l.alias.clone(), decode_column(row, idx, ValueKind::Text)?);
+            idx += 1;
+        }
+        Ok(out)
+    }
+
+    /// Resolves a sort/filter name to its SQL expression.
+    fn field_sql(&self, name: &str) -> Option<String> {
+        if self.read_columns().any(|c| c.name == name) {
+            return Some(format!("t.{name}"));
+        }
+        self.lookups
+            .iter()
+            .position(|l| l.alias == name)
+            .map(|i| format!("l{i}.{}", self.lookups[i].display))
+    }
+
+    fn sortable(&self) -> Vec<String> {
+        self.read_columns()
+            .map(|c| c.name.clone())
+            .chain(self.lookups.iter().map(|l| l.alias.clone()))
+            .collect()
+    }
+
+    /// Builds the WHERE clause for `params`; unknown filters are a 400.
+    fn where_sql(&self, params: &ListParams) -> Result<(String, Vec<SqlValue>), ApiError> {
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        for (name, raw) in &params.filters {
+            let column = self
+                .read_columns()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "unknown parameter '{name}': filter on one of {}, or use page, per_page, sort, q",
+                        self.read_columns().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ))
+                })?;
+            if raw == "null" && column.nullable {
+                clauses.push(format!("t.{name} IS NULL"));
+                continue;
+            }
+            let value = parse_filter(column, raw).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "filter {name}='{raw}' is not a valid {}",
+                    type_name(column.ty)
+                ))
+            })?;
+            clauses.push(format!("t.{name} = ?"));
+            values.push(value);
+        }
+        if let Some(q) = &params.q {
+            let pattern = like_pattern(q);
+            let ors: Vec<String> = self
+                .searchable
+                .iter()
+                .filter_map(|s| self.field_sql(s))
+                .map(|f| format!("LOWER({f}) LIKE ? ESCAPE '!'"))
+                .collect();
+            if !ors.is_empty() {
+                for _ in &ors {
+                    values.push(SqlValue::text(&pattern));
+                }
+                clauses.push(format!("({})", ors.join(" OR ")));
+            }
+        }
+        let sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        Ok((sql, values))
+    }
+
+    fn order_sql(&self, sort: Option<&str>) -> Result<String, ApiError> {
+        let sort = sort.unwrap_or(&self.default_sort);
+        let (name, desc) = match sort.strip_prefix('-') {
+            Some(n) => (n, true),
+            None => (sort, false),
+        };
+        let expr = self.field_sql(name).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "cannot sort by '{name}': use one of {} (prefix - for descending)",
+                self.sortable().join(", ")
+            ))
+        })?;
+        let dir = if desc { " DESC" } else { "" };
+        Ok(format!(" ORDER BY {expr}{dir}, t.{}{dir}", self.key()))
+    }
+
+    /// One page of records and the total matching.
+    pub async fn list(&self, db: &Db, params: &ListParams) -> Result<(Vec<Value>, i64), ApiError> {
+        let (filter, mut values) = self.where_sql(params)?;
+        let order = self.order_sql(params.sort.as_deref())?;
+        let count_sql = if filter.contains(" l") {
+            format!("SELECT COUNT(*) FROM ({}{filter}) c", self.select_sql())
+        } else {
+            format!("SELECT COUNT(*) FROM {} t{filter}", self.table.name)
+        };
+        let mut conn = db.pool().acquire().await?;
+        let total: i64 = db
+            .query_with(&count_sql, &values)
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        if total == 0 || params.offset() >= total {
+            return Ok((Vec::new(), total));
+        }
+        values.push(SqlValue::Int(params.per_page));
+        values.push(SqlValue::Int(params.offset()));
+        let rows = db
+            .query_with(
+                &format!("{}{filter}{order} LIMIT ? OFFSET ?", self.select_sql()),
+                &values,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        let data = rows
+            .iter()
+            .map(|r| self.row_to_json(r).map(Value::Object))
+            .collect::<Result<_, _>>()?;
+        Ok((data, total))
+    }
+
+    /// The record with key `id`, if any.
+    pub async fn fetch(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        id: i64,
+    ) -> Result<Option<Map<String, Value>>, sqlx::Error> {
+        let row = db
+            .query(&format!("{} WHERE t.{} = ?", self.select_sql(), self.key()))
+            .bind(id)
+            .fetch_optional(conn)
+            .await?;
+        row.map(|r| self.row_to_json(&r)).transpose()
+    }
+
+    pub async fn get(&self, db: &Db, id: i64) -> Result<Map<String, Value>, ApiError> {
+        let mut conn = db.pool().acquire().await?;
+        self.fetch(db, &mut conn, id)
+            .await?
+            .ok_or_else(|| self.not_found(id))
+    }
+
+    pub fn not_found(&self, id: i64) -> ApiError {
+        ApiError::not_found(format!("no {} with id {id}", self.entity))
+    }
+
+    fn label_of(&self, record: &Map<String, Value>) -> Option<String> {
+        record.get(&self.label).and_then(|v| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    }
+
+    /// Turns a request body into column values, collecting every problem.
+    /// `existing` is the stored record on update (None on create).
+    pub async fn validate(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        let mut errors = Map::new();
+        let mut values: Vec<(String, SqlValue)> = Vec::new();
+        let lookup_aliases: Vec<&str> = self.lookups.iter().map(|l| l.alias.as_str()).collect();
+        for (name, raw) in body {
+            match self.table.get(name) {
+                Some(c) if self.writable(c) => match to_sql_value(c, raw) {
+                    Ok(v) => values.push((name.clone(), v)),
+                    Err(msg) => {
+                        errors.insert(name.clone(), Value::String(msg));
+                    }
+                },
+                // Read-only fields echoed back from a GET are ignored.
+                Some(_) => {}
+                None if lookup_aliases.contains(&name.as_str()) => {}
+                None => {
+                    errors.insert(
+                        name.clone(),
+                        json!(format!("unknown field for {}", self.entity)),
+                    );
+                }
+            }
+        }
+        if existing.is_none() {
+            for d in &self.defaults {
+                if values.iter().all(|(n, _)| n != &d.column) {
+                    let id: Option<i64> = db
+                        .query(&format!(
+                            "SELECT {} FROM {} WHERE name = ?",
+                            d.column, d.table
+                        ))
+                        .bind(d.name.clone())
+                        .fetch_optional(&mut *conn)
+                        .await?
+                        .map(|r| r.try_get(0))
+                        .transpose()?;
+                    if let Some(id) = id {
+                        values.push((d.column.clone(), SqlValue::Int(id)));
+                    }
+                }
+            }
+            for c in &self.table.columns {
+                let given = values.iter().any(|(n, _)| n == &c.name);
+                if self.writable(c)
+                    && !c.nullable
+                    && c.default.is_none()
+                    && !given
+                    && !errors.contains_key(&c.name)
+                {
+                    errors.insert(c.name.clone(), json!("is required"));
+                }
+            }
+        }
+        for (name, value) in &values {
+            let Some(column) = self.table.get(name) else {
+                continue;
+            };
+            if matches!(value, SqlValue::Null(_)) {
+                if !column.nullable {
+                    errors.insert(name.clone(), json!("is required and cannot be null"));
+                }
+                continue;
+            }
+            if let Some(fk) = &column.references {
+                let found = db
+                    .query_with(
+                        &format!("SELECT COUNT(*) FROM {} WHERE {} = ?", fk.table, fk.column),
+                        std::slice::from_ref(value),
+                    )
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get::<i64, _>(0)?;
+                if found == 0 {
+                    errors.insert(
+                        name.clone(),
+                        json!(format!(
+                            "no {} with id {}",
+                            fk.table.trim_end_matches('s'),
+                            value.to_json()
+                        )),
+                    );
+                }
+            }
+            if column.unique
+                && let Some(id) = self
+                    .find_duplicate(db, conn, &[(column, value)], existing)
+                    .await?
+            {
+                errors.insert(
+                    name.clone(),
+                    json!(format!(
+                        "'{}' is already used by {} {id}",
+                        value
+                            .to_json()
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| value.to_json().to_string()),
+                        self.entity
+                    )),
+                );
+            }
+        }
+        // Composite unique indexes, checked on the merged record.
+        let merged = merge(existing, &values);
+        for index in self.table.indexes.iter().filter(|i| i.unique) {
+            if index.columns.iter().any(|c| errors.contains_key(c))
+                || !index
+                    .columns
+                    .iter()
+                    .any(|c| values.iter().any(|(n, _)| n == c))
+            {
+                continue;
+            }
+            let pairs: Option<Vec<(&Column, SqlValue)>> = index
+                .columns
+                .iter()
+                .map(|c| {
+                    let col = self.table.get(c)?;
+                    let v = merged.get(c).filter(|v| !v.is_null())?;
+                    to_sql_value(col, v).ok().map(|sv| (col, sv))
+                })
+                .collect();
+            let Some(pairs) = pairs else { continue };
+            let refs: Vec<(&Column, &SqlValue)> = pairs.iter().map(|(c, v)| (*c, v)).collect();
+            if let Some(id) = self.find_duplicate(db, conn, &refs, existing).await? {
+                let last = index.columns.last().cloned().unwrap_or_default();
+                errors.insert(
+                    last,
+                    json!(format!(
+                        "{} {id} already has the same {}",
+                        self.entity,
+                        index.columns.join(" and ")
+                    )),
+                );
+            }
+        }
+        if let Some(check) = self.check {
+            for (k, v) in check(&merged) {
+                errors.entry(k).or_insert(v);
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+
+    async fn find_duplicate(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        pairs: &[(&Column, &SqlValue)],
+        existing: Option<&Map<String, Value>>,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let mut clauses = Vec::new();
+        let mut values = Vec::new();
+        for (column, value) in pairs {
+            if column.ty.value_kind() == ValueKind::Text {
+                clauses.push(format!("LOWER({}) = LOWER(?)", column.name));
+            } else {
+                clauses.push(format!("{} = ?", column.name));
+            }
+            values.push((*value).clone());
+        }
+        if let Some(id) = existing
+            .and_then(|e| e.get(self.key()))
+            .and_then(Value::as_i64)
+        {
+            clauses.push(format!("{} <> ?", self.key()));
+            values.push(SqlValue::Int(id));
+        }
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {}",
+            self.key(),
+            self.table.name,
+            clauses.join(" AND ")
+        );
+        let row = db.query_with(&sql, &values).fetch_optional(conn).await?;
+        row.map(|r| r.try_get::<i64, _>(0)).transpose()
+    }
+
+    /// Inserts a record on `conn` (inside the caller's transaction) and audits it.
+    pub async fn insert(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        mut values: Vec<(String, SqlValue)>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let stamp = now();
+        for managed in ["createddate", "modifieddate"] {
+            if self.table.get(managed).is_some() {
+                values.push((managed.to_string(), SqlValue::text(&stamp)));
+            }
+        }
+        let columns: Vec<String> = values.iter().map(|(n, _)| n.clone()).collect();
+        let sql = format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            self.table.name,
+            columns.join(", "),
+            vec!["?"; columns.len()].join(", ")
+        );
+        let binds: Vec<SqlValue> = values.into_iter().map(|(_, v)| v).collect();
+        let id = match self.table.columns.iter().find(|c| c.ty == ColumnType::Id) {
+            Some(_) => {
+                db.insert_returning_id(conn, &sql, &binds, self.key())
+                    .await?
+            }
+            None => {
+                db.query_with(&sql, &binds).execute(&mut *conn).await?;
+                let pos = columns.iter().position(|c| c == self.key()).unwrap_or(0);
+                match &binds[pos] {
+                    SqlValue::Int(i) => *i,
+                    _ => 0,
+                }
+            }
+        };
+        let record = self
+            .fetch(db, conn, id)
+            .await?
+            .ok_or_else(|| self.not_found(id))?;
+        let name = self.label_of(&record);
+        audit::record(
+            db,
+            conn,
+            actor,
+            audit::Entry {
+                action: Action::Created,
+                entitytype: &self.entity,
+                entityid: Some(id),
+                entityname: name.as_deref(),
+                before: &Map::new(),
+                after: &self.auditable(&record),
+            },
+        )
+        .await?;
+        if let Some(spec) = &self.search {
+            search::index_record(db, conn, spec, id, &record).await?;
+        }
+        Ok(record)
+    }
+
+    /// Applies `values` to record `id` and audits the changed fields. With `expected_version`
+    /// the update only happens if nobody changed the record since that version (else 409).
+    pub async fn update_values(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        id: i64,
+        before: &Map<String, Value>,
+        values: Vec<(String, SqlValue)>,
+        expected_version: Option<i64>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let changed: Vec<(String, SqlValue)> = values
+            .into_iter()
+            .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
+            .collect();
+        if changed.is_empty() {
+            if let (Some(expected), Some(current)) = (
+                expected_version,
+                before.get("version").and_then(Value::as_i64),
+            ) && expected != current
+            {
+                return Err(self.stale(db, conn, id, current).await);
+            }
+            return Ok(before.clone());
+        }
+        let mut sets: Vec<String> = changed.iter().map(|(n, _)| format!("{n} = ?")).collect();
+        let mut binds: Vec<SqlValue> = changed.iter().map(|(_, v)| v.clone()).collect();
+        if self.table.get("modifieddate").is_some() {
+            sets.push("modifieddate = ?".into());
+            binds.push(SqlValue::text(now()));
+        }
+        let mut sql = format!("UPDATE {} SET ", self.table.name);
+        if self.versioned {
+            sets.push("version = version + 1".into());
+        }
+        sql.push_str(&sets.join(", "));
+        sql.push_str(&format!(" WHERE {} = ?", self.key()));
+        binds.push(SqlValue::Int(id));
+        if let Some(expected) = expected_version {
+            sql.push_str(" AND version = ?");
+            binds.push(SqlValue::Int(expected));
+        }
+        let done = db.query_with(&sql, &binds).execute(&mut *conn).await?;
+        if done.rows_affected() == 0 {
+            let current = self
+                .fetch(db, conn, id)
+                .await?
+                .ok_or_else(|| self.not_found(id))?;
+            let version = current
+                .get("version")
+                .and_then(Value::as_i64)
+                .unwrap_or_default();
+            return Err(self.stale(db, conn, id, version).await);
+        }
+        let after = self
+            .fetch(db, conn, id)
+            .await?
+            .ok_or_else(|| self.not_found(id))?;
+        let name = self.label_of(&after);
+        audit::record(
+            db,
+            conn,
+            actor,
+            audit::Entry {
+                action: Action::Updated,
+                entitytype: &self.entity,
+                entityid: Some(id),
+                entityname: name.as_deref(),
+                before: &self.auditable(before),
+                after: &self.auditable(&after),
+            },
+        )
+        .await?;
+        if let Some(spec) = &self.search {
+            search::index_record(db, conn, spec, id, &after).await?;
+        }
+        Ok(after)
+    }
+
+    /// The 409 for a stale version, naming who changed the record last and when.
+    async fn stale(&self, db: &Db, conn: &mut AnyConnection, id: i64, current: i64) -> ApiError {
+        let last = db
+            .query("SELECT actorname, occurredat FROM auditlog WHERE entitytype = ? AND entityid = ? ORDER BY auditid DESC LIMIT 1")
+            .bind(self.entity.clone())
+            .bind(id)
+            .fetch_optional(conn)
+            .await
+            .ok()
+            .flatten();
+        let (by, at) = last
+            .and_then(|r| {
+                Some((
+                    r.try_get::<String, _>(0).ok()?,
+                    r.try_get::<String, _>(1).ok()?,
+                ))
+            })
+            .unwrap_or_default();
+        ApiError::conflict(format!(
+            "this {} was changed by {by} at {at} (now version {current}); reload it and apply your change again",
+            self.entity
+        ))
+        .with_details(json!({"currentversion": current, "modifiedby": by, "modifieddate": at}))
+    }
+
+    /// Deletes record `id` unless rows in `tables` still refer to it (409 naming them).
+    pub async fn remove(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        id: i64,
+        tables: &[Table],
+    ) -> Result<Map<String, Value>, ApiError> {
+        let before = self
+            .fetch(db, conn, id)
+            .await?
+            .ok_or_else(|| self.not_found(id))?;
+        let mut users = Map::new();
+        for table in tables {
+            for column in &table.columns {
+                let Some(fk) = &column.references else {
+                    continue;
+                };
+                if fk.table != self.table.name || fk.on_delete != OnDelete::Restrict {
+                    continue;
+                }
+                let n: i64 = db
+                    .query(&format!(
+                        "SELECT COUNT(*) FROM {} WHERE {} = ?",
+                        table.name, column.name
+                    ))
+                    .bind(id)
+                    .fetch_one(&mut *conn)
+                    .await?
+                    .try_get(0)?;
+                if n > 0 {
+                    let key = if table.name == self.table.name {
+                        format!("{} ({})", table.name, column.name)
+                    } else {
+                        table.name.clone()
+                    };
+                    users.insert(key, json!(n));
+                }
+            }
+        }
+        if !users.is_empty() {
+            let list: Vec<String> = users.iter().map(|(t, n)| format!("{n} {t}")).collect();
+            let label = self.label_of(&before).unwrap_or_else(|| id.to_string());
+            return Err(ApiError::conflict(format!(
+                "{} '{label}' is still used by {}; reassign or delete those first",
+                self.entity,
+                list.join(", ")
+            ))
+            .with_details(Value::Object(users)));
+        }
+        db.query(&format!(
+            "DELETE FROM {} WHERE {} = ?",
+            self.table.name,
+            self.key()
+        ))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        let name = self.label_of(&before);
+        audit::record(
+            db,
+            conn,
+            actor,
+            audit::Entry {
+                action: Action::Deleted,
+                entitytype: &self.entity,
+                entityid: Some(id),
+                entityname: name.as_deref(),
+                before: &self.auditable(&before),
+                after: &Map::new(),
+            },
+        )
+        .await?;
+        if let Some(spec) = &self.search {
+            search::remove(db, conn, &spec.entitytype, id).await?;
+        }
+        Ok(before)
+    }
+
+    /// The record without joined display names (those are not the record's own data).
+    fn auditable(&self, record: &Map<String, Value>) -> Map<String, Value> {
+        record
+            .iter()
+            .filter(|(k, _)| {
+                !self.lookups.iter().any(|l| &l.alias == *k)
+                    && !MANAGED_COLUMNS.contains(&k.as_str())
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Create from a request body in one transaction.
+    pub async fn create(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        body: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let mut tx = db.begin().await?;
+        let values = self.validate(db, &mut tx, body, None).await?;
+        let record = self.insert(db, &mut tx, actor, values).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Update from a request body in one transaction. Fields not sent keep their values.
+    pub async fn update(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        id: i64,
+        body: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, ApiError> {
+        let expected_version = if self.versioned {
+            match body.get("version") {
+                Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
+                Some(_) => {
+                    return Err(ApiError::field(
+                        "version",
+                        "must be the whole-number version you read",
+                    ));
+                }
+                None => {
+                    return Err(ApiError::field(
+                        "version",
+                        "is required: send the version you read so a concurrent change is not lost",
+                    ));
+                }
+            }
+        } else {
+            None
+        };
+        let mut tx = db.begin().await?;
+        let before = self
+            .fetch(db, &mut tx, id)
+            .await?
+            .ok_or_else(|| self.not_found(id))?;
+        let values = self.validate(db, &mut tx, body, Some(&before)).await?;
+        let after = self
+            .update_values(db, &mut tx, actor, id, &before, values, expected_version)
+            .await?;
+        tx.commit().await?;
+        Ok(after)
+    }
+
+    pub async fn delete(
+        &self,
+        db: &Db,
+        actor: &Actor,
+        id: i64,
+        tables: &[Table],
+    ) -> Result<(), ApiError> {
+        let mut tx = db.begin().await?;
+        self.remove(db, &mut tx, actor, id, tables).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// JSON schema of a record for the OpenAPI document.
+    pub fn json_schema(&self, for_write: bool) -> Value {
+        let mut props = Map::new();
+        let mut required = Vec::new();
+        for c in self.read_columns() {
+            if for_write && !self.writable(c) {
+                continue;
+            }
+            let mut schema = match c.ty {
+                ColumnType::Id | ColumnType::Integer => json!({"type": "integer"}),
+                ColumnType::Float => json!({"type": "number"}),
+                ColumnType::Boolean => json!({"type": "boolean"}),
+                ColumnType::String(n) => json!({"type": "string", "maxLength": n}),
+                ColumnType::Text => json!({"type": "string"}),
+                ColumnType::Timestamp => json!({"type": "string", "format": "date-time"}),
+                ColumnType::Date => json!({"type": "string", "format": "date"}),
+                ColumnType::Bytes => json!({"type": "string", "format": "binary"}),
+            };
+            if c.nullable {
+                schema["nullable"] = json!(true);
+            }
+            if for_write
+                && !c.nullable
+                && c.default.is_none()
+                && !self.defaults.iter().any(|d| d.column == c.name)
+            {
+                required.push(c.name.clone());
+            }
+            props.insert(c.name.clone(), schema);
+        }
+        if !for_write {
+            for l in &self.lookups {
+                props.insert(
+                    l.alias.clone(),
+                    json!({"type": "string", "nullable": true, "readOnly": true}),
+                );
+            }
+        } else if self.versioned {
+            props.insert("version".into(), json!({"type": "integer", "description": "required on update: the version you read"}));
+        }
+        json!({"type": "object", "properties": props, "required": required})
+    }
+}
+
+fn merge(
+    existing: Option<&Map<String, Value>>,
+    values: &[(String, SqlValue)],
+) -> Map<String, Value> {
+    let mut merged = existing.cloned().unwrap_or_default();
+    for (n, v) in values {
+        merged.insert(n.clone(), v.to_json());
+    }
+    merged
+}
+
+fn type_name(ty: ColumnType) -> &'static str {
+    match ty {
+        ColumnType::Id | ColumnType::Integer => "whole number",
+        ColumnType::Float => "number",
+        ColumnType::Boolean => "true/false",
+        ColumnType::Timestamp => "timestamp",
+        ColumnType::Date => "date (YYYY-MM-DD)",
+        _ => "text",
+    }
+}
+
+/// Converts one JSON field to a column value, or says what is wrong with it.
+pub fn to_sql_value(column: &Column, raw: &Value) -> Result<SqlValue, String> {
+    let kind = column.ty.value_kind();
+    if raw.is_null() {
+        return Ok(SqlValue::Null(kind));
+    }
+    match column.ty {
+        ColumnType::Id | ColumnType::Integer => raw
+            .as_i64()
+            .map(SqlValue::Int)
+            .ok_or_else(|| "must be a whole number".to_string()),
+        ColumnType::Float => raw
+            .as_f64()
+            .filter(|f| f.is_finite() && raw.is_number())
+            .map(SqlValue::Float)
+            .ok_or_else(|| "must be a number".to_string()),
+        ColumnType::Boolean => raw
+            .as_bool()
+            .map(SqlValue::Bool)
+            .ok_or_else(|| "must be true or false".to_string()),
+        ColumnType::String(_) | ColumnType::Text | ColumnType::Timestamp | ColumnType::Date => {
+            let s = raw
+                .as_str()
+                .ok_or_else(|| "must be text".to_string())?
+                .trim();
+            if s.is_empty() {
+                return Ok(SqlValue::Null(kind));
+            }
+            match column.ty {
+                ColumnType::String(max) if s.chars().count() > max as usize => {
+                    Err(format!("must be at most {max} characters"))
+                }
+                ColumnType::Timestamp => {
+                    normalize_timestamp(s).map(SqlValue::Text).ok_or_else(|| {
+                        "must be an RFC 3339 timestamp such as 2026-11-21T14:05:00Z".to_string()
+                    })
+                }
+                ColumnType::Date if !is_valid_date(s) => {
+                    Err("must be a date such as 2026-11-21".to_string())
+                }
+                _ => Ok(SqlValue::text(s)),
+            }
+        }
+        ColumnType::Bytes => Err("cannot be set here".to_string()),
+    }
+}
+
+fn parse_filter(column: &Column, raw: &str) -> Option<SqlValue> {
+    match column.ty {
+        ColumnType::Id | ColumnType::Integer => raw.trim().parse().ok().map(SqlValue::Int),
+        ColumnType::Float => raw
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(SqlValue::Float),
+        ColumnType::Boolean => match raw {
+            "true" | "1" => Some(SqlValue::Bool(true)),
+            "false" | "0" => Some(SqlValue::Bool(false)),
+            _ => None,
+        },
+        ColumnType::Bytes => None,
+        _ => Some(SqlValue::text(raw)),
+    }
+}
+
+/// `%text%` for a case-insensitive LIKE with `!` escaping the wildcards.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_");
+    format!("%{escaped}%")
+}

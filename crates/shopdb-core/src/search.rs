@@ -1,0 +1,126 @@
+//! The search index: one row per searchable record in `searchindex`, rewritten in the same
+//! transaction as every write, so `/api/search` reads one narrow table instead of joining
+//! every plugin's tables.
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+use sqlx::{AnyConnection, Row};
+
+use crate::db::{Db, SqlValue};
+use crate::resource::like_pattern;
+
+/// How a record appears in search results.
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchSpec {
+    /// Result `type` (`asset`, `computer` …).
+    pub entitytype: String,
+    /// Field shown as the result's title.
+    pub title: String,
+    /// Field shown under the title.
+    pub subtitle: Option<String>,
+    /// Fields whose text is matched.
+    pub fields: Vec<String>,
+    /// Link to the record; `{id}` is replaced by its id.
+    pub url: String,
+    /// Owning plugin; its entries vanish from results while it is disabled.
+    pub plugin: Option<String>,
+}
+
+fn text_of(record: &Map<String, Value>, field: &str) -> Option<String> {
+    match record.get(field)? {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+fn clip(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+/// Writes (or rewrites) the index entry of one record.
+pub async fn index_record(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    id: i64,
+    record: &Map<String, Value>,
+) -> Result<(), sqlx::Error> {
+    let text: Vec<String> = spec
+        .fields
+        .iter()
+        .filter_map(|f| text_of(record, f))
+        .map(|s| s.to_lowercase())
+        .collect();
+    let title = text_of(record, &spec.title).unwrap_or_else(|| format!("{} {id}", spec.entitytype));
+    let subtitle = spec.subtitle.as_deref().and_then(|f| text_of(record, f));
+    remove(db, conn, &spec.entitytype, id).await?;
+    db.query_with(
+        "INSERT INTO searchindex (entitytype, entityid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        &[
+            SqlValue::text(&spec.entitytype),
+            SqlValue::Int(id),
+            SqlValue::text(clip(&title, 200)),
+            SqlValue::opt_text(subtitle.map(|s| clip(&s, 200))),
+            SqlValue::text(spec.url.replace("{id}", &id.to_string())),
+            SqlValue::opt_text(spec.plugin.clone()),
+            SqlValue::text(clip(&text.join(" "), 1000)),
+        ],
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn remove(
+    db: &Db,
+    conn: &mut AnyConnection,
+    entitytype: &str,
+    id: i64,
+) -> Result<(), sqlx::Error> {
+    db.query("DELETE FROM searchindex WHERE entitytype = ? AND entityid = ?")
+        .bind(entitytype.to_string())
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records whose indexed text contains `q` (case-insensitive), titles starting with it first.
+/// `hidden_plugins` are plugins whose entries must not show (disabled ones).
+pub async fn search(
+    db: &Db,
+    q: &str,
+    limit: i64,
+    hidden_plugins: &[String],
+) -> Result<Vec<Value>, sqlx::Error> {
+    let mut sql = String::from(
+        "SELECT entitytype, entityid, title, subtitle, url FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
+    );
+    let mut values = vec![SqlValue::text(like_pattern(q))];
+    if !hidden_plugins.is_empty() {
+        sql.push_str(&format!(
+            " AND (plugin IS NULL OR plugin NOT IN ({}))",
+            vec!["?"; hidden_plugins.len()].join(", ")
+        ));
+        values.extend(hidden_plugins.iter().map(SqlValue::text));
+    }
+    sql.push_str(
+        " ORDER BY CASE WHEN LOWER(title) LIKE ? ESCAPE '!' THEN 0 ELSE 1 END, title LIMIT ?",
+    );
+    let prefix = like_pattern(q);
+    values.push(SqlValue::text(&prefix[1..]));
+    values.push(SqlValue::Int(limit));
+    let rows = db.query_with(&sql, &values).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|r| {
+            Ok(json!({
+                "type": r.try_get::<String, _>(0)?,
+                "id": r.try_get::<i64, _>(1)?,
+                "title": r.try_get::<String, _>(2)?,
+                "subtitle": r.try_get::<Option<String>, _>(3)?,
+                "url": r.try_get::<String, _>(4)?,
+            }))
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! The state every handler receives.
+
+use std::collections::HashMap;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use axum::http::Method;
+
+use crate::api::{Access, RouteInfo};
+use crate::config::Config;
+use crate::db::Db;
+use crate::resource::Resource;
+use crate::schema::Table;
+
+/// Shared, read-only after start-up; cloning is cheap.
+#[derive(Clone)]
+pub struct AppState(Arc<StateInner>);
+
+pub struct StateInner {
+    /// The database pool and its dialect.
+    pub db: Db,
+    /// Configuration read at start-up.
+    pub config: Config,
+    /// Key that signs login tokens (SECRET_KEY, or a development key kept in the database).
+    pub signing_key: Vec<u8>,
+    /// Tables served by the generic CRUD, by URL segment.
+    pub resources: HashMap<String, Arc<Resource>>,
+    /// Every table the server knows (core and plugins), for reference checks on delete.
+    pub tables: Vec<Table>,
+    /// Who may call each route, by method and path pattern.
+    pub access: HashMap<(Method, String), Access>,
+    /// Every route, for the OpenAPI document and `shopdb routes`.
+    pub routes: Vec<RouteInfo>,
+}
+
+impl AppState {
+    pub fn new(inner: StateInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+
+    pub fn resource(&self, path: &str) -> Arc<Resource> {
+        self.resources
+            .get(path)
+            .cloned()
+            .unwrap_or_else(|| panic!("resource {path} is registered at start-up"))
+    }
+}
+
+impl Deref for AppState {
+    type Target = StateInner;
+    fn deref(&self) -> &StateInner {
+        &self.0
+    }
+}

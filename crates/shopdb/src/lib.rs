@@ -1,0 +1,4 @@
+//! The `shopdb` binary's pieces, as a library so tests boot the server exactly as `main` does.
+
+pub mod app;
+pub mod demo;

@@ -1,0 +1,392 @@
+//! `shopdb`: the command line and the server in one binary.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use shopdb::app;
+use shopdb_core::auth::tokens::create_token;
+use shopdb_core::auth::{Actor, Role};
+use shopdb_core::config::{Config, unknown_variables};
+use shopdb_core::core_schema::core_chain;
+use shopdb_core::migrate;
+use shopdb_core::users::{create_user, ensure_first_admin};
+
+const DEFAULT_BIND: &str = "127.0.0.1:5001";
+
+#[derive(Parser)]
+#[command(name = "shopdb", version, about = "Shop-floor asset database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (API and pages); applies pending migrations first.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "SHOPDB_BIND", default_value = DEFAULT_BIND)]
+        bind: String,
+    },
+    /// Database schema.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// User accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens for scripts and collectors.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Exit 0 when a running server answers healthy (for container health checks).
+    Healthcheck {
+        #[arg(long, default_value = "http://127.0.0.1:5001")]
+        url: String,
+    },
+    /// Print every HTTP route with who may call it.
+    Routes,
+    /// Load demo data: a plant, bays, types, vendors and N assets.
+    DemoData {
+        #[arg(long, default_value_t = 200)]
+        assets: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply pending migrations (safe to run again).
+    Upgrade,
+    /// Show applied and pending migrations of every chain.
+    Status,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; prints a generated password unless --password-stdin is given.
+    Create {
+        name: String,
+        #[arg(long, value_parser = ["admin", "editor", "viewer"])]
+        role: String,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Make it a collector token that may only post to this plugin's collector.
+        #[arg(long)]
+        plugin: Option<String>,
+        #[arg(long, value_parser = ["admin", "editor", "viewer"], default_value = "viewer")]
+        role: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print every problem with the configuration; exit 1 if there is any.
+    Check,
+}
+
+fn init_logging() {
+    let level = match std::env::var("SHOPDB_LOG").unwrap_or_default().as_str() {
+        "error" => tracing::Level::ERROR,
+        "warn" => tracing::Level::WARN,
+        "debug" => tracing::Level::DEBUG,
+        _ => tracing::Level::INFO,
+    };
+    tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
+}
+
+/// Reads the configuration; production refuses to go on with any problem.
+fn load_config() -> anyhow::Result<Config> {
+    let (config, problems) = Config::from_env();
+    for name in unknown_variables() {
+        tracing::warn!("unknown variable {name} is ignored (a typo?)");
+    }
+    if problems.is_empty() {
+        return Ok(config);
+    }
+    if config.is_production() {
+        bail!("refusing to start in production: {}", problems.join("; "));
+    }
+    for p in &problems {
+        tracing::warn!("configuration: {p}");
+    }
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("shopdb: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("shopdb: {}", shopdb_core::db::one_line(&format!("{e:#}")));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { bind } => serve(&bind).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let (config, problems) = Config::from_env();
+            for p in &problems {
+                println!("{p}");
+            }
+            if problems.is_empty() {
+                println!(
+                    "configuration OK ({} mode, database {})",
+                    if config.is_production() {
+                        "production"
+                    } else {
+                        "development"
+                    },
+                    shopdb_core::db::redact_url(&config.database_url)
+                );
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        Command::Healthcheck { url } => healthcheck(&url),
+        Command::Routes => {
+            let config = load_config()?;
+            let app = app::start(config).await?;
+            for r in &app.state.routes {
+                let access = match r.access {
+                    shopdb_core::api::Access::Public => "public".to_string(),
+                    shopdb_core::api::Access::Role(role) => role.to_string(),
+                };
+                println!(
+                    "{:<7} {:<40} {:<7} {}",
+                    r.method.as_str(),
+                    r.path,
+                    access,
+                    r.summary
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db { command } => {
+            let config = load_config()?;
+            let db = app::open_database(&config).await?;
+            match command {
+                DbCommand::Upgrade => {
+                    let ran = app::upgrade(&db).await?;
+                    if ran.is_empty() {
+                        println!("database is up to date");
+                    }
+                    for (chain, v, name) in ran {
+                        println!("applied {chain} {v} {name}");
+                    }
+                }
+                DbCommand::Status => {
+                    let status = migrate::status(&db, &core_chain()).await?;
+                    print_status(&status);
+                    if !status.changed.is_empty() {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    name,
+                    role,
+                    password_stdin,
+                },
+        } => {
+            let config = load_config()?;
+            let db = app::open_database(&config).await?;
+            app::upgrade(&db).await?;
+            let role = Role::parse(&role).context("unknown role")?;
+            let (password, generated) = if password_stdin {
+                let mut input = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut input)
+                    .context("cannot read the password from stdin")?;
+                (input.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (shopdb_core::util::random_token(15), true)
+            };
+            create_user(&db, &Actor::system("command line"), &name, role, &password).await?;
+            println!(
+                "created user {} ({role})",
+                shopdb_core::users::normalize_username(&name)
+            );
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Token {
+            command: TokenCommand::Create { name, plugin, role },
+        } => {
+            if let Some(p) = &plugin
+                && !shopdb_core::is_valid_plugin_name(p)
+            {
+                bail!(
+                    "'{p}' is not a plugin name (lowercase letters and digits, starting with a letter)"
+                );
+            }
+            if name.trim().is_empty() {
+                bail!("--name must not be empty");
+            }
+            let config = load_config()?;
+            let db = app::open_database(&config).await?;
+            app::upgrade(&db).await?;
+            let role = Role::parse(&role).context("unknown role")?;
+            let token =
+                create_token(&db, name.trim(), role, plugin.as_deref(), "command line").await?;
+            println!("{}", token.secret);
+            eprintln!(
+                "token {} created; copy it now, it is not shown again",
+                token.tokenid
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::DemoData { assets } => {
+            let config = load_config()?;
+            let db = app::open_database(&config).await?;
+            app::upgrade(&db).await?;
+            shopdb::demo::seed(&db, assets).await?;
+            println!("added {assets} demo assets");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_status(status: &migrate::ChainStatus) {
+    println!(
+        "chain {}: version {}",
+        status.chain,
+        status.current_version()
+    );
+    for a in &status.applied {
+        let flag = if status.changed.iter().any(|(v, _)| *v == a.version) {
+            "  CHANGED since applied (not re-run)"
+        } else {
+            ""
+        };
+        println!(
+            "  applied  {:>3} {:<24} {}{flag}",
+            a.version, a.name, a.appliedat
+        );
+    }
+    for (v, n) in &status.pending {
+        println!("  pending  {v:>3} {n}");
+    }
+    for (v, n) in &status.unknown {
+        println!("  unknown  {v:>3} {n} (recorded in the database, not known to this build)");
+    }
+}
+
+async fn serve(bind: &str) -> anyhow::Result<ExitCode> {
+    let config = load_config()?;
+    let addr: SocketAddr = bind
+        .parse()
+        .with_context(|| format!("--bind {bind} is not an address like 127.0.0.1:5001"))?;
+    let app = app::start(config).await?;
+    if let Some(password) = ensure_first_admin(&app.state.db).await? {
+        println!("No users yet: created user 'admin' with password: {password}");
+        println!("This password is shown once. Log in and keep it safe.");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    tracing::info!(
+        "ShopDB listening on http://{addr} (database {})",
+        app.state.db.display_url()
+    );
+    axum::serve(listener, app.router)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    app.state.db.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down");
+}
+
+/// A minimal HTTP/1.1 GET of `<url>/api/health`, enough for a container health check.
+fn healthcheck(url: &str) -> anyhow::Result<ExitCode> {
+    let rest = url
+        .strip_prefix("http://")
+        .context("--url must start with http://")?;
+    let host = rest.split('/').next().unwrap_or(rest);
+    let addr = host
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve {host}"))?
+        .next()
+        .with_context(|| format!("cannot resolve {host}"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .with_context(|| format!("no server at {url}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET /api/health HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let status = response.split_whitespace().nth(1).unwrap_or("none");
+    if status == "200" {
+        println!("healthy");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!("{url} answered status {status}: unhealthy")
+    }
+}

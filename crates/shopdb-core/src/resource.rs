@@ -555,18 +555,22 @@ impl Resource {
         Ok(record)
     }
 
-    /// Applies `values` to record `id` and audits the changed fields. With `expected_version`
-    /// the update only happens if nobody changed the record since that version (else 409).
+    /// Applies `values` to the stored record `before` and audits the changed fields. With
+    /// `expected_version` the update only happens if nobody changed the record since that
+    /// version (else 409).
     pub async fn update_values(
         &self,
         db: &Db,
         conn: &mut AnyConnection,
         actor: &Actor,
-        id: i64,
         before: &Map<String, Value>,
         values: Vec<(String, SqlValue)>,
         expected_version: Option<i64>,
     ) -> Result<Map<String, Value>, ApiError> {
+        let id = before
+            .get(self.key())
+            .and_then(Value::as_i64)
+            .unwrap_or_default();
         let changed: Vec<(String, SqlValue)> = values
             .into_iter()
             .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
@@ -760,10 +764,12 @@ impl Resource {
         body: &Map<String, Value>,
     ) -> Result<Map<String, Value>, ApiError> {
         let mut tx = db.begin().await?;
-        let values = self.validate(db, &mut tx, body, None).await?;
-        let record = self.insert(db, &mut tx, actor, values).await?;
-        tx.commit().await?;
-        Ok(record)
+        let result = async {
+            let values = self.validate(db, &mut tx, body, None).await?;
+            self.insert(db, &mut tx, actor, values).await
+        }
+        .await;
+        finish(tx, result).await
     }
 
     /// Update from a request body in one transaction. Fields not sent keep their values.
@@ -794,16 +800,17 @@ impl Resource {
             None
         };
         let mut tx = db.begin().await?;
-        let before = self
-            .fetch(db, &mut tx, id)
-            .await?
-            .ok_or_else(|| self.not_found(id))?;
-        let values = self.validate(db, &mut tx, body, Some(&before)).await?;
-        let after = self
-            .update_values(db, &mut tx, actor, id, &before, values, expected_version)
-            .await?;
-        tx.commit().await?;
-        Ok(after)
+        let result = async {
+            let before = self
+                .fetch(db, &mut tx, id)
+                .await?
+                .ok_or_else(|| self.not_found(id))?;
+            let values = self.validate(db, &mut tx, body, Some(&before)).await?;
+            self.update_values(db, &mut tx, actor, &before, values, expected_version)
+                .await
+        }
+        .await;
+        finish(tx, result).await
     }
 
     pub async fn delete(
@@ -814,9 +821,8 @@ impl Resource {
         tables: &[Table],
     ) -> Result<(), ApiError> {
         let mut tx = db.begin().await?;
-        self.remove(db, &mut tx, actor, id, tables).await?;
-        tx.commit().await?;
-        Ok(())
+        let result = self.remove(db, &mut tx, actor, id, tables).await;
+        finish(tx, result).await.map(|_| ())
     }
 
     /// JSON schema of a record for the OpenAPI document.
@@ -860,6 +866,26 @@ impl Resource {
             props.insert("version".into(), json!({"type": "integer", "description": "required on update: the version you read"}));
         }
         json!({"type": "object", "properties": props, "required": required})
+    }
+}
+
+/// Commits on success and rolls back at once on failure, so no connection goes back to the
+/// pool holding locks of a half-done write.
+pub async fn finish<T>(
+    tx: sqlx::Transaction<'static, sqlx::Any>,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    match result {
+        Ok(value) => {
+            tx.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = tx.rollback().await {
+                tracing::warn!(error = %rollback, "rollback failed");
+            }
+            Err(e)
+        }
     }
 }
 

@@ -114,7 +114,7 @@ pub async fn seed(db: &Db, assets: usize) -> anyhow::Result<()> {
         let mut tx = db.begin().await?;
         for i in 0..batch {
             let n = start as usize + done + i + 1;
-            let placed = n % 3 == 0;
+            let placed = n.is_multiple_of(3);
             let record = body(json!({
                 "assetnumber": format!("A{n:06}"),
                 "name": format!("{} {}", names[n % names.len()], n),
@@ -136,7 +136,7 @@ pub async fn seed(db: &Db, assets: usize) -> anyhow::Result<()> {
         }
         tx.commit().await.context("cannot commit demo batch")?;
         done += batch;
-        if assets >= 10_000 && done % 10_000 == 0 {
+        if assets >= 10_000 && done.is_multiple_of(10_000) {
             eprintln!("{done} / {assets} assets");
         }
     }

@@ -1,0 +1,160 @@
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+
+backend_tests! {
+    async fn reference_data_is_seeded(app) {
+        let statuses = app.get("/api/statuses?sort=name").await;
+        let names: Vec<&str> = statuses.data().as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        for expected in ["In Service", "Spare", "In Repair", "Retired"] {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        }
+        let types = app.get("/api/relationshiptypes").await;
+        let names: Vec<&str> = types.data().as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        for expected in ["controls", "connected to", "located with"] {
+            assert!(names.contains(&expected), "{expected} missing from {names:?}");
+        }
+    }
+
+    async fn create_fetch_update_delete_an_asset(app) {
+        let loc = app.post("/api/locations", json!({"name": "Bay 3", "mapx": 10.5, "mapy": 20})).await;
+        assert_eq!(loc.status, StatusCode::CREATED, "{}", loc.body);
+        let locationid = loc.data()["locationid"].as_i64().unwrap();
+
+        let created = app.asset(json!({"assetnumber": "M-1001", "name": "Okuma lathe", "locationid": locationid, "serialnumber": "OK123"})).await;
+        let id = created["assetid"].as_i64().unwrap();
+        assert_eq!(created["statusname"], "In Service", "status defaults to In Service");
+        assert_eq!(created["locationname"], "Bay 3");
+        assert_eq!(created["assettypename"], "Other");
+        assert_eq!(created["version"], 1);
+
+        let fetched = app.get(&format!("/api/assets/{id}")).await;
+        assert_eq!(fetched.status, StatusCode::OK);
+        assert_eq!(fetched.data()["assetnumber"], "M-1001");
+
+        let updated = app.put(&format!("/api/assets/{id}"), json!({"name": "Okuma LB3000", "version": 1})).await;
+        assert_eq!(updated.status, StatusCode::OK, "{}", updated.body);
+        assert_eq!(updated.data()["name"], "Okuma LB3000");
+        assert_eq!(updated.data()["serialnumber"], "OK123", "fields not sent keep their values");
+        assert_eq!(updated.data()["version"], 2);
+
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        let entries = history.data().as_array().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0]["action"], "updated", "newest first");
+        assert_eq!(entries[0]["actorname"], "testadmin");
+        assert_eq!(entries[0]["changes"], json!({"before": {"name": "Okuma lathe"}, "after": {"name": "Okuma LB3000"}}));
+        assert_eq!(entries[1]["action"], "created");
+
+        let deleted = app.delete(&format!("/api/assets/{id}")).await;
+        assert_eq!(deleted.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.status, StatusCode::NOT_FOUND);
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data()[0]["action"], "deleted", "the trail outlives the asset");
+        assert_eq!(history.data()[0]["changes"]["before"]["assetnumber"], "M-1001");
+    }
+
+    async fn stale_version_is_a_conflict_and_loses_nothing(app) {
+        let a = app.asset(json!({"assetnumber": "PC-1", "name": "first"})).await;
+        let id = a["assetid"].as_i64().unwrap();
+        let first = app.put(&format!("/api/assets/{id}"), json!({"name": "second", "version": 1})).await;
+        assert_eq!(first.status, StatusCode::OK);
+        let stale = app.put(&format!("/api/assets/{id}"), json!({"name": "third", "version": 1})).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+        assert_eq!(stale.body["error"]["details"]["currentversion"], 2);
+        assert_eq!(stale.body["error"]["details"]["modifiedby"], "testadmin");
+        assert!(stale.body["error"]["message"].as_str().unwrap().contains("reload"));
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.data()["name"], "second");
+        let missing = app.put(&format!("/api/assets/{id}"), json!({"name": "fourth"})).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.body["error"]["details"]["version"].is_string());
+    }
+
+    async fn lists_page_sort_and_filter(app) {
+        for i in 1..=7u32 {
+            let status = if i.is_multiple_of(2) { 2 } else { 1 };
+            app.asset(json!({"assetnumber": format!("N{i:02}"), "name": format!("Mill {i}"), "statusid": status})).await;
+        }
+        let page = app.get("/api/assets?per_page=3&page=2&sort=-assetnumber").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert_eq!(page.body["meta"], json!({"page": 2, "per_page": 3, "total": 7, "pages": 3}));
+        let numbers: Vec<&str> = page.data().as_array().unwrap().iter().map(|a| a["assetnumber"].as_str().unwrap()).collect();
+        assert_eq!(numbers, ["N04", "N03", "N02"]);
+
+        let spare = app.get("/api/assets?statusid=2").await;
+        assert_eq!(spare.body["meta"]["total"], 3);
+        assert!(spare.data().as_array().unwrap().iter().all(|a| a["statusname"] == "Spare"));
+
+        let q = app.get("/api/assets?q=MILL%207").await;
+        assert_eq!(q.body["meta"]["total"], 1, "q is case-insensitive: {}", q.body);
+
+        let by_name = app.get("/api/assets?sort=statusname&per_page=1").await;
+        assert_eq!(by_name.data()[0]["statusname"], "In Service");
+
+        let beyond = app.get("/api/assets?page=9").await;
+        assert_eq!(beyond.status, StatusCode::OK);
+        assert_eq!(beyond.data(), &json!([]));
+        assert_eq!(beyond.body["meta"]["total"], 7);
+    }
+
+    async fn status_in_use_cannot_be_deleted(app) {
+        let status = app.post("/api/statuses", json!({"name": "Quarantined"})).await;
+        let statusid = status.data()["statusid"].as_i64().unwrap();
+        app.asset(json!({"assetnumber": "Q1", "statusid": statusid})).await;
+        app.asset(json!({"assetnumber": "Q2", "statusid": statusid})).await;
+        let audit_before = app.count("auditlog").await;
+        let refused = app.delete(&format!("/api/statuses/{statusid}")).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert_eq!(refused.body["error"]["details"]["assets"], 2);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("Quarantined"));
+        assert_eq!(app.get(&format!("/api/statuses/{statusid}")).await.status, StatusCode::OK);
+        assert_eq!(app.count("auditlog").await, audit_before, "a refused delete writes nothing");
+    }
+
+    async fn relationships_link_assets_both_ways(app) {
+        let pc = app.asset(json!({"assetnumber": "PC-7"})).await["assetid"].as_i64().unwrap();
+        let cnc = app.asset(json!({"assetnumber": "CNC-7"})).await["assetid"].as_i64().unwrap();
+        let rel = app.post("/api/relationships", json!({"sourceassetid": pc, "targetassetid": cnc, "relationshiptypeid": 1})).await;
+        assert_eq!(rel.status, StatusCode::CREATED, "{}", rel.body);
+        assert_eq!(rel.data()["sourceassetnumber"], "PC-7");
+        assert_eq!(rel.data()["targetassetnumber"], "CNC-7");
+        assert_eq!(rel.data()["relationshiptypename"], "controls");
+        let twice = app.post("/api/relationships", json!({"sourceassetid": pc, "targetassetid": cnc, "relationshiptypeid": 1})).await;
+        assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY, "duplicate link: {}", twice.body);
+        let selfie = app.post("/api/relationships", json!({"sourceassetid": pc, "targetassetid": pc, "relationshiptypeid": 1})).await;
+        assert_eq!(selfie.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let of_cnc = app.get(&format!("/api/relationships?targetassetid={cnc}")).await;
+        assert_eq!(of_cnc.body["meta"]["total"], 1);
+        // Deleting an asset removes its links with it.
+        assert_eq!(app.delete(&format!("/api/assets/{pc}")).await.status, StatusCode::OK);
+        assert_eq!(app.count("assetrelationships").await, 0);
+    }
+
+    async fn a_write_without_its_audit_row_does_not_happen(app) {
+        let assets_before = app.count("assets").await;
+        app.db().query("DROP TABLE auditlog").execute(app.db().pool()).await.unwrap();
+        let reply = app.post("/api/assets", json!({"assetnumber": "GHOST-1", "assettypeid": 1})).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        let message = reply.body["error"]["message"].as_str().unwrap();
+        assert!(!message.to_lowercase().contains("auditlog"), "no internals in answers: {message}");
+        assert_eq!(app.count("assets").await, assets_before, "the asset insert was rolled back");
+        assert_eq!(app.count("searchindex").await, 0);
+    }
+
+    async fn openapi_describes_every_route(app) {
+        let doc = app.call(axum::http::Method::GET, "/api/openapi.json", None, None).await;
+        assert_eq!(doc.status, StatusCode::OK);
+        assert_eq!(doc.body["openapi"], "3.0.3");
+        for route in &app.state.routes {
+            let op = &doc.body["paths"][&route.path][route.method.as_str().to_lowercase()];
+            assert!(op.is_object(), "{} {} missing from openapi.json", route.method, route.path);
+        }
+        for path in ["/api/assets", "/api/assets/{id}/history", "/api/assets/{id}/position", "/api/search", "/api/health", "/api/auth/login"] {
+            assert!(doc.body["paths"][path].is_object(), "{path} missing");
+        }
+        let health = app.call(axum::http::Method::GET, "/api/health", None, None).await;
+        assert_eq!(health.status, StatusCode::OK);
+        assert_eq!(health.data()["status"], "ok");
+    }
+}

@@ -1,0 +1,94 @@
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
+use shopdb_core::auth::Role;
+
+use crate::backend_tests;
+
+backend_tests! {
+    async fn login_me_and_logout(app) {
+        let wrong = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "testadmin", "password": "nope"}))).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let nobody = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "ghost", "password": "nope"}))).await;
+        assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(nobody.body["error"]["message"], wrong.body["error"]["message"], "unknown users look the same");
+
+        let token = app.login_as("ann", Role::Editor).await;
+        let me = app.call(Method::GET, "/api/auth/me", Some(&token), None).await;
+        assert_eq!(me.data()["name"], "ann");
+        assert_eq!(me.data()["role"], "editor");
+
+        let out = app.call(Method::POST, "/api/auth/logout", Some(&token), None).await;
+        assert_eq!(out.status, StatusCode::OK);
+        let after = app.call(Method::GET, "/api/auth/me", Some(&token), None).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED, "a logged-out token is refused");
+        let forged = app.call(Method::GET, "/api/auth/me", Some("eyJhbGciOiJub25lIn0.e30."), None).await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn cookie_writes_need_the_csrf_token(app) {
+        shopdb_core::users::create_user(app.db(), &shopdb_core::auth::Actor::system("t"), "bob", Role::Editor, "bob's long password").await.unwrap();
+        let login = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "bob", "password": "bob's long password"}))).await;
+        let cookies: Vec<String> = login.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let session = cookies.iter().find(|c| c.starts_with("shopdb_session=")).expect("session cookie");
+        assert!(session.contains("HttpOnly") && session.contains("SameSite=Lax"), "{session}");
+        assert!(!session.contains("Secure"), "development cookies are not Secure");
+        let cookie = session.split(';').next().unwrap().to_string();
+        let csrf = login.data()["csrftoken"].as_str().unwrap().to_string();
+
+        let with_cookie = |method: Method, csrf: Option<&str>| {
+            let mut req = Request::builder().method(method).uri("/api/assets").header("cookie", &cookie).header("content-type", "application/json");
+            if let Some(c) = csrf {
+                req = req.header("x-csrf-token", c);
+            }
+            req.body(Body::from(json!({"assetnumber": "CK-1", "assettypeid": 1}).to_string())).unwrap()
+        };
+        assert_eq!(app.send(with_cookie(Method::GET, None)).await.status, StatusCode::OK, "reads need no CSRF token");
+        let refused = app.send(with_cookie(Method::POST, None)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.send(with_cookie(Method::POST, Some("wrong"))).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.count("assets").await, 0);
+        let accepted = app.send(with_cookie(Method::POST, Some(&csrf))).await;
+        assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.body);
+    }
+
+    async fn repeated_failed_logins_are_throttled(app) {
+        app.login_as("carl", Role::Viewer).await;
+        for _ in 0..5 {
+            let r = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "carl", "password": "guess"}))).await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "carl", "password": "a long test password"}))).await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "even the right password waits: {}", locked.body);
+        assert_eq!(locked.body["error"]["code"], "too_many_attempts");
+    }
+
+    async fn api_tokens_are_shown_once_and_revocable(app) {
+        let created = app.post("/api/tokens", json!({"name": "inventory script", "role": "editor"})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let secret = created.data()["token"].as_str().unwrap().to_string();
+        let id = created.data()["tokenid"].as_i64().unwrap();
+        let listed = app.get("/api/tokens").await;
+        assert!(!listed.body.to_string().contains(&secret), "the secret is never listed");
+        let stored: String = {
+            use sqlx::Row;
+            app.db().query("SELECT tokenhash FROM apitokens").fetch_one(app.db().pool()).await.unwrap().try_get(0).unwrap()
+        };
+        assert_ne!(stored, secret, "only a hash is stored");
+
+        let write = app.call(Method::POST, "/api/assets", Some(&secret), Some(json!({"assetnumber": "T-1", "assettypeid": 1}))).await;
+        assert_eq!(write.status, StatusCode::CREATED);
+        let history = app.get(&format!("/api/assets/{}/history", write.data()["assetid"])).await;
+        assert_eq!(history.data()[0]["actortype"], "token");
+        assert_eq!(history.data()[0]["actorname"], "inventory script");
+
+        assert_eq!(app.delete(&format!("/api/tokens/{id}")).await.status, StatusCode::OK);
+        let revoked = app.call(Method::GET, "/api/assets", Some(&secret), None).await;
+        assert_eq!(revoked.status, StatusCode::UNAUTHORIZED);
+
+        let collector = app.post("/api/tokens", json!({"name": "pc collector", "plugin": "computers"})).await;
+        let secret = collector.data()["token"].as_str().unwrap().to_string();
+        let elsewhere = app.call(Method::GET, "/api/assets", Some(&secret), None).await;
+        assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "collector tokens only reach their collector");
+    }
+}

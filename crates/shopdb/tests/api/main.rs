@@ -1,0 +1,11 @@
+//! API tests: each runs on SQLite, MariaDB/MySQL and PostgreSQL against a throwaway database.
+
+mod support;
+
+mod assets;
+mod auth;
+mod bad_input;
+mod migrations;
+mod position;
+mod roles;
+mod search;

@@ -192,3 +192,93 @@ pub async fn list_users(db: &Db) -> Result<Vec<Value>, sqlx::Error> {
         })
         .collect()
 }
+
+/// Changes to a user account; `None` leaves a field alone.
+#[derive(Default)]
+pub struct UserChange {
+    pub displayname: Option<Option<String>>,
+    pub role: Option<Role>,
+    pub isactive: Option<bool>,
+    pub password: Option<String>,
+}
+
+/// Applies `change` to user `userid` with an audit entry; `Ok(false)` when there is no such user.
+pub async fn update_user(
+    db: &Db,
+    actor: &Actor,
+    userid: i64,
+    change: UserChange,
+) -> Result<bool, CreateUserError> {
+    if let Some(p) = &change.password
+        && let Some(problem) = password_problem(p)
+    {
+        return Err(CreateUserError::BadPassword(problem));
+    }
+    let mut tx = db.begin().await?;
+    let Some(row) = db
+        .query("SELECT username, displayname, role, isactive FROM users WHERE userid = ?")
+        .bind(userid)
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let username: String = row.try_get(0)?;
+    let before = json!({
+        "displayname": row.try_get::<Option<String>, _>(1)?,
+        "role": row.try_get::<String, _>(2)?,
+        "isactive": row.try_get::<i64, _>(3)? != 0,
+    });
+    let mut after = before.clone();
+    let mut sets = Vec::new();
+    let mut values = Vec::new();
+    if let Some(d) = change.displayname {
+        after["displayname"] = json!(d);
+        sets.push("displayname = ?");
+        values.push(SqlValue::opt_text(d));
+    }
+    if let Some(r) = change.role {
+        after["role"] = json!(r.as_str());
+        sets.push("role = ?");
+        values.push(SqlValue::text(r.as_str()));
+    }
+    if let Some(a) = change.isactive {
+        after["isactive"] = json!(a);
+        sets.push("isactive = ?");
+        values.push(SqlValue::Bool(a));
+    }
+    if let Some(p) = &change.password {
+        after["password"] = json!("(changed)");
+        sets.push("passwordhash = ?, failedlogins = 0, lockeduntil = NULL");
+        values.push(SqlValue::text(hash_password(p)?));
+    }
+    if sets.is_empty() {
+        return Ok(true);
+    }
+    sets.push("modifieddate = ?");
+    values.push(SqlValue::text(now()));
+    values.push(SqlValue::Int(userid));
+    db.query_with(
+        &format!("UPDATE users SET {} WHERE userid = ?", sets.join(", ")),
+        &values,
+    )
+    .execute(&mut *tx)
+    .await?;
+    let empty = Map::new();
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action: audit::Action::Updated,
+            entitytype: "user",
+            entityid: Some(userid),
+            entityname: Some(&username),
+            before: before.as_object().unwrap_or(&empty),
+            after: after.as_object().unwrap_or(&empty),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}

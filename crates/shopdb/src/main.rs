@@ -130,7 +130,10 @@ fn load_config() -> anyhow::Result<Config> {
     if problems.is_empty() {
         return Ok(config);
     }
-    if config.is_production() {
+    // A misspelt SHOPDB_ENV must not quietly give a development server.
+    let env_named = std::env::var("SHOPDB_ENV")
+        .is_ok_and(|v| !v.trim().is_empty() && v.trim() != "development");
+    if config.is_production() || env_named {
         bail!("refusing to start in production: {}", problems.join("; "));
     }
     for p in &problems {

@@ -11,7 +11,7 @@ use crate::auth::{Actor, Role};
 use crate::error::{ApiError, ApiResult, created, ok, page};
 use crate::http::{JsonBody, ListParams};
 use crate::state::AppState;
-use crate::users::{CreateUserError, create_user, list_users};
+use crate::users::{CreateUserError, UserChange, create_user, list_users, update_user};
 
 pub async fn users(State(state): State<AppState>) -> ApiResult<Response> {
     Ok(ok(Value::Array(list_users(&state.db).await?)))
@@ -73,6 +73,67 @@ pub async fn create_user_route(
     Ok(created(
         json!({"userid": id, "username": crate::users::normalize_username(&username), "role": role}),
     ))
+}
+
+/// PUT /api/users/{id} {"displayname"?, "role"?, "isactive"?, "password"?}
+pub async fn update_user_route(
+    State(state): State<AppState>,
+    actor: Actor,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let mut errors = Map::new();
+    reject_unknown(
+        &body,
+        &["displayname", "role", "isactive", "password"],
+        &mut errors,
+    );
+    let mut change = UserChange::default();
+    match body.get("displayname") {
+        None => {}
+        Some(Value::Null) => change.displayname = Some(None),
+        Some(Value::String(s)) if s.chars().count() <= 200 => {
+            change.displayname = Some(Some(s.trim().to_string()).filter(|s| !s.is_empty()))
+        }
+        Some(_) => {
+            errors.insert(
+                "displayname".into(),
+                json!("must be text of at most 200 characters"),
+            );
+        }
+    }
+    if body.contains_key("role") {
+        change.role = Some(role_field(&body, &mut errors));
+    }
+    match body.get("isactive") {
+        None => {}
+        Some(Value::Bool(b)) => change.isactive = Some(*b),
+        Some(_) => {
+            errors.insert("isactive".into(), json!("must be true or false"));
+        }
+    }
+    if body.contains_key("password") {
+        change.password = Some(text_field(&body, "password", &mut errors));
+    }
+    if actor.id == Some(id)
+        && (change.isactive == Some(false) || change.role.is_some_and(|r| r != Role::Admin))
+    {
+        errors.insert(
+            "role".into(),
+            json!("admins cannot demote or deactivate themselves; ask another admin"),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    match update_user(&state.db, &actor, id, change).await {
+        Ok(true) => Ok(ok(json!({"userid": id, "updated": true}))),
+        Ok(false) => Err(ApiError::not_found(format!("no user with id {id}"))),
+        Err(CreateUserError::BadPassword(m)) => Err(ApiError::field("password", m)),
+        Err(CreateUserError::Database(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::internal(e)),
+    }
 }
 
 pub async fn tokens(State(state): State<AppState>) -> ApiResult<Response> {

@@ -23,6 +23,11 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
     let write = Access::Role(res.write_role);
     let tag = res.path.as_str();
     let e = res.entity.as_str();
+    let a = if e.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     let (r1, r2, r3, r4, r5) = (
         res.clone(),
         res.clone(),
@@ -48,7 +53,7 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             &base,
             write,
             tag,
-            &format!("Create a {e}"),
+            &format!("Create {a} {e}"),
             post(
                 move |State(s): State<AppState>, a: Actor, JsonBody(b): JsonBody| {
                     crud::create(r2.clone(), s, a, b)
@@ -73,7 +78,7 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             &item,
             write,
             tag,
-            &format!("Change a {e} (fields not sent keep their values)"),
+            &format!("Change {a} {e} (fields not sent keep their values)"),
             put(
                 move |State(s): State<AppState>,
                       a: Actor,
@@ -88,7 +93,7 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             &item,
             write,
             tag,
-            &format!("Delete a {e}"),
+            &format!("Delete {a} {e}"),
             delete(
                 move |State(s): State<AppState>, a: Actor, Path(id): Path<String>| {
                     crud::delete(r5.clone(), s, a, id)
@@ -125,6 +130,10 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
             .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {
                 "username": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
                 "password": {"type": "string", "minLength": 10}}})),
+        Route::new(Method::PUT, "/api/users/{id}", ADMIN, "admin", "Change a user's role, name, password or active flag", put(admin::update_user_route))
+            .request(json!({"type": "object", "properties": {
+                "displayname": {"type": "string", "nullable": true}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
+                "isactive": {"type": "boolean"}, "password": {"type": "string", "minLength": 10}}})),
         Route::new(Method::GET, "/api/tokens", ADMIN, "admin", "List API tokens (never their secrets)", get(admin::tokens)),
         Route::new(Method::POST, "/api/tokens", ADMIN, "admin", "Create an API token; the secret is shown once", post(admin::create_token_route))
             .request(json!({"type": "object", "required": ["name"], "properties": {

@@ -15,7 +15,7 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::query::Query;
-use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Connection, Executor};
 
 /// The SQL dialect behind a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +138,21 @@ impl Db {
             Dialect::MySql => (url.replacen("mariadb://", "mysql://", 1), 10),
             Dialect::Postgres => (url.to_string(), 10),
         };
+        if dialect != Dialect::Sqlite {
+            // One direct attempt first: a pool only reports "timed out", this gives the reason.
+            let attempt = tokio::time::timeout(
+                Duration::from_secs(10),
+                AnyConnection::connect(&connect_url),
+            )
+            .await;
+            match attempt {
+                Err(_) => return Err(unreachable("no answer within 10 seconds".into())),
+                Ok(Err(e)) => return Err(unreachable(one_line(&e.to_string()))),
+                Ok(Ok(conn)) => {
+                    let _ = conn.close().await;
+                }
+            }
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .min_connections(0)
@@ -239,7 +254,10 @@ async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> Resul
             )
             .await?;
         }
-        Dialect::Postgres => {}
+        Dialect::Postgres => {
+            // Keep "already exists, skipping" notices of idempotent DDL out of the logs.
+            conn.execute("SET client_min_messages = warning").await?;
+        }
     }
     Ok(())
 }

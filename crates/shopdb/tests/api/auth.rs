@@ -92,3 +92,26 @@ backend_tests! {
         assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "collector tokens only reach their collector");
     }
 }
+
+backend_tests! {
+    async fn admins_change_roles_and_deactivate_users(app) {
+        let token = app.login_as("dora", Role::Viewer).await;
+        let users = app.get("/api/users").await;
+        let id = users.data().as_array().unwrap().iter().find(|u| u["username"] == "dora").unwrap()["userid"].as_i64().unwrap();
+        assert_eq!(app.call(Method::POST, "/api/assets", Some(&token), Some(json!({"assetnumber": "D1", "assettypeid": 1}))).await.status, StatusCode::FORBIDDEN);
+
+        let promoted = app.put(&format!("/api/users/{id}"), json!({"role": "editor"})).await;
+        assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+        let write = app.call(Method::POST, "/api/assets", Some(&token), Some(json!({"assetnumber": "D1", "assettypeid": 1}))).await;
+        assert_eq!(write.status, StatusCode::CREATED, "a new role applies to live sessions");
+
+        assert_eq!(app.put(&format!("/api/users/{id}"), json!({"password": "short"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.put(&format!("/api/users/{id}"), json!({"role": "boss"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.put("/api/users/99999", json!({"isactive": false})).await.status, StatusCode::NOT_FOUND);
+
+        assert_eq!(app.put(&format!("/api/users/{id}"), json!({"isactive": false})).await.status, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::UNAUTHORIZED, "deactivated users are out at once");
+        let trail = app.get(&format!("/api/audit?entitytype=user&entityid={id}")).await;
+        assert_eq!(trail.data()[0]["changes"], json!({"before": {"isactive": true}, "after": {"isactive": false}}));
+    }
+}

@@ -130,11 +130,16 @@ fn load_config() -> anyhow::Result<Config> {
     if problems.is_empty() {
         return Ok(config);
     }
-    // A misspelt SHOPDB_ENV must not quietly give a development server.
-    let env_named = std::env::var("SHOPDB_ENV")
-        .is_ok_and(|v| !v.trim().is_empty() && v.trim() != "development");
-    if config.is_production() || env_named {
+    if config.is_production() {
         bail!("refusing to start in production: {}", problems.join("; "));
+    }
+    // A misspelt SHOPDB_ENV must not quietly give a development server, and an unusable
+    // DATABASE_URL cannot work in any mode.
+    if problems
+        .iter()
+        .any(|p| p.starts_with("SHOPDB_ENV") || p.starts_with("DATABASE_URL"))
+    {
+        bail!("{}", problems.join("; "));
     }
     for p in &problems {
         tracing::warn!("configuration: {p}");
@@ -332,8 +337,14 @@ async fn serve(bind: &str) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--bind {bind} is not an address like 127.0.0.1:5001"))?;
     let app = app::start(config).await?;
     if let Some(password) = ensure_first_admin(&app.state.db).await? {
-        println!("No users yet: created user 'admin' with password: {password}");
-        println!("This password is shown once. Log in and keep it safe.");
+        // Written to stdout only (never the log); a closed stdout must not stop the server.
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "No users yet: created user 'admin' with password: {password}"
+        );
+        let _ = writeln!(out, "This password is shown once. Log in and keep it safe.");
+        let _ = out.flush();
     }
     let listener = tokio::net::TcpListener::bind(addr)
         .await

@@ -9,6 +9,7 @@ pub mod config;
 pub mod core_schema;
 pub mod db;
 pub mod error;
+pub mod floorplan;
 pub mod http;
 pub mod migrate;
 pub mod position;

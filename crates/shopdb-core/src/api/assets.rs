@@ -1,12 +1,13 @@
-//! Asset-only routes: history and resolved position.
+//! Asset and location routes beyond plain CRUD: history, resolved position, floor plans.
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::parse_id;
 use crate::audit::{self, AuditQuery};
 use crate::error::{ApiError, ApiResult, ok, page};
+use crate::floorplan;
 use crate::http::ListParams;
 use crate::position::resolve_position;
 use crate::state::AppState;
@@ -49,4 +50,68 @@ pub async fn position(
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no asset with id {id}")))?;
     Ok(ok(json!(position)))
+}
+
+/// PUT /api/locations/{id}/floorplan — the raw image (PNG, JPEG or WebP) as the body.
+pub async fn put_floorplan(
+    State(state): State<AppState>,
+    actor: crate::auth::Actor,
+    Path(id): Path<String>,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let bytes = axum::body::to_bytes(body, floorplan::MAX_FLOORPLAN_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "floor plans may be at most 10 MiB",
+            )
+        })?;
+    let kind = floorplan::image_type(&bytes)
+        .ok_or_else(|| ApiError::field("floorplan", "must be a PNG, JPEG or WebP image"))?;
+    if !floorplan::store(&state.db, &actor, id, kind, bytes.to_vec()).await? {
+        return Err(ApiError::not_found(format!("no location with id {id}")));
+    }
+    Ok(ok(
+        json!({"locationid": id, "contenttype": kind, "bytes": bytes.len()}),
+    ))
+}
+
+/// GET /api/locations/{id}/floorplan — the image itself.
+pub async fn get_floorplan(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let (kind, image) = floorplan::load(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("location {id} has no floor plan")))?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, kind),
+            (
+                axum::http::header::CACHE_CONTROL,
+                "private, max-age=60".to_string(),
+            ),
+        ],
+        image,
+    )
+        .into_response())
+}
+
+/// DELETE /api/locations/{id}/floorplan
+pub async fn delete_floorplan(
+    State(state): State<AppState>,
+    actor: crate::auth::Actor,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    if !floorplan::remove(&state.db, &actor, id).await? {
+        return Err(ApiError::not_found(format!(
+            "location {id} has no floor plan"
+        )));
+    }
+    Ok(ok(json!({"locationid": id, "deleted": true})))
 }

@@ -14,6 +14,7 @@ use crate::resource::Resource;
 use crate::state::AppState;
 
 const VIEWER: Access = Access::Role(Role::Viewer);
+const EDITOR: Access = Access::Role(Role::Editor);
 const ADMIN: Access = Access::Role(Role::Admin);
 
 /// List, create, fetch, update and delete for one resource.
@@ -125,6 +126,9 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
             .response(json!({"type": "object", "properties": {
                 "mapx": {"type": "number", "nullable": true}, "mapy": {"type": "number", "nullable": true},
                 "positionsource": {"type": "string", "nullable": true, "enum": ["self", "related", "location", null]}}})),
+        Route::new(Method::PUT, "/api/locations/{id}/floorplan", EDITOR, "locations", "Upload a floor-plan image (PNG, JPEG or WebP body, at most 10 MiB)", put(assets::put_floorplan)),
+        Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan)),
+        Route::new(Method::DELETE, "/api/locations/{id}/floorplan", EDITOR, "locations", "Remove a location's floor plan", delete(assets::delete_floorplan)),
         Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users)),
         Route::new(Method::POST, "/api/users", ADMIN, "admin", "Create a user", post(admin::create_user_route))
             .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {

@@ -158,3 +158,59 @@ backend_tests! {
         assert_eq!(health.data()["status"], "ok");
     }
 }
+
+backend_tests! {
+    async fn locations_keep_a_floor_plan_image(app) {
+        use axum::body::Body;
+        use axum::http::{Method, Request};
+        let id = app.post("/api/locations", json!({"name": "Hall 1"})).await.data()["locationid"].as_i64().unwrap();
+        let png: Vec<u8> = b"\x89PNG\r\n\x1a\n".iter().copied().chain((0..200_000u32).map(|i| (i % 251) as u8)).collect();
+        let upload = |body: Vec<u8>, path: String| {
+            Request::builder()
+                .method(Method::PUT)
+                .uri(path)
+                .header("authorization", format!("Bearer {}", app.admin))
+                .header("content-type", "image/png")
+                .body(Body::from(body))
+                .unwrap()
+        };
+        let stored = app.send(upload(png.clone(), format!("/api/locations/{id}/floorplan"))).await;
+        assert_eq!(stored.status, StatusCode::OK, "{}", stored.body);
+        assert_eq!(stored.data()["contenttype"], "image/png");
+
+        let fetched = app.call(Method::GET, &format!("/api/locations/{id}/floorplan"), Some(&app.admin.clone()), None).await;
+        assert_eq!(fetched.status, StatusCode::OK);
+        assert_eq!(fetched.headers["content-type"], "image/png");
+
+        let not_image = app.send(upload(b"<svg onload=alert(1)>".to_vec(), format!("/api/locations/{id}/floorplan"))).await;
+        assert_eq!(not_image.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let nowhere = app.send(upload(png, "/api/locations/99999/floorplan".into())).await;
+        assert_eq!(nowhere.status, StatusCode::NOT_FOUND);
+
+        let trail = app.get(&format!("/api/audit?entitytype=location&entityid={id}")).await;
+        assert!(trail.data()[0]["changes"]["after"]["floorplan"].as_str().unwrap().starts_with("image/png"));
+        assert_eq!(app.delete(&format!("/api/locations/{id}/floorplan")).await.status, StatusCode::OK);
+        assert_eq!(app.get(&format!("/api/locations/{id}/floorplan")).await.status, StatusCode::NOT_FOUND);
+        // Deleting the location takes its image with it.
+        assert_eq!(app.delete(&format!("/api/locations/{id}")).await.status, StatusCode::OK);
+        assert_eq!(app.count("floorplans").await, 0);
+    }
+
+    async fn settings_persist_per_scope(app) {
+        use shopdb_core::settings::{get_setting, set_setting};
+        assert_eq!(get_setting(app.db(), "core", "kioskpublic").await.unwrap(), None);
+        set_setting(app.db(), "core", "kioskpublic", "false", "tests").await.unwrap();
+        set_setting(app.db(), "core", "kioskpublic", "true", "tests").await.unwrap();
+        set_setting(app.db(), "printers", "kioskpublic", "x", "tests").await.unwrap();
+        assert_eq!(get_setting(app.db(), "core", "kioskpublic").await.unwrap().as_deref(), Some("true"));
+        assert_eq!(get_setting(app.db(), "printers", "kioskpublic").await.unwrap().as_deref(), Some("x"));
+        // Without SECRET_KEY in development, the signing key is kept in the database so
+        // every process (and every restart) accepts the same logins.
+        let mut config = shopdb_core::config::Config::for_database("sqlite::memory:");
+        config.secret_key = shopdb_core::config::Secret::default();
+        let one = shopdb::app::build(config.clone(), app.db().clone()).await.unwrap();
+        let two = shopdb::app::build(config, app.db().clone()).await.unwrap();
+        assert_eq!(one.state.signing_key, two.state.signing_key);
+        assert!(one.state.signing_key.len() >= 32);
+    }
+}

@@ -469,12 +469,10 @@ impl Resource {
     ) -> Result<Option<i64>, sqlx::Error> {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
+        // Exact comparison, so the unique index answers it: every backend compares text
+        // case-sensitively here (MySQL tables use a binary collation for that reason).
         for (column, value) in pairs {
-            if column.ty.value_kind() == ValueKind::Text {
-                clauses.push(format!("LOWER({}) = LOWER(?)", column.name));
-            } else {
-                clauses.push(format!("{} = ?", column.name));
-            }
+            clauses.push(format!("{} = ?", column.name));
             values.push((*value).clone());
         }
         if let Some(id) = existing

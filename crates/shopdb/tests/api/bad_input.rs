@@ -52,7 +52,7 @@ backend_tests! {
         assert_eq!(missing.body["error"]["details"]["assetnumber"], "is required");
         assert_eq!(missing.body["error"]["details"]["assettypeid"], "is required");
 
-        let duplicate = app.post("/api/assets", json!({"assetnumber": " a-100 ", "assettypeid": 1})).await;
+        let duplicate = app.post("/api/assets", json!({"assetnumber": " A-100 ", "assettypeid": 1})).await;
         assert_eq!(duplicate.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", duplicate.body);
         assert!(duplicate.body["error"]["details"]["assetnumber"].as_str().unwrap().contains("already used"));
 

@@ -12,6 +12,7 @@ pub mod error;
 pub mod floorplan;
 pub mod http;
 pub mod migrate;
+pub mod plugin;
 pub mod position;
 pub mod resource;
 pub mod schema;

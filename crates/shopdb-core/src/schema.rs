@@ -370,6 +370,29 @@ pub fn create_index_sql(table: &str, index: &Index, dialect: Dialect) -> String 
     }
 }
 
+/// Column names of `table` as the database has them (empty when the table does not exist).
+/// Used to check that migrated tables still match their descriptions.
+pub async fn live_columns(db: &crate::db::Db, table: &str) -> Result<Vec<String>, sqlx::Error> {
+    use sqlx::Row;
+    let (sql, bind) = match db.dialect() {
+        Dialect::Sqlite => (format!("SELECT name FROM pragma_table_info('{}') ORDER BY cid", table.replace('\'', "")), None),
+        Dialect::MySql => (
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position".to_string(),
+            Some(table),
+        ),
+        Dialect::Postgres => (
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position".to_string(),
+            Some(table),
+        ),
+    };
+    let mut q = db.query(&sql);
+    if let Some(t) = bind {
+        q = q.bind(t.to_string());
+    }
+    let rows = q.fetch_all(db.pool()).await?;
+    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,6 +9,8 @@ use axum::http::Method;
 use crate::api::{Access, RouteInfo};
 use crate::config::Config;
 use crate::db::Db;
+use crate::plugin::Registry;
+use crate::plugin::states::PluginStates;
 use crate::resource::Resource;
 use crate::schema::Table;
 
@@ -28,14 +30,31 @@ pub struct StateInner {
     /// Every table the server knows (core and plugins), for reference checks on delete.
     pub tables: Vec<Table>,
     /// Who may call each route, by method and path pattern.
-    pub access: HashMap<(Method, String), Access>,
+    pub access: HashMap<(Method, String), (Access, Option<String>)>,
     /// Every route, for the OpenAPI document and `shopdb routes`.
     pub routes: Vec<RouteInfo>,
+    /// Plugins that passed the loader, and the quarantined ones with their reasons.
+    pub registry: Arc<Registry>,
+    /// Which plugins are enabled, refreshed from the database every few seconds.
+    pub plugin_states: PluginStates,
 }
 
 impl AppState {
     pub fn new(inner: StateInner) -> AppState {
         AppState(Arc::new(inner))
+    }
+
+    /// Plugins that are loaded or quarantined but not enabled: their search entries,
+    /// widgets and navigation items are hidden.
+    pub async fn hidden_plugins(&self) -> Vec<String> {
+        let enabled = self.plugin_states.enabled(&self.db).await;
+        self.registry
+            .loaded
+            .iter()
+            .map(|p| p.manifest.name.clone())
+            .chain(self.registry.quarantined.iter().map(|q| q.name.clone()))
+            .filter(|n| !enabled.contains(n))
+            .collect()
     }
 
     pub fn resource(&self, path: &str) -> Arc<Resource> {

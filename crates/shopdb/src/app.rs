@@ -5,12 +5,16 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use shopdb_core::api::{self, routes::core_routes};
+use shopdb_core::api::{self, routes::core_routes, routes::crud_routes};
 use shopdb_core::catalog::core_resources;
 use shopdb_core::config::Config;
 use shopdb_core::core_schema::{core_chain, core_tables};
 use shopdb_core::db::Db;
 use shopdb_core::migrate;
+use shopdb_core::plugin::Registry;
+use shopdb_core::plugin::registry::Candidate;
+use shopdb_core::plugin::states::PluginStates;
+use shopdb_core::resource::Resource;
 use shopdb_core::settings::{get_setting, set_setting};
 use shopdb_core::state::{AppState, StateInner};
 use shopdb_core::util::random_token;
@@ -55,38 +59,87 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
         .into_bytes())
 }
 
-/// Builds the application on an opened, migrated database.
-pub async fn build(config: Config, db: Db) -> anyhow::Result<App> {
+/// Builds the application on an opened, migrated database with the given plugins.
+pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let key = signing_key(&db, &config)
         .await
         .context("cannot read the signing key")?;
-    let resources: Vec<Arc<shopdb_core::resource::Resource>> =
-        core_resources().into_iter().map(Arc::new).collect();
-    let routes = core_routes(&resources);
+    let resources: Vec<Arc<Resource>> = core_resources().into_iter().map(Arc::new).collect();
+    let mut routes = core_routes(&resources);
+    let core_prefixes: Vec<String> = routes
+        .iter()
+        .map(|r| first_segments(&r.info.path))
+        .collect();
+    let prefixes: Vec<&str> = core_prefixes.iter().map(String::as_str).collect();
+    let registry = Registry::load(plugins, &core_tables(), &prefixes);
+    for p in &registry.loaded {
+        let name = p.manifest.name.clone();
+        let mut contributed = p.plugin.routes();
+        p.plugin.init(&mut contributed);
+        for res in &p.resources {
+            contributed.extend(crud_routes(res));
+        }
+        routes.extend(contributed.into_iter().map(|r| r.plugin(&name)));
+    }
     let access = routes
         .iter()
-        .map(|r| ((r.info.method.clone(), r.info.path.clone()), r.info.access))
+        .map(|r| {
+            (
+                (r.info.method.clone(), r.info.path.clone()),
+                (r.info.access, r.info.plugin.clone()),
+            )
+        })
         .collect::<HashMap<_, _>>();
     let infos = routes.iter().map(|r| r.info.clone()).collect();
+    let mut all_resources: HashMap<String, Arc<Resource>> = resources
+        .iter()
+        .map(|r| (r.path.clone(), r.clone()))
+        .collect();
+    for p in &registry.loaded {
+        for r in &p.resources {
+            all_resources.insert(r.path.clone(), r.clone());
+        }
+    }
+    let mut tables = core_tables();
+    tables.extend(registry.tables());
     let state = AppState::new(StateInner {
         db,
         config,
         signing_key: key,
-        resources: resources
-            .iter()
-            .map(|r| (r.path.clone(), r.clone()))
-            .collect(),
-        tables: core_tables(),
+        resources: all_resources,
+        tables,
         access,
         routes: infos,
+        registry: Arc::new(registry),
+        plugin_states: PluginStates::default(),
     });
     let router = api::router(state.clone(), routes);
     Ok(App { state, router })
 }
 
+/// `/api/assets/{id}` → `/api/assets`: the prefix a core route occupies.
+fn first_segments(path: &str) -> String {
+    path.split('/').take(3).collect::<Vec<_>>().join("/")
+}
+
+/// The loader's verdict on the bundled plugins, without building a server.
+pub fn registry() -> Registry {
+    Registry::load(crate::plugins::bundled(), &core_tables(), &[])
+}
+
+/// Builds the application with the bundled plugins.
+pub async fn build(config: Config, db: Db) -> anyhow::Result<App> {
+    build_with(config, db, crate::plugins::bundled()).await
+}
+
 /// Opens, migrates and builds: what `shopdb serve` does before listening.
 pub async fn start(config: Config) -> anyhow::Result<App> {
+    start_with(config, crate::plugins::bundled()).await
+}
+
+/// Like `start`, with an explicit plugin list (tests use their own plugins).
+pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let db = open_database(&config).await?;
     upgrade(&db).await?;
-    build(config, db).await
+    build_with(config, db, plugins).await
 }

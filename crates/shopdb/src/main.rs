@@ -31,6 +31,14 @@ enum Command {
         /// Address to listen on.
         #[arg(long, env = "SHOPDB_BIND", default_value = DEFAULT_BIND)]
         bind: String,
+        /// Refuse to start when any plugin is quarantined (for CI).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Plugins: list, install, enable, disable, uninstall, migrate.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
     },
     /// Database schema.
     Db {
@@ -64,6 +72,38 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         assets: usize,
     },
+    /// Commands a plugin contributes: shopdb <plugin> <command> [args...]
+    #[command(external_subcommand)]
+    External(Vec<String>),
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// One line per plugin: name, version, state (and why, when quarantined).
+    List,
+    /// Run the plugin's migrations and on_install; it starts enabled.
+    Install {
+        name: String,
+    },
+    /// Remove the plugin's tables (after writing a backup), migrations, settings and search entries.
+    Uninstall {
+        name: String,
+        /// Keep the plugin's tables and rows.
+        #[arg(long)]
+        keep_data: bool,
+    },
+    Enable {
+        name: String,
+    },
+    Disable {
+        name: String,
+    },
+    /// Run one installed plugin's pending migrations.
+    Migrate {
+        name: String,
+    },
+    /// Run every installed plugin's pending migrations (safe to repeat).
+    UpgradeAll,
 }
 
 #[derive(Subcommand)]
@@ -172,7 +212,9 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { bind } => serve(&bind).await,
+        Command::Serve { bind, strict } => serve(&bind, strict).await,
+        Command::Plugin { command } => plugin_command(command).await,
+        Command::External(args) => external_command(args).await,
         Command::Config {
             command: ConfigCommand::Check,
         } => {
@@ -219,18 +261,53 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = app::open_database(&config).await?;
             match command {
                 DbCommand::Upgrade => {
-                    let ran = app::upgrade(&db).await?;
-                    if ran.is_empty() {
+                    let mut ran = app::upgrade(&db).await?;
+                    let registry = app::registry();
+                    let mut failed = false;
+                    for (name, outcome) in
+                        shopdb_core::plugin::lifecycle::upgrade_all(&db, &registry).await?
+                    {
+                        match outcome {
+                            Ok(steps) => {
+                                ran.extend(steps.into_iter().map(|(v, n)| (name.clone(), v, n)))
+                            }
+                            Err(e) => {
+                                failed = true;
+                                eprintln!("{name}: {e}");
+                            }
+                        }
+                    }
+                    if ran.is_empty() && !failed {
                         println!("database is up to date");
                     }
                     for (chain, v, name) in ran {
                         println!("applied {chain} {v} {name}");
                     }
+                    if failed {
+                        return Ok(ExitCode::FAILURE);
+                    }
                 }
                 DbCommand::Status => {
-                    let status = migrate::status(&db, &core_chain()).await?;
-                    print_status(&status);
-                    if !status.changed.is_empty() {
+                    let mut chains = vec![core_chain()];
+                    let core = migrate::status(&db, &chains[0]).await?;
+                    if core.current_version() > 0 {
+                        let installed = shopdb_core::plugin::lifecycle::installed(&db).await?;
+                        let registry = app::registry();
+                        for p in registry
+                            .loaded
+                            .iter()
+                            .filter(|p| installed.contains_key(&p.manifest.name))
+                        {
+                            chains.push(shopdb_core::plugin::lifecycle::chain_of(p));
+                        }
+                    }
+                    let mut changed = false;
+                    for chain in &chains {
+                        let status = migrate::status(&db, chain).await?;
+                        print_status(&status);
+                        changed |= !status.changed.is_empty();
+                    }
+                    if changed {
                         return Ok(ExitCode::FAILURE);
                     }
                 }
@@ -305,6 +382,127 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
+async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    use shopdb_core::plugin::lifecycle;
+    let app = app::start(load_config()?).await?;
+    let (db, registry) = (&app.state.db, &app.state.registry);
+    match command {
+        PluginCommand::List => {
+            for p in lifecycle::list(db, registry).await? {
+                let mut state = p.state.clone();
+                if let Some(first) = state.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                match &p.reason {
+                    Some(reason) => println!("{} {} [{state}] {reason}", p.name, p.version),
+                    None => println!("{} {} [{state}]", p.name, p.version),
+                }
+            }
+        }
+        PluginCommand::Install { name } => {
+            let ran = lifecycle::install(db, registry, &name).await?;
+            for (v, n) in ran {
+                println!("applied {name} {v} {n}");
+            }
+            println!("installed {name} [Enabled]");
+        }
+        PluginCommand::Uninstall { name, keep_data } => {
+            let done = lifecycle::uninstall(
+                db,
+                registry,
+                &name,
+                keep_data,
+                &shopdb_core::api::plugins::backup_dir(),
+            )
+            .await?;
+            match done.backup {
+                Some(file) => println!(
+                    "uninstalled {name}; {} rows backed up to {}",
+                    done.rows,
+                    file.display()
+                ),
+                None => println!("uninstalled {name}; its tables and rows were kept"),
+            }
+        }
+        PluginCommand::Enable { name } => {
+            lifecycle::set_enabled(db, registry, &name, true).await?;
+            println!("{name} [Enabled]");
+        }
+        PluginCommand::Disable { name } => {
+            lifecycle::set_enabled(db, registry, &name, false).await?;
+            println!("{name} [Disabled]");
+        }
+        PluginCommand::Migrate { name } => {
+            let ran = lifecycle::migrate_plugin(db, registry, &name).await?;
+            if ran.is_empty() {
+                println!("{name} is up to date");
+            }
+            for (v, n) in ran {
+                println!("applied {name} {v} {n}");
+            }
+        }
+        PluginCommand::UpgradeAll => {
+            let mut failed = false;
+            for (name, outcome) in lifecycle::upgrade_all(db, registry).await? {
+                match outcome {
+                    Ok(ran) if ran.is_empty() => println!("{name}: up to date"),
+                    Ok(ran) => println!(
+                        "{name}: applied {}",
+                        ran.iter()
+                            .map(|(v, n)| format!("{v} {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    Err(e) => {
+                        failed = true;
+                        println!("{name}: FAILED {e}");
+                    }
+                }
+            }
+            if failed {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `shopdb <plugin> <command> [args]`: runs a command a plugin contributes.
+async fn external_command(args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let Some((plugin, rest)) = args.split_first() else {
+        bail!("no command given: see shopdb --help");
+    };
+    let app = app::start(load_config()?).await?;
+    let Some(loaded) = app.state.registry.get(plugin) else {
+        bail!(
+            "unknown command '{plugin}': see shopdb --help (plugin commands are shopdb <plugin> <command>)"
+        );
+    };
+    let commands = loaded.plugin.cli_commands();
+    let Some((name, args)) = rest.split_first() else {
+        let list: Vec<String> = commands
+            .iter()
+            .map(|c| format!("{} ({})", c.name, c.about))
+            .collect();
+        bail!(
+            "shopdb {plugin} needs a command: {}",
+            if list.is_empty() {
+                "it has none".into()
+            } else {
+                list.join(", ")
+            }
+        );
+    };
+    let command = commands
+        .iter()
+        .find(|c| &c.name == name)
+        .with_context(|| format!("plugin {plugin} has no command '{name}'"))?;
+    let ctx = shopdb_core::plugin::lifecycle::context(&app.state.db, &app.state.registry, loaded);
+    let output = (command.run)(ctx, args.to_vec()).await?;
+    print!("{output}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn print_status(status: &migrate::ChainStatus) {
     println!(
         "chain {}: version {}",
@@ -330,12 +528,19 @@ fn print_status(status: &migrate::ChainStatus) {
     }
 }
 
-async fn serve(bind: &str) -> anyhow::Result<ExitCode> {
+async fn serve(bind: &str, strict: bool) -> anyhow::Result<ExitCode> {
     let config = load_config()?;
     let addr: SocketAddr = bind
         .parse()
         .with_context(|| format!("--bind {bind} is not an address like 127.0.0.1:5001"))?;
     let app = app::start(config).await?;
+    let problems = app.state.registry.problems();
+    if strict && !problems.is_empty() {
+        bail!("--strict: quarantined plugins: {}", problems.join("; "));
+    }
+    for p in &problems {
+        tracing::warn!("plugin quarantined: {p}");
+    }
     if let Some(password) = ensure_first_admin(&app.state.db).await? {
         // Written to stdout only (never the log); a closed stdout must not stop the server.
         let mut out = std::io::stdout();

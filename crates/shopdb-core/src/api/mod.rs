@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod crud;
 pub mod openapi;
+pub mod plugins;
 pub mod routes;
 mod system;
 
@@ -53,6 +54,8 @@ pub struct RouteInfo {
     pub response: Option<Value>,
     /// Whether the answer is a page with `meta`.
     pub paged: bool,
+    /// The plugin that contributes the route; it answers 404 while that plugin is disabled.
+    pub plugin: Option<String>,
 }
 
 fn method_str<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
@@ -84,6 +87,7 @@ impl Route {
                 request: None,
                 response: None,
                 paged: false,
+                plugin: None,
             },
             handler,
         }
@@ -101,6 +105,11 @@ impl Route {
 
     pub fn paged(mut self) -> Route {
         self.info.paged = true;
+        self
+    }
+
+    pub fn plugin(mut self, name: &str) -> Route {
+        self.info.plugin = Some(name.to_string());
         self
     }
 }
@@ -155,11 +164,21 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_default();
-    let access = state
+    let (access, plugin) = state
         .access
         .get(&(req.method().clone(), path))
-        .copied()
-        .unwrap_or(Access::Role(Role::Admin));
+        .cloned()
+        .unwrap_or((Access::Role(Role::Admin), None));
+    if let Some(plugin) = plugin
+        && !state
+            .plugin_states
+            .enabled(&state.db)
+            .await
+            .contains(&plugin)
+    {
+        return ApiError::not_found(format!("no such route: plugin {plugin} is not enabled"))
+            .into_response();
+    }
     let actor = match authenticate(&state.db, &state.signing_key, req.headers()).await {
         Ok(actor) => actor,
         Err(e) if access == Access::Public => {

@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::routing::{delete, get, post, put};
 use serde_json::json;
 
-use super::{Access, Route, admin, assets, auth, crud, system};
+use super::{Access, Route, admin, assets, auth, crud, plugins, system};
 use crate::auth::{Actor, Role};
 use crate::http::JsonBody;
 use crate::resource::Resource;
@@ -129,6 +129,10 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
         Route::new(Method::PUT, "/api/locations/{id}/floorplan", EDITOR, "locations", "Upload a floor-plan image (PNG, JPEG or WebP body, at most 10 MiB)", put(assets::put_floorplan)),
         Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan)),
         Route::new(Method::DELETE, "/api/locations/{id}/floorplan", EDITOR, "locations", "Remove a location's floor plan", delete(assets::delete_floorplan)),
+        Route::new(Method::GET, "/api/plugins", VIEWER, "plugins", "Every plugin with its state (available, enabled, disabled, quarantined) and reason", get(plugins::list)),
+        Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action)),
+        Route::new(Method::GET, "/api/navigation", VIEWER, "plugins", "Navigation items of enabled plugins", get(plugins::navigation)),
+        Route::new(Method::GET, "/api/dashboard", VIEWER, "plugins", "Dashboard widgets of enabled plugins with their data", get(plugins::dashboard)),
         Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users)),
         Route::new(Method::POST, "/api/users", ADMIN, "admin", "Create a user", post(admin::create_user_route))
             .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {

@@ -55,7 +55,8 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
     if text.chars().count() > 100 {
         return Err(ApiError::bad_request("q must be at most 100 characters"));
     }
-    let results = crate::search::search(&state.db, &text, limit, &[]).await?;
+    let hidden = state.hidden_plugins().await;
+    let results = crate::search::search(&state.db, &text, limit, &hidden).await?;
     Ok(ok(Value::Array(results)))
 }
 

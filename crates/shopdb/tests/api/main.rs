@@ -6,6 +6,8 @@ mod assets;
 mod auth;
 mod bad_input;
 mod migrations;
+mod plugins;
 mod position;
 mod roles;
 mod search;
+mod testplugins;

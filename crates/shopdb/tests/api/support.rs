@@ -189,6 +189,24 @@ impl TestApp {
         Some(test)
     }
 
+    /// Another server on the same database with `plugins` (a second process, in effect).
+    pub async fn with_plugins(
+        &self,
+        plugins: Vec<shopdb_core::plugin::registry::Candidate>,
+    ) -> TestApp {
+        let config = Config::for_database(&self._db.url);
+        let app = app::start_with(config, plugins)
+            .await
+            .expect("app with plugins");
+        TestApp {
+            router: app.router,
+            state: app.state,
+            backend: self.backend,
+            admin: self.admin.clone(),
+            _db: self._db.clone(),
+        }
+    }
+
     pub fn db(&self) -> &Db {
         &self.state.db
     }

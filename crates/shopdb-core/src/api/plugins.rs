@@ -1,0 +1,139 @@
+//! Plugin administration and what enabled plugins contribute: navigation and dashboard.
+
+use std::path::PathBuf;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult, ok};
+use crate::http::query_pairs;
+use crate::plugin::lifecycle::{self, LifecycleError};
+use crate::state::AppState;
+
+/// Where uninstall writes the backup of a plugin's rows.
+pub fn backup_dir() -> PathBuf {
+    PathBuf::from("data").join("backups")
+}
+
+fn lifecycle_error(e: LifecycleError) -> ApiError {
+    match e {
+        LifecycleError::Database(e) => e.into(),
+        other => {
+            let status = other.status();
+            if status.is_server_error() {
+                ApiError::internal(other)
+            } else {
+                let code = if status == axum::http::StatusCode::NOT_FOUND {
+                    "not_found"
+                } else {
+                    "conflict"
+                };
+                ApiError::new(status, code, other.to_string())
+            }
+        }
+    }
+}
+
+/// GET /api/plugins
+pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(json!(
+        lifecycle::list(&state.db, &state.registry).await?
+    )))
+}
+
+/// POST /api/plugins/{name}/{action} — install, enable, disable, uninstall (`?keep_data=true`).
+pub async fn action(
+    State(state): State<AppState>,
+    Path((name, action)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let keep_data = query_pairs(q.as_deref())
+        .iter()
+        .any(|(k, v)| k == "keep_data" && v == "true");
+    let db = &state.db;
+    let registry = &state.registry;
+    let data = match action.as_str() {
+        "install" => {
+            let ran = lifecycle::install(db, registry, &name)
+                .await
+                .map_err(lifecycle_error)?;
+            json!({"plugin": name, "state": "enabled", "migrations": ran})
+        }
+        "enable" | "disable" => {
+            lifecycle::set_enabled(db, registry, &name, action == "enable")
+                .await
+                .map_err(lifecycle_error)?;
+            json!({"plugin": name, "state": format!("{action}d")})
+        }
+        "uninstall" => {
+            let done = lifecycle::uninstall(db, registry, &name, keep_data, &backup_dir())
+                .await
+                .map_err(lifecycle_error)?;
+            json!({"plugin": name, "state": "available", "backup": done.backup, "rows": done.rows})
+        }
+        other => {
+            return Err(ApiError::not_found(format!(
+                "unknown plugin action '{other}': use install, enable, disable or uninstall"
+            )));
+        }
+    };
+    state.plugin_states.invalidate();
+    Ok(ok(data))
+}
+
+/// GET /api/navigation — items of enabled plugins, by position.
+pub async fn navigation(State(state): State<AppState>) -> ApiResult<Response> {
+    let enabled = state.plugin_states.enabled(&state.db).await;
+    let mut items: Vec<Value> = Vec::new();
+    for p in state
+        .registry
+        .loaded
+        .iter()
+        .filter(|p| enabled.contains(&p.manifest.name))
+    {
+        for item in p.plugin.navigation_items() {
+            let mut v = json!(item);
+            v["plugin"] = json!(p.manifest.name);
+            items.push(v);
+        }
+    }
+    items.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
+    Ok(ok(Value::Array(items)))
+}
+
+/// GET /api/dashboard — widgets of enabled plugins with their data; a widget whose data
+/// fails carries its error, the others answer as usual.
+pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
+    let enabled = state.plugin_states.enabled(&state.db).await;
+    let mut widgets: Vec<Value> = Vec::new();
+    for p in state
+        .registry
+        .loaded
+        .iter()
+        .filter(|p| enabled.contains(&p.manifest.name))
+    {
+        let ctx = lifecycle::context(&state.db, &state.registry, p);
+        for widget in p.plugin.dashboard_widgets() {
+            let mut v = json!(widget);
+            v["plugin"] = json!(p.manifest.name);
+            match p.plugin.widget_data(&widget.name, &ctx).await {
+                Ok(data) => {
+                    v["data"] = data;
+                    v["error"] = Value::Null;
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %p.manifest.name, widget = %widget.name, error = %format!("{e:#}"), "widget failed");
+                    v["data"] = Value::Null;
+                    v["error"] = json!(format!(
+                        "the {} widget of {} could not load its data",
+                        widget.name, p.manifest.name
+                    ));
+                }
+            }
+            widgets.push(v);
+        }
+    }
+    widgets.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
+    Ok(ok(Value::Array(widgets)))
+}

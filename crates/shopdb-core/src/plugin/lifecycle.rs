@@ -1,0 +1,437 @@
+//! Installing, enabling, disabling and uninstalling plugins. State lives in the `plugins`
+//! table, so every server process on the database sees the same thing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use sqlx::Row;
+
+use super::{LoadedPlugin, PluginContext, Registry};
+use crate::db::{Db, SqlValue, decode_column};
+use crate::migrate::{self, Chain};
+use crate::util::now;
+
+pub const ENABLED: &str = "enabled";
+pub const DISABLED: &str = "disabled";
+
+/// Installed plugins: name → (version, state).
+pub async fn installed(db: &Db) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
+    let rows = db
+        .query("SELECT pluginname, version, state FROM plugins")
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String, _>(0)?,
+                (r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?),
+            ))
+        })
+        .collect()
+}
+
+/// One line of `plugin list` / one entry of `/api/plugins`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PluginStatus {
+    pub name: String,
+    pub version: String,
+    /// `available`, `enabled`, `disabled` or `quarantined`.
+    pub state: String,
+    pub reason: Option<String>,
+}
+
+/// Every known plugin with its state: loaded ones, quarantined ones, and installed ones this
+/// build no longer has (their data is left alone).
+pub async fn list(db: &Db, registry: &Registry) -> Result<Vec<PluginStatus>, sqlx::Error> {
+    let installed = installed(db).await?;
+    let mut out: Vec<PluginStatus> = registry
+        .loaded
+        .iter()
+        .map(|p| PluginStatus {
+            name: p.manifest.name.clone(),
+            version: p.manifest.version.clone(),
+            state: installed
+                .get(&p.manifest.name)
+                .map(|(_, s)| s.clone())
+                .unwrap_or_else(|| "available".into()),
+            reason: None,
+        })
+        .collect();
+    for q in &registry.quarantined {
+        out.push(PluginStatus {
+            name: q.name.clone(),
+            version: q.version.clone(),
+            state: "quarantined".into(),
+            reason: Some(q.error.to_string()),
+        });
+    }
+    for (name, (version, _)) in &installed {
+        if !out.iter().any(|p| &p.name == name) {
+            out.push(PluginStatus {
+                name: name.clone(),
+                version: version.clone(),
+                state: "quarantined".into(),
+                reason: Some(format!(
+                    "{name} is installed but this build does not include it; its data is kept"
+                )),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// Why a lifecycle action was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("no plugin named '{0}' is available (see `shopdb plugin list`)")]
+    Unknown(String),
+    #[error("plugin {name} is quarantined: {reason}")]
+    Quarantined { name: String, reason: String },
+    #[error("plugin {0} is already installed")]
+    AlreadyInstalled(String),
+    #[error("plugin {0} is not installed: install it first")]
+    NotInstalled(String),
+    #[error(
+        "plugin {plugin} needs {dependency} installed first: shopdb plugin install {dependency}"
+    )]
+    DependencyNotInstalled { plugin: String, dependency: String },
+    #[error(
+        "plugin {plugin} cannot be removed while {dependents} depend on it; uninstall those first"
+    )]
+    HasDependents { plugin: String, dependents: String },
+    #[error("plugin {plugin}: {step} failed: {reason}")]
+    Failed {
+        plugin: String,
+        step: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] migrate::MigrateError),
+}
+
+impl LifecycleError {
+    /// The HTTP status this refusal maps to.
+    pub fn status(&self) -> axum::http::StatusCode {
+        use axum::http::StatusCode;
+        match self {
+            LifecycleError::Unknown(_) => StatusCode::NOT_FOUND,
+            LifecycleError::Database(_)
+            | LifecycleError::Migrate(_)
+            | LifecycleError::Failed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::CONFLICT,
+        }
+    }
+}
+
+pub fn chain_of(p: &LoadedPlugin) -> Chain {
+    Chain {
+        name: p.manifest.name.clone(),
+        migrations: p.plugin.migrations(),
+    }
+}
+
+pub fn context(db: &Db, registry: &Registry, p: &LoadedPlugin) -> PluginContext {
+    PluginContext {
+        db: db.clone(),
+        plugin: p.manifest.name.clone(),
+        services: registry.services.clone(),
+        settings: p.settings.clone(),
+    }
+}
+
+fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, LifecycleError> {
+    if let Some(p) = registry.get(name) {
+        return Ok(p);
+    }
+    match registry.quarantined(name) {
+        Some(q) => Err(LifecycleError::Quarantined {
+            name: name.into(),
+            reason: q.error.to_string(),
+        }),
+        None => Err(LifecycleError::Unknown(name.into())),
+    }
+}
+
+async fn set_state(db: &Db, name: &str, state: &str) -> Result<(), sqlx::Error> {
+    db.query_with(
+        "UPDATE plugins SET state = ?, modifieddate = ? WHERE pluginname = ?",
+        &[
+            SqlValue::text(state),
+            SqlValue::text(now()),
+            SqlValue::text(name),
+        ],
+    )
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::Error> {
+    // Children first: a plugin lists its tables parents first.
+    for table in p.tables.iter().rev() {
+        db.query(&table.drop_sql()).execute(db.pool()).await?;
+    }
+    Ok(())
+}
+
+/// Installs `name`: checks dependencies, runs its migrations and on_install, records it enabled.
+/// A failure undoes the migrations so a retry starts clean.
+pub async fn install(
+    db: &Db,
+    registry: &Registry,
+    name: &str,
+) -> Result<Vec<(i64, String)>, LifecycleError> {
+    let p = find(registry, name)?;
+    let state = installed(db).await?;
+    if state.contains_key(name) {
+        return Err(LifecycleError::AlreadyInstalled(name.into()));
+    }
+    if let Some(dep) = p
+        .manifest
+        .dependencies
+        .iter()
+        .find(|d| !state.contains_key(*d))
+    {
+        return Err(LifecycleError::DependencyNotInstalled {
+            plugin: name.into(),
+            dependency: dep.clone(),
+        });
+    }
+    let ran = migrate::upgrade(db, &chain_of(p)).await?;
+    let ctx = context(db, registry, p);
+    if let Err(e) = p.plugin.on_install(&ctx).await {
+        drop_tables(db, p).await?;
+        migrate::forget_chain(db, name).await?;
+        return Err(LifecycleError::Failed {
+            plugin: name.into(),
+            step: "on_install".into(),
+            reason: format!("{e:#}"),
+        });
+    }
+    let stamp = now();
+    db.query_with(
+        "INSERT INTO plugins (pluginname, version, state, installeddate, modifieddate) VALUES (?, ?, ?, ?, ?)",
+        &[SqlValue::text(name), SqlValue::text(&p.manifest.version), SqlValue::text(ENABLED), SqlValue::text(&stamp), SqlValue::text(&stamp)],
+    )
+    .execute(db.pool())
+    .await?;
+    if let Err(e) = p.plugin.on_enable(&ctx).await {
+        tracing::warn!(plugin = name, error = %e, "on_enable failed after install");
+    }
+    Ok(ran)
+}
+
+/// Enables or disables an installed plugin, running on_enable / on_disable.
+pub async fn set_enabled(
+    db: &Db,
+    registry: &Registry,
+    name: &str,
+    enabled: bool,
+) -> Result<(), LifecycleError> {
+    let p = find(registry, name)?;
+    let state = installed(db).await?;
+    let Some((_, current)) = state.get(name) else {
+        return Err(LifecycleError::NotInstalled(name.into()));
+    };
+    let wanted = if enabled { ENABLED } else { DISABLED };
+    if current == wanted {
+        return Ok(());
+    }
+    if enabled
+        && let Some(dep) = p
+            .manifest
+            .dependencies
+            .iter()
+            .find(|d| state.get(*d).is_none_or(|(_, s)| s != ENABLED))
+    {
+        return Err(LifecycleError::DependencyNotInstalled {
+            plugin: name.into(),
+            dependency: dep.clone(),
+        });
+    }
+    if !enabled {
+        let dependents: Vec<String> = registry
+            .loaded
+            .iter()
+            .filter(|o| o.manifest.dependencies.iter().any(|d| d == name))
+            .filter(|o| {
+                state
+                    .get(&o.manifest.name)
+                    .is_some_and(|(_, s)| s == ENABLED)
+            })
+            .map(|o| o.manifest.name.clone())
+            .collect();
+        if !dependents.is_empty() {
+            return Err(LifecycleError::HasDependents {
+                plugin: name.into(),
+                dependents: dependents.join(", "),
+            });
+        }
+    }
+    let ctx = context(db, registry, p);
+    let hook = if enabled {
+        p.plugin.on_enable(&ctx).await
+    } else {
+        p.plugin.on_disable(&ctx).await
+    };
+    hook.map_err(|e| LifecycleError::Failed {
+        plugin: name.into(),
+        step: if enabled { "on_enable" } else { "on_disable" }.into(),
+        reason: format!("{e:#}"),
+    })?;
+    set_state(db, name, wanted).await?;
+    Ok(())
+}
+
+/// What uninstall did.
+#[derive(Debug, serde::Serialize)]
+pub struct Uninstalled {
+    /// File holding a JSON copy of the plugin's rows, when data was removed.
+    pub backup: Option<PathBuf>,
+    pub rows: usize,
+}
+
+/// Uninstalls `name`: refused while installed plugins depend on it; otherwise on_uninstall,
+/// a backup of its rows, its tables dropped (unless `keep_data`), its migration records, search
+/// entries and settings removed. Core data (assets) stays.
+pub async fn uninstall(
+    db: &Db,
+    registry: &Registry,
+    name: &str,
+    keep_data: bool,
+    backup_dir: &Path,
+) -> Result<Uninstalled, LifecycleError> {
+    let p = find(registry, name)?;
+    let state = installed(db).await?;
+    if !state.contains_key(name) {
+        return Err(LifecycleError::NotInstalled(name.into()));
+    }
+    let dependents: Vec<String> = registry
+        .loaded
+        .iter()
+        .filter(|o| {
+            o.manifest.dependencies.iter().any(|d| d == name)
+                && state.contains_key(&o.manifest.name)
+        })
+        .map(|o| o.manifest.name.clone())
+        .collect();
+    if !dependents.is_empty() {
+        return Err(LifecycleError::HasDependents {
+            plugin: name.into(),
+            dependents: dependents.join(", "),
+        });
+    }
+    let ctx = context(db, registry, p);
+    p.plugin
+        .on_uninstall(&ctx)
+        .await
+        .map_err(|e| LifecycleError::Failed {
+            plugin: name.into(),
+            step: "on_uninstall".into(),
+            reason: format!("{e:#}"),
+        })?;
+    let mut result = Uninstalled {
+        backup: None,
+        rows: 0,
+    };
+    if !keep_data {
+        let mut dump = Map::new();
+        for table in &p.tables {
+            let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+            let rows = db
+                .query(&format!(
+                    "SELECT {} FROM {}",
+                    columns.join(", "),
+                    table.name
+                ))
+                .fetch_all(db.pool())
+                .await?;
+            let mut out = Vec::new();
+            for row in &rows {
+                let mut m = Map::new();
+                for (i, c) in table.columns.iter().enumerate() {
+                    m.insert(c.name.clone(), decode_column(row, i, c.ty.value_kind())?);
+                }
+                out.push(Value::Object(m));
+            }
+            result.rows += out.len();
+            dump.insert(table.name.clone(), Value::Array(out));
+        }
+        std::fs::create_dir_all(backup_dir).map_err(|e| LifecycleError::Failed {
+            plugin: name.into(),
+            step: "backup".into(),
+            reason: format!("cannot create {}: {e}", backup_dir.display()),
+        })?;
+        let file = backup_dir.join(format!("{name}-{}.json", now().replace(':', "")));
+        let body = json!({"plugin": name, "version": p.manifest.version, "takenat": now(), "tables": dump});
+        std::fs::write(&file, serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(
+            |e| LifecycleError::Failed {
+                plugin: name.into(),
+                step: "backup".into(),
+                reason: format!("cannot write {}: {e}", file.display()),
+            },
+        )?;
+        result.backup = Some(file);
+        drop_tables(db, p).await?;
+        migrate::forget_chain(db, name).await?;
+    }
+    let mut tx = db.begin().await?;
+    for sql in [
+        "DELETE FROM settings WHERE scope = ?",
+        "DELETE FROM searchindex WHERE plugin = ?",
+        "DELETE FROM plugins WHERE pluginname = ?",
+    ] {
+        db.query(sql)
+            .bind(name.to_string())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// Runs pending migrations of one installed plugin.
+pub async fn migrate_plugin(
+    db: &Db,
+    registry: &Registry,
+    name: &str,
+) -> Result<Vec<(i64, String)>, LifecycleError> {
+    let p = find(registry, name)?;
+    if !installed(db).await?.contains_key(name) {
+        return Err(LifecycleError::NotInstalled(name.into()));
+    }
+    let ran = migrate::upgrade(db, &chain_of(p)).await?;
+    db.query_with(
+        "UPDATE plugins SET version = ?, modifieddate = ? WHERE pluginname = ?",
+        &[
+            SqlValue::text(&p.manifest.version),
+            SqlValue::text(now()),
+            SqlValue::text(name),
+        ],
+    )
+    .execute(db.pool())
+    .await?;
+    Ok(ran)
+}
+
+/// Pending migrations of every installed plugin; per plugin, what ran (or why it failed).
+pub async fn upgrade_all(
+    db: &Db,
+    registry: &Registry,
+) -> Result<Vec<(String, Result<Vec<(i64, String)>, String>)>, sqlx::Error> {
+    let state = installed(db).await?;
+    let mut report = Vec::new();
+    for p in &registry.loaded {
+        if state.contains_key(&p.manifest.name) {
+            let outcome = migrate_plugin(db, registry, &p.manifest.name)
+                .await
+                .map_err(|e| e.to_string());
+            report.push((p.manifest.name.clone(), outcome));
+        }
+    }
+    Ok(report)
+}

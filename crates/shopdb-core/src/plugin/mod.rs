@@ -1,0 +1,261 @@
+//! The plugin contract: a plugin is a Rust value implementing [`Plugin`]. Three hooks are
+//! required (its manifest, its models, and — possibly empty — its routes); every other hook
+//! has a do-nothing default. The loader (`registry`) validates plugins and quarantines broken
+//! ones; `lifecycle` installs, enables, disables and uninstalls them, persisting state in the
+//! `plugins` table so every server process agrees.
+
+pub mod lifecycle;
+pub mod manifest;
+pub mod registry;
+pub mod states;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use manifest::Manifest;
+pub use registry::{LoadedPlugin, Registry};
+
+use crate::api::Route;
+use crate::db::Db;
+use crate::migrate::{Migration, Step};
+use crate::resource::Resource;
+use crate::schema::Table;
+use crate::search::SearchSpec;
+
+/// Why a plugin cannot be used; each names the plugin and the fix.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PluginError {
+    #[error(
+        "PluginNotFound: {plugin}: no manifest.json at {path}; restore plugins/{plugin}/manifest.json"
+    )]
+    NotFound { plugin: String, path: String },
+    #[error("PluginContract: {plugin}: {problem}")]
+    Contract { plugin: String, problem: String },
+    #[error(
+        "PluginVersion: {plugin} requires core_version {wanted} but the framework is {core}; update core_version in its manifest"
+    )]
+    Version {
+        plugin: String,
+        wanted: String,
+        core: String,
+    },
+    #[error(
+        "PluginDependency: {plugin} needs plugin '{dependency}', which is not available; add it or remove the dependency"
+    )]
+    MissingDependency { plugin: String, dependency: String },
+    #[error("PluginDependency: dependency cycle {cycle}; break the cycle in the manifests")]
+    Cycle { cycle: String },
+    #[error(
+        "PluginConflict: {what} is declared by both {first} and {second}; rename it in one of them"
+    )]
+    Conflict {
+        what: String,
+        first: String,
+        second: String,
+    },
+}
+
+/// A sidebar entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct NavItem {
+    pub name: String,
+    pub icon: String,
+    pub route: String,
+    pub position: i64,
+}
+
+/// A dashboard widget; its data comes from [`Plugin::widget_data`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Widget {
+    pub name: String,
+    pub title: String,
+    /// `small`, `medium` or `large`.
+    pub size: String,
+    pub position: i64,
+    /// API route the widget's data can also be read from, if any.
+    pub endpoint: Option<String>,
+}
+
+/// One field a collector may send.
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectorField {
+    pub name: String,
+    /// `string`, `integer`, `number`, `boolean` or `array`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub required: bool,
+}
+
+/// What a collector posts to `/api/collector/<plugin>` (the seed's format).
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectorSchema {
+    pub identityfield: String,
+    pub fields: Vec<CollectorField>,
+}
+
+/// A typed plugin setting with its default, shown to admins.
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingDef {
+    pub key: String,
+    /// `text`, `integer` or `boolean`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub default: Value,
+    pub help: String,
+}
+
+/// A command contributed under `shopdb <plugin> <name>`.
+pub struct CliCommand {
+    pub name: String,
+    pub about: String,
+    /// Runs with the remaining arguments; returns what to print.
+    pub run: fn(PluginContext, Vec<String>) -> BoxFuture<'static, anyhow::Result<String>>,
+}
+
+/// What a plugin's hooks get: the database and helpers scoped to the plugin.
+#[derive(Clone)]
+pub struct PluginContext {
+    pub db: Db,
+    /// The plugin's name (its settings scope and chain name).
+    pub plugin: String,
+    /// Services offered by loaded plugins, by name.
+    pub services: Arc<registry::Services>,
+    pub settings: Arc<Vec<SettingDef>>,
+}
+
+/// Asked for a service nobody offers, or one of another type.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error("no plugin offers the service '{0}': install and enable the plugin that provides it")]
+    Missing(String),
+    #[error("service '{0}' is not of the type asked for")]
+    WrongType(String),
+}
+
+impl PluginContext {
+    /// A setting of this plugin, or its declared default.
+    pub async fn setting(&self, key: &str) -> anyhow::Result<Value> {
+        let def = self.settings.iter().find(|d| d.key == key);
+        match crate::settings::get_setting(&self.db, &self.plugin, key).await? {
+            Some(raw) => Ok(serde_json::from_str(&raw).unwrap_or(Value::String(raw))),
+            None => Ok(def.map(|d| d.default.clone()).unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Stores a setting of this plugin after checking it against its declaration.
+    pub async fn set_setting(&self, key: &str, value: Value, by: &str) -> anyhow::Result<()> {
+        let def =
+            self.settings.iter().find(|d| d.key == key).ok_or_else(|| {
+                anyhow::anyhow!("plugin {} declares no setting '{key}'", self.plugin)
+            })?;
+        registry::check_setting(def, &value).map_err(|m| anyhow::anyhow!("setting {key} {m}"))?;
+        crate::settings::set_setting(&self.db, &self.plugin, key, &value.to_string(), by).await?;
+        Ok(())
+    }
+
+    /// A service another plugin offers, typed.
+    pub fn service<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>, ServiceError> {
+        self.services.get::<T>(name)
+    }
+
+    /// Where an asset sits on the floor map.
+    pub async fn resolve_position(
+        &self,
+        assetid: i64,
+    ) -> anyhow::Result<Option<crate::position::Position>> {
+        let mut conn = self.db.pool().acquire().await?;
+        Ok(crate::position::resolve_position(&self.db, &mut conn, assetid).await?)
+    }
+}
+
+fn done<'a>() -> BoxFuture<'a, anyhow::Result<()>> {
+    Box::pin(async { Ok(()) })
+}
+
+/// The plugin contract. See docs/PLUGIN-HOOKS.md for when each hook runs.
+pub trait Plugin: Send + Sync + 'static {
+    /// Required: the plugin's manifest (usually parsed from its manifest.json).
+    fn manifest(&self) -> &Manifest;
+
+    /// Required: the tables this plugin owns, described as data.
+    fn models(&self) -> Vec<Table>;
+
+    /// Required (may be empty): routes, each under the manifest's api_prefix.
+    fn routes(&self) -> Vec<Route>;
+
+    /// Tables served by the generic CRUD under the api_prefix.
+    fn resources(&self) -> Vec<Resource> {
+        Vec::new()
+    }
+
+    /// The plugin's migration chain. The default is one baseline rendered from `models()`.
+    fn migrations(&self) -> Vec<Migration> {
+        vec![Migration::new(
+            1,
+            "baseline",
+            self.models().into_iter().map(Step::CreateTable).collect(),
+        )]
+    }
+
+    /// Runs once routes and models are known; may add routes registered elsewhere.
+    fn init(&self, _routes: &mut Vec<Route>) {}
+
+    fn cli_commands(&self) -> Vec<CliCommand> {
+        Vec::new()
+    }
+
+    /// Services other plugins can look up by name.
+    fn services(&self) -> Vec<(String, Arc<dyn Any + Send + Sync>)> {
+        Vec::new()
+    }
+
+    fn dashboard_widgets(&self) -> Vec<Widget> {
+        Vec::new()
+    }
+
+    /// The data of one of this plugin's widgets.
+    fn widget_data<'a>(
+        &'a self,
+        _widget: &'a str,
+        _ctx: &'a PluginContext,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async { Ok(Value::Null) })
+    }
+
+    fn navigation_items(&self) -> Vec<NavItem> {
+        Vec::new()
+    }
+
+    /// How this plugin's records appear in global search.
+    fn searchable(&self) -> Vec<SearchSpec> {
+        Vec::new()
+    }
+
+    fn collector_schema(&self) -> Option<CollectorSchema> {
+        None
+    }
+
+    fn settings(&self) -> Vec<SettingDef> {
+        Vec::new()
+    }
+
+    fn on_install<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
+        done()
+    }
+
+    fn on_uninstall<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
+        done()
+    }
+
+    fn on_enable<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
+        done()
+    }
+
+    fn on_disable<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
+        done()
+    }
+}

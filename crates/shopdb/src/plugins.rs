@@ -1,0 +1,9 @@
+//! The plugins compiled into this binary. A bundled plugin is a crate under `plugins/`;
+//! `shopdb plugin new` adds its dependency and its line here.
+
+use shopdb_core::plugin::registry::Candidate;
+
+/// Every bundled plugin, built; one that cannot be built is reported by the loader.
+pub fn bundled() -> Vec<Candidate> {
+    Vec::new()
+}

@@ -1,0 +1,201 @@
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use shopdb_core::plugin::lifecycle;
+use shopdb_core::schema::live_columns;
+
+use crate::backend_tests;
+use crate::support::TestApp;
+use crate::testplugins::{self, cameras, camextras};
+
+async fn with_plugins(
+    app: &TestApp,
+    plugins: Vec<shopdb_core::plugin::registry::Candidate>,
+) -> TestApp {
+    app.with_plugins(plugins).await
+}
+
+async fn action(app: &TestApp, name: &str, action: &str) -> crate::support::Reply {
+    app.post(&format!("/api/plugins/{name}/{action}"), json!({}))
+        .await
+}
+
+fn state_of(list: &Value, name: &str) -> String {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| p["state"].as_str().unwrap().to_string())
+        .unwrap_or_default()
+}
+
+backend_tests! {
+    async fn install_use_disable_enable_uninstall_reinstall(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        assert_eq!(state_of(app.get("/api/plugins").await.data(), "cameras"), "available");
+        assert_eq!(app.get("/api/cameras/ping").await.status, StatusCode::NOT_FOUND, "not installed yet");
+
+        let installed = action(&app, "cameras", "install").await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.body);
+        assert_eq!(state_of(app.get("/api/plugins").await.data(), "cameras"), "enabled");
+        assert_eq!(app.get("/api/cameras/ping").await.data()["pong"], true);
+        let types = app.get("/api/assettypes?name=Camera").await;
+        assert_eq!(types.body["meta"]["total"], 1, "on_install seeded the asset type");
+        assert_eq!(action(&app, "cameras", "install").await.status, StatusCode::CONFLICT, "twice");
+
+        // The plugin's generic CRUD, search entry, navigation item and widgets.
+        let asset = app.asset(json!({"assetnumber": "CAM-1"})).await["assetid"].as_i64().unwrap();
+        let cam = app.post("/api/cameras", json!({"assetid": asset, "streamurl": "rtsp://cam-17.plant/live", "fps": 25})).await;
+        assert_eq!(cam.status, StatusCode::CREATED, "{}", cam.body);
+        assert_eq!(app.get("/api/search?q=cam-17").await.data()[0]["type"], "camera");
+        let nav = app.get("/api/navigation").await;
+        assert_eq!(nav.data()[0]["name"], "Cameras");
+        let dash = app.get("/api/dashboard").await;
+        assert_eq!(dash.status, StatusCode::OK, "a failing widget does not fail the dashboard");
+        let widgets = dash.data().as_array().unwrap();
+        assert_eq!(widgets[0]["data"], json!({"count": 1}));
+        assert_eq!(widgets[1]["data"], Value::Null);
+        assert!(widgets[1]["error"].as_str().unwrap().contains("broken"), "{}", widgets[1]);
+        assert!(!widgets[1]["error"].as_str().unwrap().contains("nowhere"), "no SQL in the answer");
+
+        // Disabled: routes 404, contributions gone, data kept.
+        assert_eq!(action(&app, "cameras", "disable").await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras/ping").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.get("/api/navigation").await.data(), &json!([]));
+        assert_eq!(app.get("/api/dashboard").await.data(), &json!([]));
+        assert_eq!(app.get("/api/search?q=cam-17").await.data(), &json!([]));
+        assert_eq!(app.count("cameras").await, 1);
+        assert_eq!(action(&app, "cameras", "enable").await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras").await.body["meta"]["total"], 1);
+
+        // Uninstall: backup written, tables and bookkeeping gone, the asset stays.
+        let ctx = lifecycle::context(app.db(), &app.state.registry, app.state.registry.get("cameras").unwrap());
+        ctx.set_setting("retentiondays", json!(90), "tests").await.unwrap();
+        let gone = action(&app, "cameras", "uninstall").await;
+        assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
+        let backup = gone.data()["backup"].as_str().unwrap().to_string();
+        let saved: Value = serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
+        assert_eq!(saved["tables"]["cameras"][0]["streamurl"], "rtsp://cam-17.plant/live");
+        std::fs::remove_file(&backup).unwrap();
+        assert!(live_columns(app.db(), "cameras").await.unwrap().is_empty(), "table dropped");
+        let status = shopdb_core::migrate::status(app.db(), &lifecycle::chain_of(app.state.registry.get("cameras").unwrap())).await.unwrap();
+        assert!(status.applied.is_empty(), "migration records removed");
+        assert_eq!(shopdb_core::settings::get_setting(app.db(), "cameras", "retentiondays").await.unwrap(), None);
+        assert_eq!(app.get(&format!("/api/assets/{asset}")).await.status, StatusCode::OK, "core data stays");
+        assert_eq!(app.get("/api/search?q=cam-17").await.data(), &json!([]));
+
+        let again = action(&app, "cameras", "install").await;
+        assert_eq!(again.status, StatusCode::OK, "reinstall after uninstall: {}", again.body);
+        assert_eq!(app.get("/api/cameras").await.body["meta"]["total"], 0);
+    }
+
+    async fn uninstall_can_keep_the_data(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        action(&app, "cameras", "install").await;
+        let asset = app.asset(json!({"assetnumber": "CAM-2"})).await["assetid"].as_i64().unwrap();
+        app.post("/api/cameras", json!({"assetid": asset, "streamurl": "rtsp://x"})).await;
+        let kept = app.post("/api/plugins/cameras/uninstall?keep_data=true", json!({})).await;
+        assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
+        assert_eq!(kept.data()["backup"], Value::Null);
+        assert_eq!(app.count("cameras").await, 1);
+    }
+
+    async fn dependencies_are_respected(app) {
+        let app = with_plugins(&app, vec![cameras(), camextras()]).await;
+        let early = action(&app, "camextras", "install").await;
+        assert_eq!(early.status, StatusCode::CONFLICT);
+        assert!(early.body["error"]["message"].as_str().unwrap().contains("needs cameras installed first"), "{}", early.body);
+        assert_eq!(action(&app, "cameras", "install").await.status, StatusCode::OK);
+        assert_eq!(action(&app, "camextras", "install").await.status, StatusCode::OK);
+        let refused = action(&app, "cameras", "uninstall").await;
+        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("camextras"));
+        assert_eq!(action(&app, "cameras", "disable").await.status, StatusCode::CONFLICT, "an enabled dependent blocks disable");
+        assert_eq!(action(&app, "camextras", "uninstall").await.status, StatusCode::OK);
+        assert_eq!(action(&app, "cameras", "uninstall").await.status, StatusCode::OK);
+        for f in std::fs::read_dir("data/backups").into_iter().flatten().flatten() {
+            let name = f.file_name().to_string_lossy().to_string();
+            if name.starts_with("cameras-") || name.starts_with("camextras-") {
+                let _ = std::fs::remove_file(f.path());
+            }
+        }
+    }
+
+    async fn broken_plugins_are_quarantined_with_reasons(app) {
+        let mut plugins = testplugins::broken();
+        plugins.push(cameras());
+        let app = with_plugins(&app, plugins).await;
+        let list = app.get("/api/plugins").await;
+        let reason = |name: &str| -> String {
+            list.data().as_array().unwrap().iter().find(|p| p["name"] == name).map(|p| {
+                assert_eq!(p["state"], "quarantined", "{name}");
+                p["reason"].as_str().unwrap().to_string()
+            }).unwrap_or_else(|| panic!("{name} not listed: {}", list.body))
+        };
+        assert!(reason("futurecams").contains("PluginVersion") && reason("futurecams").contains(">=2.0.0") && reason("futurecams").contains(shopdb_core::CONTRACT_VERSION));
+        assert!(reason("thieves").contains("table assets is declared by both core and thieves"), "{}", reason("thieves"));
+        assert!(reason("orphan").contains("nosuchplugin"));
+        assert!(reason("chicken").contains("cycle") && reason("egg").contains("cycle"));
+        assert!(reason("ghost").contains("PluginNotFound"));
+        assert_eq!(state_of(list.data(), "cameras"), "available", "one broken plugin never stops the others");
+        assert_eq!(action(&app, "futurecams", "install").await.status, StatusCode::CONFLICT);
+        assert_eq!(app.get("/api/futurecams").await.status, StatusCode::NOT_FOUND, "quarantined routes are not mounted");
+        assert_eq!(app.state.registry.problems().len(), 6);
+    }
+
+    async fn a_second_process_sees_state_changes_within_seconds(app) {
+        let one = with_plugins(&app, vec![cameras()]).await;
+        let two = with_plugins(&app, vec![cameras()]).await;
+        assert_eq!(action(&one, "cameras", "install").await.status, StatusCode::OK);
+        let started = Instant::now();
+        loop {
+            if two.get("/api/cameras/ping").await.status == StatusCode::OK {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "the other process never saw the install");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(action(&one, "cameras", "disable").await.status, StatusCode::OK);
+        let started = Instant::now();
+        while two.get("/api/cameras/ping").await.status != StatusCode::NOT_FOUND {
+            assert!(started.elapsed() < Duration::from_secs(5), "the other process never saw the disable");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn plugin_tables_match_their_models(app) {
+        let app = with_plugins(&app, vec![cameras(), camextras()]).await;
+        action(&app, "cameras", "install").await;
+        action(&app, "camextras", "install").await;
+        for p in &app.state.registry.loaded {
+            for table in &p.tables {
+                let live = live_columns(app.db(), &table.name).await.unwrap();
+                let declared: Vec<String> = table.columns.iter().map(|c| c.name.clone()).collect();
+                assert_eq!(live, declared, "{}.{} drifted from its model", p.manifest.name, table.name);
+            }
+        }
+        // And the check itself notices drift.
+        app.db().query("ALTER TABLE cameras ADD COLUMN rogue INTEGER").execute(app.db().pool()).await.unwrap();
+        assert_ne!(live_columns(app.db(), "cameras").await.unwrap().len(), testplugins::cameras_table().columns.len());
+    }
+
+    async fn plugins_get_settings_services_and_commands(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        action(&app, "cameras", "install").await;
+        let loaded = app.state.registry.get("cameras").unwrap();
+        let ctx = lifecycle::context(app.db(), &app.state.registry, loaded);
+        assert_eq!(ctx.setting("retentiondays").await.unwrap(), json!(30), "declared default");
+        assert!(ctx.set_setting("retentiondays", json!("long"), "tests").await.is_err(), "typed");
+        ctx.set_setting("retentiondays", json!(7), "tests").await.unwrap();
+        assert_eq!(ctx.setting("retentiondays").await.unwrap(), json!(7));
+        assert_eq!(testplugins::service_description(&ctx), "counts cameras");
+        let missing = ctx.service::<testplugins::CameraCounter>("zabbix").err().unwrap();
+        assert!(missing.to_string().contains("no plugin offers the service 'zabbix'"));
+        let count = loaded.plugin.cli_commands().into_iter().find(|c| c.name == "count").unwrap();
+        assert_eq!((count.run)(ctx, Vec::new()).await.unwrap(), "0 cameras\n");
+        let routes = app.call(Method::GET, "/api/openapi.json", None, None).await;
+        assert!(routes.body["paths"]["/api/cameras/ping"].is_object(), "plugin routes are documented");
+    }
+}

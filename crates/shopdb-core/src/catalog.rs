@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::auth::Role;
 use crate::core_schema as t;
 use crate::resource::{Lookup, NamedDefault, Resource};
+use crate::schema::Table;
 use crate::search::SearchSpec;
 
 pub fn assets() -> Resource {
@@ -23,6 +24,11 @@ pub fn assets() -> Resource {
         name: "In Service".into(),
     }];
     r.versioned = true;
+    r.check = Some(|record| {
+        let mut errors = Map::new();
+        both_or_neither(record, &mut errors);
+        errors
+    });
     r.search = Some(SearchSpec {
         entitytype: "asset".into(),
         title: "assetnumber".into(),
@@ -31,6 +37,30 @@ pub fn assets() -> Resource {
         url: "/assets/{id}".into(),
         plugin: None,
     });
+    r
+}
+
+/// Records of a plugin that extend assets: the asset's fields and the columns of `table`
+/// (keyed by `assetid`) in one body, one transaction, one audit entry. New records get the
+/// asset type named `assettype` unless the body names another.
+pub fn extension(path: &str, entity: &str, table: Table, assettype: &str) -> Resource {
+    let mut r = assets();
+    r.path = path.into();
+    r.entity = entity.into();
+    r.searchable.extend(
+        table
+            .columns
+            .iter()
+            .filter(|c| matches!(c.ty, crate::schema::ColumnType::String(_)) && c.name != "assetid")
+            .map(|c| c.name.clone()),
+    );
+    r.defaults.push(NamedDefault {
+        column: "assettypeid".into(),
+        table: "assettypes".into(),
+        name: assettype.into(),
+    });
+    r.search = None;
+    r.extension = Some(table);
     r
 }
 
@@ -156,14 +186,8 @@ fn both_or_neither(record: &Map<String, Value>, errors: &mut Map<String, Value>)
 
 /// Every core resource, in the order the API lists them.
 pub fn core_resources() -> Vec<Resource> {
-    let mut assets = assets();
-    assets.check = Some(|record| {
-        let mut errors = Map::new();
-        both_or_neither(record, &mut errors);
-        errors
-    });
     vec![
-        assets,
+        assets(),
         assettypes(),
         statuses(),
         locations(),

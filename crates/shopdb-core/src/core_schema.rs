@@ -228,6 +228,12 @@ pub fn searchindex() -> Table {
         .column(Column::id("searchid"))
         .column(Column::string("entitytype", 64))
         .column(Column::integer("entityid"))
+        // Set when the entry describes an asset; the entry goes when the asset does.
+        .column(Column::integer("assetid").nullable().references(
+            "assets",
+            "assetid",
+            OnDelete::Cascade,
+        ))
         .column(Column::string("title", 200))
         .column(Column::string("subtitle", 200).nullable())
         .column(Column::string("url", 255))

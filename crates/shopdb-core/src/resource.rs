@@ -79,6 +79,9 @@ pub struct Resource {
     pub versioned: bool,
     /// Keeps a search index entry per record.
     pub search: Option<SearchSpec>,
+    /// For plugin records that extend assets: the extension table (keyed by `assetid`). The
+    /// record is then the asset and its extension row, read, written and audited as one.
+    pub extension: Option<Table>,
     pub check: Option<Check>,
 }
 
@@ -96,6 +99,7 @@ impl Resource {
             defaults: Vec::new(),
             versioned: false,
             search: None,
+            extension: None,
             check: None,
         }
     }
@@ -118,44 +122,72 @@ impl Resource {
             .filter(|c| c.ty != ColumnType::Bytes)
     }
 
-    fn select_sql(&self) -> String {
-        let mut fields: Vec<String> = self
-            .read_columns()
-            .map(|c| format!("t.{}", c.name))
-            .collect();
-        let mut joins = String::new();
-        for (i, l) in self.lookups.iter().enumerate() {
-            fields.push(format!("l{i}.{} AS {}", l.display, l.alias));
-            joins.push_str(&format!(
-                " LEFT JOIN {} l{i} ON l{i}.{} = t.{}",
-                l.table, l.key, l.column
+    /// Every column a read returns, with the alias of its table (`t` base, `e` extension).
+    fn all_columns(&self) -> Vec<(&'static str, &Column)> {
+        let mut cols: Vec<(&'static str, &Column)> =
+            self.read_columns().map(|c| ("t", c)).collect();
+        if let Some(ext) = &self.extension {
+            cols.extend(
+                ext.columns
+                    .iter()
+                    .filter(|c| c.ty != ColumnType::Bytes && c.name != self.key())
+                    .map(|c| ("e", c)),
+            );
+        }
+        cols
+    }
+
+    fn from_sql(&self, with_lookups: bool) -> String {
+        let mut sql = format!("{} t", self.table.name);
+        if let Some(ext) = &self.extension {
+            sql.push_str(&format!(
+                " JOIN {} e ON e.{key} = t.{key}",
+                ext.name,
+                key = self.key()
             ));
         }
-        format!(
-            "SELECT {} FROM {} t{joins}",
-            fields.join(", "),
-            self.table.name
-        )
+        if with_lookups {
+            for (i, l) in self.lookups.iter().enumerate() {
+                sql.push_str(&format!(
+                    " LEFT JOIN {} l{i} ON l{i}.{} = t.{}",
+                    l.table, l.key, l.column
+                ));
+            }
+        }
+        sql
+    }
+
+    fn select_sql(&self) -> String {
+        let mut fields: Vec<String> = self
+            .all_columns()
+            .iter()
+            .map(|(a, c)| format!("{a}.{}", c.name))
+            .collect();
+        for (i, l) in self.lookups.iter().enumerate() {
+            fields.push(format!("l{i}.{} AS {}", l.display, l.alias));
+        }
+        format!("SELECT {} FROM {}", fields.join(", "), self.from_sql(true))
     }
 
     fn row_to_json(&self, row: &AnyRow) -> Result<Map<String, Value>, sqlx::Error> {
         let mut out = Map::new();
-        let mut idx = 0;
-        for c in self.read_columns() {
+        let columns = self.all_columns();
+        for (idx, (_, c)) in columns.iter().enumerate() {
             out.insert(c.name.clone(), decode_column(row, idx, c.ty.value_kind())?);
-            idx += 1;
         }
-        for l in &self.lookups {
-            out.insert(l.alias.clone(), decode_column(row, idx, ValueKind::Text)?);
-            idx += 1;
+        for (i, l) in self.lookups.iter().enumerate() {
+            out.insert(
+                l.alias.clone(),
+                decode_column(row, columns.len() + i, ValueKind::Text)?,
+            );
         }
         Ok(out)
     }
 
     /// Resolves a sort/filter name to its SQL expression.
     fn field_sql(&self, name: &str) -> Option<String> {
-        if self.read_columns().any(|c| c.name == name) {
-            return Some(format!("t.{name}"));
+        if let Some((alias, c)) = self.all_columns().into_iter().find(|(_, c)| c.name == name) {
+            return Some(format!("{alias}.{}", c.name));
         }
         self.lookups
             .iter()
@@ -164,8 +196,9 @@ impl Resource {
     }
 
     fn sortable(&self) -> Vec<String> {
-        self.read_columns()
-            .map(|c| c.name.clone())
+        self.all_columns()
+            .into_iter()
+            .map(|(_, c)| c.name.clone())
             .chain(self.lookups.iter().map(|l| l.alias.clone()))
             .collect()
     }
@@ -174,18 +207,16 @@ impl Resource {
     fn where_sql(&self, params: &ListParams) -> Result<(String, Vec<SqlValue>), ApiError> {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
+        let columns = self.all_columns();
         for (name, raw) in &params.filters {
-            let column = self
-                .read_columns()
-                .find(|c| &c.name == name)
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!(
-                        "unknown parameter '{name}': filter on one of {}, or use page, per_page, sort, q",
-                        self.read_columns().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
-                    ))
-                })?;
+            let (alias, column) = columns.iter().find(|(_, c)| &c.name == name).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "unknown parameter '{name}': filter on one of {}, or use page, per_page, sort, q",
+                    columns.iter().map(|(_, c)| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                ))
+            })?;
             if raw == "null" && column.nullable {
-                clauses.push(format!("t.{name} IS NULL"));
+                clauses.push(format!("{alias}.{name} IS NULL"));
                 continue;
             }
             let value = parse_filter(column, raw).ok_or_else(|| {
@@ -194,7 +225,7 @@ impl Resource {
                     type_name(column.ty)
                 ))
             })?;
-            clauses.push(format!("t.{name} = ?"));
+            clauses.push(format!("{alias}.{name} = ?"));
             values.push(value);
         }
         if let Some(q) = &params.q {
@@ -240,11 +271,16 @@ impl Resource {
     pub async fn list(&self, db: &Db, params: &ListParams) -> Result<(Vec<Value>, i64), ApiError> {
         let (filter, mut values) = self.where_sql(params)?;
         let order = self.order_sql(params.sort.as_deref())?;
-        let count_sql = if filter.contains(" l") {
-            format!("SELECT COUNT(*) FROM ({}{filter}) c", self.select_sql())
-        } else {
-            format!("SELECT COUNT(*) FROM {} t{filter}", self.table.name)
-        };
+        // Joined names are only needed for counting when `q` searches one of them.
+        let q_uses_lookups = params.q.is_some()
+            && self
+                .searchable
+                .iter()
+                .any(|f| self.lookups.iter().any(|l| &l.alias == f));
+        let count_sql = format!(
+            "SELECT COUNT(*) FROM {}{filter}",
+            self.from_sql(q_uses_lookups)
+        );
         let mut conn = db.pool().acquire().await?;
         let total: i64 = db
             .query_with(&count_sql, &values)
@@ -313,6 +349,9 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        if let Some(ext) = &self.extension {
+            return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
+        }
         let mut errors = Map::new();
         let mut values: Vec<(String, SqlValue)> = Vec::new();
         let lookup_aliases: Vec<&str> = self.lookups.iter().map(|l| l.alias.as_str()).collect();
@@ -460,6 +499,53 @@ impl Resource {
         }
     }
 
+    /// Validates the asset part and the extension part of one body, reporting both at once.
+    async fn validate_extended(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+        ext: &Table,
+    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        let key = self.key().to_string();
+        let (ext_body, base_body): (Map<String, Value>, Map<String, Value>) = body
+            .clone()
+            .into_iter()
+            .partition(|(k, _)| ext.get(k).is_some() && *k != key);
+        let mut base = self.clone();
+        base.extension = None;
+        // The extension row takes its key from the asset, so the key is not asked for here.
+        let mut ext_table = ext.clone();
+        if let Some(c) = ext_table.columns.iter_mut().find(|c| c.name == key) {
+            c.nullable = true;
+            c.references = None;
+        }
+        let mut part = Resource::new(&self.path, &self.entity, ext_table, &key);
+        part.check = None;
+        let mut errors = Map::new();
+        let mut values = Vec::new();
+        for result in [
+            base.validate(db, conn, &base_body, existing).await,
+            part.validate(db, conn, &ext_body, existing).await,
+        ] {
+            match result {
+                Ok(v) => values.extend(v),
+                Err(e) if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                    if let Value::Object(fields) = e.details {
+                        errors.extend(fields);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if errors.is_empty() {
+            Ok(values)
+        } else {
+            Err(ApiError::validation(errors))
+        }
+    }
+
     async fn find_duplicate(
         &self,
         db: &Db,
@@ -498,36 +584,14 @@ impl Resource {
         db: &Db,
         conn: &mut AnyConnection,
         actor: &Actor,
-        mut values: Vec<(String, SqlValue)>,
+        values: Vec<(String, SqlValue)>,
     ) -> Result<Map<String, Value>, ApiError> {
-        let stamp = now();
-        for managed in ["createddate", "modifieddate"] {
-            if self.table.get(managed).is_some() {
-                values.push((managed.to_string(), SqlValue::text(&stamp)));
-            }
+        let (values, mut ext_values) = self.split(values);
+        let id = insert_row(db, conn, &self.table, values).await?;
+        if let Some(ext) = &self.extension {
+            ext_values.push((self.key().to_string(), SqlValue::Int(id)));
+            insert_row(db, conn, ext, ext_values).await?;
         }
-        let columns: Vec<String> = values.iter().map(|(n, _)| n.clone()).collect();
-        let sql = format!(
-            "INSERT INTO {} ({}) VALUES ({})",
-            self.table.name,
-            columns.join(", "),
-            vec!["?"; columns.len()].join(", ")
-        );
-        let binds: Vec<SqlValue> = values.into_iter().map(|(_, v)| v).collect();
-        let id = match self.table.columns.iter().find(|c| c.ty == ColumnType::Id) {
-            Some(_) => {
-                db.insert_returning_id(conn, &sql, &binds, self.key())
-                    .await?
-            }
-            None => {
-                db.query_with(&sql, &binds).execute(&mut *conn).await?;
-                let pos = columns.iter().position(|c| c == self.key()).unwrap_or(0);
-                match &binds[pos] {
-                    SqlValue::Int(i) => *i,
-                    _ => 0,
-                }
-            }
-        };
         let record = self
             .fetch(db, conn, id)
             .await?
@@ -539,7 +603,7 @@ impl Resource {
             actor,
             audit::Entry {
                 action: Action::Created,
-                entitytype: &self.entity,
+                entitytype: self.audit_entity(),
                 entityid: Some(id),
                 entityname: name.as_deref(),
                 before: &Map::new(),
@@ -547,9 +611,7 @@ impl Resource {
             },
         )
         .await?;
-        if let Some(spec) = &self.search {
-            search::index_record(db, conn, spec, id, &record).await?;
-        }
+        self.index(db, conn, id, &record).await?;
         Ok(record)
     }
 
@@ -583,17 +645,21 @@ impl Resource {
             }
             return Ok(before.clone());
         }
+        let (changed, ext_changed) = self.split(changed);
         let mut sets: Vec<String> = changed.iter().map(|(n, _)| format!("{n} = ?")).collect();
         let mut binds: Vec<SqlValue> = changed.iter().map(|(_, v)| v.clone()).collect();
         if self.table.get("modifieddate").is_some() {
             sets.push("modifieddate = ?".into());
             binds.push(SqlValue::text(now()));
         }
-        let mut sql = format!("UPDATE {} SET ", self.table.name);
         if self.versioned {
             sets.push("version = version + 1".into());
         }
-        sql.push_str(&sets.join(", "));
+        if sets.is_empty() {
+            // Nothing of the base row changes; touch the key so the version check still runs.
+            sets.push(format!("{key} = {key}", key = self.key()));
+        }
+        let mut sql = format!("UPDATE {} SET {}", self.table.name, sets.join(", "));
         sql.push_str(&format!(" WHERE {} = ?", self.key()));
         binds.push(SqlValue::Int(id));
         if let Some(expected) = expected_version {
@@ -612,6 +678,27 @@ impl Resource {
                 .unwrap_or_default();
             return Err(self.stale(db, conn, id, version).await);
         }
+        if let Some(ext) = &self.extension
+            && !ext_changed.is_empty()
+        {
+            let sets: Vec<String> = ext_changed
+                .iter()
+                .map(|(n, _)| format!("{n} = ?"))
+                .collect();
+            let mut binds: Vec<SqlValue> = ext_changed.into_iter().map(|(_, v)| v).collect();
+            binds.push(SqlValue::Int(id));
+            db.query_with(
+                &format!(
+                    "UPDATE {} SET {} WHERE {} = ?",
+                    ext.name,
+                    sets.join(", "),
+                    self.key()
+                ),
+                &binds,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
         let after = self
             .fetch(db, conn, id)
             .await?
@@ -623,7 +710,7 @@ impl Resource {
             actor,
             audit::Entry {
                 action: Action::Updated,
-                entitytype: &self.entity,
+                entitytype: self.audit_entity(),
                 entityid: Some(id),
                 entityname: name.as_deref(),
                 before: &self.auditable(before),
@@ -631,9 +718,7 @@ impl Resource {
             },
         )
         .await?;
-        if let Some(spec) = &self.search {
-            search::index_record(db, conn, spec, id, &after).await?;
-        }
+        self.index(db, conn, id, &after).await?;
         Ok(after)
     }
 
@@ -641,7 +726,7 @@ impl Resource {
     async fn stale(&self, db: &Db, conn: &mut AnyConnection, id: i64, current: i64) -> ApiError {
         let last = db
             .query("SELECT actorname, occurredat FROM auditlog WHERE entitytype = ? AND entityid = ? ORDER BY auditid DESC LIMIT 1")
-            .bind(self.entity.clone())
+            .bind(self.audit_entity().to_string())
             .bind(id)
             .fetch_optional(conn)
             .await
@@ -728,7 +813,7 @@ impl Resource {
             actor,
             audit::Entry {
                 action: Action::Deleted,
-                entitytype: &self.entity,
+                entitytype: self.audit_entity(),
                 entityid: Some(id),
                 entityname: name.as_deref(),
                 before: &self.auditable(&before),
@@ -736,10 +821,59 @@ impl Resource {
             },
         )
         .await?;
-        if let Some(spec) = &self.search {
+        for spec in self.search_specs() {
             search::remove(db, conn, &spec.entitytype, id).await?;
         }
         Ok(before)
+    }
+
+    /// Entity name in the audit trail: extension records are audited as their asset, so an
+    /// asset's history shows every change to it, whichever plugin made it.
+    pub fn audit_entity(&self) -> &str {
+        if self.extension.is_some() {
+            "asset"
+        } else {
+            &self.entity
+        }
+    }
+
+    /// Separates extension-table values from base-table values.
+    fn split(
+        &self,
+        values: Vec<(String, SqlValue)>,
+    ) -> (Vec<(String, SqlValue)>, Vec<(String, SqlValue)>) {
+        match &self.extension {
+            Some(ext) => values
+                .into_iter()
+                .partition(|(n, _)| ext.get(n).is_none() || n == self.key()),
+            None => (values, Vec::new()),
+        }
+    }
+
+    /// Index entries this record keeps: its own, and for extension records also the asset's.
+    fn search_specs(&self) -> Vec<SearchSpec> {
+        let mut specs = Vec::new();
+        if self.extension.is_some()
+            && let Some(spec) = crate::catalog::assets().search
+        {
+            specs.push(spec);
+        }
+        specs.extend(self.search.clone());
+        specs
+    }
+
+    async fn index(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        id: i64,
+        record: &Map<String, Value>,
+    ) -> Result<(), sqlx::Error> {
+        let is_asset = self.table.name == "assets";
+        for spec in self.search_specs() {
+            search::index_record(db, conn, &spec, id, is_asset.then_some(id), record).await?;
+        }
+        Ok(())
     }
 
     /// The record without joined display names (those are not the record's own data).
@@ -865,6 +999,45 @@ impl Resource {
         }
         json!({"type": "object", "properties": props, "required": required})
     }
+}
+
+/// Inserts one row of `table` (timestamps filled in) and returns its key.
+async fn insert_row(
+    db: &Db,
+    conn: &mut AnyConnection,
+    table: &Table,
+    mut values: Vec<(String, SqlValue)>,
+) -> Result<i64, sqlx::Error> {
+    let stamp = now();
+    for managed in ["createddate", "modifieddate"] {
+        if table.get(managed).is_some() {
+            values.push((managed.to_string(), SqlValue::text(&stamp)));
+        }
+    }
+    let columns: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        table.name,
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
+    let key = table.key_column();
+    let binds: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
+    if table.columns.iter().any(|c| c.ty == ColumnType::Id) {
+        return db.insert_returning_id(conn, &sql, &binds, key).await;
+    }
+    db.query_with(&sql, &binds).execute(&mut *conn).await?;
+    Ok(values
+        .iter()
+        .find(|(n, _)| n == key)
+        .and_then(|(_, v)| {
+            if let SqlValue::Int(i) = v {
+                Some(*i)
+            } else {
+                None
+            }
+        })
+        .unwrap_or_default())
 }
 
 /// Commits on success and rolls back at once on failure, so no connection goes back to the

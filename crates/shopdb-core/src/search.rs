@@ -44,6 +44,7 @@ pub async fn index_record(
     conn: &mut AnyConnection,
     spec: &SearchSpec,
     id: i64,
+    assetid: Option<i64>,
     record: &Map<String, Value>,
 ) -> Result<(), sqlx::Error> {
     let text: Vec<String> = spec
@@ -56,10 +57,11 @@ pub async fn index_record(
     let subtitle = spec.subtitle.as_deref().and_then(|f| text_of(record, f));
     remove(db, conn, &spec.entitytype, id).await?;
     db.query_with(
-        "INSERT INTO searchindex (entitytype, entityid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         &[
             SqlValue::text(&spec.entitytype),
             SqlValue::Int(id),
+            SqlValue::opt_int(assetid),
             SqlValue::text(clip(&title, 200)),
             SqlValue::opt_text(subtitle.map(|s| clip(&s, 200))),
             SqlValue::text(spec.url.replace("{id}", &id.to_string())),
@@ -95,7 +97,7 @@ pub async fn search(
     hidden_plugins: &[String],
 ) -> Result<Vec<Value>, sqlx::Error> {
     let mut sql = String::from(
-        "SELECT entitytype, entityid, title, subtitle, url FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
+        "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
     );
     let mut values = vec![SqlValue::text(like_pattern(q))];
     if !hidden_plugins.is_empty() {
@@ -112,15 +114,32 @@ pub async fn search(
     values.push(SqlValue::text(&prefix[1..]));
     values.push(SqlValue::Int(limit));
     let rows = db.query_with(&sql, &values).fetch_all(db.pool()).await?;
-    rows.iter()
-        .map(|r| {
-            Ok(json!({
-                "type": r.try_get::<String, _>(0)?,
-                "id": r.try_get::<i64, _>(1)?,
-                "title": r.try_get::<String, _>(2)?,
-                "subtitle": r.try_get::<Option<String>, _>(3)?,
-                "url": r.try_get::<String, _>(4)?,
-            }))
-        })
-        .collect()
+    // An asset a plugin extends has two entries (the asset's and the plugin's); show the
+    // plugin's, which says what the thing is.
+    let mut plugin_assets = std::collections::HashSet::new();
+    for r in &rows {
+        if let Some(a) = r.try_get::<Option<i64>, _>(5)?
+            && r.try_get::<String, _>(0)? != "asset"
+        {
+            plugin_assets.insert(a);
+        }
+    }
+    let mut out = Vec::new();
+    for r in &rows {
+        let kind: String = r.try_get(0)?;
+        if kind == "asset"
+            && r.try_get::<Option<i64>, _>(5)?
+                .is_some_and(|a| plugin_assets.contains(&a))
+        {
+            continue;
+        }
+        out.push(json!({
+            "type": kind,
+            "id": r.try_get::<i64, _>(1)?,
+            "title": r.try_get::<String, _>(2)?,
+            "subtitle": r.try_get::<Option<String>, _>(3)?,
+            "url": r.try_get::<String, _>(4)?,
+        }));
+    }
+    Ok(out)
 }

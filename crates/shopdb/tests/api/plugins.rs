@@ -31,6 +31,45 @@ fn state_of(list: &Value, name: &str) -> String {
 }
 
 backend_tests! {
+    async fn extension_records_are_one_asset_with_its_plugin_fields(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        action(&app, "cameras", "install").await;
+        let loc = app.post("/api/locations", json!({"name": "Gate 4"})).await.data()["locationid"].clone();
+        let made = app.post("/api/cameras", json!({"assetnumber": "CAM-9", "name": "Gate camera", "locationid": loc, "streamurl": "rtsp://gate4/live", "fps": 15})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        let cam = made.data();
+        let id = cam["assetid"].as_i64().unwrap();
+        assert_eq!((cam["assettypename"].as_str(), cam["locationname"].as_str(), cam["fps"].as_i64()), (Some("Camera"), Some("Gate 4"), Some(15)));
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.data()["assetnumber"], "CAM-9", "it is an asset like any other");
+
+        let both = app.post("/api/cameras", json!({"assetnumber": "CAM-9", "fps": "fast"})).await;
+        assert_eq!(both.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let details = &both.body["error"]["details"];
+        assert!(details["assetnumber"].is_string() && details["fps"].is_string() && details["streamurl"].is_string(), "asset and plugin fields reported together: {details}");
+        assert_eq!(app.count("assets").await, 1, "nothing half-written");
+
+        let changed = app.put(&format!("/api/cameras/{id}"), json!({"fps": 30, "version": 1})).await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+        assert_eq!((changed.data()["fps"].as_i64(), changed.data()["version"].as_i64()), (Some(30), Some(2)));
+        let stale = app.put(&format!("/api/cameras/{id}"), json!({"fps": 60, "version": 1})).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert_eq!(app.get(&format!("/api/cameras/{id}")).await.data()["fps"], 30);
+
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data()[0]["changes"], json!({"before": {"fps": 15}, "after": {"fps": 30}}));
+        assert_eq!(history.data()[1]["changes"]["after"]["streamurl"], "rtsp://gate4/live");
+
+        let found = app.get("/api/search?q=cam-9").await;
+        assert_eq!(found.data().as_array().unwrap().len(), 1, "one result per thing: {}", found.body);
+        assert_eq!(found.data()[0]["type"], "camera");
+        assert_eq!(app.get("/api/cameras?fps=30").await.body["meta"]["total"], 1);
+        assert_eq!(app.get("/api/cameras?q=gate4").await.body["meta"]["total"], 1);
+        assert_eq!(app.get("/api/cameras?sort=-fps").await.status, StatusCode::OK);
+
+        assert_eq!(app.delete(&format!("/api/cameras/{id}")).await.status, StatusCode::OK);
+        assert_eq!((app.count("assets").await, app.count("cameras").await, app.count("searchindex").await), (0, 0, 0));
+    }
+
     async fn install_use_disable_enable_uninstall_reinstall(app) {
         let app = with_plugins(&app, vec![cameras()]).await;
         assert_eq!(state_of(app.get("/api/plugins").await.data(), "cameras"), "available");
@@ -45,9 +84,9 @@ backend_tests! {
         assert_eq!(action(&app, "cameras", "install").await.status, StatusCode::CONFLICT, "twice");
 
         // The plugin's generic CRUD, search entry, navigation item and widgets.
-        let asset = app.asset(json!({"assetnumber": "CAM-1"})).await["assetid"].as_i64().unwrap();
-        let cam = app.post("/api/cameras", json!({"assetid": asset, "streamurl": "rtsp://cam-17.plant/live", "fps": 25})).await;
+        let cam = app.post("/api/cameras", json!({"assetnumber": "CAM-1", "streamurl": "rtsp://cam-17.plant/live", "fps": 25})).await;
         assert_eq!(cam.status, StatusCode::CREATED, "{}", cam.body);
+        let asset = cam.data()["assetid"].as_i64().unwrap();
         assert_eq!(app.get("/api/search?q=cam-17").await.data()[0]["type"], "camera");
         let nav = app.get("/api/navigation").await;
         assert_eq!(nav.data()[0]["name"], "Cameras");
@@ -94,8 +133,8 @@ backend_tests! {
     async fn uninstall_can_keep_the_data(app) {
         let app = with_plugins(&app, vec![cameras()]).await;
         action(&app, "cameras", "install").await;
-        let asset = app.asset(json!({"assetnumber": "CAM-2"})).await["assetid"].as_i64().unwrap();
-        app.post("/api/cameras", json!({"assetid": asset, "streamurl": "rtsp://x"})).await;
+        let made = app.post("/api/cameras", json!({"assetnumber": "CAM-2", "streamurl": "rtsp://x"})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
         let kept = app.post("/api/plugins/cameras/uninstall?keep_data=true", json!({})).await;
         assert_eq!(kept.status, StatusCode::OK, "{}", kept.body);
         assert_eq!(kept.data()["backup"], Value::Null);

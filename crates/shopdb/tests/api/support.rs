@@ -173,6 +173,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        static LOGS: std::sync::Once = std::sync::Once::new();
+        // Server errors are logged, not answered; show them in a failing test's output.
+        LOGS.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::WARN)
+                .with_test_writer()
+                .try_init();
+        });
         let throwaway = Throwaway::create(backend).await?;
         let config = Config::for_database(&throwaway.url);
         let app = app::start(config)

@@ -77,13 +77,12 @@ impl Plugin for Cameras {
     }
 
     fn resources(&self) -> Vec<Resource> {
-        let mut r = Resource::new("cameras", "camera", cameras_table(), "streamurl");
-        r.default_sort = "assetid".into();
+        let mut r = catalog::extension("cameras", "camera", cameras_table(), "Camera");
         r.search = Some(SearchSpec {
             entitytype: "camera".into(),
             title: "streamurl".into(),
-            subtitle: None,
-            fields: vec!["streamurl".into()],
+            subtitle: Some("assetnumber".into()),
+            fields: vec!["streamurl".into(), "assetnumber".into(), "name".into()],
             url: "/cameras/{id}".into(),
             plugin: Some(self.manifest.name.clone()),
         });

@@ -18,6 +18,9 @@ use crate::util::{is_valid_date, normalize_timestamp, now};
 /// Columns the server maintains itself; clients may send them back but they are ignored.
 pub const MANAGED_COLUMNS: &[&str] = &["createddate", "modifieddate", "version"];
 
+/// Column values to write, by column name.
+pub type Values = Vec<(String, SqlValue)>;
+
 /// A display name joined in from a referenced table (`statusid` → `statusname`).
 #[derive(Clone, Debug)]
 pub struct Lookup {
@@ -137,7 +140,7 @@ impl Resource {
         cols
     }
 
-    fn from_sql(&self, with_lookups: bool) -> String {
+    fn tables_sql(&self, with_lookups: bool) -> String {
         let mut sql = format!("{} t", self.table.name);
         if let Some(ext) = &self.extension {
             sql.push_str(&format!(
@@ -166,7 +169,11 @@ impl Resource {
         for (i, l) in self.lookups.iter().enumerate() {
             fields.push(format!("l{i}.{} AS {}", l.display, l.alias));
         }
-        format!("SELECT {} FROM {}", fields.join(", "), self.from_sql(true))
+        format!(
+            "SELECT {} FROM {}",
+            fields.join(", "),
+            self.tables_sql(true)
+        )
     }
 
     fn row_to_json(&self, row: &AnyRow) -> Result<Map<String, Value>, sqlx::Error> {
@@ -279,7 +286,7 @@ impl Resource {
                 .any(|f| self.lookups.iter().any(|l| &l.alias == f));
         let count_sql = format!(
             "SELECT COUNT(*) FROM {}{filter}",
-            self.from_sql(q_uses_lookups)
+            self.tables_sql(q_uses_lookups)
         );
         let mut conn = db.pool().acquire().await?;
         let total: i64 = db
@@ -838,10 +845,7 @@ impl Resource {
     }
 
     /// Separates extension-table values from base-table values.
-    fn split(
-        &self,
-        values: Vec<(String, SqlValue)>,
-    ) -> (Vec<(String, SqlValue)>, Vec<(String, SqlValue)>) {
+    fn split(&self, values: Vec<(String, SqlValue)>) -> (Values, Values) {
         match &self.extension {
             Some(ext) => values
                 .into_iter()

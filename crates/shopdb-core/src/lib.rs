@@ -5,6 +5,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
+pub mod collector;
 pub mod config;
 pub mod core_schema;
 pub mod db;

@@ -140,6 +140,16 @@ impl Resource {
         cols
     }
 
+    /// SQL expression of a field of this record (base, extension or joined name).
+    pub fn column_sql(&self, name: &str) -> Option<String> {
+        self.field_sql(name)
+    }
+
+    /// The FROM part of a query over this record (base table `t` and extension `e`).
+    pub fn tables_from(&self) -> String {
+        self.tables_sql(false)
+    }
+
     fn tables_sql(&self, with_lookups: bool) -> String {
         let mut sql = format!("{} t", self.table.name);
         if let Some(ext) = &self.extension {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use shopdb_core::api::{self, routes::core_routes, routes::crud_routes};
+use shopdb_core::api::{self, routes::collector_routes, routes::core_routes, routes::crud_routes};
 use shopdb_core::catalog::core_resources;
 use shopdb_core::config::Config;
 use shopdb_core::core_schema::{core_chain, core_tables};
@@ -78,6 +78,9 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         p.plugin.init(&mut contributed);
         for res in &p.resources {
             contributed.extend(crud_routes(res));
+        }
+        if p.plugin.collector_schema().is_some() {
+            contributed.extend(collector_routes(&name));
         }
         routes.extend(contributed.into_iter().map(|r| r.plugin(&name)));
     }

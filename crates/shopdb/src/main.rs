@@ -245,6 +245,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let access = match r.access {
                     shopdb_core::api::Access::Public => "public".to_string(),
                     shopdb_core::api::Access::Role(role) => role.to_string(),
+                    shopdb_core::api::Access::Collector => "collector".to_string(),
                 };
                 println!(
                     "{:<7} {:<40} {:<7} {}",

@@ -37,6 +37,8 @@ pub enum Access {
     Public,
     /// A logged-in user or API token with at least this role.
     Role(Role),
+    /// The route plugin's collector token, or an editor or admin.
+    Collector,
 }
 
 /// A route as documented: method, path, who may call it, what it takes and gives.
@@ -169,36 +171,42 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .get(&(req.method().clone(), path))
         .cloned()
         .unwrap_or((Access::Role(Role::Admin), None));
-    if let Some(plugin) = plugin
+    if let Some(plugin) = &plugin
         && !state
             .plugin_states
             .enabled(&state.db)
             .await
-            .contains(&plugin)
+            .contains(plugin)
     {
         return ApiError::not_found(format!("no such route: plugin {plugin} is not enabled"))
             .into_response();
     }
     let actor = match authenticate(&state.db, &state.signing_key, req.headers()).await {
         Ok(actor) => actor,
-        Err(e) if access == Access::Public => {
-            drop(e);
-            None
-        }
+        Err(_) if access == Access::Public => None,
         Err(e) => return e.into_response(),
     };
-    if let Access::Role(min) = access {
+    if access != Access::Public {
         let Some(actor) = &actor else {
             return ApiError::unauthorized("log in or send an API token (Authorization: Bearer …)")
                 .into_response();
         };
-        if let Some(plugin) = actor.collector_plugin() {
+        let min = match access {
+            Access::Role(min) => min,
+            _ => Role::Editor,
+        };
+        let own_collector = access == Access::Collector
+            && actor.collector_plugin().is_some()
+            && actor.collector_plugin() == plugin.as_deref();
+        if let Some(token_plugin) = actor.collector_plugin()
+            && !own_collector
+        {
             return ApiError::forbidden(format!(
-                "this is a collector token: it may only post to /api/collector/{plugin}"
+                "this is a collector token: it may only post to /api/collector/{token_plugin}"
             ))
             .into_response();
         }
-        if actor.role < min {
+        if actor.role < min && !own_collector {
             return ApiError::forbidden(format!(
                 "this needs the {min} role; you are {}",
                 actor.role

@@ -137,3 +137,86 @@ pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
     widgets.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
     Ok(ok(Value::Array(widgets)))
 }
+
+/// POST /api/collector/{plugin} — one record or {"records": [...]}; results per record.
+pub async fn collect(
+    state: AppState,
+    plugin: String,
+    actor: crate::auth::Actor,
+    body: Value,
+) -> ApiResult<Response> {
+    let loaded = state
+        .registry
+        .get(&plugin)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
+    let schema = loaded
+        .plugin
+        .collector_schema()
+        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no collector")))?;
+    let resource = collector_resource(loaded, &schema).ok_or_else(|| {
+        ApiError::internal(format!(
+            "plugin {plugin} has a collector schema but no asset resource"
+        ))
+    })?;
+    let records = match body {
+        Value::Object(ref m) if m.contains_key("records") => match m.get("records") {
+            Some(Value::Array(items)) => items.clone(),
+            _ => return Err(ApiError::bad_request("records must be an array of objects")),
+        },
+        Value::Object(_) => vec![body],
+        _ => {
+            return Err(ApiError::bad_request(
+                "send one record (a JSON object) or {\"records\": [...]}",
+            ));
+        }
+    };
+    if records.is_empty() {
+        return Err(ApiError::bad_request("records is empty"));
+    }
+    if records.len() > crate::collector::MAX_BATCH {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!(
+                "at most {} records per request",
+                crate::collector::MAX_BATCH
+            ),
+        ));
+    }
+    let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await;
+    let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
+    Ok(ok(json!({
+        "created": count("created"),
+        "updated": count("updated"),
+        "unchanged": count("unchanged"),
+        "rejected": count("rejected"),
+        "results": results,
+    })))
+}
+
+fn collector_resource(
+    loaded: &crate::plugin::LoadedPlugin,
+    schema: &crate::plugin::CollectorSchema,
+) -> Option<std::sync::Arc<crate::resource::Resource>> {
+    loaded
+        .resources
+        .iter()
+        .find(|r| match &schema.resource {
+            Some(path) => &r.path == path,
+            None => r.extension.is_some(),
+        })
+        .cloned()
+}
+
+/// GET /api/collector/{plugin}/schema
+pub async fn collector_schema(state: AppState, plugin: String) -> ApiResult<Response> {
+    let loaded = state
+        .registry
+        .get(&plugin)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
+    let schema = loaded
+        .plugin
+        .collector_schema()
+        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no collector")))?;
+    Ok(ok(crate::collector::json_schema(&plugin, &schema)))
+}

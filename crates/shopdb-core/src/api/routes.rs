@@ -156,3 +156,32 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
     }
     routes
 }
+
+/// The collector routes of a plugin that declares a collector schema.
+pub fn collector_routes(plugin: &str) -> Vec<Route> {
+    let (p1, p2) = (plugin.to_string(), plugin.to_string());
+    vec![
+        Route::new(
+            Method::POST,
+            &format!("/api/collector/{plugin}"),
+            Access::Collector,
+            "collector",
+            &format!("Push one {plugin} record or {{\"records\": [...]}}; answers per record"),
+            post(
+                move |State(s): State<AppState>,
+                      a: Actor,
+                      crate::http::JsonValue(b): crate::http::JsonValue| {
+                    plugins::collect(s, p1.clone(), a, b)
+                },
+            ),
+        ),
+        Route::new(
+            Method::GET,
+            &format!("/api/collector/{plugin}/schema"),
+            VIEWER,
+            "collector",
+            &format!("JSON Schema of what the {plugin} collector accepts"),
+            get(move |State(s): State<AppState>| plugins::collector_schema(s, p2.clone())),
+        ),
+    ]
+}

@@ -94,7 +94,13 @@ pub struct CollectorField {
 #[derive(Clone, Debug, Serialize)]
 pub struct CollectorSchema {
     pub identityfield: String,
+    /// Secondary identifiers (serial number, MAC address) that recognise a record whose
+    /// identity changed, e.g. a renamed PC. Junk values never match.
+    pub matchfields: Vec<String>,
     pub fields: Vec<CollectorField>,
+    /// URL segment of the resource records are written to; default: the plugin's first
+    /// resource that extends assets.
+    pub resource: Option<String>,
 }
 
 /// A typed plugin setting with its default, shown to admins.

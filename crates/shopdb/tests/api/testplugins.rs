@@ -46,6 +46,7 @@ pub struct Cameras {
 pub fn cameras_table() -> Table {
     Table::new("cameras")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
+        .column(Column::string("hostname", 100).nullable().unique())
         .column(Column::string("streamurl", 255))
         .column(Column::integer("fps").nullable())
         .primary_key(&["assetid"])
@@ -161,13 +162,22 @@ impl Plugin for Cameras {
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {
+        let field = |name: &str, kind: &str, required: bool| CollectorField {
+            name: name.into(),
+            kind: kind.into(),
+            required,
+        };
         Some(CollectorSchema {
-            identityfield: "streamurl".into(),
-            fields: vec![CollectorField {
-                name: "streamurl".into(),
-                kind: "string".into(),
-                required: true,
-            }],
+            identityfield: "hostname".into(),
+            matchfields: vec!["serialnumber".into()],
+            fields: vec![
+                field("hostname", "string", true),
+                field("streamurl", "string", false),
+                field("fps", "integer", false),
+                field("serialnumber", "string", false),
+                field("name", "string", false),
+            ],
+            resource: None,
         })
     }
 

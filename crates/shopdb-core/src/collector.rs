@@ -1,0 +1,279 @@
+//! Collector pushes: records from inventory scripts, matched to existing assets by the
+//! plugin's identity field (or, for a renamed machine, by a trustworthy secondary
+//! identifier), created when new, updated with only the fields that changed. Every record
+//! runs in its own transaction, so one bad record never sinks the batch.
+
+use serde_json::{Map, Value, json};
+use sqlx::{AnyConnection, Row};
+
+use crate::auth::Actor;
+use crate::db::{Db, SqlValue};
+use crate::error::ApiError;
+use crate::plugin::CollectorSchema;
+use crate::resource::{Resource, finish};
+
+/// Largest batch accepted in one request.
+pub const MAX_BATCH: usize = 1000;
+
+/// Values firmware and imaging tools put where a serial or MAC should be. They identify
+/// nothing, so they never match two machines to each other.
+const JUNK: &[&str] = &[
+    "default string",
+    "to be filled by o.e.m.",
+    "to be filled by oem",
+    "system serial number",
+    "not specified",
+    "not applicable",
+    "none",
+    "n/a",
+    "na",
+    "null",
+    "unknown",
+    "0123456789",
+    "123456789",
+    "1234567890",
+    "chassis serial number",
+    "base board serial number",
+    "invalid",
+    "empty",
+    "oem",
+    "o.e.m.",
+];
+
+/// Lower-cased and trimmed: how identity values are compared.
+pub fn normalize(value: &str) -> String {
+    value.trim().to_lowercase()
+}
+
+/// True for values that cannot identify one machine.
+pub fn is_junk(value: &str) -> bool {
+    let v = normalize(value);
+    let digits: String = v.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
+    v.is_empty()
+        || JUNK.contains(&v.as_str())
+        || digits.chars().all(|c| c == '0')
+        || digits.chars().all(|c| c == 'f')
+        || digits.chars().all(|c| c == 'x')
+}
+
+/// The collector schema as JSON Schema, served at `/api/collector/<plugin>/schema`.
+pub fn json_schema(plugin: &str, schema: &CollectorSchema) -> Value {
+    let mut props = Map::new();
+    let mut required = Vec::new();
+    for f in &schema.fields {
+        props.insert(f.name.clone(), json!({"type": f.kind}));
+        if f.required {
+            required.push(f.name.clone());
+        }
+    }
+    let record = json!({"type": "object", "properties": props, "required": required, "additionalProperties": false});
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": format!("{plugin} collector record"),
+        "x-identityfield": schema.identityfield,
+        "x-matchfields": schema.matchfields,
+        "oneOf": [record.clone(), {"type": "object", "properties": {"records": {"type": "array", "items": record, "maxItems": MAX_BATCH}}, "required": ["records"]}],
+    })
+}
+
+fn type_ok(kind: &str, v: &Value) -> bool {
+    v.is_null()
+        || match kind {
+            "string" => v.is_string(),
+            "integer" => v.as_i64().is_some(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            _ => true,
+        }
+}
+
+/// Checks one record against the schema; returns field → reason for each problem.
+fn check_shape(
+    schema: &CollectorSchema,
+    record: &Value,
+) -> Result<Map<String, Value>, Map<String, Value>> {
+    let mut errors = Map::new();
+    let Some(obj) = record.as_object() else {
+        errors.insert("record".into(), json!("must be a JSON object"));
+        return Err(errors);
+    };
+    for f in &schema.fields {
+        match obj.get(&f.name) {
+            None | Some(Value::Null) if f.required => {
+                errors.insert(f.name.clone(), json!("is required"));
+            }
+            Some(v) if !type_ok(&f.kind, v) => {
+                errors.insert(f.name.clone(), json!(format!("must be of type {}", f.kind)));
+            }
+            _ => {}
+        }
+    }
+    for k in obj.keys() {
+        if !schema.fields.iter().any(|f| &f.name == k) {
+            errors.insert(k.clone(), json!("is not in this plugin's collector schema"));
+        }
+    }
+    if let Some(id) = obj.get(&schema.identityfield).and_then(Value::as_str)
+        && normalize(id).is_empty()
+    {
+        errors.insert(schema.identityfield.clone(), json!("must not be empty"));
+    }
+    if errors.is_empty() {
+        Ok(obj.clone())
+    } else {
+        Err(errors)
+    }
+}
+
+async fn find_by(
+    db: &Db,
+    conn: &mut AnyConnection,
+    res: &Resource,
+    field: &str,
+    value: &str,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let Some(expr) = res.column_sql(field) else {
+        return Ok(Vec::new());
+    };
+    let rows = db
+        .query_with(
+            &format!(
+                "SELECT t.{key} FROM {} WHERE LOWER({expr}) = ? ORDER BY t.{key} LIMIT 2",
+                res.tables_from(),
+                key = res.key()
+            ),
+            &[SqlValue::text(normalize(value))],
+        )
+        .fetch_all(conn)
+        .await?;
+    rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
+}
+
+/// Which existing record `record` is: by identity, else by one unambiguous, non-junk
+/// secondary identifier (a renamed machine). Returns the id and how it matched.
+async fn match_record(
+    db: &Db,
+    conn: &mut AnyConnection,
+    res: &Resource,
+    schema: &CollectorSchema,
+    record: &Map<String, Value>,
+) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
+    if let Some(identity) = record.get(&schema.identityfield).and_then(Value::as_str)
+        && let [id] = find_by(db, conn, res, &schema.identityfield, identity).await?[..]
+    {
+        return Ok(Some((id, None)));
+    }
+    for field in &schema.matchfields {
+        let Some(value) = record.get(field).and_then(Value::as_str) else {
+            continue;
+        };
+        if is_junk(value) {
+            continue;
+        }
+        if let [id] = find_by(db, conn, res, field, value).await?[..] {
+            return Ok(Some((id, Some(field.clone()))));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies one record in its own transaction and says what happened to it.
+async fn apply(
+    db: &Db,
+    actor: &Actor,
+    res: &Resource,
+    schema: &CollectorSchema,
+    record: &Map<String, Value>,
+) -> Result<Value, ApiError> {
+    let mut tx = db.begin().await?;
+    let result = async {
+        match match_record(db, &mut tx, res, schema, record).await? {
+            Some((id, matched_by)) => {
+                let before = res.fetch(db, &mut tx, id).await?.ok_or_else(|| res.not_found(id))?;
+                // An identity that differs only in case or spacing is the same; keep the stored
+                // spelling so two collectors reporting differently do not flap it.
+                let mut record = record.clone();
+                let same_identity = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
+                if same_identity(record.get(&schema.identityfield)) == same_identity(before.get(&schema.identityfield)) {
+                    record.remove(&schema.identityfield);
+                }
+                let record = &record;
+                // Only the fields the collector sent, and only those that differ.
+                let values = res.validate(db, &mut tx, record, Some(&before)).await?;
+                let after = res.update_values(db, &mut tx, actor, &before, values, None).await?;
+                let changed: Vec<String> = record
+                    .keys()
+                    .filter(|k| before.get(*k) != after.get(*k))
+                    .cloned()
+                    .collect();
+                let status = if changed.is_empty() { "unchanged" } else { "updated" };
+                Ok(json!({"status": status, "assetid": id, "changed": changed, "matchedby": matched_by.unwrap_or_else(|| schema.identityfield.clone())}))
+            }
+            None => {
+                let mut body = record.clone();
+                if !body.contains_key("assetnumber") {
+                    let identity = record.get(&schema.identityfield).and_then(Value::as_str).unwrap_or_default();
+                    body.insert("assetnumber".into(), json!(identity.trim().to_uppercase()));
+                }
+                let values = res.validate(db, &mut tx, &body, None).await?;
+                let created = res.insert(db, &mut tx, actor, values).await?;
+                Ok(json!({"status": "created", "assetid": created.get("assetid")}))
+            }
+        }
+    }
+    .await;
+    finish(tx, result).await
+}
+
+/// Applies a batch; the answer lists one result per record, in order.
+pub async fn ingest(
+    db: &Db,
+    actor: &Actor,
+    res: &Resource,
+    schema: &CollectorSchema,
+    records: &[Value],
+) -> Vec<Value> {
+    let mut results = Vec::with_capacity(records.len());
+    for (index, raw) in records.iter().enumerate() {
+        let identity = raw
+            .get(&schema.identityfield)
+            .cloned()
+            .unwrap_or(Value::Null);
+        let outcome = match check_shape(schema, raw) {
+            Err(reasons) => Err(ApiError::validation(reasons)),
+            Ok(record) => apply(db, actor, res, schema, &record).await,
+        };
+        let mut entry = match outcome {
+            Ok(v) => v,
+            Err(e) => json!({"status": "rejected", "reason": e.message, "details": e.details}),
+        };
+        entry["index"] = json!(index);
+        entry["identity"] = identity;
+        results.push(entry);
+    }
+    results
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn junk_identifiers_are_recognised() {
+        for junk in [
+            "Default string",
+            " To be filled by O.E.M. ",
+            "0000000",
+            "00:00:00:00:00:00",
+            "FF-FF-FF-FF-FF-FF",
+            "",
+            "N/A",
+        ] {
+            assert!(is_junk(junk), "{junk:?}");
+        }
+        for real in ["5CG1234XYZ", "00:1A:2B:3C:4D:5E", "PF2ABCDE"] {
+            assert!(!is_junk(real), "{real:?}");
+        }
+    }
+}

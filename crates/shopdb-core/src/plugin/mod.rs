@@ -4,6 +4,7 @@
 //! ones; `lifecycle` installs, enables, disables and uninstalls them, persisting state in the
 //! `plugins` table so every server process agrees.
 
+pub mod contract;
 pub mod lifecycle;
 pub mod manifest;
 pub mod registry;

@@ -238,3 +238,25 @@ backend_tests! {
         assert!(routes.body["paths"]["/api/cameras/ping"].is_object(), "plugin routes are documented");
     }
 }
+
+#[test]
+fn the_contract_check_accepts_good_plugins_and_names_problems() {
+    let good = testplugins::cameras().unwrap();
+    shopdb_core::plugin::contract::check(good.as_ref());
+    let bad = testplugins::Cameras {
+        manifest: testplugins::manifest("thieves", ">=2.0.0", &[]),
+        extra_table: Some("assets"),
+    };
+    let problems = shopdb_core::plugin::contract::problems(&bad);
+    let all = problems.join("\n");
+    assert!(all.contains("PluginVersion"), "{all}");
+    assert!(all.contains("table assets is a core table"), "{all}");
+    assert!(
+        all.contains("route GET /api/cameras/ping is outside the api_prefix /api/thieves"),
+        "{all}"
+    );
+    assert!(
+        all.contains("resource /api/cameras is outside the api_prefix /api/thieves"),
+        "{all}"
+    );
+}

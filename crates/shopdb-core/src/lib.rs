@@ -34,3 +34,6 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
 }
+
+// Plugins build against the same versions of these as the framework.
+pub use {anyhow, axum, futures_util, serde_json, sqlx};

@@ -3,3 +3,4 @@
 pub mod app;
 pub mod demo;
 pub mod plugins;
+pub mod scaffold;

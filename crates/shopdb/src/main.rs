@@ -104,6 +104,18 @@ enum PluginCommand {
     },
     /// Run every installed plugin's pending migrations (safe to repeat).
     UpgradeAll,
+    /// Generate a plugin crate under plugins/NAME that builds and passes the contract check.
+    New {
+        name: String,
+        #[arg(long)]
+        description: String,
+        /// Replace an existing plugins/NAME.
+        #[arg(long)]
+        overwrite: bool,
+        /// Generate a standalone crate in DIR instead (not added to the binary).
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -385,6 +397,38 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
     use shopdb_core::plugin::lifecycle;
+    if let PluginCommand::New {
+        name,
+        description,
+        overwrite,
+        dir,
+    } = command
+    {
+        let checkout = shopdb::scaffold::find_checkout(&std::env::current_dir()?)?;
+        let done = shopdb::scaffold::scaffold(&checkout, &name, &description, dir, overwrite)?;
+        println!("created plugin {name} in {}", done.dir.display());
+        println!("next steps:");
+        println!(
+            "  1. edit {}/src/lib.rs: replace examplefield with the fields a {name} record needs",
+            done.dir.display()
+        );
+        if done.registered {
+            println!(
+                "  2. cargo test -p {name}            (the contract check passes as generated)"
+            );
+            println!("  3. cargo run -- plugin install {name}");
+            println!("  4. cargo run -- plugin list         ({name} 0.1.0 [Enabled])");
+        } else {
+            println!(
+                "  2. cargo test --manifest-path {}/Cargo.toml",
+                done.dir.display()
+            );
+            println!(
+                "  3. to bundle it into shopdb: put it under plugins/{name}, add `{name} = {{ path = \"../../plugins/{name}\" }}` to crates/shopdb/Cargo.toml and `{name}::plugin(),` to crates/shopdb/src/plugins.rs"
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let app = app::start(load_config()?).await?;
     let (db, registry) = (&app.state.db, &app.state.registry);
     match command {
@@ -442,6 +486,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 println!("applied {name} {v} {n}");
             }
         }
+        PluginCommand::New { .. } => unreachable!("handled above"),
         PluginCommand::UpgradeAll => {
             let mut failed = false;
             for (name, outcome) in lifecycle::upgrade_all(db, registry).await? {

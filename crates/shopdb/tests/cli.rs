@@ -203,3 +203,101 @@ fn first_serve_prints_the_admin_password_once_and_answers_health_checks() {
     let down = shopdb(&dir, &["healthcheck", "--url", &url], &[]);
     assert_eq!(down.status.code(), Some(1), "no server, unhealthy");
 }
+
+#[test]
+fn a_scaffolded_plugin_builds_and_passes_its_tests() {
+    let dir = temp_dir("scaffold");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let plugin_dir = dir.join("cameras");
+    let made = shopdb(
+        repo,
+        &[
+            "plugin",
+            "new",
+            "cameras",
+            "--description",
+            "Tracks shop-floor cameras",
+            "--dir",
+            plugin_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    assert!(text(&made.stdout).contains("next steps"));
+    for file in [
+        "Cargo.toml",
+        "manifest.json",
+        "src/lib.rs",
+        "tests/contract.rs",
+        "README.md",
+    ] {
+        assert!(plugin_dir.join(file).exists(), "{file} missing");
+    }
+
+    let again = shopdb(
+        repo,
+        &[
+            "plugin",
+            "new",
+            "cameras",
+            "--description",
+            "x",
+            "--dir",
+            plugin_dir.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("--overwrite"),
+        "{}",
+        text(&again.stderr)
+    );
+    for (bad, why) in [
+        ("my_cams", "_ or -"),
+        ("Cams", "not a plugin name"),
+        ("search", "reserved"),
+    ] {
+        let out = shopdb(
+            repo,
+            &[
+                "plugin",
+                "new",
+                bad,
+                "--description",
+                "x",
+                "--dir",
+                dir.join(bad).to_str().unwrap(),
+            ],
+            &[],
+        );
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(
+            text(&out.stderr).contains(why),
+            "{bad}: {}",
+            text(&out.stderr)
+        );
+    }
+
+    // Its own target directory: the outer `cargo test` holds the lock on the shared one.
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(|t| format!("{t}-scaffold"))
+        .unwrap_or_else(|_| dir.join("target").display().to_string());
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let tested = Command::new(cargo)
+        .args([
+            "test",
+            "--offline",
+            "--manifest-path",
+            plugin_dir.join("Cargo.toml").to_str().unwrap(),
+        ])
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .expect("run cargo");
+    let out = format!("{}{}", text(&tested.stdout), text(&tested.stderr));
+    assert!(tested.status.success(), "{out}");
+    assert!(
+        out.contains("cameras_keeps_the_plugin_contract ... ok"),
+        "{out}"
+    );
+}

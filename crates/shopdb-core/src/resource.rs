@@ -971,6 +971,39 @@ impl Resource {
         finish(tx, result).await.map(|_| ())
     }
 
+    /// Rewrites the search entries of every record; returns how many records were indexed.
+    pub async fn reindex_all(&self, db: &Db) -> Result<usize, ApiError> {
+        if self.search.is_none() {
+            return Ok(0);
+        }
+        let mut done = 0;
+        let mut page = 1;
+        loop {
+            let params = ListParams {
+                page,
+                per_page: crate::http::MAX_PER_PAGE,
+                sort: Some(self.key().to_string()),
+                q: None,
+                filters: Vec::new(),
+            };
+            let (rows, _) = self.list(db, &params).await?;
+            if rows.is_empty() {
+                return Ok(done);
+            }
+            let mut tx = db.begin().await?;
+            for row in &rows {
+                if let (Some(id), Value::Object(record)) =
+                    (row.get(self.key()).and_then(Value::as_i64), row)
+                {
+                    self.index(db, &mut tx, id, record).await?;
+                    done += 1;
+                }
+            }
+            tx.commit().await?;
+            page += 1;
+        }
+    }
+
     /// JSON schema of a record for the OpenAPI document.
     pub fn json_schema(&self, for_write: bool) -> Value {
         let mut props = Map::new();

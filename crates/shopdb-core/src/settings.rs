@@ -1,9 +1,19 @@
 //! The `settings` table: values per scope (`core` or a plugin name) and key.
 
+use serde_json::{Map, json};
 use sqlx::Row;
 
+use crate::audit;
+use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
 use crate::util::now;
+
+/// Settings whose values never go into the audit trail.
+fn is_secret(key: &str) -> bool {
+    ["key", "secret", "token", "password"]
+        .iter()
+        .any(|w| key.contains(w))
+}
 
 pub async fn get_setting(db: &Db, scope: &str, key: &str) -> Result<Option<String>, sqlx::Error> {
     let row = db
@@ -15,6 +25,7 @@ pub async fn get_setting(db: &Db, scope: &str, key: &str) -> Result<Option<Strin
     row.map(|r| r.try_get(0)).transpose()
 }
 
+/// Stores a setting, audited as `by` in the same transaction.
 pub async fn set_setting(
     db: &Db,
     scope: &str,
@@ -22,28 +33,65 @@ pub async fn set_setting(
     value: &str,
     by: &str,
 ) -> Result<(), sqlx::Error> {
+    set_setting_as(db, &Actor::system(by), scope, key, value).await
+}
+
+/// Stores a setting, audited as `actor` in the same transaction (secret values are not shown).
+pub async fn set_setting_as(
+    db: &Db,
+    actor: &Actor,
+    scope: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
+    let before: Option<String> = db
+        .query("SELECT settingvalue FROM settings WHERE scope = ? AND settingkey = ?")
+        .bind(scope.to_string())
+        .bind(key.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+        .map(|r| r.try_get(0))
+        .transpose()?;
     let params = [
         SqlValue::text(value),
-        SqlValue::text(by),
+        SqlValue::text(&actor.name),
         SqlValue::text(now()),
         SqlValue::text(scope),
         SqlValue::text(key),
     ];
-    let done = db
-        .query_with(
-            "UPDATE settings SET settingvalue = ?, modifiedby = ?, modifieddate = ? WHERE scope = ? AND settingkey = ?",
-            &params,
-        )
-        .execute(&mut *tx)
-        .await?;
-    if done.rows_affected() == 0 {
-        db.query_with(
-            "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)",
-            &params,
-        )
-        .execute(&mut *tx)
-        .await?;
-    }
+    let sql = if before.is_some() {
+        "UPDATE settings SET settingvalue = ?, modifiedby = ?, modifieddate = ? WHERE scope = ? AND settingkey = ?"
+    } else {
+        "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)"
+    };
+    db.query_with(sql, &params).execute(&mut *tx).await?;
+    let shown = |v: Option<&str>| match v {
+        Some(_) if is_secret(key) => json!("(hidden)"),
+        other => json!(other),
+    };
+    let mut b = Map::new();
+    let mut a = Map::new();
+    b.insert("value".into(), shown(before.as_deref()));
+    a.insert("value".into(), shown(Some(value)));
+    let name = format!("{scope}.{key}");
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action: if before.is_some() {
+                audit::Action::Updated
+            } else {
+                audit::Action::Created
+            },
+            entitytype: "setting",
+            entityid: None,
+            entityname: Some(&name),
+            before: &b,
+            after: &a,
+        },
+    )
+    .await?;
     tx.commit().await
 }

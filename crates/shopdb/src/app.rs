@@ -146,3 +146,32 @@ pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Resu
     upgrade(&db).await?;
     build_with(config, db, plugins).await
 }
+
+/// Rebuilds the search index from the records of the core and every installed plugin;
+/// returns how many records were indexed.
+pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
+    let installed = shopdb_core::plugin::lifecycle::installed(&state.db).await?;
+    state
+        .db
+        .query("DELETE FROM searchindex")
+        .execute(state.db.pool())
+        .await?;
+    let mut resources: Vec<&Arc<Resource>> = state.resources.values().collect();
+    resources.sort_by_key(|r| (r.extension.is_some(), r.path.clone()));
+    let mut total = 0;
+    for res in resources {
+        let owner = state
+            .registry
+            .loaded
+            .iter()
+            .find(|p| p.resources.iter().any(|r| r.path == res.path));
+        if owner.is_some_and(|p| !installed.contains_key(&p.manifest.name)) {
+            continue;
+        }
+        total += res
+            .reindex_all(&state.db)
+            .await
+            .map_err(|e| anyhow::anyhow!(e.message))?;
+    }
+    Ok(total)
+}

@@ -72,6 +72,8 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         assets: usize,
     },
+    /// Rebuild the search index from the records (core and enabled plugins).
+    ReindexSearch,
     /// Commands a plugin contributes: shopdb <plugin> <command> [args...]
     #[command(external_subcommand)]
     External(Vec<String>),
@@ -227,6 +229,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve { bind, strict } => serve(&bind, strict).await,
         Command::Plugin { command } => plugin_command(command).await,
         Command::External(args) => external_command(args).await,
+        Command::ReindexSearch => {
+            let app = app::start(load_config()?).await?;
+            let total = app::reindex_search(&app.state).await?;
+            println!("search index rebuilt: {total} entries");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config {
             command: ConfigCommand::Check,
         } => {

@@ -220,3 +220,44 @@ pub async fn collector_schema(state: AppState, plugin: String) -> ApiResult<Resp
         .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no collector")))?;
     Ok(ok(crate::collector::json_schema(&plugin, &schema)))
 }
+
+/// GET /api/settings — every plugin's declared settings with their current values.
+pub async fn settings(State(state): State<AppState>) -> ApiResult<Response> {
+    let mut out = Vec::new();
+    for p in &state.registry.loaded {
+        let ctx = lifecycle::context(&state.db, &state.registry, p);
+        for def in p.settings.iter() {
+            let value = ctx.setting(&def.key).await?;
+            out.push(json!({"plugin": p.manifest.name, "key": def.key, "type": def.kind, "default": def.default, "value": value, "help": def.help}));
+        }
+    }
+    Ok(ok(Value::Array(out)))
+}
+
+/// PUT /api/settings/{plugin}/{key} {"value": …} — typed against the declaration.
+pub async fn put_setting(
+    State(state): State<AppState>,
+    actor: crate::auth::Actor,
+    Path((plugin, key)): Path<(String, String)>,
+    crate::http::JsonBody(body): crate::http::JsonBody,
+) -> ApiResult<Response> {
+    let loaded = state
+        .registry
+        .get(&plugin)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
+    let def = loaded
+        .settings
+        .iter()
+        .find(|d| d.key == key)
+        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
+    if let Some(extra) = body.keys().find(|k| *k != "value") {
+        return Err(ApiError::field(extra, "unknown field: send {\"value\": …}"));
+    }
+    let value = body
+        .get("value")
+        .cloned()
+        .ok_or_else(|| ApiError::field("value", "is required"))?;
+    crate::plugin::registry::check_setting(def, &value).map_err(|m| ApiError::field("value", m))?;
+    crate::settings::set_setting_as(&state.db, &actor, &plugin, &key, &value.to_string()).await?;
+    Ok(ok(json!({"plugin": plugin, "key": key, "value": value})))
+}

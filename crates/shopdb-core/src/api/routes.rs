@@ -133,6 +133,9 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
         Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action)),
         Route::new(Method::GET, "/api/navigation", VIEWER, "plugins", "Navigation items of enabled plugins", get(plugins::navigation)),
         Route::new(Method::GET, "/api/dashboard", VIEWER, "plugins", "Dashboard widgets of enabled plugins with their data", get(plugins::dashboard)),
+        Route::new(Method::GET, "/api/settings", ADMIN, "admin", "Every plugin setting: type, default, current value, help", get(plugins::settings)),
+        Route::new(Method::PUT, "/api/settings/{plugin}/{key}", ADMIN, "admin", "Change a plugin setting: {\"value\": …} of its declared type", put(plugins::put_setting))
+            .request(json!({"type": "object", "required": ["value"], "properties": {"value": {}}})),
         Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users)),
         Route::new(Method::POST, "/api/users", ADMIN, "admin", "Create a user", post(admin::create_user_route))
             .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {

@@ -220,6 +220,37 @@ backend_tests! {
         assert_ne!(live_columns(app.db(), "cameras").await.unwrap().len(), testplugins::cameras_table().columns.len());
     }
 
+    async fn admins_see_and_change_plugin_settings(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        action(&app, "cameras", "install").await;
+        let list = app.get("/api/settings").await;
+        assert_eq!(list.data()[0], json!({"plugin": "cameras", "key": "retentiondays", "type": "integer", "default": 30, "value": 30, "help": "days to keep"}));
+        assert_eq!(app.put("/api/settings/cameras/retentiondays", json!({"value": "a week"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.put("/api/settings/cameras/nosuch", json!({"value": 1})).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.put("/api/settings/cameras/retentiondays", json!({"value": 7})).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/settings").await.data()[0]["value"], 7);
+        let trail = app.get("/api/audit?entitytype=setting").await;
+        let entry = trail.data().as_array().unwrap().iter().find(|e| e["entityname"] == "cameras.retentiondays").unwrap().clone();
+        assert_eq!(entry["actorname"], "testadmin");
+        assert_eq!(entry["changes"], json!({"before": {"value": null}, "after": {"value": "7"}}));
+        let viewer = app.login_as("val", shopdb_core::auth::Role::Viewer).await;
+        assert_eq!(app.call(Method::GET, "/api/settings", Some(&viewer), None).await.status, StatusCode::FORBIDDEN);
+    }
+
+    async fn the_search_index_can_be_rebuilt(app) {
+        let app = with_plugins(&app, vec![cameras()]).await;
+        action(&app, "cameras", "install").await;
+        app.asset(json!({"assetnumber": "PLAIN-1"})).await;
+        app.post("/api/cameras", json!({"assetnumber": "CAM-77", "streamurl": "rtsp://dock/7"})).await;
+        app.db().query("DELETE FROM searchindex").execute(app.db().pool()).await.unwrap();
+        assert_eq!(app.get("/api/search?q=dock").await.data(), &json!([]));
+        let n = shopdb::app::reindex_search(&app.state).await.unwrap();
+        assert_eq!(n, 3, "two assets, one of them also a camera");
+        assert_eq!(app.get("/api/search?q=dock").await.data()[0]["type"], "camera");
+        assert_eq!(app.get("/api/search?q=plain").await.data()[0]["type"], "asset");
+        assert_eq!(app.get("/api/search?q=cam-77").await.data().as_array().unwrap().len(), 1);
+    }
+
     async fn plugins_get_settings_services_and_commands(app) {
         let app = with_plugins(&app, vec![cameras()]).await;
         action(&app, "cameras", "install").await;

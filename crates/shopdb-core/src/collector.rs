@@ -223,7 +223,7 @@ async fn apply(
         }
     }
     .await;
-    finish(tx, result).await
+    finish(db, tx, result).await
 }
 
 /// Applies a batch; the answer lists one result per record, in order.

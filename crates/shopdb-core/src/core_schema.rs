@@ -303,6 +303,37 @@ pub fn core_chain() -> Chain {
                     },
                 ],
             ),
+            Migration::new(3, "search_trigram_index", search_trigram_index()),
         ],
     }
+}
+
+/// SQLite only: an FTS5 trigram index over `searchindex.searchtext`, kept in step by
+/// triggers (cascaded deletes included), so substring search does not scan every row.
+/// MySQL and PostgreSQL search the table itself.
+fn search_trigram_index() -> Vec<Step> {
+    let sqlite_only = |sql: &str| Step::Sql {
+        sqlite: sql.to_string(),
+        mysql: "SELECT 1".to_string(),
+        postgres: "SELECT 1".to_string(),
+    };
+    vec![
+        sqlite_only(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS searchfts USING fts5(searchtext, content='searchindex', content_rowid='searchid', tokenize='trigram')",
+        ),
+        sqlite_only(
+            "CREATE TRIGGER IF NOT EXISTS searchindex_fts_insert AFTER INSERT ON searchindex BEGIN \
+             INSERT INTO searchfts(rowid, searchtext) VALUES (new.searchid, new.searchtext); END",
+        ),
+        sqlite_only(
+            "CREATE TRIGGER IF NOT EXISTS searchindex_fts_delete AFTER DELETE ON searchindex BEGIN \
+             INSERT INTO searchfts(searchfts, rowid, searchtext) VALUES ('delete', old.searchid, old.searchtext); END",
+        ),
+        sqlite_only(
+            "CREATE TRIGGER IF NOT EXISTS searchindex_fts_update AFTER UPDATE ON searchindex BEGIN \
+             INSERT INTO searchfts(searchfts, rowid, searchtext) VALUES ('delete', old.searchid, old.searchtext); \
+             INSERT INTO searchfts(rowid, searchtext) VALUES (new.searchid, new.searchtext); END",
+        ),
+        sqlite_only("INSERT INTO searchfts(searchfts) VALUES ('rebuild')"),
+    ]
 }

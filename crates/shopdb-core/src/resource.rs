@@ -299,11 +299,14 @@ impl Resource {
             self.tables_sql(q_uses_lookups)
         );
         let mut conn = db.pool().acquire().await?;
-        let total: i64 = db
-            .query_with(&count_sql, &values)
-            .fetch_one(&mut *conn)
-            .await?
-            .try_get(0)?;
+        let total: i64 = if values.is_empty() {
+            db.cached_count(&mut conn, &count_sql).await?
+        } else {
+            db.query_with(&count_sql, &values)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?
+        };
         if total == 0 || params.offset() >= total {
             return Ok((Vec::new(), total));
         }
@@ -604,6 +607,7 @@ impl Resource {
         values: Vec<(String, SqlValue)>,
     ) -> Result<Map<String, Value>, ApiError> {
         let (values, mut ext_values) = self.split(values);
+        db.forget_counts();
         let id = insert_row(db, conn, &self.table, values).await?;
         if let Some(ext) = &self.extension {
             ext_values.push((self.key().to_string(), SqlValue::Int(id)));
@@ -815,6 +819,7 @@ impl Resource {
             ))
             .with_details(Value::Object(users)));
         }
+        db.forget_counts();
         db.query(&format!(
             "DELETE FROM {} WHERE {} = ?",
             self.table.name,
@@ -915,7 +920,7 @@ impl Resource {
             self.insert(db, &mut tx, actor, values).await
         }
         .await;
-        finish(tx, result).await
+        finish(db, tx, result).await
     }
 
     /// Update from a request body in one transaction. Fields not sent keep their values.
@@ -956,7 +961,7 @@ impl Resource {
                 .await
         }
         .await;
-        finish(tx, result).await
+        finish(db, tx, result).await
     }
 
     pub async fn delete(
@@ -968,7 +973,7 @@ impl Resource {
     ) -> Result<(), ApiError> {
         let mut tx = db.begin().await?;
         let result = self.remove(db, &mut tx, actor, id, tables).await;
-        finish(tx, result).await.map(|_| ())
+        finish(db, tx, result).await.map(|_| ())
     }
 
     /// Rewrites the search entries of every record; returns how many records were indexed.
@@ -1090,12 +1095,15 @@ async fn insert_row(
 /// Commits on success and rolls back at once on failure, so no connection goes back to the
 /// pool holding locks of a half-done write.
 pub async fn finish<T>(
+    db: &Db,
     tx: sqlx::Transaction<'static, sqlx::Any>,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     match result {
         Ok(value) => {
             tx.commit().await?;
+            // Counts read while the write was open may have been cached: drop them.
+            db.forget_counts();
             Ok(value)
         }
         Err(e) => {

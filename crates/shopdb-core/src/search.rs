@@ -96,10 +96,30 @@ pub async fn search(
     limit: i64,
     hidden_plugins: &[String],
 ) -> Result<Vec<Value>, sqlx::Error> {
-    let mut sql = String::from(
-        "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
-    );
-    let mut values = vec![SqlValue::text(like_pattern(q))];
+    let q = q.trim();
+    // SQLite answers substrings of three characters or more from its trigram index; shorter
+    // ones, and the other databases, match the narrow search table directly.
+    let (mut sql, mut values) = if db.dialect() == crate::db::Dialect::Sqlite
+        && q.chars().count() >= 3
+    {
+        (
+            String::from(
+                "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex \
+                 WHERE searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)",
+            ),
+            vec![SqlValue::text(format!(
+                "\"{}\"",
+                q.to_lowercase().replace('"', "\"\"")
+            ))],
+        )
+    } else {
+        (
+            String::from(
+                "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
+            ),
+            vec![SqlValue::text(like_pattern(q))],
+        )
+    };
     if !hidden_plugins.is_empty() {
         sql.push_str(&format!(
             " AND (plugin IS NULL OR plugin NOT IN ({}))",

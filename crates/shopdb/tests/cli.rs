@@ -130,7 +130,7 @@ fn db_upgrade_is_repeatable_and_status_shows_the_chain() {
     let status = shopdb(&dir, &["db", "status"], &[]);
     let stdout = text(&status.stdout);
     assert!(
-        stdout.contains("chain core: version 2")
+        stdout.contains("chain core: version 3")
             && stdout.contains("applied")
             && !stdout.contains("pending"),
         "{stdout}"

@@ -71,7 +71,15 @@ pub struct Db {
     pool: AnyPool,
     dialect: Dialect,
     display_url: String,
+    /// Row counts of unfiltered lists, by query (see `cached_count`).
+    counts: std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
+    >,
 }
+
+/// How long an unfiltered list total may be reused. Writes through this process clear it at
+/// once; writes by another process show within this time.
+pub const COUNT_TTL: Duration = Duration::from_secs(2);
 
 /// The dialect named by a URL's scheme, if it is one we support.
 pub fn dialect_of(url: &str) -> Option<Dialect> {
@@ -174,6 +182,7 @@ impl Db {
             pool,
             dialect,
             display_url,
+            counts: Default::default(),
         })
     }
 
@@ -227,6 +236,34 @@ impl Db {
                 done.last_insert_id()
                     .ok_or_else(|| sqlx::Error::Protocol("database returned no inserted id".into()))
             }
+        }
+    }
+
+    /// A COUNT query's answer, reused for `COUNT_TTL` (counting 100,000 rows on every
+    /// page of a list costs more than the page itself).
+    pub async fn cached_count(
+        &self,
+        conn: &mut AnyConnection,
+        sql: &str,
+    ) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        if let Ok(counts) = self.counts.lock()
+            && let Some((at, n)) = counts.get(sql)
+            && at.elapsed() < COUNT_TTL
+        {
+            return Ok(*n);
+        }
+        let n: i64 = self.query(sql).fetch_one(&mut *conn).await?.try_get(0)?;
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.insert(sql.to_string(), (std::time::Instant::now(), n));
+        }
+        Ok(n)
+    }
+
+    /// Forgets cached counts after a write.
+    pub fn forget_counts(&self) {
+        if let Ok(mut counts) = self.counts.lock() {
+            counts.clear();
         }
     }
 

@@ -171,6 +171,7 @@ async fn set_state(db: &Db, name: &str, state: &str) -> Result<(), sqlx::Error> 
 }
 
 async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::Error> {
+    db.forget_counts();
     // Children first: a plugin lists its tables parents first.
     for table in p.tables.iter().rev() {
         db.query(&table.drop_sql()).execute(db.pool()).await?;
@@ -202,6 +203,7 @@ pub async fn install(
         });
     }
     let ran = migrate::upgrade(db, &chain_of(p)).await?;
+    db.forget_counts();
     let ctx = context(db, registry, p);
     if let Err(e) = p.plugin.on_install(&ctx).await {
         drop_tables(db, p).await?;
@@ -366,7 +368,12 @@ pub async fn uninstall(
             step: "backup".into(),
             reason: format!("cannot create {}: {e}", backup_dir.display()),
         })?;
-        let file = backup_dir.join(format!("{name}-{}.json", now().replace(':', "")));
+        // Timestamp for people, a random tail so two uninstalls in one second never collide.
+        let file = backup_dir.join(format!(
+            "{name}-{}-{}.json",
+            now().replace(':', ""),
+            crate::util::random_token(4)
+        ));
         let body = json!({"plugin": name, "version": p.manifest.version, "takenat": now(), "tables": dump});
         std::fs::write(&file, serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(
             |e| LifecycleError::Failed {

@@ -96,6 +96,10 @@ backend_tests! {
         assert_eq!(beyond.status, StatusCode::OK);
         assert_eq!(beyond.data(), &json!([]));
         assert_eq!(beyond.body["meta"]["total"], 7);
+        // Totals of unfiltered lists are cached briefly; this process's own writes show at once.
+        assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 7);
+        app.asset(json!({"assetnumber": "N08"})).await;
+        assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 8);
     }
 
     async fn status_in_use_cannot_be_deleted(app) {

@@ -152,13 +152,10 @@ backend_tests! {
         assert_eq!(refused.status, StatusCode::CONFLICT);
         assert!(refused.body["error"]["message"].as_str().unwrap().contains("camextras"));
         assert_eq!(action(&app, "cameras", "disable").await.status, StatusCode::CONFLICT, "an enabled dependent blocks disable");
-        assert_eq!(action(&app, "camextras", "uninstall").await.status, StatusCode::OK);
-        assert_eq!(action(&app, "cameras", "uninstall").await.status, StatusCode::OK);
-        for f in std::fs::read_dir("data/backups").into_iter().flatten().flatten() {
-            let name = f.file_name().to_string_lossy().to_string();
-            if name.starts_with("cameras-") || name.starts_with("camextras-") {
-                let _ = std::fs::remove_file(f.path());
-            }
+        for name in ["camextras", "cameras"] {
+            let done = action(&app, name, "uninstall").await;
+            assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+            std::fs::remove_file(done.data()["backup"].as_str().unwrap()).unwrap();
         }
     }
 

@@ -310,15 +310,35 @@ impl Resource {
         if total == 0 || params.offset() >= total {
             return Ok((Vec::new(), total));
         }
+        // Page over keys first, then join the names for the rows kept only: deep pages no
+        // longer build every skipped row.
+        let sort_uses_lookups = params
+            .sort
+            .as_deref()
+            .map(|s| s.trim_start_matches('-'))
+            .is_some_and(|s| self.lookups.iter().any(|l| l.alias == s));
+        let inner = format!(
+            "SELECT t.{key} AS pagekey FROM {}{filter}{order} LIMIT ? OFFSET ?",
+            self.tables_sql(q_uses_lookups || sort_uses_lookups),
+            key = self.key()
+        );
+        let all_tables = self.tables_sql(true);
+        let joined = all_tables
+            .strip_prefix(&format!("{} t", self.table.name))
+            .unwrap_or_default();
+        let select = self.select_sql();
+        let fields = select
+            .split_once(" FROM ")
+            .map(|(f, _)| f)
+            .unwrap_or(&select);
+        let sql = format!(
+            "{fields} FROM ({inner}) p JOIN {} t ON t.{key} = p.pagekey{joined}{order}",
+            self.table.name,
+            key = self.key()
+        );
         values.push(SqlValue::Int(params.per_page));
         values.push(SqlValue::Int(params.offset()));
-        let rows = db
-            .query_with(
-                &format!("{}{filter}{order} LIMIT ? OFFSET ?", self.select_sql()),
-                &values,
-            )
-            .fetch_all(&mut *conn)
-            .await?;
+        let rows = db.query_with(&sql, &values).fetch_all(&mut *conn).await?;
         let data = rows
             .iter()
             .map(|r| self.row_to_json(r).map(Value::Object))

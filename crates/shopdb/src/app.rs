@@ -144,7 +144,20 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
 pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let db = open_database(&config).await?;
     upgrade(&db).await?;
-    build_with(config, db, plugins).await
+    let app = build_with(config, db, plugins).await?;
+    // Installed plugins' pending migrations too; a failure is reported, the site still starts.
+    for (name, outcome) in
+        shopdb_core::plugin::lifecycle::upgrade_all(&app.state.db, &app.state.registry).await?
+    {
+        match outcome {
+            Ok(ran) if !ran.is_empty() => {
+                tracing::info!(plugin = %name, "applied {} migration(s)", ran.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(plugin = %name, "migration failed: {e}"),
+        }
+    }
+    Ok(app)
 }
 
 /// Rebuilds the search index from the records of the core and every installed plugin;

@@ -72,7 +72,7 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         assets: usize,
     },
-    /// Rebuild the search index from the records (core and enabled plugins).
+    /// Rebuild the search index from the records (core and installed plugins).
     ReindexSearch,
     /// Commands a plugin contributes: shopdb <plugin> <command> [args...]
     #[command(external_subcommand)]

@@ -206,8 +206,11 @@ pub async fn install(
     db.forget_counts();
     let ctx = context(db, registry, p);
     if let Err(e) = p.plugin.on_install(&ctx).await {
-        drop_tables(db, p).await?;
-        migrate::forget_chain(db, name).await?;
+        // Undo only what this install created: tables kept by `uninstall --keep-data` stay.
+        if !ran.is_empty() {
+            drop_tables(db, p).await?;
+            migrate::forget_chain(db, name).await?;
+        }
         return Err(LifecycleError::Failed {
             plugin: name.into(),
             step: "on_install".into(),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::PluginError;
 use crate::CONTRACT_VERSION;
 
-/// Names a plugin may not take: core route segments.
+/// Names a plugin may not take: core route segments and command-line words.
 pub const RESERVED_NAMES: &[&str] = &[
     "api",
     "auth",
@@ -31,6 +31,16 @@ pub const RESERVED_NAMES: &[&str] = &[
     "dashboard",
     "openapi",
     "core",
+    // Command-line words: `shopdb <plugin> <command>` must not be shadowed by them.
+    "serve",
+    "db",
+    "user",
+    "token",
+    "config",
+    "healthcheck",
+    "routes",
+    "plugin",
+    "help",
 ];
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -259,7 +259,22 @@ impl Registry {
                 for (name, service) in plugin.services() {
                     services.0.insert(name, service);
                 }
-                let resources = plugin.resources().into_iter().map(Arc::new).collect();
+                // A resource without its own search spec takes the one `searchable()` declares
+                // for its entity.
+                let searchable = plugin.searchable();
+                let resources = plugin
+                    .resources()
+                    .into_iter()
+                    .map(|mut r| {
+                        if r.search.is_none() {
+                            r.search = searchable
+                                .iter()
+                                .find(|s| s.entitytype == r.entity)
+                                .cloned();
+                        }
+                        Arc::new(r)
+                    })
+                    .collect();
                 let settings = Arc::new(plugin.settings());
                 LoadedPlugin {
                     plugin,

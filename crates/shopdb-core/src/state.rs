@@ -57,6 +57,16 @@ impl AppState {
             .collect()
     }
 
+    /// Loaded plugins that are enabled now, in dependency order.
+    pub async fn enabled_plugins(&self) -> Vec<&crate::plugin::LoadedPlugin> {
+        let enabled = self.plugin_states.enabled(&self.db).await;
+        self.registry
+            .loaded
+            .iter()
+            .filter(|p| enabled.contains(&p.manifest.name))
+            .collect()
+    }
+
     pub fn resource(&self, path: &str) -> Arc<Resource> {
         self.resources
             .get(path)

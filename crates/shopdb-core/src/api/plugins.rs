@@ -84,14 +84,8 @@ pub async fn action(
 
 /// GET /api/navigation — items of enabled plugins, by position.
 pub async fn navigation(State(state): State<AppState>) -> ApiResult<Response> {
-    let enabled = state.plugin_states.enabled(&state.db).await;
     let mut items: Vec<Value> = Vec::new();
-    for p in state
-        .registry
-        .loaded
-        .iter()
-        .filter(|p| enabled.contains(&p.manifest.name))
-    {
+    for p in state.enabled_plugins().await {
         for item in p.plugin.navigation_items() {
             let mut v = json!(item);
             v["plugin"] = json!(p.manifest.name);
@@ -105,14 +99,8 @@ pub async fn navigation(State(state): State<AppState>) -> ApiResult<Response> {
 /// GET /api/dashboard — widgets of enabled plugins with their data; a widget whose data
 /// fails carries its error, the others answer as usual.
 pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
-    let enabled = state.plugin_states.enabled(&state.db).await;
     let mut widgets: Vec<Value> = Vec::new();
-    for p in state
-        .registry
-        .loaded
-        .iter()
-        .filter(|p| enabled.contains(&p.manifest.name))
-    {
+    for p in state.enabled_plugins().await {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
         for widget in p.plugin.dashboard_widgets() {
             let mut v = json!(widget);

@@ -143,6 +143,28 @@ pub fn context(db: &Db, registry: &Registry, p: &LoadedPlugin) -> PluginContext 
     }
 }
 
+/// Plugins that declare a dependency on `name` and pass `keep` (given their name).
+fn dependents_of(
+    registry: &Registry,
+    name: &str,
+    keep: impl Fn(&str) -> bool,
+) -> Result<(), LifecycleError> {
+    let dependents: Vec<String> = registry
+        .loaded
+        .iter()
+        .filter(|o| o.manifest.dependencies.iter().any(|d| d == name) && keep(&o.manifest.name))
+        .map(|o| o.manifest.name.clone())
+        .collect();
+    if dependents.is_empty() {
+        Ok(())
+    } else {
+        Err(LifecycleError::HasDependents {
+            plugin: name.into(),
+            dependents: dependents.join(", "),
+        })
+    }
+}
+
 fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, LifecycleError> {
     if let Some(p) = registry.get(name) {
         return Ok(p);
@@ -259,23 +281,9 @@ pub async fn set_enabled(
         });
     }
     if !enabled {
-        let dependents: Vec<String> = registry
-            .loaded
-            .iter()
-            .filter(|o| o.manifest.dependencies.iter().any(|d| d == name))
-            .filter(|o| {
-                state
-                    .get(&o.manifest.name)
-                    .is_some_and(|(_, s)| s == ENABLED)
-            })
-            .map(|o| o.manifest.name.clone())
-            .collect();
-        if !dependents.is_empty() {
-            return Err(LifecycleError::HasDependents {
-                plugin: name.into(),
-                dependents: dependents.join(", "),
-            });
-        }
+        dependents_of(registry, name, |n| {
+            state.get(n).is_some_and(|(_, s)| s == ENABLED)
+        })?;
     }
     let ctx = context(db, registry, p);
     let hook = if enabled {
@@ -315,21 +323,7 @@ pub async fn uninstall(
     if !state.contains_key(name) {
         return Err(LifecycleError::NotInstalled(name.into()));
     }
-    let dependents: Vec<String> = registry
-        .loaded
-        .iter()
-        .filter(|o| {
-            o.manifest.dependencies.iter().any(|d| d == name)
-                && state.contains_key(&o.manifest.name)
-        })
-        .map(|o| o.manifest.name.clone())
-        .collect();
-    if !dependents.is_empty() {
-        return Err(LifecycleError::HasDependents {
-            plugin: name.into(),
-            dependents: dependents.join(", "),
-        });
-    }
+    dependents_of(registry, name, |n| state.contains_key(n))?;
     let ctx = context(db, registry, p);
     p.plugin
         .on_uninstall(&ctx)

@@ -36,4 +36,4 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
 }
 
 // Plugins build against the same versions of these as the framework.
-pub use {anyhow, axum, futures_util, serde_json, sqlx};
+pub use {anyhow, axum, futures_util, serde_json, sqlx, time};

@@ -6,6 +6,7 @@ use shopdb_core::plugin::registry::Candidate;
 /// Every bundled plugin, built; one that cannot be built is reported by the loader.
 pub fn bundled() -> Vec<Candidate> {
     vec![
+        computers::plugin(),
         // `shopdb plugin new` adds plugins above this line.
     ]
 }

@@ -146,6 +146,12 @@ pub fn scaffold(
         )
         .with_context(|| format!("cannot write {}", file.display()))?;
     }
+    // Generated code follows the project's formatting (`cargo fmt --check` runs in CI).
+    let _ = std::process::Command::new("rustfmt")
+        .args(["--edition", "2024"])
+        .arg(target.join("src/lib.rs"))
+        .arg(target.join("tests/contract.rs"))
+        .status();
     if !in_checkout {
         // Same dependency versions as the framework was built and tested with.
         let _ = std::fs::copy(checkout.join("Cargo.lock"), target.join("Cargo.lock"));

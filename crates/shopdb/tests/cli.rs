@@ -301,3 +301,176 @@ fn a_scaffolded_plugin_builds_and_passes_its_tests() {
         "{out}"
     );
 }
+
+/// A minimal HTTP/1.1 client for talking to a real `shopdb serve`.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `check` holds, for at most `secs` seconds.
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "{what}: not within {secs} s");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn two_server_processes_agree_on_plugin_state_without_a_restart() {
+    let dir = temp_dir("twoproc");
+    let mut user = Command::new(env!("CARGO_BIN_EXE_shopdb"))
+        .current_dir(&dir)
+        .args([
+            "user",
+            "create",
+            "ops",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        user.stdin
+            .take()
+            .unwrap()
+            .write_all(b"a long ops password\n")
+            .unwrap();
+    }
+    assert!(user.wait().unwrap().success());
+    let ports = [free_port(), free_port()];
+    let mut servers: Vec<_> = ports
+        .iter()
+        .map(|port| {
+            Command::new(env!("CARGO_BIN_EXE_shopdb"))
+                .current_dir(&dir)
+                .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .env_remove("DATABASE_URL")
+                .env_remove("SHOPDB_ENV")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for port in ports {
+        eventually(30, "server up", || {
+            shopdb(
+                &dir,
+                &["healthcheck", "--url", &format!("http://127.0.0.1:{port}")],
+                &[],
+            )
+            .status
+            .success()
+        });
+    }
+    let (status, login) = http(
+        ports[0],
+        "POST",
+        "/api/auth/login",
+        None,
+        Some(r#"{"username":"ops","password":"a long ops password"}"#),
+    );
+    assert_eq!(status, 200, "{login}");
+    let token = login
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let computers = |port: u16| http(port, "GET", "/api/computers", Some(&token), None).0;
+    assert_eq!(computers(ports[1]), 404, "not installed yet");
+
+    // A third process (the command line) installs the plugin; both servers pick it up.
+    let installed = shopdb(&dir, &["plugin", "install", "computers"], &[]);
+    assert!(installed.status.success(), "{}", text(&installed.stderr));
+    let listed = shopdb(&dir, &["plugin", "list"], &[]);
+    assert!(
+        text(&listed.stdout).contains("computers 1.0.0 [Enabled]"),
+        "{}",
+        text(&listed.stdout)
+    );
+    for port in ports {
+        // The cache refreshes every 2 s; the margin is for a busy CI machine.
+        eventually(10, "install seen", || computers(port) == 200);
+    }
+    let (status, body) = http(
+        ports[0],
+        "POST",
+        "/api/computers",
+        Some(&token),
+        Some(r#"{"assetnumber":"PC-0001","hostname":"WJ-LATHE-4471"}"#),
+    );
+    assert_eq!(status, 201, "{body}");
+    let (_, found) = http(
+        ports[1],
+        "GET",
+        "/api/search?q=lathe-44",
+        Some(&token),
+        None,
+    );
+    assert!(found.contains("\"type\":\"computer\""), "{found}");
+
+    assert!(
+        shopdb(&dir, &["plugin", "disable", "computers"], &[])
+            .status
+            .success()
+    );
+    for port in ports {
+        eventually(10, "disable seen", || computers(port) == 404);
+    }
+    let stale = shopdb(&dir, &["computers", "stale", "--days", "0"], &[]);
+    assert!(
+        text(&stale.stdout).contains("WJ-LATHE-4471"),
+        "{}",
+        text(&stale.stdout)
+    );
+    for mut s in servers.drain(..) {
+        s.kill().unwrap();
+        s.wait().unwrap();
+    }
+}

@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod bad_input;
 mod collector;
+mod computers;
 mod migrations;
 mod plugins;
 mod position;

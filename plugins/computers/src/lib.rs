@@ -1,0 +1,241 @@
+//! Shop-floor PCs and engineering workstations.
+//!
+//! A computer is an asset with the fields below, kept current by inventory collectors that
+//! push to `/api/collector/computers` (identity: hostname; a renamed PC is recognised by its
+//! serial number or MAC address).
+
+use std::sync::Arc;
+
+use shopdb_core::anyhow;
+use shopdb_core::api::Route;
+use shopdb_core::auth::Actor;
+use shopdb_core::catalog;
+use shopdb_core::futures_util::future::BoxFuture;
+use shopdb_core::plugin::registry::Candidate;
+use shopdb_core::plugin::{
+    CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
+    SettingDef, Widget,
+};
+use shopdb_core::resource::Resource;
+use shopdb_core::schema::{Column, OnDelete, Table};
+use shopdb_core::search::SearchSpec;
+use shopdb_core::serde_json::{Value, json};
+use shopdb_core::sqlx::Row;
+
+/// The asset type new computers get.
+pub const ASSET_TYPE: &str = "Computer";
+
+pub struct ComputersPlugin {
+    manifest: Manifest,
+}
+
+/// The plugin, as the loader takes it.
+pub fn plugin() -> Candidate {
+    let manifest = Manifest::parse("computers", include_str!("../manifest.json"))?;
+    Ok(Arc::new(ComputersPlugin { manifest }))
+}
+
+pub fn computers_table() -> Table {
+    Table::new("computers")
+        .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
+        .column(Column::string("hostname", 100).unique())
+        .column(Column::string("macaddress", 17).nullable())
+        .column(Column::string("ipaddress", 45).nullable())
+        .column(Column::string("osname", 100).nullable())
+        .column(Column::string("osversion", 100).nullable())
+        .column(Column::string("currentuser", 100).nullable())
+        .column(Column::string("computertype", 50).nullable())
+        .column(Column::timestamp("lastcheckin").nullable())
+        .primary_key(&["assetid"])
+        .index(&["macaddress"])
+        .index(&["ipaddress"])
+        .index(&["lastcheckin"])
+}
+
+/// Computers not seen for `days` days (or never), oldest first.
+pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>> {
+    let cutoff = shopdb_core::util::format_timestamp(
+        shopdb_core::time::OffsetDateTime::now_utc() - shopdb_core::time::Duration::days(days),
+    );
+    let rows = ctx
+        .db
+        .query(
+            "SELECT c.assetid, c.hostname, c.lastcheckin, a.assetnumber FROM computers c JOIN assets a ON a.assetid = c.assetid \
+             WHERE c.lastcheckin IS NULL OR c.lastcheckin < ? ORDER BY c.lastcheckin, c.hostname",
+        )
+        .bind(cutoff)
+        .fetch_all(ctx.db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(json!({
+                "assetid": r.try_get::<i64, _>(0)?,
+                "hostname": r.try_get::<String, _>(1)?,
+                "lastcheckin": r.try_get::<Option<String>, _>(2)?,
+                "assetnumber": r.try_get::<String, _>(3)?,
+            }))
+        })
+        .collect()
+}
+
+async fn stale_days(ctx: &PluginContext) -> anyhow::Result<i64> {
+    Ok(ctx.setting("staledays").await?.as_i64().unwrap_or(30))
+}
+
+impl Plugin for ComputersPlugin {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn models(&self) -> Vec<Table> {
+        vec![computers_table()]
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        Vec::new()
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let mut r = catalog::extension("computers", "computer", computers_table(), ASSET_TYPE);
+        r.search = Some(SearchSpec {
+            entitytype: "computer".into(),
+            title: "hostname".into(),
+            subtitle: Some("currentuser".into()),
+            fields: [
+                "hostname",
+                "assetnumber",
+                "serialnumber",
+                "currentuser",
+                "macaddress",
+                "ipaddress",
+            ]
+            .map(String::from)
+            .to_vec(),
+            url: "/computers/{id}".into(),
+            plugin: Some(self.manifest.name.clone()),
+        });
+        vec![r]
+    }
+
+    fn collector_schema(&self) -> Option<CollectorSchema> {
+        let field = |name: &str, kind: &str, required: bool| CollectorField {
+            name: name.into(),
+            kind: kind.into(),
+            required,
+        };
+        Some(CollectorSchema {
+            identityfield: "hostname".into(),
+            matchfields: vec!["serialnumber".into(), "macaddress".into()],
+            fields: vec![
+                field("hostname", "string", true),
+                field("serialnumber", "string", false),
+                field("macaddress", "string", false),
+                field("ipaddress", "string", false),
+                field("osname", "string", false),
+                field("osversion", "string", false),
+                field("currentuser", "string", false),
+                field("computertype", "string", false),
+                field("lastcheckin", "string", false),
+            ],
+            resource: None,
+        })
+    }
+
+    fn settings(&self) -> Vec<SettingDef> {
+        vec![SettingDef {
+            key: "staledays".into(),
+            kind: "integer".into(),
+            default: json!(30),
+            help: "A PC not seen by its collector for this many days counts as stale".into(),
+        }]
+    }
+
+    fn navigation_items(&self) -> Vec<NavItem> {
+        vec![NavItem {
+            name: "Computers".into(),
+            icon: "desktop".into(),
+            route: "/computers".into(),
+            position: 10,
+        }]
+    }
+
+    fn dashboard_widgets(&self) -> Vec<Widget> {
+        vec![Widget {
+            name: "stale_computers".into(),
+            title: "PCs not seen recently".into(),
+            size: "medium".into(),
+            position: 10,
+            endpoint: None,
+        }]
+    }
+
+    fn widget_data<'a>(
+        &'a self,
+        _widget: &'a str,
+        ctx: &'a PluginContext,
+    ) -> BoxFuture<'a, anyhow::Result<Value>> {
+        Box::pin(async move {
+            let days = stale_days(ctx).await?;
+            let list = stale(ctx, days).await?;
+            Ok(
+                json!({"days": days, "count": list.len(), "computers": list.into_iter().take(10).collect::<Vec<_>>()}),
+            )
+        })
+    }
+
+    fn cli_commands(&self) -> Vec<CliCommand> {
+        vec![CliCommand {
+            name: "stale".into(),
+            about: "list PCs not seen for N days: shopdb computers stale [--days N]".into(),
+            run: |ctx, args| {
+                Box::pin(async move {
+                    let days = match args.iter().position(|a| a == "--days") {
+                        Some(i) => args
+                            .get(i + 1)
+                            .and_then(|d| d.parse::<i64>().ok())
+                            .filter(|d| *d >= 0)
+                            .ok_or_else(|| {
+                                anyhow::anyhow!("--days needs a whole number of days")
+                            })?,
+                        None => stale_days(&ctx).await?,
+                    };
+                    let list = stale(&ctx, days).await?;
+                    let mut out = format!("{} computers not seen for {days} days\n", list.len());
+                    for c in list {
+                        out.push_str(&format!(
+                            "{:<24} {:<12} {}\n",
+                            c["hostname"].as_str().unwrap_or_default(),
+                            c["assetnumber"].as_str().unwrap_or_default(),
+                            c["lastcheckin"].as_str().unwrap_or("never")
+                        ));
+                    }
+                    Ok(out)
+                })
+            },
+        }]
+    }
+
+    fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
+        Box::pin(async move {
+            let exists: i64 = ctx
+                .db
+                .query("SELECT COUNT(*) FROM assettypes WHERE name = ?")
+                .bind(ASSET_TYPE.to_string())
+                .fetch_one(ctx.db.pool())
+                .await?
+                .try_get(0)?;
+            if exists == 0 {
+                let body = json!({"name": ASSET_TYPE, "plugin": "computers"});
+                catalog::assettypes()
+                    .create(
+                        &ctx.db,
+                        &Actor::system("computers plugin"),
+                        body.as_object().expect("object"),
+                    )
+                    .await
+                    .map_err(|e| anyhow::anyhow!(e.message))?;
+            }
+            Ok(())
+        })
+    }
+}

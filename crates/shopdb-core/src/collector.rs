@@ -126,6 +126,9 @@ fn check_shape(
     }
 }
 
+/// Records whose `field` equals `value` ignoring case and surrounding space (at most two).
+/// An extension column is compared on the plugin's own table; an asset column through its
+/// index, trying the value as sent, lower- and upper-cased, so 100,000 assets are not scanned.
 async fn find_by(
     db: &Db,
     conn: &mut AnyConnection,
@@ -133,21 +136,44 @@ async fn find_by(
     field: &str,
     value: &str,
 ) -> Result<Vec<i64>, sqlx::Error> {
-    let Some(expr) = res.column_sql(field) else {
-        return Ok(Vec::new());
-    };
-    let rows = db
-        .query_with(
-            &format!(
-                "SELECT t.{key} FROM {} WHERE LOWER({expr}) = ? ORDER BY t.{key} LIMIT 2",
-                res.tables_from(),
-                key = res.key()
+    let wanted = normalize(value);
+    let key = res.key();
+    let (sql, binds) = match &res.extension {
+        Some(ext) if ext.get(field).is_some() => (
+            format!(
+                "SELECT {key}, {field} FROM {} WHERE LOWER({field}) = ? LIMIT 2",
+                ext.name
             ),
-            &[SqlValue::text(normalize(value))],
-        )
-        .fetch_all(conn)
-        .await?;
-    rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()
+            vec![SqlValue::text(&wanted)],
+        ),
+        _ if res.table.get(field).is_some() => {
+            let trimmed = value.trim();
+            (
+                format!(
+                    "SELECT t.{key}, t.{field} FROM {} WHERE t.{field} IN (?, ?, ?) LIMIT 3",
+                    res.tables_from()
+                ),
+                vec![
+                    SqlValue::text(trimmed),
+                    SqlValue::text(&wanted),
+                    SqlValue::text(trimmed.to_uppercase()),
+                ],
+            )
+        }
+        _ => return Ok(Vec::new()),
+    };
+    let rows = db.query_with(&sql, &binds).fetch_all(conn).await?;
+    let mut ids = Vec::new();
+    for r in &rows {
+        let id: i64 = r.try_get(0)?;
+        let stored: Option<String> = r.try_get(1)?;
+        if stored.as_deref().map(normalize).as_deref() == Some(wanted.as_str())
+            && !ids.contains(&id)
+        {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Which existing record `record` is: by identity, else by one unambiguous, non-junk

@@ -51,8 +51,11 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
     }
     tracing::warn!("SECRET_KEY is not set: using a development signing key stored in the database");
     let key = random_token(32);
-    set_setting(db, "core", "developmentsigningkey", &key, "system").await?;
-    // Another process may have stored its key first; everyone uses the stored one.
+    // Two processes starting together race here: the loser's insert fails on the unique
+    // key, and both then use the key that was stored.
+    if let Err(e) = set_setting(db, "core", "developmentsigningkey", &key, "system").await {
+        tracing::debug!(error = %e, "another process stored the development key first");
+    }
     Ok(get_setting(db, "core", "developmentsigningkey")
         .await?
         .unwrap_or(key)

@@ -390,21 +390,28 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
                 .env_remove("DATABASE_URL")
                 .env_remove("SHOPDB_ENV")
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(std::fs::File::create(dir.join(format!("server-{port}.log"))).unwrap())
                 .spawn()
                 .unwrap()
         })
         .collect();
     for port in ports {
-        eventually(30, "server up", || {
-            shopdb(
-                &dir,
-                &["healthcheck", "--url", &format!("http://127.0.0.1:{port}")],
-                &[],
-            )
-            .status
-            .success()
-        });
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !shopdb(
+            &dir,
+            &["healthcheck", "--url", &format!("http://127.0.0.1:{port}")],
+            &[],
+        )
+        .status
+        .success()
+        {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.join(format!("server-{port}.log")))
+                    .unwrap_or_default();
+                panic!("server on {port} never became healthy; its log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
     let (status, login) = http(
         ports[0],
@@ -422,7 +429,14 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
         .next()
         .unwrap()
         .to_string();
-    let computers = |port: u16| http(port, "GET", "/api/computers", Some(&token), None).0;
+    let computers = |port: u16| {
+        let (status, body) = http(port, "GET", "/api/computers", Some(&token), None);
+        eprintln!(
+            "{port}: {status} {}",
+            body.chars().take(120).collect::<String>()
+        );
+        status
+    };
     assert_eq!(computers(ports[1]), 404, "not installed yet");
 
     // A third process (the command line) installs the plugin; both servers pick it up.
@@ -436,7 +450,7 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
     );
     for port in ports {
         // The cache refreshes every 2 s; the margin is for a busy CI machine.
-        eventually(10, "install seen", || computers(port) == 200);
+        eventually(20, "install seen", || computers(port) == 200);
     }
     let (status, body) = http(
         ports[0],
@@ -461,7 +475,7 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
             .success()
     );
     for port in ports {
-        eventually(10, "disable seen", || computers(port) == 404);
+        eventually(20, "disable seen", || computers(port) == 404);
     }
     let stale = shopdb(&dir, &["computers", "stale", "--days", "0"], &[]);
     assert!(

@@ -143,3 +143,21 @@ pub fn page(data: Vec<Value>, page: i64, per_page: i64, total: i64) -> Response 
     }))
     .into_response()
 }
+
+/// A page whose `data` is already JSON text (built by the database).
+pub fn page_raw(data: &str, page: i64, per_page: i64, total: i64) -> Response {
+    let pages = if total == 0 {
+        0
+    } else {
+        (total + per_page - 1) / per_page
+    };
+    // Same key order as `page` (serde_json sorts object keys).
+    let body = format!(
+        r#"{{"data":{data},"meta":{{"page":{page},"pages":{pages},"per_page":{per_page},"total":{total}}},"success":true}}"#
+    );
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
+}

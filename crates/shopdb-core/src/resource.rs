@@ -18,6 +18,12 @@ use crate::util::{is_valid_date, normalize_timestamp, now};
 /// Columns the server maintains itself; clients may send them back but they are ignored.
 pub const MANAGED_COLUMNS: &[&str] = &["createddate", "modifieddate", "version"];
 
+/// A page of records, as values or as JSON text built by the database.
+enum PageRows {
+    Values(Vec<Value>),
+    Json(String),
+}
+
 /// Column values to write, by column name.
 pub type Values = Vec<(String, SqlValue)>;
 
@@ -286,6 +292,30 @@ impl Resource {
 
     /// One page of records and the total matching.
     pub async fn list(&self, db: &Db, params: &ListParams) -> Result<(Vec<Value>, i64), ApiError> {
+        match self.list_page(db, params, false).await? {
+            (PageRows::Values(rows), total) => Ok((rows, total)),
+            (PageRows::Json(raw), total) => Ok((
+                serde_json::from_str(&raw).map_err(ApiError::internal)?,
+                total,
+            )),
+        }
+    }
+
+    /// One page as a JSON array text and the total: what the list route sends. On SQLite the
+    /// database builds the JSON itself, which skips converting every cell into a value and back.
+    pub async fn list_json(&self, db: &Db, params: &ListParams) -> Result<(String, i64), ApiError> {
+        match self.list_page(db, params, true).await? {
+            (PageRows::Json(raw), total) => Ok((raw, total)),
+            (PageRows::Values(rows), total) => Ok((Value::Array(rows).to_string(), total)),
+        }
+    }
+
+    async fn list_page(
+        &self,
+        db: &Db,
+        params: &ListParams,
+        want_json: bool,
+    ) -> Result<(PageRows, i64), ApiError> {
         let (filter, mut values) = self.where_sql(params)?;
         let order = self.order_sql(params.sort.as_deref())?;
         // Joined names are only needed for counting when `q` searches one of them.
@@ -308,7 +338,7 @@ impl Resource {
                 .try_get(0)?
         };
         if total == 0 || params.offset() >= total {
-            return Ok((Vec::new(), total));
+            return Ok((PageRows::Values(Vec::new()), total));
         }
         // Page over keys first, then join the names for the rows kept only: deep pages no
         // longer build every skipped row.
@@ -326,24 +356,63 @@ impl Resource {
         let joined = all_tables
             .strip_prefix(&format!("{} t", self.table.name))
             .unwrap_or_default();
-        let select = self.select_sql();
-        let fields = select
-            .split_once(" FROM ")
-            .map(|(f, _)| f)
-            .unwrap_or(&select);
-        let sql = format!(
-            "{fields} FROM ({inner}) p JOIN {} t ON t.{key} = p.pagekey{joined}{order}",
+        let from = format!(
+            "FROM ({inner}) p JOIN {} t ON t.{key} = p.pagekey{joined}{order}",
             self.table.name,
             key = self.key()
         );
         values.push(SqlValue::Int(params.per_page));
         values.push(SqlValue::Int(params.offset()));
-        let rows = db.query_with(&sql, &values).fetch_all(&mut *conn).await?;
+        if want_json && db.dialect() == crate::db::Dialect::Sqlite {
+            let sql = format!(
+                "SELECT json_group_array(json(j)) FROM (SELECT {} AS j {from})",
+                self.json_object_sql()
+            );
+            let raw: String = db
+                .query_with(&sql, &values)
+                .fetch_one(&mut *conn)
+                .await?
+                .try_get(0)?;
+            return Ok((PageRows::Json(raw), total));
+        }
+        let select = self.select_sql();
+        let fields = select
+            .split_once(" FROM ")
+            .map(|(f, _)| f)
+            .unwrap_or(&select);
+        let rows = db
+            .query_with(&format!("{fields} {from}"), &values)
+            .fetch_all(&mut *conn)
+            .await?;
         let data = rows
             .iter()
             .map(|r| self.row_to_json(r).map(Value::Object))
             .collect::<Result<_, _>>()?;
-        Ok((data, total))
+        Ok((PageRows::Values(data), total))
+    }
+
+    /// SQLite `json_object(...)` of one record, keys in the order the API prints them
+    /// (alphabetical) and booleans as true/false, so it matches `row_to_json` exactly.
+    fn json_object_sql(&self) -> String {
+        let mut pairs: Vec<(String, String)> = self
+            .all_columns()
+            .into_iter()
+            .map(|(alias, c)| {
+                let expr = format!("{alias}.{}", c.name);
+                let expr = if c.ty == ColumnType::Boolean {
+                    format!("CASE WHEN {expr} IS NULL THEN NULL WHEN {expr} <> 0 THEN json('true') ELSE json('false') END")
+                } else {
+                    expr
+                };
+                (c.name.clone(), expr)
+            })
+            .collect();
+        for (i, l) in self.lookups.iter().enumerate() {
+            pairs.push((l.alias.clone(), format!("l{i}.{}", l.display)));
+        }
+        pairs.sort();
+        let args: Vec<String> = pairs.iter().map(|(k, e)| format!("'{k}', {e}")).collect();
+        format!("json_object({})", args.join(", "))
     }
 
     /// The record with key `id`, if any.

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::parse_id;
 use crate::auth::Actor;
-use crate::error::{ApiResult, created, ok, page};
+use crate::error::{ApiResult, created, ok, page_raw};
 use crate::http::ListParams;
 use crate::resource::Resource;
 use crate::state::AppState;
@@ -18,8 +18,8 @@ pub async fn list(
     query: Option<String>,
 ) -> ApiResult<Response> {
     let params = ListParams::parse(query.as_deref())?;
-    let (data, total) = res.list(&state.db, &params).await?;
-    Ok(page(data, params.page, params.per_page, total))
+    let (data, total) = res.list_json(&state.db, &params).await?;
+    Ok(page_raw(&data, params.page, params.per_page, total))
 }
 
 pub async fn get(res: Arc<Resource>, state: AppState, id: String) -> ApiResult<Response> {

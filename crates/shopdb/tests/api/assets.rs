@@ -218,3 +218,28 @@ backend_tests! {
         assert!(one.state.signing_key.len() >= 32);
     }
 }
+
+backend_tests! {
+    async fn list_pages_built_by_the_database_match_the_records(app) {
+        let loc = app.post("/api/locations", json!({"name": "Halle \"Süd\" — Bay 3", "mapx": 100.0, "mapy": 20.25})).await.data()["locationid"].clone();
+        app.asset(json!({"assetnumber": "J-1", "name": "Drehmaschine \"Süd\"\nzweite Zeile", "locationid": loc, "mapx": 120.5, "mapy": 100.0})).await;
+        app.asset(json!({"assetnumber": "J-2", "notes": "tab\there, backslash \\ end"})).await;
+        app.asset(json!({"assetnumber": "J-3", "mapx": 0.0, "mapy": -3.75})).await;
+        for res in ["assets", "locations", "statuses"] {
+            let resource = app.state.resource(res);
+            for query in ["", "sort=-name", "per_page=2&page=2"] {
+                let params = shopdb_core::http::ListParams::parse(Some(query)).unwrap();
+                let (values, total) = resource.list(app.db(), &params).await.unwrap();
+                let (raw, raw_total) = resource.list_json(app.db(), &params).await.unwrap();
+                let parsed: serde_json::Value = serde_json::from_str(&raw).unwrap();
+                assert_eq!(parsed, serde_json::Value::Array(values), "{res}?{query}");
+                assert_eq!(total, raw_total);
+            }
+        }
+        let listed = app.get("/api/assets?sort=assetnumber").await;
+        assert_eq!(listed.data()[0]["name"], "Drehmaschine \"Süd\"\nzweite Zeile");
+        assert_eq!(listed.data()[0]["mapx"], 120.5);
+        assert_eq!(listed.data()[0]["locationname"], "Halle \"Süd\" — Bay 3");
+        assert_eq!(listed.body["meta"], json!({"page": 1, "per_page": 50, "total": 3, "pages": 1}));
+    }
+}

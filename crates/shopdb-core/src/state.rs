@@ -37,6 +37,8 @@ pub struct StateInner {
     pub registry: Arc<Registry>,
     /// Which plugins are enabled, refreshed from the database every few seconds.
     pub plugin_states: PluginStates,
+    /// Credentials verified in the last second.
+    pub verified: crate::auth::VerifiedCache,
 }
 
 impl AppState {

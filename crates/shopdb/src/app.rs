@@ -118,6 +118,7 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         routes: infos,
         registry: Arc::new(registry),
         plugin_states: PluginStates::default(),
+        verified: Default::default(),
     });
     let router = api::router(state.clone(), routes);
     Ok(App { state, router })

@@ -127,7 +127,9 @@ pub async fn update_user_route(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    match update_user(&state.db, &actor, id, change).await {
+    let result = update_user(&state.db, &actor, id, change).await;
+    state.verified.clear();
+    match result {
         Ok(true) => Ok(ok(json!({"userid": id, "updated": true}))),
         Ok(false) => Err(ApiError::not_found(format!("no user with id {id}"))),
         Err(CreateUserError::BadPassword(m)) => Err(ApiError::field("password", m)),
@@ -184,7 +186,9 @@ pub async fn revoke_token_route(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    if !revoke_token(&state.db, id).await? {
+    let revoked = revoke_token(&state.db, id).await?;
+    state.verified.clear();
+    if !revoked {
         return Err(ApiError::not_found(format!(
             "no live API token with id {id}"
         )));

@@ -50,6 +50,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
 /// POST /api/auth/logout — revokes the session behind the token or cookie.
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<Response> {
     auth::logout(&state.db, &actor).await?;
+    state.verified.clear();
     let mut response = ok(json!({"loggedout": true})).into_response();
     for c in session_cookies(None, state.config.cookie_secure, 0) {
         if let Ok(v) = c.parse() {

@@ -24,7 +24,7 @@ use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{Actor, Role, authenticate, check_csrf};
+use crate::auth::{Actor, Role, authenticate_cached, check_csrf};
 use crate::error::ApiError;
 use crate::http::BODY_LIMIT;
 use crate::state::AppState;
@@ -181,7 +181,14 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         return ApiError::not_found(format!("no such route: plugin {plugin} is not enabled"))
             .into_response();
     }
-    let actor = match authenticate(&state.db, &state.signing_key, req.headers()).await {
+    let actor = match authenticate_cached(
+        &state.db,
+        &state.signing_key,
+        req.headers(),
+        &state.verified,
+    )
+    .await
+    {
         Ok(actor) => actor,
         Err(_) if access == Access::Public => None,
         Err(e) => return e.into_response(),

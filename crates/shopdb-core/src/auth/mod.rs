@@ -108,6 +108,69 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Recently verified credentials, so a busy client does not cost a session lookup on every
+/// request. Entries live one second; logout, user changes and token revocation in this
+/// process clear it at once, and other server processes notice within that second.
+#[derive(Default)]
+pub struct VerifiedCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, Actor)>>,
+}
+
+/// How long a verified credential is trusted without asking the database again.
+pub const VERIFIED_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+impl VerifiedCache {
+    fn get(&self, credential: &str) -> Option<Actor> {
+        let entries = self.entries.lock().ok()?;
+        let (at, actor) = entries.get(credential)?;
+        (at.elapsed() < VERIFIED_TTL).then(|| actor.clone())
+    }
+
+    fn put(&self, credential: &str, actor: &Actor) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() > 10_000 {
+                entries.retain(|_, (at, _)| at.elapsed() < VERIFIED_TTL);
+            }
+            entries.insert(
+                credential.to_string(),
+                (std::time::Instant::now(), actor.clone()),
+            );
+        }
+    }
+
+    /// Forgets everything (after logout, a user change or a revoked token).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+}
+
+/// Identifies the caller (through `cache`, see [`VerifiedCache`]).
+pub async fn authenticate_cached(
+    db: &Db,
+    key: &[u8],
+    headers: &HeaderMap,
+    cache: &VerifiedCache,
+) -> Result<Option<Actor>, ApiError> {
+    let credential = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| cookie(headers, SESSION_COOKIE).map(|c| format!("cookie {c}")));
+    let Some(credential) = credential else {
+        return Ok(None);
+    };
+    if let Some(actor) = cache.get(&credential) {
+        return Ok(Some(actor));
+    }
+    let actor = authenticate(db, key, headers).await?;
+    if let Some(a) = &actor {
+        cache.put(&credential, a);
+    }
+    Ok(actor)
+}
+
 /// Identifies the caller from the Authorization header or the login cookie.
 /// `Ok(None)` means no credentials were presented; bad or revoked ones are a 401.
 pub async fn authenticate(

@@ -115,3 +115,15 @@ backend_tests! {
         assert_eq!(trail.data()[0]["changes"], json!({"before": {"isactive": true}, "after": {"isactive": false}}));
     }
 }
+
+backend_tests! {
+    async fn a_logout_reaches_other_server_processes_within_a_second(app) {
+        let other = app.with_plugins(Vec::new()).await;
+        let token = app.login_as("erin", Role::Editor).await;
+        assert_eq!(other.call(Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::OK);
+        assert_eq!(app.call(Method::POST, "/api/auth/logout", Some(&token), None).await.status, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::UNAUTHORIZED, "at once here");
+        tokio::time::sleep(shopdb_core::auth::VERIFIED_TTL + std::time::Duration::from_millis(100)).await;
+        assert_eq!(other.call(Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::UNAUTHORIZED, "and there after the cache second");
+    }
+}

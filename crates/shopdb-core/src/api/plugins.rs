@@ -133,14 +133,8 @@ pub async fn collect(
     actor: crate::auth::Actor,
     body: Value,
 ) -> ApiResult<Response> {
-    let loaded = state
-        .registry
-        .get(&plugin)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
-    let schema = loaded
-        .plugin
-        .collector_schema()
-        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no collector")))?;
+    let loaded = loaded_plugin(&state, &plugin)?;
+    let schema = collector_of(loaded)?;
     let resource = collector_resource(loaded, &schema).ok_or_else(|| {
         ApiError::internal(format!(
             "plugin {plugin} has a collector schema but no asset resource"
@@ -198,14 +192,8 @@ fn collector_resource(
 
 /// GET /api/collector/{plugin}/schema
 pub async fn collector_schema(state: AppState, plugin: String) -> ApiResult<Response> {
-    let loaded = state
-        .registry
-        .get(&plugin)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
-    let schema = loaded
-        .plugin
-        .collector_schema()
-        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no collector")))?;
+    let loaded = loaded_plugin(&state, &plugin)?;
+    let schema = collector_of(loaded)?;
     Ok(ok(crate::collector::json_schema(&plugin, &schema)))
 }
 
@@ -229,10 +217,7 @@ pub async fn put_setting(
     Path((plugin, key)): Path<(String, String)>,
     crate::http::JsonBody(body): crate::http::JsonBody,
 ) -> ApiResult<Response> {
-    let loaded = state
-        .registry
-        .get(&plugin)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin {plugin}")))?;
+    let loaded = loaded_plugin(&state, &plugin)?;
     let def = loaded
         .settings
         .iter()
@@ -248,4 +233,20 @@ pub async fn put_setting(
     crate::plugin::registry::check_setting(def, &value).map_err(|m| ApiError::field("value", m))?;
     crate::settings::set_setting_as(&state.db, &actor, &plugin, &key, &value.to_string()).await?;
     Ok(ok(json!({"plugin": plugin, "key": key, "value": value})))
+}
+
+fn loaded_plugin<'a>(
+    state: &'a AppState,
+    name: &str,
+) -> ApiResult<&'a crate::plugin::LoadedPlugin> {
+    state
+        .registry
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}")))
+}
+
+fn collector_of(loaded: &crate::plugin::LoadedPlugin) -> ApiResult<crate::plugin::CollectorSchema> {
+    loaded.plugin.collector_schema().ok_or_else(|| {
+        ApiError::not_found(format!("plugin {} has no collector", loaded.manifest.name))
+    })
 }

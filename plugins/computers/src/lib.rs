@@ -118,11 +118,7 @@ impl Plugin for ComputersPlugin {
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {
-        let field = |name: &str, kind: &str, required: bool| CollectorField {
-            name: name.into(),
-            kind: kind.into(),
-            required,
-        };
+        let field = CollectorField::new;
         Some(CollectorSchema {
             identityfield: "hostname".into(),
             matchfields: vec!["serialnumber".into(), "macaddress".into()],

@@ -91,6 +91,17 @@ pub struct CollectorField {
     pub required: bool,
 }
 
+impl CollectorField {
+    /// A field of `kind` (`string`, `integer`, `number`, `boolean` or `array`).
+    pub fn new(name: &str, kind: &str, required: bool) -> CollectorField {
+        CollectorField {
+            name: name.into(),
+            kind: kind.into(),
+            required,
+        }
+    }
+}
+
 /// What a collector posts to `/api/collector/<plugin>` (the seed's format).
 #[derive(Clone, Debug, Serialize)]
 pub struct CollectorSchema {

@@ -162,11 +162,7 @@ impl Plugin for Cameras {
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {
-        let field = |name: &str, kind: &str, required: bool| CollectorField {
-            name: name.into(),
-            kind: kind.into(),
-            required,
-        };
+        let field = CollectorField::new;
         Some(CollectorSchema {
             identityfield: "hostname".into(),
             matchfields: vec!["serialnumber".into()],

@@ -64,6 +64,32 @@ pub fn extension(path: &str, entity: &str, table: Table, assettype: &str) -> Res
     r
 }
 
+/// Creates the asset type `name` (owned by `plugin`) unless it exists; for `on_install`.
+pub async fn ensure_assettype(
+    db: &crate::db::Db,
+    name: &str,
+    plugin: &str,
+) -> Result<(), crate::error::ApiError> {
+    use sqlx::Row;
+    let exists: i64 = db
+        .query("SELECT COUNT(*) FROM assettypes WHERE name = ?")
+        .bind(name.to_string())
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
+    if exists == 0 {
+        let body = json!({"name": name, "plugin": plugin});
+        assettypes()
+            .create(
+                db,
+                &crate::auth::Actor::system(&format!("{plugin} plugin")),
+                body.as_object().expect("object"),
+            )
+            .await?;
+    }
+    Ok(())
+}
+
 pub fn assettypes() -> Resource {
     let mut r = Resource::new("assettypes", "assettype", t::assettypes(), "name");
     r.write_role = Role::Admin;

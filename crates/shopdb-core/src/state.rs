@@ -69,6 +69,14 @@ impl AppState {
             .collect()
     }
 
+    /// The hook context of a loaded plugin (its settings, services and the database), for
+    /// plugin route handlers.
+    pub fn plugin_context(&self, name: &str) -> Option<crate::plugin::PluginContext> {
+        self.registry
+            .get(name)
+            .map(|p| crate::plugin::lifecycle::context(&self.db, &self.registry, p))
+    }
+
     pub fn resource(&self, path: &str) -> Arc<Resource> {
         self.resources
             .get(path)

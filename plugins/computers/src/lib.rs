@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use shopdb_core::anyhow;
 use shopdb_core::api::Route;
-use shopdb_core::auth::Actor;
 use shopdb_core::catalog;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
@@ -213,25 +212,9 @@ impl Plugin for ComputersPlugin {
 
     fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
         Box::pin(async move {
-            let exists: i64 = ctx
-                .db
-                .query("SELECT COUNT(*) FROM assettypes WHERE name = ?")
-                .bind(ASSET_TYPE.to_string())
-                .fetch_one(ctx.db.pool())
-                .await?
-                .try_get(0)?;
-            if exists == 0 {
-                let body = json!({"name": ASSET_TYPE, "plugin": "computers"});
-                catalog::assettypes()
-                    .create(
-                        &ctx.db,
-                        &Actor::system("computers plugin"),
-                        body.as_object().expect("object"),
-                    )
-                    .await
-                    .map_err(|e| anyhow::anyhow!(e.message))?;
-            }
-            Ok(())
+            catalog::ensure_assettype(&ctx.db, ASSET_TYPE, "computers")
+                .await
+                .map_err(|e| anyhow::anyhow!(e.message))
         })
     }
 }

@@ -1,6 +1,7 @@
 //! ShopDB framework: configuration, the database layer for SQLite, MySQL/MariaDB and
 //! PostgreSQL, migrations, auth, audit, search, positions and the core REST API.
 
+pub mod addresses;
 pub mod api;
 pub mod audit;
 pub mod auth;

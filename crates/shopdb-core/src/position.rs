@@ -139,3 +139,40 @@ pub async fn resolve_position(
     }
     Ok(Some(Position::none()))
 }
+
+/// Relationships of asset `id` both ways: relationship id, type, direction (`outgoing` when
+/// `id` is the source) and the asset at the other end. Outgoing first, then by type.
+pub async fn relationships_of(db: &Db, id: i64) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    let rows = db
+        .query(
+            "SELECT r.relationshipid, t.name, r.sourceassetid, r.targetassetid, a.assetid, a.assetnumber, a.name, r.notes \
+             FROM assetrelationships r JOIN relationshiptypes t ON t.relationshiptypeid = r.relationshiptypeid \
+             JOIN assets a ON a.assetid = CASE WHEN r.sourceassetid = ? THEN r.targetassetid ELSE r.sourceassetid END \
+             WHERE r.sourceassetid = ? OR r.targetassetid = ? ORDER BY r.relationshipid",
+        )
+        .bind(id)
+        .bind(id)
+        .bind(id)
+        .fetch_all(db.pool())
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let outgoing = r.try_get::<i64, _>(2)? == id;
+        out.push(serde_json::json!({
+            "relationshipid": r.try_get::<i64, _>(0)?,
+            "relationshiptypename": r.try_get::<String, _>(1)?,
+            "direction": if outgoing { "outgoing" } else { "incoming" },
+            "assetid": r.try_get::<i64, _>(4)?,
+            "assetnumber": r.try_get::<String, _>(5)?,
+            "name": r.try_get::<Option<String>, _>(6)?,
+            "notes": r.try_get::<Option<String>, _>(7)?,
+        }));
+    }
+    out.sort_by_key(|v| {
+        (
+            v["direction"] != "outgoing",
+            v["relationshiptypename"].as_str().map(str::to_string),
+        )
+    });
+    Ok(out)
+}

@@ -2,6 +2,9 @@
 //! create, update and delete with validation, audit and search indexing in one transaction.
 //! Core reference tables, assets and plugin tables are all served by this one engine.
 
+use std::sync::{Arc, OnceLock};
+
+use futures_util::future::BoxFuture;
 use serde_json::{Map, Value, json};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -11,6 +14,8 @@ use crate::auth::{Actor, Role};
 use crate::db::{Db, SqlValue, ValueKind, decode_column};
 use crate::error::ApiError;
 use crate::http::ListParams;
+use crate::plugin::registry::Services;
+use crate::plugin::states::PluginStates;
 use crate::schema::{Column, ColumnType, OnDelete, Table};
 use crate::search::{self, SearchSpec};
 use crate::util::{is_valid_date, normalize_timestamp, now};
@@ -66,6 +71,240 @@ pub struct NamedDefault {
 /// Extra validation over the merged record; returns field → message for each problem.
 pub type Check = fn(&Map<String, Value>) -> Map<String, Value>;
 
+/// What the rest of the application offers write hooks: plugin services, every known table
+/// and which plugins are enabled. Bound once the server is assembled.
+#[derive(Default)]
+pub struct HookEnv {
+    pub services: Arc<Services>,
+    /// Every table the server knows, with the plugin that owns it (None: core).
+    pub tables: Vec<(Option<String>, Table)>,
+    pub plugin_states: Arc<PluginStates>,
+}
+
+impl HookEnv {
+    /// Whether plugin `name` is installed and enabled (cached for a second or two).
+    pub async fn enabled(&self, db: &Db, name: &str) -> bool {
+        self.plugin_states.enabled(db).await.contains(name)
+    }
+
+    /// Core tables and the tables of enabled plugins: the ones that exist and are in use.
+    pub async fn tables_in_use(&self, db: &Db) -> Vec<&Table> {
+        let enabled = self.plugin_states.enabled(db).await;
+        self.tables
+            .iter()
+            .filter(|(owner, _)| owner.as_ref().is_none_or(|o| enabled.contains(o)))
+            .map(|(_, t)| t)
+            .collect()
+    }
+}
+
+/// One write, as a hook sees it: inside the write's transaction, so an error undoes it all.
+pub struct WriteEvent<'a> {
+    pub db: &'a Db,
+    pub conn: &'a mut AnyConnection,
+    pub actor: &'a Actor,
+    /// The record's key; None before a new record is inserted.
+    pub id: Option<i64>,
+    /// The stored record before this write (None on create).
+    pub before: Option<&'a Map<String, Value>>,
+    /// The record as it will be (before-write hooks) or as stored (after-write hooks).
+    pub record: &'a Map<String, Value>,
+    pub env: &'a HookEnv,
+}
+
+impl WriteEvent<'_> {
+    /// Whether `field` is set by this write to a value it did not have before.
+    pub fn changes(&self, field: &str) -> bool {
+        let new = self.record.get(field).filter(|v| !v.is_null());
+        new.is_some() && new != self.before.and_then(|b| b.get(field))
+    }
+}
+
+pub type WriteHook =
+    Arc<dyn for<'a> Fn(WriteEvent<'a>) -> BoxFuture<'a, Result<(), ApiError>> + Send + Sync>;
+
+/// Plugin code run on every create and update of a resource, whatever the path (API,
+/// collector, CLI): `before_write` may refuse the write, `after_write` may write related rows.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    pub before_write: Vec<WriteHook>,
+    pub after_write: Vec<WriteHook>,
+    env: Arc<OnceLock<Arc<HookEnv>>>,
+}
+
+impl Hooks {
+    pub fn before(mut self, hook: WriteHook) -> Hooks {
+        self.before_write.push(hook);
+        self
+    }
+
+    pub fn after(mut self, hook: WriteHook) -> Hooks {
+        self.after_write.push(hook);
+        self
+    }
+
+    /// Gives the hooks their environment; the first call wins.
+    pub fn bind(&self, env: Arc<HookEnv>) {
+        let _ = self.env.set(env);
+    }
+
+    fn env(&self) -> &HookEnv {
+        static UNBOUND: OnceLock<HookEnv> = OnceLock::new();
+        match self.env.get() {
+            Some(env) => env,
+            None => UNBOUND.get_or_init(HookEnv::default),
+        }
+    }
+}
+
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("before_write", &self.before_write.len())
+            .field("after_write", &self.after_write.len())
+            .finish()
+    }
+}
+
+/// Rows that belong to one record and travel with it as an array field (a computer's
+/// installed software). Detail reads include the list; a write that sends the field replaces
+/// the whole list in the same transaction, and the audit entry shows it before and after.
+#[derive(Clone, Debug)]
+pub struct ChildList {
+    /// The record's field holding the list (`software`).
+    pub field: String,
+    /// The rows, keyed by a column named like the parent's key; deleted with the parent.
+    pub table: Table,
+}
+
+/// Largest list accepted in one write.
+pub const MAX_CHILDREN: usize = 10_000;
+
+impl ChildList {
+    /// Columns a client sends for each item.
+    fn item_columns(&self, parent_key: &str) -> impl Iterator<Item = &Column> {
+        self.table.columns.iter().filter(move |c| {
+            c.name != parent_key
+                && c.ty != ColumnType::Id
+                && c.name != "createddate"
+                && c.name != "modifieddate"
+        })
+    }
+
+    /// Checks a sent list and returns it in stored form: every column present, duplicates
+    /// dropped, in a stable order (so an unchanged list compares equal).
+    fn normalize(&self, parent_key: &str, raw: &Value) -> Result<Value, String> {
+        let Value::Array(items) = raw else {
+            return Err("must be a list of objects".into());
+        };
+        if items.len() > MAX_CHILDREN {
+            return Err(format!("may hold at most {MAX_CHILDREN} items"));
+        }
+        let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(obj) = item else {
+                return Err(format!("item {}: must be an object", i + 1));
+            };
+            if let Some(k) = obj
+                .keys()
+                .find(|k| self.item_columns(parent_key).all(|c| &c.name != *k))
+            {
+                return Err(format!("item {}: unknown field {k}", i + 1));
+            }
+            let mut row = Map::new();
+            for c in self.item_columns(parent_key) {
+                let v = match obj.get(&c.name) {
+                    None | Some(Value::Null) if !c.nullable && c.default.is_none() => {
+                        return Err(format!("item {}: {} is required", i + 1, c.name));
+                    }
+                    None => Value::Null,
+                    Some(v) => to_sql_value(c, v)
+                        .map_err(|m| format!("item {}: {} {m}", i + 1, c.name))?
+                        .to_json(),
+                };
+                row.insert(c.name.clone(), v);
+            }
+            out.push(Value::Object(row));
+        }
+        out.sort_by_cached_key(|v| v.to_string());
+        out.dedup();
+        Ok(Value::Array(out))
+    }
+
+    async fn load(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        parent_key: &str,
+        id: i64,
+    ) -> Result<Value, sqlx::Error> {
+        let columns: Vec<&Column> = self.item_columns(parent_key).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let rows = db
+            .query(&format!(
+                "SELECT {} FROM {} WHERE {parent_key} = ?",
+                names.join(", "),
+                self.table.name
+            ))
+            .bind(id)
+            .fetch_all(conn)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let mut row = Map::new();
+            for (idx, c) in columns.iter().enumerate() {
+                row.insert(c.name.clone(), decode_column(r, idx, c.ty.value_kind())?);
+            }
+            out.push(Value::Object(row));
+        }
+        out.sort_by_cached_key(|v| v.to_string());
+        Ok(Value::Array(out))
+    }
+
+    async fn replace(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        parent_key: &str,
+        id: i64,
+        list: &Value,
+    ) -> Result<(), ApiError> {
+        db.query(&format!(
+            "DELETE FROM {} WHERE {parent_key} = ?",
+            self.table.name
+        ))
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+        let columns: Vec<&Column> = self.item_columns(parent_key).collect();
+        for item in list.as_array().into_iter().flatten() {
+            let mut values = vec![(parent_key.to_string(), SqlValue::Int(id))];
+            for c in &columns {
+                let raw = item.get(&c.name).unwrap_or(&Value::Null);
+                let v = match raw {
+                    Value::Null => SqlValue::Null(c.ty.value_kind()),
+                    v => to_sql_value(c, v).map_err(ApiError::bad_request)?,
+                };
+                values.push((c.name.clone(), v));
+            }
+            let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
+            let marks = vec!["?"; values.len()].join(", ");
+            let binds: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
+            db.query_with(
+                &format!(
+                    "INSERT INTO {} ({}) VALUES ({marks})",
+                    self.table.name,
+                    names.join(", ")
+                ),
+                &binds,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
 /// A table served over the API.
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -92,6 +331,9 @@ pub struct Resource {
     /// record is then the asset and its extension row, read, written and audited as one.
     pub extension: Option<Table>,
     pub check: Option<Check>,
+    pub hooks: Hooks,
+    /// Lists of rows that travel with each record (see [`ChildList`]).
+    pub children: Vec<ChildList>,
 }
 
 impl Resource {
@@ -110,6 +352,8 @@ impl Resource {
             search: None,
             extension: None,
             check: None,
+            hooks: Hooks::default(),
+            children: Vec::new(),
         }
     }
 
@@ -425,9 +669,17 @@ impl Resource {
         let row = db
             .query(&format!("{} WHERE t.{} = ?", self.select_sql(), self.key()))
             .bind(id)
-            .fetch_optional(conn)
+            .fetch_optional(&mut *conn)
             .await?;
-        row.map(|r| self.row_to_json(&r)).transpose()
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let mut record = self.row_to_json(&row)?;
+        for list in &self.children {
+            let items = list.load(db, &mut *conn, self.key(), id).await?;
+            record.insert(list.field.clone(), items);
+        }
+        Ok(Some(record))
     }
 
     pub async fn get(&self, db: &Db, id: i64) -> Result<Map<String, Value>, ApiError> {
@@ -475,6 +727,15 @@ impl Resource {
                 // Read-only fields echoed back from a GET are ignored.
                 Some(_) => {}
                 None if lookup_aliases.contains(&name.as_str()) => {}
+                None if self.child(name).is_some() => {
+                    let list = self.child(name).expect("checked");
+                    match list.normalize(self.key(), raw) {
+                        Ok(v) => values.push((name.clone(), SqlValue::Text(v.to_string()))),
+                        Err(msg) => {
+                            errors.insert(name.clone(), Value::String(msg));
+                        }
+                    }
+                }
                 None => {
                     errors.insert(
                         name.clone(),
@@ -648,6 +909,15 @@ impl Resource {
                 Err(e) => return Err(e),
             }
         }
+        // Checks that span the asset and its extension see the whole merged record.
+        // (as sent, so a problem in one part does not hide the other's)
+        if let Some(check) = self.check {
+            let mut merged = existing.cloned().unwrap_or_default();
+            merged.extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
+            for (k, v) in check(&merged) {
+                errors.entry(k).or_insert(v);
+            }
+        }
         if errors.is_empty() {
             Ok(values)
         } else {
@@ -695,6 +965,21 @@ impl Resource {
         actor: &Actor,
         values: Vec<(String, SqlValue)>,
     ) -> Result<Map<String, Value>, ApiError> {
+        let (values, lists) = self.take_children(values);
+        if !self.hooks.before_write.is_empty() {
+            let mut record = merge(None, &values);
+            record.extend(lists.iter().cloned());
+            self.run_hooks(
+                &self.hooks.before_write,
+                db,
+                conn,
+                actor,
+                None,
+                None,
+                &record,
+            )
+            .await?;
+        }
         let (values, mut ext_values) = self.split(values);
         db.forget_counts();
         let id = insert_row(db, conn, &self.table, values).await?;
@@ -702,10 +987,27 @@ impl Resource {
             ext_values.push((self.key().to_string(), SqlValue::Int(id)));
             insert_row(db, conn, ext, ext_values).await?;
         }
-        let record = self
+        self.write_children(db, conn, id, &lists).await?;
+        let mut record = self
             .fetch(db, conn, id)
             .await?
             .ok_or_else(|| self.not_found(id))?;
+        if !self.hooks.after_write.is_empty() {
+            self.run_hooks(
+                &self.hooks.after_write,
+                db,
+                conn,
+                actor,
+                Some(id),
+                None,
+                &record,
+            )
+            .await?;
+            record = self
+                .fetch(db, conn, id)
+                .await?
+                .ok_or_else(|| self.not_found(id))?;
+        }
         let name = self.label_of(&record);
         audit::record(
             db,
@@ -741,11 +1043,16 @@ impl Resource {
             .get(self.key())
             .and_then(Value::as_i64)
             .unwrap_or_default();
+        let (values, lists) = self.take_children(values);
+        let lists: Vec<(String, Value)> = lists
+            .into_iter()
+            .filter(|(n, v)| before.get(n) != Some(v))
+            .collect();
         let changed: Vec<(String, SqlValue)> = values
             .into_iter()
             .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
             .collect();
-        if changed.is_empty() {
+        if changed.is_empty() && lists.is_empty() {
             if let (Some(expected), Some(current)) = (
                 expected_version,
                 before.get("version").and_then(Value::as_i64),
@@ -754,6 +1061,13 @@ impl Resource {
                 return Err(self.stale(db, conn, id, current).await);
             }
             return Ok(before.clone());
+        }
+        if !self.hooks.before_write.is_empty() {
+            let mut record = merge(Some(before), &changed);
+            record.extend(lists.iter().cloned());
+            let hooks = &self.hooks.before_write;
+            self.run_hooks(hooks, db, conn, actor, Some(id), Some(before), &record)
+                .await?;
         }
         let (changed, ext_changed) = self.split(changed);
         let mut sets: Vec<String> = changed.iter().map(|(n, _)| format!("{n} = ?")).collect();
@@ -809,10 +1123,20 @@ impl Resource {
             .execute(&mut *conn)
             .await?;
         }
-        let after = self
+        self.write_children(db, conn, id, &lists).await?;
+        let mut after = self
             .fetch(db, conn, id)
             .await?
             .ok_or_else(|| self.not_found(id))?;
+        if !self.hooks.after_write.is_empty() {
+            let hooks = &self.hooks.after_write;
+            self.run_hooks(hooks, db, conn, actor, Some(id), Some(before), &after)
+                .await?;
+            after = self
+                .fetch(db, conn, id)
+                .await?
+                .ok_or_else(|| self.not_found(id))?;
+        }
         let name = self.label_of(&after);
         audit::record(
             db,
@@ -830,6 +1154,33 @@ impl Resource {
         .await?;
         self.index(db, conn, id, &after).await?;
         Ok(after)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_hooks(
+        &self,
+        hooks: &[WriteHook],
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        id: Option<i64>,
+        before: Option<&Map<String, Value>>,
+        record: &Map<String, Value>,
+    ) -> Result<(), ApiError> {
+        let env = self.hooks.env();
+        for hook in hooks {
+            hook(WriteEvent {
+                db,
+                conn: &mut *conn,
+                actor,
+                id,
+                before,
+                record,
+                env,
+            })
+            .await?;
+        }
+        Ok(())
     }
 
     /// The 409 for a stale version, naming who changed the record last and when.
@@ -949,6 +1300,40 @@ impl Resource {
     }
 
     /// Separates extension-table values from base-table values.
+    fn child(&self, field: &str) -> Option<&ChildList> {
+        self.children.iter().find(|c| c.field == field)
+    }
+
+    /// Separates validated child lists (carried as JSON text) from column values.
+    fn take_children(&self, values: Values) -> (Values, Vec<(String, Value)>) {
+        let mut lists = Vec::new();
+        let mut rest = Vec::with_capacity(values.len());
+        for (name, v) in values {
+            match (self.child(&name), &v) {
+                (Some(_), SqlValue::Text(text)) => {
+                    lists.push((name, serde_json::from_str(text).unwrap_or_default()));
+                }
+                _ => rest.push((name, v)),
+            }
+        }
+        (rest, lists)
+    }
+
+    async fn write_children(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        id: i64,
+        lists: &[(String, Value)],
+    ) -> Result<(), ApiError> {
+        for (field, items) in lists {
+            if let Some(list) = self.child(field) {
+                list.replace(db, conn, self.key(), id, items).await?;
+            }
+        }
+        Ok(())
+    }
+
     fn split(&self, values: Vec<(String, SqlValue)>) -> (Values, Values) {
         match &self.extension {
             Some(ext) => values
@@ -1106,16 +1491,7 @@ impl Resource {
             if for_write && !self.writable(c) {
                 continue;
             }
-            let mut schema = match c.ty {
-                ColumnType::Id | ColumnType::Integer => json!({"type": "integer"}),
-                ColumnType::Float => json!({"type": "number"}),
-                ColumnType::Boolean => json!({"type": "boolean"}),
-                ColumnType::String(n) => json!({"type": "string", "maxLength": n}),
-                ColumnType::Text => json!({"type": "string"}),
-                ColumnType::Timestamp => json!({"type": "string", "format": "date-time"}),
-                ColumnType::Date => json!({"type": "string", "format": "date"}),
-                ColumnType::Bytes => json!({"type": "string", "format": "binary"}),
-            };
+            let mut schema = column_schema(c);
             if c.nullable {
                 schema["nullable"] = json!(true);
             }
@@ -1138,7 +1514,31 @@ impl Resource {
         } else if self.versioned {
             props.insert("version".into(), json!({"type": "integer", "description": "required on update: the version you read"}));
         }
+        for list in &self.children {
+            let items: Map<String, Value> = list
+                .item_columns(self.key())
+                .map(|c| (c.name.clone(), column_schema(c)))
+                .collect();
+            props.insert(
+                list.field.clone(),
+                json!({"type": "array", "items": {"type": "object", "properties": items},
+                       "description": "in detail reads, not lists; a write that sends it replaces the whole list"}),
+            );
+        }
         json!({"type": "object", "properties": props, "required": required})
+    }
+}
+
+fn column_schema(c: &Column) -> Value {
+    match c.ty {
+        ColumnType::Id | ColumnType::Integer => json!({"type": "integer"}),
+        ColumnType::Float => json!({"type": "number"}),
+        ColumnType::Boolean => json!({"type": "boolean"}),
+        ColumnType::String(n) => json!({"type": "string", "maxLength": n}),
+        ColumnType::Text => json!({"type": "string"}),
+        ColumnType::Timestamp => json!({"type": "string", "format": "date-time"}),
+        ColumnType::Date => json!({"type": "string", "format": "date"}),
+        ColumnType::Bytes => json!({"type": "string", "format": "binary"}),
     }
 }
 

@@ -36,7 +36,10 @@ pub struct StateInner {
     /// Plugins that passed the loader, and the quarantined ones with their reasons.
     pub registry: Arc<Registry>,
     /// Which plugins are enabled, refreshed from the database every few seconds.
-    pub plugin_states: PluginStates,
+    pub plugin_states: Arc<PluginStates>,
+    /// What write hooks see (services, tables and their owners, plugin states); also for
+    /// plugin handlers that need the same.
+    pub hook_env: Arc<crate::resource::HookEnv>,
     /// Credentials verified in the last second.
     pub verified: crate::auth::VerifiedCache,
 }

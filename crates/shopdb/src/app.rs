@@ -14,7 +14,7 @@ use shopdb_core::migrate;
 use shopdb_core::plugin::Registry;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::states::PluginStates;
-use shopdb_core::resource::Resource;
+use shopdb_core::resource::{HookEnv, Resource};
 use shopdb_core::settings::{get_setting, set_setting};
 use shopdb_core::state::{AppState, StateInner};
 use shopdb_core::util::random_token;
@@ -108,6 +108,23 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
     }
     let mut tables = core_tables();
     tables.extend(registry.tables());
+    let plugin_states = Arc::new(PluginStates::default());
+    let hook_env = Arc::new(HookEnv {
+        services: registry.services.clone(),
+        tables: core_tables()
+            .into_iter()
+            .map(|t| (None, t))
+            .chain(registry.loaded.iter().flat_map(|p| {
+                p.tables
+                    .iter()
+                    .map(|t| (Some(p.manifest.name.clone()), t.clone()))
+            }))
+            .collect(),
+        plugin_states: plugin_states.clone(),
+    });
+    for r in all_resources.values() {
+        r.hooks.bind(hook_env.clone());
+    }
     let state = AppState::new(StateInner {
         db,
         config,
@@ -117,7 +134,8 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         access,
         routes: infos,
         registry: Arc::new(registry),
-        plugin_states: PluginStates::default(),
+        plugin_states,
+        hook_env,
         verified: Default::default(),
     });
     let router = api::router(state.clone(), routes);

@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::parse_id;
 use crate::audit::{self, AuditQuery};
@@ -11,6 +11,19 @@ use crate::floorplan;
 use crate::http::ListParams;
 use crate::position::resolve_position;
 use crate::state::AppState;
+
+/// GET /api/assets/{id}/relationships — the asset's relationships in both directions, each
+/// with the other asset and whether this asset is the source (`outgoing`) or the target.
+pub async fn relationships(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    crate::catalog::assets().get(&state.db, id).await?;
+    Ok(ok(Value::Array(
+        crate::position::relationships_of(&state.db, id).await?,
+    )))
+}
 
 /// GET /api/assets/{id}/history — audit entries of one asset, newest first.
 pub async fn history(

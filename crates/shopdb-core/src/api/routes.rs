@@ -120,6 +120,7 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
             .response(json!({"type": "array", "items": {"type": "object", "properties": {
                 "type": {"type": "string"}, "id": {"type": "integer"}, "title": {"type": "string"},
                 "subtitle": {"type": "string", "nullable": true}, "url": {"type": "string"}}}})),
+        Route::new(Method::GET, "/api/assets/{id}/relationships", VIEWER, "assets", "Relationships of an asset both ways (direction outgoing or incoming), with the other asset", get(assets::relationships)),
         Route::new(Method::GET, "/api/assets/{id}/history", VIEWER, "assets", "Audit entries of an asset, newest first", get(assets::history))
             .paged(),
         Route::new(Method::GET, "/api/assets/{id}/position", VIEWER, "assets", "Resolved map position: own, related asset's or location's", get(assets::position))

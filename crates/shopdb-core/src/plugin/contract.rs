@@ -158,7 +158,10 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
             .map(|f| &f.name)
             .chain(schema.matchfields.iter())
         {
-            if !field_exists(f) {
+            let is_list = resources
+                .iter()
+                .any(|r| r.children.iter().any(|c| &c.field == f));
+            if !field_exists(f) && !is_list {
                 out.push(format!(
                     "collector field {f} does not exist in the plugin's records"
                 ));

@@ -1,0 +1,103 @@
+//! The IP-address check that plugins share. The network plugin offers the service
+//! [`SERVICE`] (an [`AddressService`]); any plugin whose records carry an `ipaddress` adds
+//! [`ip_address_hook`] to its resource, and so refuses an address another asset holds — without
+//! depending on the network plugin's crate. With no such service, or its plugin disabled,
+//! only the address format is checked.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use sqlx::AnyConnection;
+
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::resource::{HookEnv, WriteHook};
+
+/// Name under which the address service is registered.
+pub const SERVICE: &str = "network.ipaddresses";
+/// The plugin whose enabled state switches the check on and off.
+pub const PROVIDER: &str = "network";
+
+/// An asset holding an address.
+#[derive(Clone, Debug)]
+pub struct Holder {
+    pub assetid: i64,
+    pub assetnumber: String,
+    pub name: Option<String>,
+    pub ipaddress: String,
+    /// The table the address is recorded in (`computers`, `printers` …).
+    pub recordedin: String,
+}
+
+impl Holder {
+    pub fn to_json(&self) -> Value {
+        json!({
+            "assetid": self.assetid, "assetnumber": self.assetnumber, "name": self.name,
+            "ipaddress": self.ipaddress, "recordedin": self.recordedin,
+        })
+    }
+
+    /// `PC-4471 (Lathe PC, computers)`.
+    pub fn describe(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{} ({name}, {})", self.assetnumber, self.recordedin),
+            None => format!("{} ({})", self.assetnumber, self.recordedin),
+        }
+    }
+}
+
+/// Who holds an address, answered inside the caller's transaction.
+pub trait AddressBook: Send + Sync {
+    fn holders<'a>(
+        &'a self,
+        db: &'a Db,
+        conn: &'a mut AnyConnection,
+        env: &'a HookEnv,
+        ip: IpAddr,
+        exclude: Option<i64>,
+    ) -> BoxFuture<'a, Result<Vec<Holder>, ApiError>>;
+}
+
+/// What is registered under [`SERVICE`].
+pub struct AddressService(pub Arc<dyn AddressBook>);
+
+/// Parses an address, or names the field it came from.
+pub fn parse_ip(field: &str, raw: &str) -> Result<IpAddr, ApiError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ApiError::field(field, format!("'{raw}' is not an IP address")))
+}
+
+/// A write hook for records with an `ipaddress`: it must be an IP address, and while the
+/// address service's plugin is enabled no other asset may hold it (409 naming the holder).
+pub fn ip_address_hook() -> WriteHook {
+    Arc::new(|event| {
+        Box::pin(async move {
+            if !event.changes("ipaddress") {
+                return Ok(());
+            }
+            let raw = event.record["ipaddress"].as_str().unwrap_or_default();
+            let ip = parse_ip("ipaddress", raw)?;
+            let Ok(service) = event.env.services.get::<AddressService>(SERVICE) else {
+                return Ok(());
+            };
+            if !event.env.enabled(event.db, PROVIDER).await {
+                return Ok(());
+            }
+            let holders = service
+                .0
+                .holders(event.db, event.conn, event.env, ip, event.id)
+                .await?;
+            match holders.first() {
+                None => Ok(()),
+                Some(h) => Err(ApiError::conflict(format!(
+                    "IP address {ip} is already held by {}",
+                    h.describe()
+                ))
+                .with_details(json!({"field": "ipaddress", "holder": h.to_json()}))),
+            }
+        })
+    })
+}

@@ -7,6 +7,8 @@ use shopdb_core::plugin::registry::Candidate;
 pub fn bundled() -> Vec<Candidate> {
     vec![
         computers::plugin(),
+        network::plugin(),
+        equipment::plugin(),
         // `shopdb plugin new` adds plugins above this line.
     ]
 }

@@ -7,19 +7,29 @@
 use std::sync::Arc;
 
 use shopdb_core::anyhow;
-use shopdb_core::api::Route;
+use shopdb_core::api::{Access, Route};
+use shopdb_core::auth::Role;
+use shopdb_core::axum::extract::{RawQuery, State};
+use shopdb_core::axum::http::Method;
+use shopdb_core::axum::response::Response;
+use shopdb_core::axum::routing::get;
 use shopdb_core::catalog;
+use shopdb_core::db::Db;
+use shopdb_core::error::{ApiError, ApiResult, ok};
 use shopdb_core::futures_util::future::BoxFuture;
+use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
     SettingDef, Widget,
 };
+use shopdb_core::resource::ChildList;
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::sqlx::Row;
+use shopdb_core::state::AppState;
 
 /// The asset type new computers get.
 pub const ASSET_TYPE: &str = "Computer";
@@ -49,6 +59,58 @@ pub fn computers_table() -> Table {
         .index(&["macaddress"])
         .index(&["ipaddress"])
         .index(&["lastcheckin"])
+}
+
+/// Installed software per computer, replaced by each collector push that sends `software`.
+pub fn software_table() -> Table {
+    Table::new("computersoftware")
+        .column(Column::id("softwareid"))
+        .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
+        .column(Column::string("name", 200))
+        .column(Column::string("version", 100).nullable())
+        .column(Column::string("publisher", 200).nullable())
+        .index(&["assetid"])
+        .index(&["name"])
+}
+
+/// Computers with software whose name contains `name`, by hostname.
+pub async fn with_software(db: &Db, name: &str) -> anyhow::Result<Vec<Value>> {
+    let rows = db
+        .query(
+            "SELECT c.assetid, c.hostname, s.name, s.version FROM computersoftware s \
+             JOIN computers c ON c.assetid = s.assetid WHERE LOWER(s.name) LIKE ? \
+             ORDER BY c.hostname, s.name LIMIT 5000",
+        )
+        .bind(shopdb_core::resource::like_pattern(&name.to_lowercase()))
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(json!({
+                "assetid": r.try_get::<i64, _>(0)?,
+                "hostname": r.try_get::<String, _>(1)?,
+                "software": r.try_get::<String, _>(2)?,
+                "version": r.try_get::<Option<String>, _>(3)?,
+            }))
+        })
+        .collect()
+}
+
+async fn software_route(
+    State(state): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let pairs = shopdb_core::http::query_pairs(q.as_deref());
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.trim())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::field("name", "is required: part of the software name"))?;
+    let found = with_software(&state.db, name)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(ok(Value::Array(found)))
 }
 
 /// Computers not seen for `days` days (or never), oldest first.
@@ -87,15 +149,38 @@ impl Plugin for ComputersPlugin {
     }
 
     fn models(&self) -> Vec<Table> {
-        vec![computers_table()]
+        vec![computers_table(), software_table()]
+    }
+
+    fn migrations(&self) -> Vec<Migration> {
+        vec![
+            Migration::new(1, "baseline", vec![Step::CreateTable(computers_table())]),
+            Migration::new(
+                2,
+                "installed software",
+                vec![Step::CreateTable(software_table())],
+            ),
+        ]
     }
 
     fn routes(&self) -> Vec<Route> {
-        Vec::new()
+        vec![Route::new(
+            Method::GET,
+            "/api/computers/software",
+            Access::Role(Role::Viewer),
+            "computers",
+            "Computers with installed software whose name contains ?name=",
+            get(software_route),
+        )]
     }
 
     fn resources(&self) -> Vec<Resource> {
         let mut r = catalog::extension("computers", "computer", computers_table(), ASSET_TYPE);
+        r.children = vec![ChildList {
+            field: "software".into(),
+            table: software_table(),
+        }];
+        r.hooks = r.hooks.before(shopdb_core::addresses::ip_address_hook());
         r.search = Some(SearchSpec {
             entitytype: "computer".into(),
             title: "hostname".into(),
@@ -131,6 +216,7 @@ impl Plugin for ComputersPlugin {
                 field("currentuser", "string", false),
                 field("computertype", "string", false),
                 field("lastcheckin", "string", false),
+                field("software", "array", false),
             ],
             resource: None,
         })

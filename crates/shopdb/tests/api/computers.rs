@@ -35,4 +35,43 @@ backend_tests! {
         assert_eq!(widget["data"]["days"], 30);
         assert_eq!(app.get("/api/navigation").await.data()[0]["name"], "Computers");
     }
+
+    async fn installed_software_travels_with_the_pc_and_collector_pushes_replace_it(app) {
+        app.post("/api/plugins/computers/install", json!({})).await;
+        let token = app.post("/api/tokens", json!({"name": "pc inventory", "plugin": "computers"})).await.data()["token"].as_str().unwrap().to_string();
+        let push = |software: serde_json::Value| json!({"hostname": "CMM-PC-01", "serialnumber": "CZ1234", "software": software});
+        let first = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(push(json!([
+            {"name": "Calypso", "version": "7.2", "publisher": "Zeiss"},
+            {"name": "7-Zip", "version": "23.01"},
+            {"name": "7-Zip", "version": "23.01"}
+        ])))).await;
+        assert_eq!(first.data()["results"][0]["status"], "created", "{}", first.body);
+        let id = first.data()["results"][0]["assetid"].as_i64().unwrap();
+        let pc = app.get(&format!("/api/computers/{id}")).await;
+        let names: Vec<&str> = pc.data()["software"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["7-Zip", "Calypso"], "duplicates dropped: {}", pc.body);
+
+        let same = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(push(json!([
+            {"name": "7-Zip", "version": "23.01"}, {"name": "Calypso", "version": "7.2", "publisher": "Zeiss"}
+        ])))).await;
+        assert_eq!(same.data()["results"][0]["status"], "unchanged", "{}", same.body);
+        let upgraded = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(push(json!([
+            {"name": "Calypso", "version": "7.4", "publisher": "Zeiss"}
+        ])))).await;
+        assert_eq!(upgraded.data()["results"][0]["status"], "updated", "{}", upgraded.body);
+        assert_eq!(upgraded.data()["results"][0]["changed"], json!(["software"]));
+        assert_eq!(app.count("computersoftware").await, 1);
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data()[0]["changes"]["after"]["software"][0]["version"], "7.4", "{}", history.body);
+
+        let who = app.get("/api/computers/software?name=calyp").await;
+        assert_eq!(who.data()[0]["hostname"], "CMM-PC-01", "{}", who.body);
+        assert_eq!(app.get("/api/computers/software").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let bad = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(push(json!([{"version": "1"}])))).await;
+        assert_eq!(bad.data()["results"][0]["status"], "rejected", "{}", bad.body);
+        assert_eq!(app.count("computersoftware").await, 1, "a rejected push changes nothing");
+
+        assert_eq!(app.delete(&format!("/api/computers/{id}")).await.status, StatusCode::OK);
+        assert_eq!(app.count("computersoftware").await, 0);
+    }
 }

@@ -92,6 +92,9 @@ pub struct Resource {
     /// record is then the asset and its extension row, read, written and audited as one.
     pub extension: Option<Table>,
     pub check: Option<Check>,
+    /// Columns the owning code keeps up to date itself (a plugin's state column): shown on
+    /// reads and usable as filters, but ignored in request bodies, like the managed columns.
+    pub readonly: Vec<String>,
 }
 
 impl Resource {
@@ -110,6 +113,7 @@ impl Resource {
             search: None,
             extension: None,
             check: None,
+            readonly: Vec::new(),
         }
     }
 
@@ -121,6 +125,7 @@ impl Resource {
         column.ty != ColumnType::Id
             && column.ty != ColumnType::Bytes
             && !MANAGED_COLUMNS.contains(&column.name.as_str())
+            && !self.readonly.contains(&column.name)
     }
 
     /// Columns returned by reads (everything but binary data).
@@ -632,6 +637,7 @@ impl Resource {
         }
         let mut part = Resource::new(&self.path, &self.entity, ext_table, &key);
         part.check = None;
+        part.readonly = self.readonly.clone();
         let mut errors = Map::new();
         let mut values = Vec::new();
         for result in [

@@ -13,3 +13,4 @@ mod position;
 mod roles;
 mod search;
 mod testplugins;
+mod usb;

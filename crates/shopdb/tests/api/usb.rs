@@ -4,16 +4,9 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 use shopdb_core::auth::Role;
-use shopdb_core::time::{Duration, OffsetDateTime};
-use shopdb_core::util::format_timestamp;
 
 use crate::backend_tests;
-use crate::support::TestApp;
-
-/// A timestamp `hours` from now (negative: in the past).
-fn hours_from_now(hours: i64) -> String {
-    format_timestamp(OffsetDateTime::now_utc() + Duration::hours(hours))
-}
+use crate::support::{TestApp, hours_from_now};
 
 async fn install(app: &TestApp) {
     let r = app.post("/api/plugins/usb/install", json!({})).await;

@@ -8,6 +8,7 @@ mod bad_input;
 mod collector;
 mod computers;
 mod migrations;
+mod notifications;
 mod plugins;
 mod position;
 mod roles;

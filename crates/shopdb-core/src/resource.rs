@@ -334,6 +334,9 @@ pub struct Resource {
     pub hooks: Hooks,
     /// Lists of rows that travel with each record (see [`ChildList`]).
     pub children: Vec<ChildList>,
+    /// Columns the owning code keeps up to date itself (a plugin's state column): shown on
+    /// reads and usable as filters, but ignored in request bodies, like the managed columns.
+    pub readonly: Vec<String>,
 }
 
 impl Resource {
@@ -354,6 +357,7 @@ impl Resource {
             check: None,
             hooks: Hooks::default(),
             children: Vec::new(),
+            readonly: Vec::new(),
         }
     }
 
@@ -365,6 +369,7 @@ impl Resource {
         column.ty != ColumnType::Id
             && column.ty != ColumnType::Bytes
             && !MANAGED_COLUMNS.contains(&column.name.as_str())
+            && !self.readonly.contains(&column.name)
     }
 
     /// Columns returned by reads (everything but binary data).
@@ -893,6 +898,7 @@ impl Resource {
         }
         let mut part = Resource::new(&self.path, &self.entity, ext_table, &key);
         part.check = None;
+        part.readonly = self.readonly.clone();
         let mut errors = Map::new();
         let mut values = Vec::new();
         for result in [

@@ -9,6 +9,8 @@ pub fn bundled() -> Vec<Candidate> {
         computers::plugin(),
         network::plugin(),
         equipment::plugin(),
+        notifications::plugin(),
+        usb::plugin(),
         // `shopdb plugin new` adds plugins above this line.
     ]
 }

@@ -336,6 +336,13 @@ impl TestApp {
     }
 }
 
+/// A stored-form timestamp `hours` from now (negative: in the past).
+pub fn hours_from_now(hours: i64) -> String {
+    shopdb_core::util::format_timestamp(
+        shopdb_core::time::OffsetDateTime::now_utc() + shopdb_core::time::Duration::hours(hours),
+    )
+}
+
 /// Defines `mod NAME { sqlite, mysql, postgres }` tests that run the same body on each backend.
 #[macro_export]
 macro_rules! backend_tests {

@@ -7,6 +7,7 @@ use shopdb_core::plugin::registry::Candidate;
 pub fn bundled() -> Vec<Candidate> {
     vec![
         computers::plugin(),
+        printers::plugin(),
         // `shopdb plugin new` adds plugins above this line.
     ]
 }

@@ -10,6 +10,7 @@ mod computers;
 mod migrations;
 mod plugins;
 mod position;
+mod printers;
 mod roles;
 mod search;
 mod testplugins;

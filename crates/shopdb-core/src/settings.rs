@@ -1,6 +1,6 @@
 //! The `settings` table: values per scope (`core` or a plugin name) and key.
 
-use serde_json::{Map, json};
+use serde_json::{Map, Value, json};
 use sqlx::Row;
 
 use crate::audit;
@@ -8,11 +8,23 @@ use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
 use crate::util::now;
 
-/// Settings whose values never go into the audit trail.
-fn is_secret(key: &str) -> bool {
+/// Settings whose values never go into the audit trail or the settings list.
+pub fn is_secret(key: &str) -> bool {
     ["key", "secret", "token", "password"]
         .iter()
         .any(|w| key.contains(w))
+}
+
+/// What is shown instead of a secret setting's value.
+pub const HIDDEN: &str = "(hidden)";
+
+/// A setting's value as the API shows it: a secret that is set reads `(hidden)`.
+pub fn shown_value(key: &str, value: Value, default: &Value) -> Value {
+    if is_secret(key) && value != *default {
+        json!(HIDDEN)
+    } else {
+        value
+    }
 }
 
 pub async fn get_setting(db: &Db, scope: &str, key: &str) -> Result<Option<String>, sqlx::Error> {
@@ -67,7 +79,7 @@ pub async fn set_setting_as(
     };
     db.query_with(sql, &params).execute(&mut *tx).await?;
     let shown = |v: Option<&str>| match v {
-        Some(_) if is_secret(key) => json!("(hidden)"),
+        Some(_) if is_secret(key) => json!(HIDDEN),
         other => json!(other),
     };
     let mut b = Map::new();
@@ -94,4 +106,23 @@ pub async fn set_setting_as(
     )
     .await?;
     tx.commit().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_settings_read_hidden_once_set() {
+        let unset = json!("");
+        assert_eq!(
+            shown_value("zabbixtoken", json!("abc"), &unset),
+            json!(HIDDEN)
+        );
+        assert_eq!(shown_value("zabbixtoken", json!(""), &unset), json!(""));
+        assert_eq!(
+            shown_value("zabbixurl", json!("http://z"), &unset),
+            json!("http://z")
+        );
+    }
 }

@@ -11,6 +11,7 @@ pub fn bundled() -> Vec<Candidate> {
         equipment::plugin(),
         notifications::plugin(),
         usb::plugin(),
+        printers::plugin(),
         // `shopdb plugin new` adds plugins above this line.
     ]
 }

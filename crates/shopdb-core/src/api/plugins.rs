@@ -197,14 +197,17 @@ pub async fn collector_schema(state: AppState, plugin: String) -> ApiResult<Resp
     Ok(ok(crate::collector::json_schema(&plugin, &schema)))
 }
 
-/// GET /api/settings — every plugin's declared settings with their current values.
+/// GET /api/settings — every plugin's declared settings with their current values (a secret
+/// one, whose key names a key, secret, token or password, reads `(hidden)` once set).
 pub async fn settings(State(state): State<AppState>) -> ApiResult<Response> {
     let mut out = Vec::new();
     for p in &state.registry.loaded {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
         for def in p.settings.iter() {
-            let value = ctx.setting(&def.key).await?;
-            out.push(json!({"plugin": p.manifest.name, "key": def.key, "type": def.kind, "default": def.default, "value": value, "help": def.help}));
+            let value =
+                crate::settings::shown_value(&def.key, ctx.setting(&def.key).await?, &def.default);
+            let secret = crate::settings::is_secret(&def.key);
+            out.push(json!({"plugin": p.manifest.name, "key": def.key, "type": def.kind, "default": def.default, "value": value, "secret": secret, "help": def.help}));
         }
     }
     Ok(ok(Value::Array(out)))
@@ -232,6 +235,7 @@ pub async fn put_setting(
         .ok_or_else(|| ApiError::field("value", "is required"))?;
     crate::plugin::registry::check_setting(def, &value).map_err(|m| ApiError::field("value", m))?;
     crate::settings::set_setting_as(&state.db, &actor, &plugin, &key, &value.to_string()).await?;
+    let value = crate::settings::shown_value(&key, value, &def.default);
     Ok(ok(json!({"plugin": plugin, "key": key, "value": value})))
 }
 

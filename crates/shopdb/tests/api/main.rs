@@ -13,6 +13,7 @@ mod network;
 mod notifications;
 mod plugins;
 mod position;
+mod printers;
 mod roles;
 mod search;
 mod testplugins;

@@ -221,7 +221,7 @@ backend_tests! {
         let app = with_plugins(&app, vec![cameras()]).await;
         action(&app, "cameras", "install").await;
         let list = app.get("/api/settings").await;
-        assert_eq!(list.data()[0], json!({"plugin": "cameras", "key": "retentiondays", "type": "integer", "default": 30, "value": 30, "help": "days to keep"}));
+        assert_eq!(list.data()[0], json!({"plugin": "cameras", "key": "retentiondays", "type": "integer", "default": 30, "value": 30, "secret": false, "help": "days to keep"}));
         assert_eq!(app.put("/api/settings/cameras/retentiondays", json!({"value": "a week"})).await.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.put("/api/settings/cameras/nosuch", json!({"value": 1})).await.status, StatusCode::NOT_FOUND);
         assert_eq!(app.put("/api/settings/cameras/retentiondays", json!({"value": 7})).await.status, StatusCode::OK);

@@ -1,0 +1,249 @@
+//! The printers plugin's own routes (the generic CRUD at /api/printers comes from its
+//! resource): supplies from Zabbix, the print-mapping list and the nearest printers to a PC.
+
+use shopdb_core::api::{Access, Route, parse_id};
+use shopdb_core::auth::Role;
+use shopdb_core::axum::extract::{Path, RawQuery, State};
+use shopdb_core::axum::http::Method;
+use shopdb_core::axum::response::Response;
+use shopdb_core::axum::routing::get;
+use shopdb_core::error::{ApiError, ApiResult, ok};
+use shopdb_core::http::query_pairs;
+use shopdb_core::plugin::PluginContext;
+use shopdb_core::serde_json::{Value, json};
+use shopdb_core::state::AppState;
+
+use crate::nearest::{self, LocationTree};
+use crate::zabbix::ZabbixService;
+use crate::{PLUGIN, store};
+
+const VIEWER: Access = Access::Role(Role::Viewer);
+
+/// Largest and default number of printers `nearest` lists.
+const MAX_NEAREST: i64 = 200;
+const DEFAULT_NEAREST: i64 = 10;
+
+pub fn supplies_route() -> Route {
+    Route::new(
+        Method::GET,
+        "/api/printers/{id}/supplies",
+        VIEWER,
+        PLUGIN,
+        "Toner, ink and drum levels and device status of a printer from Zabbix; when Zabbix \
+         cannot answer, 200 with status notconfigured, misconfigured, unreachable or error and a message",
+        get(supplies),
+    )
+    .response(json!({"type": "object", "properties": {
+        "assetid": {"type": "integer"}, "hostname": {"type": "string"}, "zabbixhost": {"type": "string"},
+        "status": {"type": "string", "enum": ["ok", "nodata", "notconfigured", "misconfigured", "unreachable", "error"]},
+        "message": {"type": "string", "nullable": true}, "checkedat": {"type": "string"},
+        "lowsupplypercent": {"type": "integer"},
+        "supplies": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "key": {"type": "string"}, "level": {"type": "number"},
+            "low": {"type": "boolean"}, "updated": {"type": "string", "nullable": true}}}},
+        "device": {"type": "array", "items": {"type": "object", "properties": {
+            "name": {"type": "string"}, "key": {"type": "string"}, "value": {"type": "string"},
+            "updated": {"type": "string", "nullable": true}}}}}}))
+}
+
+pub fn legacy_route() -> Route {
+    Route::new(
+        Method::GET,
+        "/api/printers/legacy",
+        VIEWER,
+        PLUGIN,
+        "Every printer for print-mapping scripts, not paged: name, IP, driver, queue, print \
+         server, location (locationid or location=<name>, sub-locations included)",
+        get(legacy),
+    )
+    .response(json!({"type": "array", "items": {"type": "object", "properties": {
+        "assetid": {"type": "integer"}, "assetnumber": {"type": "string"}, "printername": {"type": "string"},
+        "hostname": {"type": "string"}, "ipaddress": {"type": "string", "nullable": true},
+        "printserver": {"type": "string", "nullable": true}, "queuename": {"type": "string", "nullable": true},
+        "uncpath": {"type": "string", "nullable": true}, "driver": {"type": "string", "nullable": true},
+        "printermodel": {"type": "string", "nullable": true}, "color": {"type": "boolean"}, "duplex": {"type": "boolean"},
+        "locationid": {"type": "integer", "nullable": true}, "location": {"type": "string", "nullable": true},
+        "status": {"type": "string", "nullable": true}}}}))
+}
+
+pub fn nearest_route() -> Route {
+    Route::new(
+        Method::GET,
+        "/api/printers/nearest",
+        VIEWER,
+        PLUGIN,
+        "Printers nearest a PC (hostname=, limit=) on its floor map, nearest first, with distance \
+         and positionsource; needs the computers plugin",
+        get(nearest),
+    )
+}
+
+fn context(state: &AppState) -> ApiResult<PluginContext> {
+    state
+        .plugin_context(PLUGIN)
+        .ok_or_else(|| ApiError::internal("the printers plugin is not loaded"))
+}
+
+/// GET /api/printers/{id}/supplies
+async fn supplies(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    let ctx = context(&state)?;
+    let (printer, report) = ZabbixService
+        .printer_report(&ctx, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no printer with assetid {id}")))?;
+    let mut data = json!(report);
+    data["assetid"] = json!(printer.assetid);
+    data["hostname"] = json!(printer.hostname);
+    Ok(ok(data))
+}
+
+/// GET /api/printers/legacy[?locationid=N | ?location=NAME]
+async fn legacy(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut locationid = None;
+    let mut location = None;
+    for (key, value) in query_pairs(q.as_deref()) {
+        match key.as_str() {
+            "locationid" => locationid = Some(parse_id(&value).map_err(|_| {
+                ApiError::bad_request(format!(
+                    "locationid must be a location's id (a positive whole number), got '{value}'"
+                ))
+            })?),
+            "location" => location = Some(value.trim().to_string()),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter '{other}': filter with locationid=<id> or location=<name>"
+                )));
+            }
+        }
+    }
+    let tree = LocationTree::new(store::list_locations(&state.db).await?);
+    let within = match (locationid, location) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give locationid or location, not both",
+            ));
+        }
+        (Some(id), None) if !tree.contains(id) => {
+            return Err(ApiError::not_found(format!("no location with id {id}")));
+        }
+        (Some(id), None) => Some(tree.with_descendants(&[id])),
+        (None, Some(name)) => {
+            let named = tree.named(&name);
+            if named.is_empty() {
+                return Err(ApiError::not_found(format!("no location named '{name}'")));
+            }
+            Some(tree.with_descendants(&named))
+        }
+        (None, None) => None,
+    };
+    let mut rows = store::list_mapping_rows(&state.db, within.as_deref()).await?;
+    // Sorted here, not in SQL: the backends order NULLs and case differently.
+    rows.sort_by_cached_key(|r| {
+        (
+            r.location.is_none(),
+            r.location.as_deref().map(str::to_lowercase),
+            r.name.as_deref().unwrap_or(&r.hostname).to_lowercase(),
+            r.hostname.clone(),
+        )
+    });
+    Ok(ok(Value::Array(
+        rows.iter().map(nearest::mapping_json).collect(),
+    )))
+}
+
+/// GET /api/printers/nearest?hostname=PC[&limit=N]
+async fn nearest(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let mut hostname = None;
+    let mut limit = DEFAULT_NEAREST;
+    for (key, value) in query_pairs(q.as_deref()) {
+        match key.as_str() {
+            "hostname" => hostname = Some(value.trim().to_string()).filter(|h| !h.is_empty()),
+            "limit" => {
+                limit = value
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|l| (1..=MAX_NEAREST).contains(l))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "limit must be a whole number from 1 to {MAX_NEAREST}, got '{value}'"
+                        ))
+                    })?
+            }
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter '{other}': use hostname=<PC hostname> and limit=<n>"
+                )));
+            }
+        }
+    }
+    let hostname = hostname.ok_or_else(|| {
+        ApiError::field(
+            "hostname",
+            "is required: the PC's hostname, e.g. ?hostname=WJ-LATHE-4471",
+        )
+    })?;
+    let computers_enabled = state
+        .enabled_plugins()
+        .await
+        .iter()
+        .any(|p| p.manifest.name == "computers");
+    if !computers_enabled {
+        return Err(ApiError::field(
+            "hostname",
+            "finding a PC by hostname needs the computers plugin, which is not installed or not \
+             enabled: POST /api/plugins/computers/install",
+        ));
+    }
+    let matches = store::find_computers_by_hostname(&state.db, &hostname).await?;
+    let Some((pcid, pcname)) = matches
+        .iter()
+        .find(|(_, h)| *h == hostname)
+        .or(matches.first())
+        .cloned()
+    else {
+        return Err(ApiError::not_found(format!(
+            "no computer with hostname '{hostname}'"
+        )));
+    };
+
+    let db = &state.db;
+    let tree = LocationTree::new(store::list_locations(db).await?);
+    let from = {
+        let mut conn = db.pool().acquire().await.map_err(ApiError::from)?;
+        let locationid = store::asset_locationid(db, &mut conn, pcid).await?;
+        nearest::place(db, &mut conn, &tree, pcid, locationid, None).await?
+    };
+    let Some(from) = from else {
+        return Err(ApiError::field(
+            "hostname",
+            format!(
+                "computer {pcname} has no position on the floor map: give it mapx/mapy, relate it \
+                 to a placed asset, or place its location"
+            ),
+        ));
+    };
+    let (found, left_out) = nearest::nearest_printers(db, &tree, &from).await?;
+    let printers: Vec<Value> = found
+        .iter()
+        .take(limit as usize)
+        .map(|c| {
+            let mut v = nearest::mapping_json(&c.printer);
+            v["mapx"] = json!(c.placed.mapx);
+            v["mapy"] = json!(c.placed.mapy);
+            v["positionsource"] = json!(c.placed.positionsource);
+            v["distance"] = json!((c.distance * 100.0).round() / 100.0);
+            v
+        })
+        .collect();
+    let map = from.maplocationid;
+    Ok(ok(json!({
+        "computer": {
+            "assetid": pcid, "hostname": pcname, "mapx": from.mapx, "mapy": from.mapy,
+            "positionsource": from.positionsource,
+            "maplocationid": map, "maplocation": map.and_then(|m| tree.name(m)),
+        },
+        "printers": printers,
+        "notonmap": left_out,
+    })))
+}

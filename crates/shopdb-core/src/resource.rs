@@ -365,7 +365,8 @@ impl Resource {
         self.table.key_column()
     }
 
-    fn writable(&self, column: &Column) -> bool {
+    /// Whether clients may set `column` (not keys, binary data, managed or read-only columns).
+    pub fn writable(&self, column: &Column) -> bool {
         column.ty != ColumnType::Id
             && column.ty != ColumnType::Bytes
             && !MANAGED_COLUMNS.contains(&column.name.as_str())

@@ -138,7 +138,7 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         hook_env,
         verified: Default::default(),
     });
-    let router = api::router(state.clone(), routes);
+    let router = api::router(state.clone(), routes).merge(shopdb_web::router(state.clone()));
     Ok(App { state, router })
 }
 

@@ -122,9 +122,18 @@ pub fn router(state: AppState, routes: Vec<Route>) -> Router {
     for route in routes {
         app = app.route(&route.info.path, route.handler);
     }
+    // Unknown API paths answer in the envelope; everything outside /api is left to whatever
+    // router this one is merged with (the web pages).
     let mut app = app
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .route(
+            "/api/{*rest}",
+            axum::routing::any(|| async { ApiError::not_found("no such route") }),
+        )
+        .route(
+            "/api",
+            axum::routing::any(|| async { ApiError::not_found("no such route") }),
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::METHOD_NOT_ALLOWED,

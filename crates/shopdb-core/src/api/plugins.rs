@@ -51,23 +51,34 @@ pub async fn action(
     let keep_data = query_pairs(q.as_deref())
         .iter()
         .any(|(k, v)| k == "keep_data" && v == "true");
+    Ok(ok(perform(&state, &name, &action, keep_data).await?))
+}
+
+/// Runs a lifecycle action (install, enable, disable, uninstall) for the API and the admin
+/// page alike; answers what happened (for uninstall, the backup file).
+pub async fn perform(
+    state: &AppState,
+    name: &str,
+    action: &str,
+    keep_data: bool,
+) -> Result<Value, ApiError> {
     let db = &state.db;
     let registry = &state.registry;
-    let data = match action.as_str() {
+    let data = match action {
         "install" => {
-            let ran = lifecycle::install(db, registry, &name)
+            let ran = lifecycle::install(db, registry, name)
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": "enabled", "migrations": ran})
         }
         "enable" | "disable" => {
-            lifecycle::set_enabled(db, registry, &name, action == "enable")
+            lifecycle::set_enabled(db, registry, name, action == "enable")
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": format!("{action}d")})
         }
         "uninstall" => {
-            let done = lifecycle::uninstall(db, registry, &name, keep_data, &backup_dir())
+            let done = lifecycle::uninstall(db, registry, name, keep_data, &backup_dir())
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": "available", "backup": done.backup, "rows": done.rows})
@@ -79,7 +90,7 @@ pub async fn action(
         }
     };
     state.plugin_states.invalidate();
-    Ok(ok(data))
+    Ok(data)
 }
 
 /// GET /api/navigation — items of enabled plugins, by position.

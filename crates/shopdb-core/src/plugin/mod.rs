@@ -134,6 +134,21 @@ pub struct CliCommand {
     pub run: fn(PluginContext, Vec<String>) -> BoxFuture<'static, anyhow::Result<String>>,
 }
 
+/// A web page a plugin adds: the template is rendered with the usual page context (user,
+/// navigation, CSRF token) plus `page`; its data comes from the plugin's API (fetch in the
+/// template's script) so the page stays a view of the JSON API.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page {
+    /// Absolute path, e.g. `/usb/desk`.
+    pub path: String,
+    pub title: String,
+    /// Name of a template the plugin ships in `templates()`.
+    pub template: String,
+    /// Least role that may open it; None: anyone, logged in or not (the page itself must
+    /// then only show what its API allows, such as a public kiosk).
+    pub role: Option<crate::auth::Role>,
+}
+
 /// What a plugin's hooks get: the database and helpers scoped to the plugin.
 #[derive(Clone)]
 pub struct PluginContext {
@@ -245,6 +260,18 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     fn navigation_items(&self) -> Vec<NavItem> {
+        Vec::new()
+    }
+
+    /// Templates (name, source) added to the web interface; a name the core or another
+    /// plugin already uses replaces that template (e.g. `widgets/<widget>.html` to draw a
+    /// widget, `records/<resource path>/detail.html` for a record page).
+    fn templates(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
+    /// Web pages of this plugin, each under its api_prefix without `/api`.
+    fn pages(&self) -> Vec<Page> {
         Vec::new()
     }
 

@@ -1,0 +1,111 @@
+//! The web interface: HTML pages rendered on the server from templates, over the same engine
+//! and data as the JSON API. Every page URL is listed in [`router`]; pages of records (assets
+//! and every plugin table) come from the resource descriptions, so a new plugin has list,
+//! detail and form pages without anyone writing them.
+
+mod form;
+mod pages;
+mod render;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use shopdb_core::state::AppState;
+
+pub use render::Templates;
+
+/// What every page handler receives.
+#[derive(Clone)]
+pub struct Web {
+    pub app: AppState,
+    pub templates: Arc<Templates>,
+}
+
+/// Every page of the site. Record pages (`/assets`, `/computers/12/edit`, …) are matched by
+/// the fallback against the served resources; plugin pages are added from `Plugin::pages`.
+pub fn router(app: AppState) -> Router {
+    let templates = Arc::new(Templates::new(&app));
+    let web = Web { app, templates };
+    let mut router: Router<Web> = Router::new()
+        .route("/", get(pages::dashboard::dashboard))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/search", get(pages::search::search))
+        .route("/assets.csv", get(pages::records::assets_csv))
+        .route("/map", get(pages::map::locations))
+        .route("/map/{locationid}", get(pages::map::map))
+        .route("/admin/plugins", get(pages::admin::plugins))
+        .route(
+            "/admin/plugins/{name}/{action}",
+            get(pages::admin::confirm_plugin_action).post(pages::admin::plugin_action),
+        )
+        .route(
+            "/admin/users",
+            get(pages::admin::users).post(pages::admin::create_user),
+        )
+        .route(
+            "/admin/tokens",
+            get(pages::admin::tokens).post(pages::admin::create_token),
+        )
+        .route(
+            "/admin/tokens/{id}/revoke",
+            post(pages::admin::revoke_token),
+        )
+        .route(
+            "/admin/settings",
+            get(pages::admin::settings).post(pages::admin::save_setting),
+        )
+        .route("/admin/audit", get(pages::admin::audit))
+        .route("/static/{file}", get(static_file));
+    for p in &web.app.registry.loaded {
+        for page in p.plugin.pages() {
+            let plugin = p.manifest.name.clone();
+            let path = page.path.clone();
+            router = router.route(
+                &path,
+                get(move |state: State<Web>, user: session::MaybeUser| {
+                    pages::plugin_page(state, user, plugin.clone(), page.clone())
+                }),
+            );
+        }
+    }
+    router.fallback(pages::records::dispatch).with_state(web)
+}
+
+const STATIC: &[(&str, &str, &str)] = &[
+    (
+        "shopdb.css",
+        "text/css",
+        include_str!("../static/shopdb.css"),
+    ),
+    (
+        "shopdb.js",
+        "text/javascript",
+        include_str!("../static/shopdb.js"),
+    ),
+    (
+        "map.js",
+        "text/javascript",
+        include_str!("../static/map.js"),
+    ),
+];
+
+/// Stylesheet and scripts, compiled into the binary (the site may have no internet).
+async fn static_file(Path(file): Path<String>) -> Response {
+    match STATIC.iter().find(|(name, _, _)| *name == file) {
+        Some((_, mime, body)) => (
+            [
+                (header::CONTENT_TYPE, *mime),
+                (header::CACHE_CONTROL, "public, max-age=3600"),
+            ],
+            *body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}

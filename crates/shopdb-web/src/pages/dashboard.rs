@@ -1,0 +1,98 @@
+//! The dashboard: every enabled plugin's widgets. A widget whose data fails shows an error
+//! box naming its plugin; the rest of the page is unaffected.
+
+use axum::extract::State;
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use crate::Web;
+use crate::render::page_context;
+use crate::session::PageUser;
+
+pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
+    let mut widgets = Vec::new();
+    for p in web.app.enabled_plugins().await {
+        let ctx = shopdb_core::plugin::lifecycle::context(&web.app.db, &web.app.registry, p);
+        for widget in p.plugin.dashboard_widgets() {
+            let template = format!("widgets/{}.html", widget.name);
+            let mut w = json!(widget);
+            w["plugin"] = json!(p.manifest.name);
+            w["template"] = json!(web.templates.has(&template).then_some(template));
+            match p.plugin.widget_data(&widget.name, &ctx).await {
+                Ok(data) => {
+                    w["view"] = view(&data);
+                    w["data"] = data;
+                }
+                Err(e) => {
+                    tracing::error!(plugin = %p.manifest.name, widget = %widget.name, error = %format!("{e:#}"), "widget failed");
+                    w["error"] = json!(format!(
+                        "The {} widget of the {} plugin could not load its data.",
+                        widget.title, p.manifest.name
+                    ));
+                }
+            }
+            widgets.push(w);
+        }
+    }
+    widgets.sort_by_key(|w| w["position"].as_i64().unwrap_or_default());
+    let assets: i64 = match web
+        .app
+        .db
+        .query("SELECT COUNT(*) FROM assets")
+        .fetch_one(web.app.db.pool())
+        .await
+    {
+        Ok(row) => sqlx::Row::try_get(&row, 0).unwrap_or_default(),
+        Err(_) => 0,
+    };
+    let mut ctx = page_context(&web, Some(&user), "Dashboard").await;
+    ctx.insert("widgets".into(), Value::Array(widgets));
+    ctx.insert("assets".into(), json!(assets));
+    web.templates.render("dashboard.html", &Value::Object(ctx))
+}
+
+/// How a widget's data is drawn when its plugin ships no template: numbers as figures,
+/// `bars` as a bar chart (SVG drawn here), lists of records as small tables.
+fn view(data: &Value) -> Value {
+    let Some(obj) = data.as_object() else {
+        return json!({"figures": [], "bars": null, "tables": []});
+    };
+    let figures: Vec<Value> = obj
+        .iter()
+        .filter(|(_, v)| v.is_number())
+        .map(|(k, v)| json!({"label": crate::render::label(k), "value": v}))
+        .collect();
+    let bars = obj.get("bars").and_then(Value::as_array).map(|bars| {
+        let max = bars.iter().filter_map(|b| b["count"].as_f64()).fold(1.0, f64::max);
+        let rows: Vec<Value> = bars
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let count = b["count"].as_f64().unwrap_or_default();
+                json!({"y": i * 26, "width": (count / max * 200.0).round(), "label": b["label"], "count": b["count"]})
+            })
+            .collect();
+        json!({"rows": rows, "height": bars.len() * 26})
+    });
+    let tables: Vec<Value> = obj
+        .iter()
+        .filter(|(k, _)| k.as_str() != "bars")
+        .filter_map(|(k, v)| {
+            let items = v.as_array()?;
+            let first = items.first()?.as_object()?;
+            let columns: Vec<String> = first
+                .iter()
+                .filter(|(c, v)| !v.is_object() && !v.is_array() && !c.ends_with("id"))
+                .map(|(c, _)| c.clone())
+                .take(4)
+                .collect();
+            let rows: Vec<Vec<Value>> = items
+                .iter()
+                .take(10)
+                .map(|item| columns.iter().map(|c| item.get(c).cloned().unwrap_or(Value::Null)).collect())
+                .collect();
+            Some(json!({"label": crate::render::label(k), "columns": columns.iter().map(|c| crate::render::label(c)).collect::<Vec<_>>(), "rows": rows}))
+        })
+        .collect();
+    json!({"figures": figures, "bars": bars, "tables": tables})
+}

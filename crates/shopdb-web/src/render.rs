@@ -1,0 +1,207 @@
+//! Templates (compiled in, replaceable by plugins) and the context every page gets.
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::Environment;
+use serde_json::{Map, Value, json};
+use shopdb_core::state::AppState;
+
+use crate::Web;
+use crate::session::PageUser;
+
+/// The core's templates, by name.
+const CORE: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("macros.html", include_str!("../templates/macros.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("error.html", include_str!("../templates/error.html")),
+    (
+        "dashboard.html",
+        include_str!("../templates/dashboard.html"),
+    ),
+    ("search.html", include_str!("../templates/search.html")),
+    ("list.html", include_str!("../templates/list.html")),
+    ("detail.html", include_str!("../templates/detail.html")),
+    ("form.html", include_str!("../templates/form.html")),
+    ("confirm.html", include_str!("../templates/confirm.html")),
+    ("map.html", include_str!("../templates/map.html")),
+    (
+        "locations.html",
+        include_str!("../templates/locations.html"),
+    ),
+    (
+        "admin/nav.html",
+        include_str!("../templates/admin/nav.html"),
+    ),
+    (
+        "admin/plugins.html",
+        include_str!("../templates/admin/plugins.html"),
+    ),
+    (
+        "admin/users.html",
+        include_str!("../templates/admin/users.html"),
+    ),
+    (
+        "admin/tokens.html",
+        include_str!("../templates/admin/tokens.html"),
+    ),
+    (
+        "admin/settings.html",
+        include_str!("../templates/admin/settings.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../templates/admin/audit.html"),
+    ),
+];
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The core templates, then every loaded plugin's (a plugin's template of the same name
+    /// replaces the core's). A template that does not parse is logged and skipped.
+    pub fn new(app: &AppState) -> Templates {
+        let mut env = Environment::new();
+        for (name, source) in CORE {
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "core template does not parse");
+            }
+        }
+        for p in &app.registry.loaded {
+            for (name, source) in p.plugin.templates() {
+                if let Err(e) = env.add_template_owned(name.clone(), source) {
+                    tracing::error!(plugin = %p.manifest.name, template = %name, error = %e, "plugin template does not parse");
+                }
+            }
+        }
+        env.add_filter("label", label);
+        Templates { env }
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
+    /// Renders `name`; a template error becomes an error page, never a half page.
+    pub fn render(&self, name: &str, ctx: &Value) -> Response {
+        self.render_status(StatusCode::OK, name, ctx)
+    }
+
+    pub fn render_status(&self, status: StatusCode, name: &str, ctx: &Value) -> Response {
+        let result = self
+            .env
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))));
+        match result {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(template = name, error = %format!("{e:#}"), "page failed to render");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    Html("<!doctype html><title>Error</title><h1>This page could not be shown</h1><p>The error has been logged. <a href=\"/\">Back to the dashboard</a></p>".to_string()),
+                )
+                    .into_response()
+            }
+        }
+    }
+}
+
+/// `assetnumber` → `Asset number`: field names shown to people.
+pub fn label(name: &str) -> String {
+    const WORDS: &[(&str, &str)] = &[
+        ("assetnumber", "Asset number"),
+        ("assettypeid", "Type"),
+        ("assettypename", "Type"),
+        ("statusid", "Status"),
+        ("statusname", "Status"),
+        ("locationid", "Location"),
+        ("locationname", "Location"),
+        ("vendorid", "Vendor"),
+        ("vendorname", "Vendor"),
+        ("modelid", "Model"),
+        ("modelname", "Model"),
+        ("serialnumber", "Serial number"),
+        ("mapx", "Map x"),
+        ("mapy", "Map y"),
+        ("hostname", "Host name"),
+        ("ipaddress", "IP address"),
+        ("macaddress", "MAC address"),
+        ("osname", "OS"),
+        ("osversion", "OS version"),
+        ("currentuser", "Current user"),
+        ("computertype", "Computer type"),
+        ("lastcheckin", "Last check-in"),
+        ("machinenumber", "Machine number"),
+        ("equipmenttype", "Equipment type"),
+        ("controllertype", "Controller"),
+        ("controllermodel", "Controller model"),
+        ("controllingpcid", "Driven by PC (asset id)"),
+        ("installdate", "Install date"),
+        ("createddate", "Created"),
+        ("modifieddate", "Modified"),
+        ("parentid", "Parent location"),
+        ("parentname", "Parent location"),
+        ("isactive", "Active"),
+        ("startsat", "Starts"),
+        ("endsat", "Ends"),
+        ("checkedoutto", "Checked out to"),
+        ("dueat", "Due"),
+        ("purpose", "Purpose"),
+        ("badge", "Badge"),
+        ("devicetype", "Device type"),
+        ("managementurl", "Management URL"),
+        ("queuename", "Queue"),
+        ("printermodel", "Printer model"),
+        ("vlanid", "VLAN"),
+        ("cidr", "Network (CIDR)"),
+    ];
+    if let Some((_, l)) = WORDS.iter().find(|(k, _)| *k == name) {
+        return (*l).to_string();
+    }
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
+        None => String::new(),
+    }
+}
+
+/// The context every page gets: who is logged in, the navigation, the CSRF token.
+pub async fn page_context(web: &Web, user: Option<&PageUser>, title: &str) -> Map<String, Value> {
+    let mut ctx = Map::new();
+    ctx.insert("title".into(), json!(title));
+    if let Some(u) = user {
+        let mut nav: Vec<Value> = Vec::new();
+        for p in web.app.enabled_plugins().await {
+            for item in p.plugin.navigation_items() {
+                let mut v = json!(item);
+                v["plugin"] = json!(p.manifest.name);
+                nav.push(v);
+            }
+        }
+        nav.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
+        ctx.insert("nav".into(), Value::Array(nav));
+        ctx.insert(
+            "user".into(),
+            json!({"name": u.actor.name, "role": u.actor.role, "admin": u.actor.role >= shopdb_core::auth::Role::Admin,
+                   "editor": u.actor.role >= shopdb_core::auth::Role::Editor}),
+        );
+        ctx.insert("csrf".into(), json!(u.csrf));
+    }
+    ctx
+}
+
+/// An error page in the layout.
+pub async fn error_page(
+    web: &Web,
+    user: Option<&PageUser>,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    let mut ctx = page_context(web, user, "Error").await;
+    ctx.insert("status".into(), json!(status.as_u16()));
+    ctx.insert("message".into(), json!(message));
+    web.templates
+        .render_status(status, "error.html", &Value::Object(ctx))
+}

@@ -1,0 +1,107 @@
+// Small helpers for every page: results as you type in the header search box, and the
+// CSRF header for pages that write through the JSON API.
+"use strict";
+
+window.shopdb = {
+  csrf() {
+    const m = document.cookie.match(/(?:^|;\s*)shopdb_csrf=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  },
+  // fetch() for the JSON API with the login cookie and the CSRF header; resolves to the
+  // envelope, rejects with its error message.
+  async api(method, path, body) {
+    const opts = { method, credentials: "same-origin", headers: { "X-CSRF-Token": this.csrf() } };
+    if (body !== undefined) {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, opts);
+    if (res.status === 401) {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+      throw new Error("logged out");
+    }
+    const env = await res.json().catch(() => ({ success: false, error: { message: "unexpected answer (" + res.status + ")" } }));
+    if (!env.success) {
+      const err = new Error(env.error ? env.error.message : "request failed");
+      err.status = res.status;
+      err.details = env.error ? env.error.details : null;
+      throw err;
+    }
+    return env;
+  },
+};
+
+(function liveSearch() {
+  const box = document.getElementById("search-box");
+  const out = document.getElementById("search-results");
+  if (!box || !out) return;
+  let timer = null;
+  let seq = 0;
+  const hide = () => { out.hidden = true; box.setAttribute("aria-expanded", "false"); };
+  const show = (hits, q) => {
+    out.textContent = "";
+    if (!hits.length) {
+      const p = document.createElement("p");
+      p.className = "muted";
+      p.style.padding = ".4rem .6rem";
+      p.textContent = "Nothing matches “" + q + "”";
+      out.appendChild(p);
+    }
+    const groups = new Map();
+    for (const h of hits) {
+      if (!groups.has(h.type)) groups.set(h.type, []);
+      groups.get(h.type).push(h);
+    }
+    for (const [type, list] of groups) {
+      const h3 = document.createElement("h3");
+      h3.textContent = type;
+      out.appendChild(h3);
+      for (const h of list) {
+        const a = document.createElement("a");
+        a.className = "search-hit";
+        a.href = h.url;
+        a.setAttribute("role", "option");
+        a.textContent = h.title;
+        if (h.subtitle) {
+          const s = document.createElement("small");
+          s.textContent = h.subtitle;
+          a.appendChild(s);
+        }
+        out.appendChild(a);
+      }
+    }
+    const all = document.createElement("a");
+    all.href = "/search?q=" + encodeURIComponent(q);
+    all.textContent = "All results for “" + q + "” →";
+    out.appendChild(all);
+    out.hidden = false;
+    box.setAttribute("aria-expanded", "true");
+  };
+  box.addEventListener("input", () => {
+    clearTimeout(timer);
+    const q = box.value.trim();
+    if (q.length < 2) { hide(); return; }
+    timer = setTimeout(async () => {
+      const mine = ++seq;
+      try {
+        const env = await shopdb.api("GET", "/api/search?limit=15&q=" + encodeURIComponent(q));
+        if (mine === seq) show(env.data, q);
+      } catch (e) { if (mine === seq) hide(); }
+    }, 150);
+  });
+  box.addEventListener("keydown", (e) => {
+    const links = Array.from(out.querySelectorAll("a"));
+    if (out.hidden || !links.length) return;
+    const i = links.indexOf(document.activeElement);
+    if (e.key === "ArrowDown") { e.preventDefault(); (links[i + 1] || links[0]).focus(); }
+    if (e.key === "Escape") hide();
+  });
+  out.addEventListener("keydown", (e) => {
+    const links = Array.from(out.querySelectorAll("a"));
+    const i = links.indexOf(document.activeElement);
+    if (e.key === "ArrowDown") { e.preventDefault(); (links[i + 1] || links[0]).focus(); }
+    if (e.key === "ArrowUp") { e.preventDefault(); (i <= 0 ? box : links[i - 1]).focus(); }
+    if (e.key === "Escape") { hide(); box.focus(); }
+  });
+  document.addEventListener("click", (e) => { if (!out.contains(e.target) && e.target !== box) hide(); });
+})();

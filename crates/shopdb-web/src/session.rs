@@ -36,9 +36,11 @@ impl PageUser {
         }
     }
 
-    /// Refuses a form post whose CSRF token is missing or wrong.
+    /// Refuses a form post whose CSRF token is missing or wrong. Only cookie logins need one:
+    /// a browser sends cookies on its own, a Bearer token has to be sent on purpose.
     pub async fn check_form(&self, web: &Web, form: &FormData) -> Result<(), Response> {
-        if form.get("csrftoken") == Some(self.csrf.as_str()) && !self.csrf.is_empty() {
+        let cookie = matches!(self.actor.credential, Credential::Cookie { .. });
+        if !cookie || (form.get("csrftoken") == Some(self.csrf.as_str()) && !self.csrf.is_empty()) {
             Ok(())
         } else {
             Err(error_page(

@@ -136,6 +136,24 @@ impl Plugin for NotificationsPlugin {
         }]
     }
 
+    fn templates(&self) -> Vec<(String, String)> {
+        vec![(
+            "notifications/kiosk.html".into(),
+            include_str!("../templates/kiosk.html").into(),
+        )]
+    }
+
+    /// The floor-screen page is open to all; its data comes from the kiosk route, which
+    /// answers anonymous screens only while the `kioskpublic` setting is on.
+    fn pages(&self) -> Vec<shopdb_core::plugin::Page> {
+        vec![shopdb_core::plugin::Page {
+            path: "/notifications/kiosk".into(),
+            title: "Announcements".into(),
+            template: "notifications/kiosk.html".into(),
+            role: None,
+        }]
+    }
+
     fn navigation_items(&self) -> Vec<NavItem> {
         vec![NavItem {
             name: "Notifications".into(),

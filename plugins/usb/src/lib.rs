@@ -163,11 +163,27 @@ impl Plugin for UsbPlugin {
         }]
     }
 
+    fn templates(&self) -> Vec<(String, String)> {
+        vec![(
+            "usb/desk.html".into(),
+            include_str!("../templates/desk.html").into(),
+        )]
+    }
+
+    fn pages(&self) -> Vec<shopdb_core::plugin::Page> {
+        vec![shopdb_core::plugin::Page {
+            path: "/usb/desk".into(),
+            title: "USB desk".into(),
+            template: "usb/desk.html".into(),
+            role: Some(shopdb_core::auth::Role::Editor),
+        }]
+    }
+
     fn navigation_items(&self) -> Vec<NavItem> {
         vec![NavItem {
             name: "USB Drives".into(),
             icon: "usb".into(),
-            route: "/usb".into(),
+            route: "/usb/desk".into(),
             position: 40,
         }]
     }

@@ -19,3 +19,4 @@ mod roles;
 mod search;
 mod testplugins;
 mod usb;
+mod web;

@@ -113,6 +113,27 @@ async fn software_route(
     Ok(ok(Value::Array(found)))
 }
 
+async fn stale_route(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let ctx = state
+        .plugin_context("computers")
+        .ok_or_else(|| ApiError::not_found("the computers plugin is not loaded"))?;
+    let days = match shopdb_core::http::query_pairs(q.as_deref())
+        .into_iter()
+        .find(|(k, _)| k == "days")
+    {
+        Some((_, v)) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|d| (0..=36500).contains(d))
+            .ok_or_else(|| ApiError::field("days", "must be a whole number of days from 0"))?,
+        None => stale_days(&ctx).await.map_err(ApiError::internal)?,
+    };
+    let list = stale(&ctx, days).await.map_err(ApiError::internal)?;
+    Ok(ok(
+        json!({"days": days, "count": list.len(), "computers": list}),
+    ))
+}
+
 /// Computers not seen for `days` days (or never), oldest first.
 pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>> {
     let cutoff = shopdb_core::util::format_timestamp(
@@ -164,14 +185,24 @@ impl Plugin for ComputersPlugin {
     }
 
     fn routes(&self) -> Vec<Route> {
-        vec![Route::new(
-            Method::GET,
-            "/api/computers/software",
-            Access::Role(Role::Viewer),
-            "computers",
-            "Computers with installed software whose name contains ?name=",
-            get(software_route),
-        )]
+        vec![
+            Route::new(
+                Method::GET,
+                "/api/computers/stale",
+                Access::Role(Role::Viewer),
+                "computers",
+                "PCs not seen by their collector for ?days= days (default: the staledays setting), oldest first",
+                get(stale_route),
+            ),
+            Route::new(
+                Method::GET,
+                "/api/computers/software",
+                Access::Role(Role::Viewer),
+                "computers",
+                "Computers with installed software whose name contains ?name=",
+                get(software_route),
+            ),
+        ]
     }
 
     fn resources(&self) -> Vec<Resource> {
@@ -228,6 +259,22 @@ impl Plugin for ComputersPlugin {
             kind: "integer".into(),
             default: json!(30),
             help: "A PC not seen by its collector for this many days counts as stale".into(),
+        }]
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        vec![(
+            "computers/stale.html".into(),
+            include_str!("../templates/stale.html").into(),
+        )]
+    }
+
+    fn pages(&self) -> Vec<shopdb_core::plugin::Page> {
+        vec![shopdb_core::plugin::Page {
+            path: "/computers/stale".into(),
+            title: "PCs not seen recently".into(),
+            template: "computers/stale.html".into(),
+            role: Some(Role::Viewer),
         }]
     }
 

@@ -373,6 +373,13 @@ impl Plugin for NetworkPlugin {
         })
     }
 
+    fn templates(&self) -> Vec<(String, String)> {
+        vec![(
+            "records/network/subnets/detail.html".into(),
+            include_str!("../templates/subnet.html").into(),
+        )]
+    }
+
     fn navigation_items(&self) -> Vec<NavItem> {
         vec![NavItem {
             name: "Network".into(),

@@ -153,6 +153,13 @@ impl Plugin for PrintersPlugin {
         setting_defs()
     }
 
+    fn templates(&self) -> Vec<(String, String)> {
+        vec![(
+            "records/printers/detail.html".into(),
+            include_str!("../templates/detail.html").into(),
+        )]
+    }
+
     fn navigation_items(&self) -> Vec<NavItem> {
         vec![NavItem {
             name: "Printers".into(),

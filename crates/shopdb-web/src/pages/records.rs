@@ -440,6 +440,27 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
         };
         fields.push(json!({"name": name, "label": label(&c.name), "value": display(&value), "link": link, "group": if res.table.get(&c.name).is_some() {"main"} else {"details"}}));
     }
+    // An asset that a plugin extends (a computer, a machine …) shows that plugin's fields too.
+    let mut extended_as = Vec::new();
+    if res.path == "assets" {
+        for p in web.app.enabled_plugins().await {
+            for r in p.resources.iter().filter(|r| r.extension.is_some()) {
+                if let Ok(record) = r.get(&web.app.db, id).await {
+                    for c in r
+                        .extension
+                        .iter()
+                        .flat_map(|e| e.columns.iter())
+                        .filter(|c| c.name != "assetid")
+                    {
+                        let value = record.get(&c.name).cloned().unwrap_or(Value::Null);
+                        fields.push(json!({"name": c.name, "label": label(&c.name), "value": display(&value), "link": null, "group": r.entity}));
+                    }
+                    extended_as
+                        .push(json!({"entity": r.entity, "href": format!("/{}/{id}", r.path)}));
+                }
+            }
+        }
+    }
     for list in &res.children {
         let items = record.get(&list.field).cloned().unwrap_or(json!([]));
         let cols: Vec<String> = items
@@ -497,6 +518,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
     ctx.insert("record_title".into(), json!(title));
     ctx.insert("fields".into(), json!(fields));
     ctx.insert("lists".into(), json!(lists));
+    ctx.insert("extended_as".into(), json!(extended_as));
     ctx.insert("is_asset".into(), json!(is_asset));
     ctx.insert("base".into(), json!(format!("/{}", res.path)));
     ctx.insert("id".into(), json!(id));

@@ -176,3 +176,119 @@ pub async fn relationships_of(db: &Db, id: i64) -> Result<Vec<serde_json::Value>
     });
     Ok(out)
 }
+
+/// Positions of many assets at once (a floor map), the same answers as [`resolve_position`]
+/// one by one, in a handful of queries: own positions and location positions are read in
+/// bulk; only assets without their own position that have relationships are walked one by one.
+pub async fn resolve_positions(
+    db: &Db,
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<std::collections::HashMap<i64, Position>, sqlx::Error> {
+    use std::collections::HashMap;
+    const CHUNK: usize = 500;
+    let mut out = HashMap::with_capacity(ids.len());
+    let mut pending: Vec<(i64, Option<i64>)> = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let binds: Vec<SqlValue> = chunk.iter().map(|i| SqlValue::Int(*i)).collect();
+        let rows = db
+            .query_with(
+                &format!(
+                    "SELECT mapx, mapy, locationid, assetid FROM assets WHERE assetid IN ({marks})"
+                ),
+                &binds,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            let id: i64 = r.try_get(3)?;
+            match xy(r, 0) {
+                Some((x, y)) => {
+                    out.insert(
+                        id,
+                        Position {
+                            mapx: Some(x),
+                            mapy: Some(y),
+                            positionsource: Some("self"),
+                            ..Position::none()
+                        },
+                    );
+                }
+                None => pending.push((id, r.try_get(2)?)),
+            }
+        }
+    }
+    let mut related: HashSet<i64> = HashSet::new();
+    let pending_ids: Vec<i64> = pending.iter().map(|(id, _)| *id).collect();
+    for chunk in pending_ids.chunks(CHUNK) {
+        let marks = vec!["?"; chunk.len()].join(", ");
+        let binds: Vec<SqlValue> = chunk
+            .iter()
+            .chain(chunk.iter())
+            .map(|i| SqlValue::Int(*i))
+            .collect();
+        let rows = db
+            .query_with(
+                &format!(
+                    "SELECT sourceassetid, targetassetid FROM assetrelationships \
+                     WHERE sourceassetid IN ({marks}) OR targetassetid IN ({marks})"
+                ),
+                &binds,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            related.insert(r.try_get(0)?);
+            related.insert(r.try_get(1)?);
+        }
+    }
+    let locations: HashMap<i64, (Option<(f64, f64)>, Option<i64>)> = if pending.is_empty() {
+        HashMap::new()
+    } else {
+        let rows = db
+            .query("SELECT locationid, mapx, mapy, parentid FROM locations")
+            .fetch_all(&mut *conn)
+            .await?;
+        let mut map = HashMap::with_capacity(rows.len());
+        for r in &rows {
+            map.insert(
+                r.try_get::<i64, _>(0)?,
+                (xy(r, 1), r.try_get::<Option<i64>, _>(3)?),
+            );
+        }
+        map
+    };
+    for (id, location) in pending {
+        if related.contains(&id) {
+            if let Some(p) = resolve_position(db, conn, id).await? {
+                out.insert(id, p);
+            }
+            continue;
+        }
+        let mut seen = HashSet::new();
+        let mut at = location;
+        let mut found = Position::none();
+        while let Some(l) = at {
+            if !seen.insert(l) {
+                break;
+            }
+            let Some((pos, parent)) = locations.get(&l) else {
+                break;
+            };
+            if let Some((x, y)) = pos {
+                found = Position {
+                    mapx: Some(*x),
+                    mapy: Some(*y),
+                    positionsource: Some("location"),
+                    sourcelocationid: Some(l),
+                    ..Position::none()
+                };
+                break;
+            }
+            at = *parent;
+        }
+        out.insert(id, found);
+    }
+    Ok(out)
+}

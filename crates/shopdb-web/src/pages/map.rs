@@ -134,29 +134,36 @@ pub async fn map(State(web): State<Web>, user: PageUser, Path(id): Path<String>)
     let mut markers = Vec::new();
     let mut unplaced = Vec::new();
     let mut types: Vec<Value> = Vec::new();
-    if let Ok(mut conn) = web.app.db.pool().acquire().await {
-        for r in &rows {
-            let assetid: i64 = r.try_get(0).unwrap_or_default();
-            let typeid: Option<i64> = r.try_get(3).unwrap_or_default();
-            let typename: Option<String> = r.try_get(4).unwrap_or_default();
-            let entry = json!({
-                "assetid": assetid, "assetnumber": r.try_get::<String, _>(1).unwrap_or_default(),
-                "name": r.try_get::<Option<String>, _>(2).unwrap_or_default(), "type": typename,
-                "colour": colour(typeid), "version": r.try_get::<i64, _>(5).unwrap_or_default(),
-            });
-            if !types.iter().any(|t| t["name"] == json!(typename)) {
-                types.push(json!({"name": typename, "colour": colour(typeid)}));
+    let ids: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<i64, _>(0).ok())
+        .collect();
+    let positions = match web.app.db.pool().acquire().await {
+        Ok(mut conn) => shopdb_core::position::resolve_positions(&web.app.db, &mut conn, &ids)
+            .await
+            .unwrap_or_default(),
+        Err(_) => Default::default(),
+    };
+    for r in &rows {
+        let assetid: i64 = r.try_get(0).unwrap_or_default();
+        let typeid: Option<i64> = r.try_get(3).unwrap_or_default();
+        let typename: Option<String> = r.try_get(4).unwrap_or_default();
+        let mut entry = json!({
+            "assetid": assetid, "assetnumber": r.try_get::<String, _>(1).unwrap_or_default(),
+            "name": r.try_get::<Option<String>, _>(2).unwrap_or_default(), "type": typename,
+            "colour": colour(typeid), "version": r.try_get::<i64, _>(5).unwrap_or_default(),
+        });
+        if !types.iter().any(|t| t["name"] == json!(typename)) {
+            types.push(json!({"name": typename, "colour": colour(typeid)}));
+        }
+        match positions.get(&assetid) {
+            Some(p) if p.mapx.is_some() && p.mapy.is_some() => {
+                entry["x"] = json!(p.mapx);
+                entry["y"] = json!(p.mapy);
+                entry["source"] = json!(p.positionsource);
+                markers.push(entry);
             }
-            match shopdb_core::position::resolve_position(&web.app.db, &mut conn, assetid).await {
-                Ok(Some(p)) if p.mapx.is_some() && p.mapy.is_some() => {
-                    let mut m = entry;
-                    m["x"] = json!(p.mapx);
-                    m["y"] = json!(p.mapy);
-                    m["source"] = json!(p.positionsource);
-                    markers.push(m);
-                }
-                _ => unplaced.push(entry),
-            }
+            _ => unplaced.push(entry),
         }
     }
     let mut ctx = page_context(

@@ -56,4 +56,27 @@ backend_tests! {
         let half = app.post("/api/assets", json!({"assetnumber": "HALF", "assettypeid": 1, "mapx": 3})).await;
         assert_eq!(half.status, StatusCode::UNPROCESSABLE_ENTITY, "mapx without mapy");
     }
+
+    async fn a_whole_map_resolves_like_one_asset_at_a_time(app) {
+        let hall = app.post("/api/locations", json!({"name": "Hall 5", "mapx": 50, "mapy": 60})).await.data()["locationid"].as_i64().unwrap();
+        let bay = app.post("/api/locations", json!({"name": "Bay 5a", "parentid": hall})).await.data()["locationid"].as_i64().unwrap();
+        let own = app.asset(json!({"assetnumber": "OWN", "mapx": 10, "mapy": 20, "locationid": bay})).await["assetid"].as_i64().unwrap();
+        let via = app.asset(json!({"assetnumber": "VIA", "locationid": bay})).await["assetid"].as_i64().unwrap();
+        let far = app.asset(json!({"assetnumber": "FAR", "locationid": bay})).await["assetid"].as_i64().unwrap();
+        let nowhere = app.asset(json!({"assetnumber": "NOWHERE"})).await["assetid"].as_i64().unwrap();
+        link(&app, own, via).await;
+        let ids = [own, via, far, nowhere];
+        let mut conn = app.db().pool().acquire().await.unwrap();
+        let all = shopdb_core::position::resolve_positions(app.db(), &mut conn, &ids).await.unwrap();
+        for id in ids {
+            let one = shopdb_core::position::resolve_position(app.db(), &mut conn, id).await.unwrap().unwrap();
+            let many = &all[&id];
+            assert_eq!((many.mapx, many.mapy, many.positionsource, many.sourceassetid, many.sourcelocationid),
+                       (one.mapx, one.mapy, one.positionsource, one.sourceassetid, one.sourcelocationid), "asset {id}");
+        }
+        assert_eq!(all[&via].positionsource, Some("related"));
+        assert_eq!(all[&far].positionsource, Some("location"));
+        assert_eq!(all[&far].mapx, Some(50.0));
+        assert_eq!(all[&nowhere].positionsource, None);
+    }
 }

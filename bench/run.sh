@@ -264,7 +264,7 @@ page "asset list, last page"        "/assets?page=$PAGES"
 page "asset detail"                 "/assets/$MID_ID"
 page "computer list"                "/computers"
 page "search results"               "/search?q=$SEARCH_MANY"
-page "floor map, Bay A (3000 markers)" "/map/$BAY_A"
+page "floor map, Bay A (1000 markers)" "/map/$BAY_A"
 page "audit log"                    "/admin/audit"
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)

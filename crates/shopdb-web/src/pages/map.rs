@@ -15,7 +15,7 @@ use crate::render::{error_page, page_context};
 use crate::session::PageUser;
 
 /// Most markers drawn on one map.
-const MAX_MARKERS: i64 = 3000;
+const MAX_MARKERS: i64 = 1000;
 
 /// GET /map — locations with their floor plans and asset counts.
 pub async fn locations(State(web): State<Web>, user: PageUser) -> Response {

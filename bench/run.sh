@@ -28,6 +28,7 @@ ADMIN_PASSWORD="bench-password-$RANDOM-$RANDOM"
 # Targets the summary is compared against.
 TARGET_LIST_RPS=5000
 TARGET_SEARCH_P99_MS=10
+TARGET_PAGE_P99_MS=50
 
 log() { printf '\n== %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -249,6 +250,23 @@ batch "19045.5011"; COLLECT_CHANGED=$(push updated)
 echo "collector: created $COLLECT_CREATED; unchanged $COLLECT_UNCHANGED; changed $COLLECT_CHANGED" >&2
 measure "search hostname 'pc-42'" "$C" "/api/search?q=pc-42"
 
+# Web pages, rendered on the server: one connection, so latency is the render time.
+BAY_A=$(api "/api/locations?name=Bay%20A" | jq -r '.data[0].locationid')
+PAGE_NAMES=()
+page() { # name path
+    measure "page: $1" 1 "$2"
+    PAGE_NAMES+=("page: $1")
+}
+page "dashboard"                    "/"
+page "asset list"                   "/assets"
+page "asset list, filtered, sorted" "/assets?statusid=1&sort=-assetnumber&q=$SEARCH_MANY"
+page "asset list, last page"        "/assets?page=$PAGES"
+page "asset detail"                 "/assets/$MID_ID"
+page "computer list"                "/computers"
+page "search results"               "/search?q=$SEARCH_MANY"
+page "floor map, Bay A (1000 markers)" "/map/$BAY_A"
+page "audit log"                    "/admin/audit"
+
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 PEAK_RSS=$(awk '/^VmHWM:/ { printf "%.1f MB", $2 / 1024 }' "/proc/$SERVER_PID/status")
 kill "$SERVER_PID" 2>/dev/null || true
@@ -300,5 +318,9 @@ echo "| list >= $TARGET_LIST_RPS req/s (random page) | $list_rand_rps req/s | $(
 echo "| search p99 <= $TARGET_SEARCH_P99_MS ms ('$SEARCH_MANY') | $search_many_p99 ms | $(verdict "$search_many_p99" "<=" $TARGET_SEARCH_P99_MS) |"
 echo "| search p99 <= $TARGET_SEARCH_P99_MS ms ('$SEARCH_FEW') | $search_p99 ms | $(verdict "$search_p99" "<=" $TARGET_SEARCH_P99_MS) |"
 echo "| search p99 <= $TARGET_SEARCH_P99_MS ms ('$SEARCH_ONE') | $search_one_p99 ms | $(verdict "$search_one_p99" "<=" $TARGET_SEARCH_P99_MS) |"
+for name in "${PAGE_NAMES[@]}"; do
+    page_p99=$(get 6 "$name")
+    echo "| $name p99 <= $TARGET_PAGE_P99_MS ms | $page_p99 ms | $(verdict "$page_p99" "<=" $TARGET_PAGE_P99_MS) |"
+done
 host_p99=$(get 6 "search hostname 'pc-42'")
 echo "| search p99 <= $TARGET_SEARCH_P99_MS ms (partial hostname 'pc-42') | $host_p99 ms | $(verdict "$host_p99" "<=" $TARGET_SEARCH_P99_MS) |"

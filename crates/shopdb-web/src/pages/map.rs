@@ -15,7 +15,7 @@ use crate::render::{error_page, page_context};
 use crate::session::PageUser;
 
 /// Most markers drawn on one map.
-const MAX_MARKERS: i64 = 3000;
+const MAX_MARKERS: i64 = 1000;
 
 /// GET /map — locations with their floor plans and asset counts.
 pub async fn locations(State(web): State<Web>, user: PageUser) -> Response {
@@ -134,6 +134,19 @@ pub async fn map(State(web): State<Web>, user: PageUser, Path(id): Path<String>)
     let mut markers = Vec::new();
     let mut unplaced = Vec::new();
     let mut types: Vec<Value> = Vec::new();
+    let total: i64 = match web
+        .app
+        .db
+        .query_with(
+            &format!("SELECT COUNT(*) FROM assets WHERE locationid IN ({marks})"),
+            &values,
+        )
+        .fetch_one(web.app.db.pool())
+        .await
+    {
+        Ok(r) => r.try_get(0).unwrap_or_default(),
+        Err(_) => 0,
+    };
     let ids: Vec<i64> = rows
         .iter()
         .filter_map(|r| r.try_get::<i64, _>(0).ok())
@@ -177,6 +190,8 @@ pub async fn map(State(web): State<Web>, user: PageUser, Path(id): Path<String>)
     ctx.insert("markers".into(), json!(markers));
     ctx.insert("unplaced".into(), json!(unplaced));
     ctx.insert("types".into(), json!(types));
+    ctx.insert("total".into(), json!(total));
+    ctx.insert("shown".into(), json!(rows.len()));
     ctx.insert(
         "can_move".into(),
         json!(user.actor.role >= shopdb_core::auth::Role::Editor),

@@ -65,7 +65,7 @@ static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(())
 /// A program on PATH (or the path in `env`), the first of `names` found.
 fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(p));
+        return Some(PathBuf::from(p)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
@@ -99,6 +99,8 @@ pub struct Harness {
     chromium: Option<PathBuf>,
     /// Login token for seeding data through the API (no CSRF header needed with it).
     token: String,
+    /// Set by [`Harness::finish`]; otherwise the directory with the logs is kept.
+    passed: bool,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
@@ -204,6 +206,7 @@ impl Harness {
             driver: Driver::new(driver_port),
             chromium,
             token: String::new(),
+            passed: false,
             _turn: turn,
         };
 
@@ -247,6 +250,12 @@ impl Harness {
             started.elapsed().as_secs_f64()
         );
         Ok(Some(h))
+    }
+
+    /// The end of a test that passed: everything is stopped and the directory removed.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.passed = true;
+        Ok(())
     }
 
     fn server_log(&self) -> String {
@@ -329,17 +338,20 @@ impl Drop for Harness {
         let _ = self.chromedriver.wait();
         let _ = self.server.kill();
         let _ = self.server.wait();
-        if std::thread::panicking() {
-            eprintln!("kept {} (server.log, chromedriver.log)", self.dir.display());
-        } else {
+        if self.passed {
             let _ = std::fs::remove_dir_all(&self.dir);
+        } else {
+            eprintln!(
+                "kept {} (server.log, chromedriver.log, the database)",
+                self.dir.display()
+            );
         }
     }
 }
 
 /// Logs in through the login form on the page the browser is at (which must be /login).
 pub async fn log_in_with_form(b: &Session, user: &str, password: &str) -> anyhow::Result<()> {
-    let form = b.wait_find("form#login-form", WAIT).await?;
+    b.wait_find("form#login-form", WAIT).await?;
     let username = b.find("#login-form input[name=username]").await?;
     username.clear().await?;
     username.send_keys(user).await?;
@@ -347,7 +359,6 @@ pub async fn log_in_with_form(b: &Session, user: &str, password: &str) -> anyhow
         .await?
         .send_keys(password)
         .await?;
-    let _ = form;
     b.find("#login-form button[type=submit]")
         .await?
         .click()

@@ -112,7 +112,7 @@ async fn logging_in_leads_to_the_page_asked_for() -> anyhow::Result<()> {
     b.goto(&h.url("/assets")).await?;
     wait_for_path(&h, &b, "/login?next=%2Fassets").await?;
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 #[tokio::test]
@@ -178,7 +178,7 @@ async fn every_main_page_loads_without_errors_or_outside_requests() -> anyhow::R
         "no icon: pages name none and /favicon.ico answers {status}"
     );
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 #[tokio::test]
@@ -249,7 +249,7 @@ async fn a_pc_is_created_found_by_search_and_edited() -> anyhow::Result<()> {
     let found = h.api("GET", "/api/computers?q=WJ-LATHE-4711", None).await?;
     ensure!(found[0]["name"] == json!("Lathe 2 PC"), "saved: {found}");
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 #[tokio::test]
@@ -323,7 +323,7 @@ async fn a_bad_form_says_what_is_wrong_next_to_the_field() -> anyhow::Result<()>
         "nothing else was saved: {count}"
     );
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 /// Draws a 1200 × 800 floor plan in the page and uploads it as PNG with the login cookie
@@ -452,7 +452,7 @@ async fn a_marker_dragged_on_the_floor_map_stays_where_it_was_put() -> anyhow::R
     );
     assert_page_clean(&h, &b, &[]).await?;
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 #[tokio::test]
@@ -540,7 +540,7 @@ async fn a_usb_drive_is_checked_out_and_in_at_the_desk() -> anyhow::Result<()> {
     );
     assert_page_clean(&h, &b, &[]).await?;
     b.quit().await?;
-    Ok(())
+    h.finish()
 }
 
 #[tokio::test]
@@ -610,5 +610,5 @@ async fn an_admin_disables_a_plugin_and_its_navigation_goes() -> anyhow::Result<
         .unwrap_or_default();
     ensure!(printers.to_string().contains("disabled"), "{printers}");
     b.quit().await?;
-    Ok(())
+    h.finish()
 }

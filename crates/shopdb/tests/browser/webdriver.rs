@@ -111,6 +111,40 @@ impl Driver {
         Ok(value)
     }
 
+    /// `DELETE path` without an async runtime (for `Drop`); waits for the answer.
+    fn delete_blocking(&self, path: &str) -> std::io::Result<()> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+        write!(
+            stream,
+            "DELETE {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            self.port
+        )?;
+        // Up to the end of the answer: chromedriver may keep the connection open.
+        let mut answer = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk)?;
+            answer.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&answer);
+            let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
+                let length = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
+                    })
+                    .unwrap_or(0);
+                body.len() >= length
+            });
+            if n == 0 || complete {
+                return Ok(());
+            }
+        }
+    }
+
     /// True once the driver answers `GET /status` with `ready`.
     pub async fn ready(&self) -> bool {
         matches!(
@@ -409,12 +443,15 @@ impl Session {
 }
 
 impl Drop for Session {
+    /// A test that stopped half-way ends its browser here: killing chromedriver would leave
+    /// Chromium running.
     fn drop(&mut self) {
-        if self.open {
-            eprintln!(
-                "browser session {} was not ended; chromedriver ending takes it along",
-                self.id
-            );
+        if self.open
+            && let Err(e) = self
+                .driver
+                .delete_blocking(&format!("/session/{}", self.id))
+        {
+            eprintln!("could not end browser session {}: {e}", self.id);
         }
     }
 }

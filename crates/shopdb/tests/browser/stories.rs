@@ -116,6 +116,49 @@ async fn logging_in_leads_to_the_page_asked_for() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn logging_in_never_leads_to_another_site() -> anyhow::Result<()> {
+    let h = harness!("next");
+    let b = h.browser().await?;
+    // Somewhere else that answers at once (refused), so a wrong redirect shows in the URL.
+    let elsewhere = "127.0.0.1:1";
+    let mut wrong = Vec::new();
+    for (i, next) in [
+        format!("http://{elsewhere}/"),
+        format!("//{elsewhere}/"),
+        format!("/\\{elsewhere}/"),
+        // Browsers drop tabs and line breaks from URLs: "/\t/host" becomes "//host".
+        format!("/\t/{elsewhere}/"),
+        format!("/\n/{elsewhere}/"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let query: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        b.goto(&h.url(&format!("/login?next={query}"))).await?;
+        if i == 0 {
+            log_in_with_form(&b, USER, PASSWORD).await?;
+            b.wait_for("the page after logging in", WAIT, async |s| {
+                Ok((!s.current_url().await?.contains("/login")).then_some(()))
+            })
+            .await?;
+        }
+        // Logged in, /login sends straight on to `next`.
+        let landed = b.current_url().await?;
+        if !landed.starts_with(&h.url("/")) {
+            wrong.push(format!("next={next:?} led to {landed}"));
+        } else if b.find_maybe("nav#nav").await?.is_none() {
+            let shown = b.find("body").await?.text().await?;
+            wrong.push(format!(
+                "next={next:?}: no page at {landed}, shows “{shown}”"
+            ));
+        }
+    }
+    ensure!(wrong.is_empty(), "{}", wrong.join("\n"));
+    b.quit().await?;
+    h.finish()
+}
+
+#[tokio::test]
 async fn every_main_page_loads_without_errors_or_outside_requests() -> anyhow::Result<()> {
     let h = harness!("pages");
     let pc = h

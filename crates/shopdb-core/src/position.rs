@@ -243,7 +243,9 @@ pub async fn resolve_positions(
             related.insert(r.try_get(1)?);
         }
     }
-    let locations: HashMap<i64, (Option<(f64, f64)>, Option<i64>)> = if pending.is_empty() {
+    // location → (its own position, its parent)
+    type Places = HashMap<i64, (Option<(f64, f64)>, Option<i64>)>;
+    let locations: Places = if pending.is_empty() {
         HashMap::new()
     } else {
         let rows = db

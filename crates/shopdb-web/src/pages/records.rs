@@ -1,11 +1,13 @@
 //! List, detail, form and delete pages for every served table (assets, core reference
 //! tables, plugin records), built from the resource description:
 //!
-//!     GET  /<path>                 list: filters, sort, search, pages
-//!     GET  /<path>/new             form          POST /<path>/new         create
-//!     GET  /<path>/<id>            detail (fields, relationships, position, history)
-//!     GET  /<path>/<id>/edit       form          POST /<path>/<id>/edit   update
-//!     GET  /<path>/<id>/delete     confirmation  POST /<path>/<id>/delete delete
+//! ```text
+//! GET  /<path>                 list: filters, sort, search, pages
+//! GET  /<path>/new             form          POST /<path>/new         create
+//! GET  /<path>/<id>            detail (fields, relationships, position, history)
+//! GET  /<path>/<id>/edit       form          POST /<path>/<id>/edit   update
+//! GET  /<path>/<id>/delete     confirmation  POST /<path>/<id>/delete delete
+//! ```
 //!
 //! `<path>` is the resource's API path (`assets`, `computers`, `network/subnets`).
 

@@ -43,24 +43,47 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// Put in every page before its own scripts: keeps uncaught errors, failed loads, rejected
 /// promises and `console.error` calls in `window.__shopdbErrors`.
 const ERROR_COLLECTOR: &str = r#"
-window.__shopdbErrors = [];
-window.addEventListener("error", (e) => {
-  const t = e.target;
-  const what = e.message || (t && (t.src || t.href) ? "failed to load " + (t.src || t.href) : "error event");
-  window.__shopdbErrors.push(what + (e.filename ? " (" + e.filename + ":" + e.lineno + ")" : ""));
-}, true);
-window.addEventListener("unhandledrejection", (e) => {
-  window.__shopdbErrors.push("unhandled rejection: " + (e.reason && e.reason.message ? e.reason.message : String(e.reason)));
-});
-const consoleError = console.error;
-console.error = function (...args) {
-  window.__shopdbErrors.push("console.error: " + args.map(String).join(" "));
-  return consoleError.apply(this, args);
-};
+(() => {
+  const errors = (window.__shopdbErrors = []);
+  window.addEventListener("error", (e) => {
+    const t = e.target;
+    const what = e.message || (t && (t.src || t.href) ? "failed to load " + (t.src || t.href) : "error event");
+    errors.push(what + (e.filename ? " (" + e.filename + ":" + e.lineno + ")" : ""));
+  }, true);
+  window.addEventListener("unhandledrejection", (e) => {
+    errors.push("unhandled rejection: " + (e.reason && e.reason.message ? e.reason.message : String(e.reason)));
+  });
+  const consoleError = console.error;
+  console.error = function (...args) {
+    errors.push("console.error: " + args.map(String).join(" "));
+    return consoleError.apply(this, args);
+  };
+})();
 "#;
 
 /// One browser test at a time: Chromium and the server share two cores with the build.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// In CI (`CI` set, not `false`) the browser tests must run; elsewhere they may be skipped.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false")
+}
+
+/// A child process killed (and reaped) when dropped.
+struct Process(Child);
+
+impl Process {
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 /// A program on PATH (or the path in `env`), the first of `names` found.
 fn find_program(env: &str, names: &[&str]) -> Option<PathBuf> {
@@ -93,8 +116,8 @@ pub struct Harness {
     /// `http://127.0.0.1:<port>`
     pub base: String,
     port: u16,
-    server: Child,
-    chromedriver: Child,
+    server: Process,
+    chromedriver: Process,
     driver: Driver,
     chromium: Option<PathBuf>,
     /// Login token for seeding data through the API (no CSRF header needed with it).
@@ -121,7 +144,7 @@ impl Harness {
         let Some(chromedriver) = chromedriver.filter(|_| chromium.is_some()) else {
             let what =
                 "chromium and chromedriver are needed (apt-get install chromium chromium-driver)";
-            if std::env::var_os("CI").is_some() {
+            if in_ci() {
                 bail!("{what}; CI is set, so this is a failure, not a skip");
             }
             eprintln!("skipping browser test {name}: {what}");
@@ -181,22 +204,26 @@ impl Harness {
         }
 
         let port = free_port();
-        let server = cli(&["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .stdout(std::fs::File::create(dir.join("server.out"))?)
-            .stderr(std::fs::File::create(dir.join("server.log"))?)
-            .spawn()
-            .context("start shopdb serve")?;
+        let server = Process(
+            cli(&["serve", "--bind", &format!("127.0.0.1:{port}")])
+                .stdout(std::fs::File::create(dir.join("server.out"))?)
+                .stderr(std::fs::File::create(dir.join("server.log"))?)
+                .spawn()
+                .context("start shopdb serve")?,
+        );
         let driver_port = free_port();
-        let chromedriver = Command::new(&chromedriver)
-            .arg(format!("--port={driver_port}"))
-            .arg(format!(
-                "--log-path={}",
-                dir.join("chromedriver.log").display()
-            ))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("start {}", chromedriver.display()))?;
+        let chromedriver = Process(
+            Command::new(&chromedriver)
+                .arg(format!("--port={driver_port}"))
+                .arg(format!(
+                    "--log-path={}",
+                    dir.join("chromedriver.log").display()
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("start {}", chromedriver.display()))?,
+        );
         let mut h = Harness {
             dir,
             base: format!("http://127.0.0.1:{port}"),
@@ -212,7 +239,7 @@ impl Harness {
 
         let deadline = Instant::now() + Duration::from_secs(30);
         while !matches!(h.http("GET", "/api/health", None, None).await, Ok((200, _))) {
-            if let Some(status) = h.server.try_wait()? {
+            if let Some(status) = h.server.0.try_wait()? {
                 bail!("shopdb serve exited ({status}):\n{}", h.server_log());
             }
             ensure!(
@@ -223,7 +250,7 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         while !h.driver.ready().await {
-            if let Some(status) = h.chromedriver.try_wait()? {
+            if let Some(status) = h.chromedriver.0.try_wait()? {
                 bail!("chromedriver exited ({status})");
             }
             ensure!(
@@ -334,10 +361,8 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
-        let _ = self.chromedriver.kill();
-        let _ = self.chromedriver.wait();
-        let _ = self.server.kill();
-        let _ = self.server.wait();
+        self.chromedriver.stop();
+        self.server.stop();
         if self.passed {
             let _ = std::fs::remove_dir_all(&self.dir);
         } else {

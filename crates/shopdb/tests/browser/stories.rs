@@ -1,6 +1,7 @@
 //! One test per user story, each with its own server, database and browser.
 
 use anyhow::{Context, ensure};
+use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::webdriver::Session;
@@ -369,27 +370,30 @@ async fn a_bad_form_says_what_is_wrong_next_to_the_field() -> anyhow::Result<()>
     h.finish()
 }
 
-/// Draws a 1200 × 800 floor plan in the page and uploads it as PNG with the login cookie
-/// and the CSRF header; the HTTP status back.
-const UPLOAD_FLOORPLAN: &str = r##"
-const [location, done] = arguments;
+/// Draws a 1200 × 800 floor plan in the page; the PNG as a data: URL.
+const DRAW_FLOORPLAN: &str = r##"
 const c = document.createElement("canvas");
 c.width = 1200; c.height = 800;
 const g = c.getContext("2d");
 g.fillStyle = "#f4f1ea"; g.fillRect(0, 0, 1200, 800);
 g.strokeStyle = "#555"; g.lineWidth = 6; g.strokeRect(20, 20, 1160, 760);
 g.fillStyle = "#cfd8dc"; g.fillRect(80, 80, 300, 200); g.fillRect(700, 420, 400, 280);
-c.toBlob(async (png) => {
-  const csrf = (document.cookie.match(/(?:^|;\s*)shopdb_csrf=([^;]+)/) || [])[1] || "";
-  try {
-    const res = await fetch("/api/locations/" + location + "/floorplan", {
-      method: "PUT", credentials: "same-origin", body: png,
-      headers: {"Content-Type": "image/png", "X-CSRF-Token": decodeURIComponent(csrf)},
-    });
-    done({status: res.status, body: await res.text()});
-  } catch (e) { done({status: 0, body: String(e)}); }
-}, "image/png");
+return c.toDataURL("image/png");
 "##;
+
+/// PUTs the data: URL `arguments[1]` as the floor plan of location `arguments[0]` with the
+/// login cookie and, when `arguments[2]`, the CSRF header from the shopdb_csrf cookie.
+const PUT_FLOORPLAN: &str = r#"
+const [location, dataUrl, withCsrf, done] = arguments;
+(async () => {
+  const png = await (await fetch(dataUrl)).blob();
+  const headers = {"Content-Type": "image/png"};
+  const csrf = (document.cookie.match(/(?:^|;\s*)shopdb_csrf=([^;]+)/) || [])[1];
+  if (withCsrf && csrf) headers["X-CSRF-Token"] = decodeURIComponent(csrf);
+  const res = await fetch("/api/locations/" + location + "/floorplan", {method: "PUT", credentials: "same-origin", body: png, headers});
+  return {status: res.status, body: await res.text()};
+})().then(done, (e) => done({status: 0, body: String(e)}));
+"#;
 
 /// The `translate(x,y)` of a marker.
 async fn marker_xy(b: &Session, id: i64) -> anyhow::Result<(f64, f64)> {
@@ -433,9 +437,35 @@ async fn a_marker_dragged_on_the_floor_map_stays_where_it_was_put() -> anyhow::R
     log_in(&h, &b).await?;
     b.goto(&h.url(&format!("/map/{hall}"))).await?;
     b.wait_find("svg#floor-map", WAIT).await?;
-    let up = b.execute_async(UPLOAD_FLOORPLAN, vec![json!(hall)]).await?;
-    ensure!(up["status"] == json!(200), "floor-plan upload: {up}");
-    b.refresh().await?;
+    wait_for_text(&b, "main", "No floor plan").await?;
+
+    // An upload with the login cookie alone is refused: cookie writes need the CSRF header.
+    let png = b.execute(DRAW_FLOORPLAN, vec![]).await?;
+    let png = png.as_str().context("data: URL")?.to_string();
+    let forged = b
+        .execute_async(PUT_FLOORPLAN, vec![json!(hall), json!(png), json!(false)])
+        .await?;
+    ensure!(
+        forged["status"] == json!(403),
+        "without X-CSRF-Token: {forged}"
+    );
+    assert_page_clean(&h, &b, &["status of 403"]).await?;
+
+    // The upload form on the map page.
+    let file = h.dir.join("hall-7.png");
+    let bytes = base64::engine::general_purpose::STANDARD.decode(
+        png.strip_prefix("data:image/png;base64,")
+            .context("a PNG data: URL")?,
+    )?;
+    std::fs::write(&file, bytes)?;
+    b.find("#floorplan-form input[type=file]")
+        .await?
+        .send_keys(&file.display().to_string())
+        .await?;
+    b.find("#floorplan-form button[type=submit]")
+        .await?
+        .click()
+        .await?;
     b.wait_find("svg#floor-map #floor-image", WAIT).await?;
     b.wait_for("the floor plan drawn", WAIT, async |s| {
         let v = s

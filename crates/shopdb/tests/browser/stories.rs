@@ -612,6 +612,20 @@ async fn a_usb_drive_is_checked_out_and_in_at_the_desk() -> anyhow::Result<()> {
         "{loans}"
     );
     assert_page_clean(&h, &b, &[]).await?;
+
+    // A message line with nothing to say is not drawn as an empty box.
+    let empty_box = b
+        .execute(
+            "const m = document.getElementById('desk-message');
+             return !!m && m.textContent.trim() === '' && m.getBoundingClientRect().height > 0
+               && getComputedStyle(m).borderTopStyle !== 'none';",
+            vec![],
+        )
+        .await?;
+    ensure!(
+        empty_box == json!(false),
+        "#desk-message shows as an empty bordered box after a lookup"
+    );
     b.quit().await?;
     h.finish()
 }

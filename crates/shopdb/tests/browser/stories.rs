@@ -273,6 +273,18 @@ async fn a_pc_is_created_found_by_search_and_edited() -> anyhow::Result<()> {
         "the hit opens the PC"
     );
 
+    // Enter in the header box opens the full results page, grouped by kind.
+    let search = b.find("input#search-box").await?;
+    search.clear().await?;
+    search.send_keys("lathe-47\u{E007}").await?;
+    wait_for_path(&h, &b, "/search?q=lathe-47").await?;
+    wait_for_text(&b, "section.search-group a.search-hit", "WJ-LATHE-4711").await?;
+    b.find("section.search-group a.search-hit")
+        .await?
+        .click()
+        .await?;
+    wait_for_text(&b, "h1#record-title", "WJ-LATHE-4711").await?;
+
     b.find("a#edit-record").await?.click().await?;
     b.wait_find("form#record-form", WAIT).await?;
     let kept = b
@@ -626,6 +638,81 @@ async fn a_usb_drive_is_checked_out_and_in_at_the_desk() -> anyhow::Result<()> {
         empty_box == json!(false),
         "#desk-message shows as an empty bordered box after a lookup"
     );
+    b.quit().await?;
+    h.finish()
+}
+
+#[tokio::test]
+async fn a_viewer_sees_records_but_no_way_to_change_them() -> anyhow::Result<()> {
+    let h = harness!("viewer");
+    let pc = h
+        .api(
+            "POST",
+            "/api/computers",
+            Some(json!({"assetnumber": "PC-2000", "hostname": "WJ-DRILL-2000"})),
+        )
+        .await?;
+    let id = pc["assetid"].as_i64().context("assetid")?;
+    let password = "a long viewer password";
+    h.api(
+        "POST",
+        "/api/users",
+        Some(json!({"username": "vera", "password": password, "role": "viewer"})),
+    )
+    .await?;
+    let b = h.browser().await?;
+    b.goto(&h.url("/login")).await?;
+    log_in_with_form(&b, "vera", password).await?;
+    b.wait_find("nav#nav", WAIT).await?;
+    ensure!(
+        b.find_maybe("nav#nav a[href=\"/admin/plugins\"]")
+            .await?
+            .is_none(),
+        "no Admin link for a viewer"
+    );
+
+    b.goto(&h.url("/computers")).await?;
+    b.wait_find(
+        &format!("#records tr[data-id=\"{id}\"] a.record-link"),
+        WAIT,
+    )
+    .await?
+    .click()
+    .await?;
+    wait_for_text(&b, "h1#record-title", "WJ-DRILL-2000").await?;
+    ensure!(
+        b.find_maybe("a#edit-record").await?.is_none(),
+        "no Edit button"
+    );
+    b.goto(&h.url("/computers")).await?;
+    b.wait_find("table#records", WAIT).await?;
+    ensure!(
+        b.find_maybe("a#new-record").await?.is_none(),
+        "no New button"
+    );
+    assert_page_clean(&h, &b, &[]).await?;
+
+    // Typed addresses do not get round the missing buttons.
+    for path in [
+        format!("/computers/{id}/edit"),
+        "/computers/new".to_string(),
+        "/admin/plugins".to_string(),
+    ] {
+        b.goto(&h.url(&path)).await?;
+        b.wait_find("main#main", WAIT).await?;
+        ensure!(
+            b.find_maybe("form#record-form, table#plugins")
+                .await?
+                .is_none(),
+            "{path}: a viewer gets the page"
+        );
+        let said = b.find("main#main").await?.text().await?;
+        ensure!(
+            !said.is_empty(),
+            "{path}: an empty page instead of a reason"
+        );
+        assert_page_clean(&h, &b, &["status of 403", "status of 404"]).await?;
+    }
     b.quit().await?;
     h.finish()
 }

@@ -61,7 +61,11 @@ pub fn router(app: AppState) -> Router {
             get(pages::admin::settings).post(pages::admin::save_setting),
         )
         .route("/admin/audit", get(pages::admin::audit))
-        .route("/static/{file}", get(static_file));
+        .route("/static/{file}", get(static_file))
+        .route(
+            "/favicon.ico",
+            get(|| async { axum::response::Redirect::permanent("/static/favicon.svg") }),
+        );
     for p in &web.app.registry.loaded {
         for page in p.plugin.pages() {
             let plugin = p.manifest.name.clone();
@@ -92,6 +96,11 @@ const STATIC: &[(&str, &str, &str)] = &[
         "map.js",
         "text/javascript",
         include_str!("../static/map.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../static/favicon.svg"),
     ),
 ];
 

@@ -108,12 +108,45 @@ impl FromRequestParts<Web> for MaybeUser {
 }
 
 /// Only local paths are followed after login, so a link cannot send users elsewhere.
+/// Browsers drop tabs and newlines inside URLs and read `\\` as `/`, so a path holding any
+/// of those could turn into `//other.host`; such a path is not followed at all.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n
+                    .chars()
+                    .any(|c| c.is_control() || c.is_whitespace() || c == '\\') =>
+        {
             n.to_string()
         }
         _ => "/".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_plain_local_paths_are_followed_after_login() {
+        assert_eq!(
+            safe_next(Some("/computers/12?tab=history")),
+            "/computers/12?tab=history"
+        );
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
     }
 }
 

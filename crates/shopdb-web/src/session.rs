@@ -125,31 +125,6 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::safe_next;
-
-    #[test]
-    fn only_plain_local_paths_are_followed_after_login() {
-        assert_eq!(
-            safe_next(Some("/computers/12?tab=history")),
-            "/computers/12?tab=history"
-        );
-        for bad in [
-            "//evil.example/",
-            "/\\evil.example/",
-            "/\t/evil.example/",
-            "/\n/evil.example",
-            "https://evil.example/",
-            "evil",
-            "",
-        ] {
-            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
-        }
-        assert_eq!(safe_next(None), "/");
-    }
-}
-
 pub async fn login_page(
     State(web): State<Web>,
     MaybeUser(user): MaybeUser,
@@ -227,4 +202,29 @@ pub async fn logout(State(web): State<Web>, user: PageUser, body: axum::body::By
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_plain_local_paths_are_followed_after_login() {
+        assert_eq!(
+            safe_next(Some("/computers/12?tab=history")),
+            "/computers/12?tab=history"
+        );
+        for bad in [
+            "//evil.example/",
+            "/\\evil.example/",
+            "/\t/evil.example/",
+            "/\n/evil.example",
+            "https://evil.example/",
+            "evil",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

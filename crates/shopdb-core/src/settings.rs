@@ -56,6 +56,34 @@ pub async fn set_setting_as(
     key: &str,
     value: &str,
 ) -> Result<(), sqlx::Error> {
+    write_setting(db, actor, scope, key, value, false)
+        .await
+        .map(|_| ())
+}
+
+/// Stores a setting only if it has no value yet; false when another writer was first (then
+/// the stored value stands). For values several processes may create at once.
+pub async fn add_setting(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    value: &str,
+    by: &str,
+) -> Result<bool, sqlx::Error> {
+    match write_setting(db, &Actor::system(by), scope, key, value, true).await {
+        Err(e) if crate::db::is_unique_violation(&e) => Ok(false),
+        other => other,
+    }
+}
+
+async fn write_setting(
+    db: &Db,
+    actor: &Actor,
+    scope: &str,
+    key: &str,
+    value: &str,
+    only_if_absent: bool,
+) -> Result<bool, sqlx::Error> {
     let mut tx = db.begin().await?;
     let before: Option<String> = db
         .query("SELECT settingvalue FROM settings WHERE scope = ? AND settingkey = ?")
@@ -72,6 +100,10 @@ pub async fn set_setting_as(
         SqlValue::text(scope),
         SqlValue::text(key),
     ];
+    if only_if_absent && before.is_some() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
     let sql = if before.is_some() {
         "UPDATE settings SET settingvalue = ?, modifiedby = ?, modifieddate = ? WHERE scope = ? AND settingkey = ?"
     } else {
@@ -105,7 +137,8 @@ pub async fn set_setting_as(
         },
     )
     .await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(true)
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@ use shopdb_core::plugin::Registry;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::states::PluginStates;
 use shopdb_core::resource::{HookEnv, Resource};
-use shopdb_core::settings::{get_setting, set_setting};
+use shopdb_core::settings::{add_setting, get_setting};
 use shopdb_core::state::{AppState, StateInner};
 use shopdb_core::util::random_token;
 
@@ -51,10 +51,10 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
     }
     tracing::warn!("SECRET_KEY is not set: using a development signing key stored in the database");
     let key = random_token(32);
-    // Two processes starting together race here: the loser's insert fails on the unique
-    // key, and both then use the key that was stored.
-    if let Err(e) = set_setting(db, "core", "developmentsigningkey", &key, "system").await {
-        tracing::debug!(error = %e, "another process stored the development key first");
+    // Two processes starting together race here: only the first insert stores its key (the
+    // other's is refused, never written over it), and both then use the stored key.
+    if !add_setting(db, "core", "developmentsigningkey", &key, "system").await? {
+        tracing::debug!("another process stored the development key first");
     }
     Ok(get_setting(db, "core", "developmentsigningkey")
         .await?

@@ -513,9 +513,15 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
     .await
     .map(|(entries, _)| entries)
     .unwrap_or_default();
+    let names = reference_names(web, res, &history).await;
     ctx.insert(
         "history".into(),
-        json!(history.iter().map(change_lines).collect::<Vec<_>>()),
+        json!(
+            history
+                .iter()
+                .map(|e| change_lines(e, &names))
+                .collect::<Vec<_>>()
+        ),
     );
     ctx.insert("record_title".into(), json!(title));
     ctx.insert("fields".into(), json!(fields));
@@ -536,7 +542,56 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
 }
 
 /// An audit entry as who/when/action and one "field: before → after" line per change.
-fn change_lines(entry: &Value) -> Value {
+/// Display names of the records that history entries point at by id (status 1 → In Service),
+/// one query per referenced table.
+async fn reference_names(
+    web: &Web,
+    res: &Resource,
+    history: &[Value],
+) -> std::collections::HashMap<(String, i64), String> {
+    let mut names = std::collections::HashMap::new();
+    for l in &res.lookups {
+        let mut ids: Vec<i64> = history
+            .iter()
+            .flat_map(|e| ["before", "after"].map(|side| e["changes"][side][&l.column].as_i64()))
+            .flatten()
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        if ids.is_empty() {
+            continue;
+        }
+        let marks = vec!["?"; ids.len()].join(", ");
+        let binds: Vec<shopdb_core::db::SqlValue> = ids
+            .iter()
+            .map(|i| shopdb_core::db::SqlValue::Int(*i))
+            .collect();
+        let sql = format!(
+            "SELECT {key}, {display} FROM {table} WHERE {key} IN ({marks})",
+            key = l.key,
+            display = l.display,
+            table = l.table
+        );
+        if let Ok(rows) = web
+            .app
+            .db
+            .query_with(&sql, &binds)
+            .fetch_all(web.app.db.pool())
+            .await
+        {
+            for r in &rows {
+                if let (Ok(id), Ok(Some(name))) =
+                    (r.try_get::<i64, _>(0), r.try_get::<Option<String>, _>(1))
+                {
+                    names.insert((l.column.clone(), id), name);
+                }
+            }
+        }
+    }
+    names
+}
+
+fn change_lines(entry: &Value, names: &std::collections::HashMap<(String, i64), String>) -> Value {
     let before = entry["changes"]["before"]
         .as_object()
         .cloned()
@@ -548,7 +603,13 @@ fn change_lines(entry: &Value) -> Value {
     let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
     keys.sort();
     keys.dedup();
-    let short = |v: Option<&Value>| -> String {
+    let short = |k: &str, v: Option<&Value>| -> String {
+        if let Some(name) = v
+            .and_then(Value::as_i64)
+            .and_then(|id| names.get(&(k.to_string(), id)))
+        {
+            return name.clone();
+        }
         let s = match v {
             None | Some(Value::Null) => "—".to_string(),
             Some(Value::String(s)) => s.clone(),
@@ -563,7 +624,7 @@ fn change_lines(entry: &Value) -> Value {
     };
     let changes: Vec<Value> = keys
         .into_iter()
-        .map(|k| json!({"field": label(k), "before": short(before.get(k)), "after": short(after.get(k))}))
+        .map(|k| json!({"field": label(k), "before": short(k, before.get(k)), "after": short(k, after.get(k))}))
         .collect();
     json!({"when": entry["occurredat"], "who": entry["actorname"], "action": entry["action"], "entity": entry["entitytype"], "changes": changes})
 }

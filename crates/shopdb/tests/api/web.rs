@@ -98,6 +98,7 @@ backend_tests! {
         assert!(html(&detail).contains("<h1 id=\"record-title\">WJ-GRIND-3001</h1>"), "{}", html(&detail));
         assert!(html(&detail).contains("2026-11-20T08:30:00Z"));
         assert!(html(&detail).contains("id=\"history\""));
+        assert!(html(&detail).contains("Status: <span class=\"before\">—</span> → <span class=\"after\">In Service</span>"), "history names the status: {}", html(&detail));
 
         // A missing required field and a duplicate asset number are named next to their fields.
         let bad = format!("csrftoken={}&assetnumber=PC-3001&hostname=", b.csrf);

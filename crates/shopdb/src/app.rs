@@ -53,8 +53,21 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
     let key = random_token(32);
     // Two processes starting together race here: only the first insert stores its key (the
     // other's is refused, never written over it), and both then use the stored key.
-    if !add_setting(db, "core", "developmentsigningkey", &key, "system").await? {
-        tracing::debug!("another process stored the development key first");
+    // A writer that lost the race may be told the database is busy instead: it tries again
+    // until its insert is either stored or refused, then reads the stored key.
+    for attempt in 1..=20 {
+        match add_setting(db, "core", "developmentsigningkey", &key, "system").await {
+            Ok(true) => break,
+            Ok(false) => {
+                tracing::debug!("another process stored the development key first");
+                break;
+            }
+            Err(e) if attempt < 20 => {
+                tracing::debug!(error = %e, "storing the development key; trying again");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(e).context("cannot store the development signing key"),
+        }
     }
     Ok(get_setting(db, "core", "developmentsigningkey")
         .await?

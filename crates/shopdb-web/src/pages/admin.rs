@@ -18,6 +18,14 @@ async fn admin(web: &Web, user: &PageUser) -> Result<(), Response> {
     user.require(web, Role::Admin).await
 }
 
+/// An admin's form post with a valid CSRF token, decoded; else the page saying why not.
+async fn admin_form(web: &Web, user: &PageUser, body: &[u8]) -> Result<FormData, Response> {
+    admin(web, user).await?;
+    let form = FormData::parse(body);
+    user.check_form(web, &form).await?;
+    Ok(form)
+}
+
 /// GET /admin/plugins
 pub async fn plugins(
     State(web): State<Web>,
@@ -117,11 +125,7 @@ pub async fn plugin_action(
     Path((name, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(page) = admin(&web, &user).await {
-        return page;
-    }
-    let form = FormData::parse(&body);
-    if let Err(page) = user.check_form(&web, &form).await {
+    if let Err(page) = admin_form(&web, &user, &body).await {
         return page;
     }
     match shopdb_core::api::plugins::perform(&web.app, &name, &action, false).await {
@@ -171,13 +175,10 @@ pub async fn create_user(
     user: PageUser,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(page) = admin(&web, &user).await {
-        return page;
-    }
-    let form = FormData::parse(&body);
-    if let Err(page) = user.check_form(&web, &form).await {
-        return page;
-    }
+    let form = match admin_form(&web, &user, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
     let Some(role) = Role::parse(form.get("role").unwrap_or_default()) else {
         let mut errors = Map::new();
         errors.insert("role".into(), json!("choose viewer, editor or admin"));
@@ -253,13 +254,10 @@ pub async fn create_token(
     user: PageUser,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(page) = admin(&web, &user).await {
-        return page;
-    }
-    let form = FormData::parse(&body);
-    if let Err(page) = user.check_form(&web, &form).await {
-        return page;
-    }
+    let form = match admin_form(&web, &user, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
     let name = form.get("name").unwrap_or_default().trim();
     let role = Role::parse(form.get("role").unwrap_or("viewer")).unwrap_or(Role::Viewer);
     let plugin = form.get("plugin").filter(|p| !p.is_empty());
@@ -297,13 +295,18 @@ pub async fn revoke_token(
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(page) = admin(&web, &user).await {
+    if let Err(page) = admin_form(&web, &user, &body).await {
         return page;
     }
-    if let Err(page) = user.check_form(&web, &FormData::parse(&body)).await {
-        return page;
+    if let Err(e) = shopdb_core::auth::tokens::revoke_token(&web.app.db, id).await {
+        return error_page(
+            &web,
+            Some(&user),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("the token could not be revoked: {e}"),
+        )
+        .await;
     }
-    let _ = shopdb_core::auth::tokens::revoke_token(&web.app.db, id).await;
     web.app.verified.clear();
     Redirect::to("/admin/tokens").into_response()
 }
@@ -354,13 +357,10 @@ pub async fn save_setting(
     user: PageUser,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(page) = admin(&web, &user).await {
-        return page;
-    }
-    let form = FormData::parse(&body);
-    if let Err(page) = user.check_form(&web, &form).await {
-        return page;
-    }
+    let form = match admin_form(&web, &user, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
     let (plugin, key) = (
         form.get("plugin").unwrap_or_default(),
         form.get("key").unwrap_or_default(),

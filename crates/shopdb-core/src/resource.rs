@@ -786,7 +786,7 @@ impl Resource {
             };
             if matches!(value, SqlValue::Null(_)) {
                 if !column.nullable {
-                    errors.insert(name.clone(), json!("is required and cannot be null"));
+                    errors.insert(name.clone(), json!("is required"));
                 }
                 continue;
             }

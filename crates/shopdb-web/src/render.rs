@@ -156,6 +156,10 @@ pub fn label(name: &str) -> String {
         ("printermodel", "Printer model"),
         ("vlanid", "VLAN"),
         ("cidr", "Network (CIDR)"),
+        ("lowcount", "Low on supplies"),
+        ("lowsupplypercent", "Low below %"),
+        ("overduedevices", "Overdue drives"),
+        ("subnets", "Subnets"),
     ];
     if let Some((_, l)) = WORDS.iter().find(|(k, _)| *k == name) {
         return (*l).to_string();

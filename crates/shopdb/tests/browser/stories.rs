@@ -574,7 +574,7 @@ async fn a_usb_drive_is_checked_out_and_in_at_the_desk() -> anyhow::Result<()> {
         .await?
         .send_keys("CNC program transfer")
         .await?;
-    // Due in three days at noon local time; the UTC date the desk should show.
+    // Due in three days at noon local time, which the desk shows in the browser's local form.
     let due_date = b
         .execute(
             "const due = new Date(); due.setDate(due.getDate() + 3); due.setHours(12, 0, 0, 0);
@@ -583,7 +583,7 @@ async fn a_usb_drive_is_checked_out_and_in_at_the_desk() -> anyhow::Result<()> {
              input.value = local.toISOString().slice(0, 16);
              input.dispatchEvent(new Event('input', {bubbles: true}));
              input.dispatchEvent(new Event('change', {bubbles: true}));
-             return due.toISOString().slice(0, 10);",
+             return due.toLocaleString();",
             vec![],
         )
         .await?;

@@ -110,6 +110,12 @@ pub async fn navigation(State(state): State<AppState>) -> ApiResult<Response> {
 /// GET /api/dashboard — widgets of enabled plugins with their data; a widget whose data
 /// fails carries its error, the others answer as usual.
 pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(Value::Array(widgets(&state).await)))
+}
+
+/// The enabled plugins' widgets with their data, by position, for the API and the dashboard
+/// page. A widget whose data fails carries `error` naming its plugin instead of `data`.
+pub async fn widgets(state: &AppState) -> Vec<Value> {
     let mut widgets: Vec<Value> = Vec::new();
     for p in state.enabled_plugins().await {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
@@ -125,7 +131,7 @@ pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
                     tracing::error!(plugin = %p.manifest.name, widget = %widget.name, error = %format!("{e:#}"), "widget failed");
                     v["data"] = Value::Null;
                     v["error"] = json!(format!(
-                        "the {} widget of {} could not load its data",
+                        "the {} widget of the {} plugin could not load its data",
                         widget.name, p.manifest.name
                     ));
                 }
@@ -134,7 +140,7 @@ pub async fn dashboard(State(state): State<AppState>) -> ApiResult<Response> {
         }
     }
     widgets.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
-    Ok(ok(Value::Array(widgets)))
+    widgets
 }
 
 /// POST /api/collector/{plugin} — one record or {"records": [...]}; results per record.
@@ -211,6 +217,12 @@ pub async fn collector_schema(state: AppState, plugin: String) -> ApiResult<Resp
 /// GET /api/settings — every plugin's declared settings with their current values (a secret
 /// one, whose key names a key, secret, token or password, reads `(hidden)` once set).
 pub async fn settings(State(state): State<AppState>) -> ApiResult<Response> {
+    Ok(ok(Value::Array(setting_list(&state).await?)))
+}
+
+/// Every plugin's declared settings with their current values; a secret one reads
+/// `(hidden)` once set. For the API and the admin page.
+pub async fn setting_list(state: &AppState) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for p in &state.registry.loaded {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
@@ -221,7 +233,7 @@ pub async fn settings(State(state): State<AppState>) -> ApiResult<Response> {
             out.push(json!({"plugin": p.manifest.name, "key": def.key, "type": def.kind, "default": def.default, "value": value, "secret": secret, "help": def.help}));
         }
     }
-    Ok(ok(Value::Array(out)))
+    Ok(out)
 }
 
 /// PUT /api/settings/{plugin}/{key} {"value": …} — typed against the declaration.
@@ -231,12 +243,6 @@ pub async fn put_setting(
     Path((plugin, key)): Path<(String, String)>,
     crate::http::JsonBody(body): crate::http::JsonBody,
 ) -> ApiResult<Response> {
-    let loaded = loaded_plugin(&state, &plugin)?;
-    let def = loaded
-        .settings
-        .iter()
-        .find(|d| d.key == key)
-        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
     if let Some(extra) = body.keys().find(|k| *k != "value") {
         return Err(ApiError::field(extra, "unknown field: send {\"value\": …}"));
     }
@@ -244,10 +250,28 @@ pub async fn put_setting(
         .get("value")
         .cloned()
         .ok_or_else(|| ApiError::field("value", "is required"))?;
+    Ok(ok(save_setting(&state, &actor, &plugin, &key, value).await?))
+}
+
+/// Checks `value` against the plugin's declaration of `key` and stores it, audited as `actor`
+/// (a wrong type is a 422 on `value`); answers what is now shown for it.
+pub async fn save_setting(
+    state: &AppState,
+    actor: &crate::auth::Actor,
+    plugin: &str,
+    key: &str,
+    value: Value,
+) -> Result<Value, ApiError> {
+    let loaded = loaded_plugin(state, plugin)?;
+    let def = loaded
+        .settings
+        .iter()
+        .find(|d| d.key == key)
+        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
     crate::plugin::registry::check_setting(def, &value).map_err(|m| ApiError::field("value", m))?;
-    crate::settings::set_setting_as(&state.db, &actor, &plugin, &key, &value.to_string()).await?;
-    let value = crate::settings::shown_value(&key, value, &def.default);
-    Ok(ok(json!({"plugin": plugin, "key": key, "value": value})))
+    crate::settings::set_setting_as(&state.db, actor, plugin, key, &value.to_string()).await?;
+    let value = crate::settings::shown_value(key, value, &def.default);
+    Ok(json!({"plugin": plugin, "key": key, "value": value}))
 }
 
 fn loaded_plugin<'a>(

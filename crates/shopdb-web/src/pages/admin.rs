@@ -325,24 +325,25 @@ async fn render_settings(
     if let Err(page) = admin(web, user).await {
         return page;
     }
-    let mut list = Vec::new();
-    for p in &web.app.registry.loaded {
-        let ctx = lifecycle::context(&web.app.db, &web.app.registry, p);
-        for def in p.settings.iter() {
-            let value = ctx.setting(&def.key).await.unwrap_or(Value::Null);
-            let secret = shopdb_core::settings::is_secret(&def.key);
-            let shown = if secret {
-                Value::String(String::new())
-            } else {
-                value
-            };
-            let id = format!("{}.{}", p.manifest.name, def.key);
-            let err = error
+    let mut list = shopdb_core::api::plugins::setting_list(&web.app)
+        .await
+        .unwrap_or_default();
+    for s in &mut list {
+        if s["secret"] == json!(true) {
+            // A secret is never put back into the page; the field stays empty.
+            s["value"] = json!("");
+        }
+        let id = format!(
+            "{}.{}",
+            s["plugin"].as_str().unwrap_or_default(),
+            s["key"].as_str().unwrap_or_default()
+        );
+        s["error"] = json!(
+            error
                 .as_ref()
                 .filter(|(k, _)| *k == id)
-                .map(|(_, m)| m.clone());
-            list.push(json!({"plugin": p.manifest.name, "key": def.key, "type": def.kind, "help": def.help, "value": shown, "secret": secret, "default": def.default, "error": err}));
-        }
+                .map(|(_, m)| m.clone())
+        );
     }
     let mut ctx = page_context(web, Some(user), "Settings").await;
     ctx.insert("settings".into(), json!(list));
@@ -365,16 +366,12 @@ pub async fn save_setting(
         form.get("plugin").unwrap_or_default(),
         form.get("key").unwrap_or_default(),
     );
-    let Some(loaded) = web.app.registry.get(plugin) else {
-        return error_page(
-            &web,
-            Some(&user),
-            StatusCode::NOT_FOUND,
-            "There is no such plugin.",
-        )
-        .await;
-    };
-    let Some(def) = loaded.settings.iter().find(|d| d.key == key) else {
+    let Some(def) = web
+        .app
+        .registry
+        .get(plugin)
+        .and_then(|p| p.settings.iter().find(|d| d.key == key))
+    else {
         return error_page(
             &web,
             Some(&user),
@@ -383,36 +380,28 @@ pub async fn save_setting(
         )
         .await;
     };
+    let id = format!("{plugin}.{key}");
     let raw = form.get("value").unwrap_or_default().trim();
+    if raw.is_empty() && shopdb_core::settings::is_secret(key) {
+        let message = format!("{key}: type the new value; the stored one is kept otherwise");
+        return render_settings(&web, &user, None, Some((id, message))).await;
+    }
     let value = match def.kind.as_str() {
         "integer" => raw.parse::<i64>().map(Value::from).unwrap_or(json!(raw)),
         "number" => raw.parse::<f64>().map(Value::from).unwrap_or(json!(raw)),
         "boolean" => json!(raw == "true" || raw == "on"),
         _ => json!(raw),
     };
-    let id = format!("{plugin}.{key}");
-    if let Err(m) = shopdb_core::plugin::registry::check_setting(def, &value) {
-        return render_settings(&web, &user, None, Some((id, format!("{key} {m}")))).await;
-    }
-    match shopdb_core::settings::set_setting_as(
-        &web.app.db,
-        &user.actor,
-        plugin,
-        key,
-        &value.to_string(),
-    )
-    .await
-    {
-        Ok(()) => render_settings(&web, &user, Some(format!("Saved {plugin} {key}.")), None).await,
-        Err(e) => {
-            error_page(
-                &web,
-                Some(&user),
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &format!("the setting could not be saved: {e}"),
-            )
-            .await
+    match shopdb_core::api::plugins::save_setting(&web.app, &user.actor, plugin, key, value).await {
+        Ok(_) => render_settings(&web, &user, Some(format!("Saved {plugin} {key}.")), None).await,
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            let message = format!(
+                "{key} {}",
+                e.details["value"].as_str().unwrap_or(&e.message)
+            );
+            render_settings(&web, &user, None, Some((id, message))).await
         }
+        Err(e) => error_page(&web, Some(&user), e.status, &e.message).await,
     }
 }
 

@@ -10,31 +10,14 @@ use crate::render::page_context;
 use crate::session::PageUser;
 
 pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
-    let mut widgets = Vec::new();
-    for p in web.app.enabled_plugins().await {
-        let ctx = shopdb_core::plugin::lifecycle::context(&web.app.db, &web.app.registry, p);
-        for widget in p.plugin.dashboard_widgets() {
-            let template = format!("widgets/{}.html", widget.name);
-            let mut w = json!(widget);
-            w["plugin"] = json!(p.manifest.name);
-            w["template"] = json!(web.templates.has(&template).then_some(template));
-            match p.plugin.widget_data(&widget.name, &ctx).await {
-                Ok(data) => {
-                    w["view"] = view(&data);
-                    w["data"] = data;
-                }
-                Err(e) => {
-                    tracing::error!(plugin = %p.manifest.name, widget = %widget.name, error = %format!("{e:#}"), "widget failed");
-                    w["error"] = json!(format!(
-                        "The {} widget of the {} plugin could not load its data.",
-                        widget.title, p.manifest.name
-                    ));
-                }
-            }
-            widgets.push(w);
+    let mut widgets = shopdb_core::api::plugins::widgets(&web.app).await;
+    for w in &mut widgets {
+        let template = format!("widgets/{}.html", w["name"].as_str().unwrap_or_default());
+        w["template"] = json!(web.templates.has(&template).then_some(template));
+        if w["error"].is_null() {
+            w["view"] = view(&w["data"]);
         }
     }
-    widgets.sort_by_key(|w| w["position"].as_i64().unwrap_or_default());
     let assets: i64 = match web
         .app
         .db

@@ -131,6 +131,15 @@ backend_tests! {
         assert!(html(&dash).contains("id=\"widget-stale_computers\""));
         assert!(html(&dash).contains("data-plugin=\"network\""));
 
+        // Settings: a wrong type is named next to the setting and nothing is stored.
+        let bad = page(&app, Some(&b.cookie), Method::POST, "/admin/settings", Some(&format!("csrftoken={}&plugin=computers&key=staledays&value=soon", b.csrf))).await;
+        assert!(html(&bad).contains("class=\"field-error\" data-field=\"value\">staledays"), "{}", html(&bad));
+        let good = page(&app, Some(&b.cookie), Method::POST, "/admin/settings", Some(&format!("csrftoken={}&plugin=computers&key=staledays&value=14", b.csrf))).await;
+        assert!(html(&good).contains("Saved computers staledays."), "{}", html(&good));
+        let stored = app.get("/api/settings").await;
+        let staledays = stored.data().as_array().unwrap().iter().find(|s| s["key"] == "staledays").unwrap().clone();
+        assert_eq!(staledays["value"], 14);
+
         // Disabling a plugin takes its navigation and pages away.
         let confirm = page(&app, Some(&b.cookie), Method::GET, "/admin/plugins/network/disable", None).await;
         assert!(html(&confirm).contains("id=\"confirm-form\""));

@@ -148,12 +148,12 @@ pub async fn list(
         .fetch_one(db.pool())
         .await?
         .try_get(0)?;
-    values.push(SqlValue::Int(limit));
     values.push(SqlValue::Int(offset));
     let rows = db
         .query_with(
             &format!(
-                "SELECT auditid, occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes FROM auditlog{filter_sql} ORDER BY auditid DESC LIMIT ? OFFSET ?"
+                "SELECT auditid, occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes FROM auditlog{filter_sql} ORDER BY auditid DESC{}",
+                crate::db::limit_offset(limit)
             ),
             &values,
         )

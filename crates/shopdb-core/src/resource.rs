@@ -598,8 +598,9 @@ impl Resource {
             .map(|s| s.trim_start_matches('-'))
             .is_some_and(|s| self.lookups.iter().any(|l| l.alias == s));
         let inner = format!(
-            "SELECT t.{key} AS pagekey FROM {}{filter}{order} LIMIT ? OFFSET ?",
+            "SELECT t.{key} AS pagekey FROM {}{filter}{order}{}",
             self.tables_sql(q_uses_lookups || sort_uses_lookups),
+            crate::db::limit_offset(params.per_page),
             key = self.key()
         );
         let all_tables = self.tables_sql(true);
@@ -611,7 +612,6 @@ impl Resource {
             self.table.name,
             key = self.key()
         );
-        values.push(SqlValue::Int(params.per_page));
         values.push(SqlValue::Int(params.offset()));
         if want_json && db.dialect() == crate::db::Dialect::Sqlite {
             let sql = format!(

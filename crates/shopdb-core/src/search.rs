@@ -127,12 +127,12 @@ pub async fn search(
         ));
         values.extend(hidden_plugins.iter().map(SqlValue::text));
     }
-    sql.push_str(
-        " ORDER BY CASE WHEN LOWER(title) LIKE ? ESCAPE '!' THEN 0 ELSE 1 END, title LIMIT ?",
-    );
+    // The limit is written into the SQL (see `db::limit_offset`).
+    sql.push_str(&format!(
+        " ORDER BY CASE WHEN LOWER(title) LIKE ? ESCAPE '!' THEN 0 ELSE 1 END, title LIMIT {limit}"
+    ));
     let prefix = like_pattern(q);
     values.push(SqlValue::text(&prefix[1..]));
-    values.push(SqlValue::Int(limit));
     let rows = db.query_with(&sql, &values).fetch_all(db.pool()).await?;
     // An asset a plugin extends has two entries (the asset's and the plugin's); show the
     // plugin's, which says what the thing is.

@@ -54,14 +54,14 @@ pub async fn list(
         }
         Window::CurrentOrUpcoming => "n.startsat DESC, n.notificationid DESC",
     };
-    values.push(SqlValue::Int(limit));
     values.push(SqlValue::Int(offset));
     let rows = db
         .query_with(
             &format!(
                 "SELECT n.notificationid, n.title, n.message, n.severity, n.startsat, n.endsat, n.locationid, l.name \
                  FROM notifications n LEFT JOIN locations l ON l.locationid = n.locationid \
-                 WHERE {filter} ORDER BY {order} LIMIT ? OFFSET ?"
+                 WHERE {filter} ORDER BY {order}{}",
+                shopdb_core::db::limit_offset(limit)
             ),
             &values,
         )

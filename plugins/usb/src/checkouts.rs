@@ -399,10 +399,10 @@ pub async fn overdue(db: &Db, limit: i64, offset: i64) -> Result<(Vec<Value>, i6
         .query(&format!(
             "SELECT c.checkoutid, c.assetid, a.assetnumber, a.name, a.serialnumber, c.checkedoutto, \
              c.badge, c.purpose, c.checkedoutat, c.checkedoutby, c.dueat {from} \
-             ORDER BY c.dueat, c.checkoutid LIMIT ? OFFSET ?"
+             ORDER BY c.dueat, c.checkoutid{}",
+            shopdb_core::db::limit_offset(limit)
         ))
         .bind(stamp)
-        .bind(limit)
         .bind(offset)
         .fetch_all(db.pool())
         .await?;

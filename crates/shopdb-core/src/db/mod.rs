@@ -81,6 +81,14 @@ pub struct Db {
 /// once; writes by another process show within this time.
 pub const COUNT_TTL: Duration = Duration::from_secs(2);
 
+/// ` LIMIT n OFFSET ?`: the page size written into the SQL, the offset left as a parameter.
+/// SQLite plans a query with a bound LIMIT around the value bound, so it prepares such a
+/// statement again on every execution; a literal LIMIT (a checked integer, one of a few page
+/// sizes) keeps the cached statement. Bind the offset where the `?` stands.
+pub fn limit_offset(limit: i64) -> String {
+    format!(" LIMIT {limit} OFFSET ?")
+}
+
 /// The dialect named by a URL's scheme, if it is one we support.
 pub fn dialect_of(url: &str) -> Option<Dialect> {
     let scheme = url.split(':').next().unwrap_or_default();

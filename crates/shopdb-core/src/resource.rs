@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Action};
 use crate::auth::{Actor, Role};
-use crate::db::{Db, SqlValue, ValueKind, decode_column};
+use crate::db::{Db, Dialect, SqlValue, ValueKind, decode_column};
 use crate::error::ApiError;
 use crate::http::ListParams;
 use crate::plugin::registry::Services;
@@ -477,7 +477,11 @@ impl Resource {
     }
 
     /// Builds the WHERE clause for `params`; unknown filters are a 400.
-    fn where_sql(&self, params: &ListParams) -> Result<(String, Vec<SqlValue>), ApiError> {
+    fn where_sql(
+        &self,
+        dialect: Dialect,
+        params: &ListParams,
+    ) -> Result<(String, Vec<SqlValue>), ApiError> {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
         let columns = self.all_columns();
@@ -510,6 +514,10 @@ impl Resource {
                 .map(|f| format!("LOWER({f}) LIKE ? ESCAPE '!'"))
                 .collect();
             if !ors.is_empty() {
+                if let Some((ids, ids_values)) = self.q_candidates(dialect, q) {
+                    clauses.push(format!("t.{} IN ({ids})", self.key()));
+                    values.extend(ids_values);
+                }
                 for _ in &ors {
                     values.push(SqlValue::text(&pattern));
                 }
@@ -522,6 +530,27 @@ impl Resource {
             format!(" WHERE {}", clauses.join(" AND "))
         };
         Ok((sql, values))
+    }
+
+    /// Ids that may match `q`, from the search index, when its entries of this record hold
+    /// the whole text of every searchable column (each a short string, within the entry's
+    /// 1,000 characters); the column match still decides. None: match the columns only.
+    fn q_candidates(&self, dialect: Dialect, q: &str) -> Option<(String, Vec<SqlValue>)> {
+        let specs = self.search_specs();
+        let columns = self.all_columns();
+        let mut room: u32 = 1000;
+        for name in &self.searchable {
+            if !specs.iter().any(|s| s.fields.contains(name)) {
+                return None;
+            }
+            let (_, column) = columns.iter().find(|(_, c)| &c.name == name)?;
+            let ColumnType::String(max) = column.ty else {
+                return None;
+            };
+            room = room.checked_sub(max + 1)?;
+        }
+        let types: Vec<String> = specs.iter().map(|s| s.entitytype.clone()).collect();
+        search::candidates(dialect, q, &types)
     }
 
     fn order_sql(&self, sort: Option<&str>) -> Result<String, ApiError> {
@@ -566,7 +595,7 @@ impl Resource {
         params: &ListParams,
         want_json: bool,
     ) -> Result<(PageRows, i64), ApiError> {
-        let (filter, mut values) = self.where_sql(params)?;
+        let (filter, mut values) = self.where_sql(db.dialect(), params)?;
         let order = self.order_sql(params.sort.as_deref())?;
         // Joined names are only needed for counting when `q` searches one of them.
         let q_uses_lookups = params.q.is_some()
@@ -614,8 +643,10 @@ impl Resource {
         );
         values.push(SqlValue::Int(params.offset()));
         if want_json && db.dialect() == crate::db::Dialect::Sqlite {
+            // Each json_object() is already JSON text: joining them with commas avoids
+            // parsing every object again, which json_group_array(json(j)) would do.
             let sql = format!(
-                "SELECT json_group_array(json(j)) FROM (SELECT {} AS j {from})",
+                "SELECT '[' || COALESCE(group_concat(j, ','), '') || ']' FROM (SELECT {} AS j {from})",
                 self.json_object_sql()
             );
             let raw: String = db

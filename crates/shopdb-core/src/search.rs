@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{Db, SqlValue};
+use crate::db::{Db, Dialect, SqlValue};
 use crate::resource::like_pattern;
 
 /// How a record appears in search results.
@@ -88,6 +88,37 @@ pub async fn remove(
     Ok(())
 }
 
+/// The FTS5 query for "contains `q`" when the trigram index can answer it: on SQLite, for
+/// three characters or more.
+fn trigram_term(dialect: Dialect, q: &str) -> Option<SqlValue> {
+    (dialect == Dialect::Sqlite && q.chars().count() >= 3)
+        .then(|| SqlValue::text(format!("\"{}\"", q.to_lowercase().replace('"', "\"\""))))
+}
+
+/// A subquery giving the ids of records of `entitytypes` whose index entry contains `q`, when
+/// the trigram index can answer it. Lists use it to narrow `q` before matching the columns
+/// themselves: a superset found through the index instead of reading every row.
+pub fn candidates(
+    dialect: Dialect,
+    q: &str,
+    entitytypes: &[String],
+) -> Option<(String, Vec<SqlValue>)> {
+    if entitytypes.is_empty() {
+        return None;
+    }
+    let term = trigram_term(dialect, q)?;
+    // `+entitytype` keeps SQLite from walking the entitytype index (every asset's entry)
+    // instead of starting from the few rows the trigram index returns.
+    let sql = format!(
+        "SELECT entityid FROM searchindex WHERE +entitytype IN ({}) \
+         AND searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)",
+        vec!["?"; entitytypes.len()].join(", ")
+    );
+    let mut values: Vec<SqlValue> = entitytypes.iter().map(SqlValue::text).collect();
+    values.push(term);
+    Some((sql, values))
+}
+
 /// Records whose indexed text contains `q` (case-insensitive), titles starting with it first.
 /// `hidden_plugins` are plugins whose entries must not show (disabled ones).
 pub async fn search(
@@ -99,18 +130,13 @@ pub async fn search(
     let q = q.trim();
     // SQLite answers substrings of three characters or more from its trigram index; shorter
     // ones, and the other databases, match the narrow search table directly.
-    let (mut sql, mut values) = if db.dialect() == crate::db::Dialect::Sqlite
-        && q.chars().count() >= 3
-    {
+    let (mut sql, mut values) = if let Some(term) = trigram_term(db.dialect(), q) {
         (
             String::from(
                 "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex \
                  WHERE searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)",
             ),
-            vec![SqlValue::text(format!(
-                "\"{}\"",
-                q.to_lowercase().replace('"', "\"\"")
-            ))],
+            vec![term],
         )
     } else {
         (

@@ -605,6 +605,8 @@ async fn serve(bind: &str, strict: bool) -> anyhow::Result<ExitCode> {
         let _ = writeln!(out, "This password is shown once. Log in and keep it safe.");
         let _ = out.flush();
     }
+    // Planner statistics for SQLite, kept current while the server runs.
+    tokio::spawn(app.state.db.clone().keep_statistics());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -9,8 +9,11 @@ mod value;
 pub use value::{SqlValue, ValueKind, decode_column};
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::Path;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
@@ -72,14 +75,23 @@ pub struct Db {
     dialect: Dialect,
     display_url: String,
     /// Row counts of unfiltered lists, by query (see `cached_count`).
-    counts: std::sync::Arc<
-        std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, i64)>>,
-    >,
+    counts: Arc<Counts>,
 }
 
-/// How long an unfiltered list total may be reused. Writes through this process clear it at
-/// once; writes by another process show within this time.
+/// Cached list totals and a generation bumped by every write, so that a count begun before
+/// a write is not stored after it.
+#[derive(Default)]
+struct Counts {
+    by_query: Mutex<HashMap<String, (Instant, i64)>>,
+    generation: AtomicU64,
+}
+
+/// How long an unfiltered list total is taken as current. Writes through this process clear
+/// it at once; writes by another process show within about this time.
 pub const COUNT_TTL: Duration = Duration::from_secs(2);
+
+/// How often `keep_statistics` lets SQLite check whether its planner statistics are out of date.
+pub const STATISTICS_EVERY: Duration = Duration::from_secs(60);
 
 /// ` LIMIT n OFFSET ?`: the page size written into the SQL, the offset left as a parameter.
 /// SQLite plans a query with a bound LIMIT around the value bound, so it prepares such a
@@ -247,31 +259,103 @@ impl Db {
         }
     }
 
-    /// A COUNT query's answer, reused for `COUNT_TTL` (counting 100,000 rows on every
-    /// page of a list costs more than the page itself).
+    /// A COUNT query's answer, reused (counting 100,000 rows on every page of a list costs
+    /// more than the page itself). Within `COUNT_TTL` the cached answer is used as is; after
+    /// it, the cached answer is still given while one background task counts again, so no
+    /// request waits for the recount. Only the first request (or the first after a write by
+    /// this process) counts while it waits.
     pub async fn cached_count(
         &self,
         conn: &mut AnyConnection,
         sql: &str,
     ) -> Result<i64, sqlx::Error> {
-        use sqlx::Row;
-        if let Ok(counts) = self.counts.lock()
-            && let Some((at, n)) = counts.get(sql)
-            && at.elapsed() < COUNT_TTL
-        {
-            return Ok(*n);
+        let generation = self.counts.generation.load(Ordering::Acquire);
+        let mut recount = false;
+        let cached = self.counts.by_query.lock().ok().and_then(|mut counts| {
+            let entry = counts.get_mut(sql)?;
+            if entry.0.elapsed() >= COUNT_TTL {
+                // Claim the recount: the entry looks fresh to everyone else until it is done.
+                entry.0 = Instant::now();
+                recount = true;
+            }
+            Some(entry.1)
+        });
+        if let Some(n) = cached {
+            if recount {
+                let db = self.clone();
+                let sql = sql.to_string();
+                tokio::spawn(async move {
+                    let counted = match db.pool.acquire().await {
+                        Ok(mut conn) => db.count_now(&mut conn, &sql).await,
+                        Err(e) => Err(e),
+                    };
+                    match counted {
+                        Ok(n) => db.store_count(&sql, n, generation),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recounting a list total failed");
+                            // The next request counts itself, and reports the error if any.
+                            if let Ok(mut counts) = db.counts.by_query.lock() {
+                                counts.remove(&sql);
+                            }
+                        }
+                    }
+                });
+            }
+            return Ok(n);
         }
-        let n: i64 = self.query(sql).fetch_one(&mut *conn).await?.try_get(0)?;
-        if let Ok(mut counts) = self.counts.lock() {
-            counts.insert(sql.to_string(), (std::time::Instant::now(), n));
-        }
+        let n = self.count_now(conn, sql).await?;
+        self.store_count(sql, n, generation);
         Ok(n)
+    }
+
+    async fn count_now(&self, conn: &mut AnyConnection, sql: &str) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        self.query(sql).fetch_one(&mut *conn).await?.try_get(0)
+    }
+
+    /// Stores a count unless a write happened since it was begun (`generation`).
+    fn store_count(&self, sql: &str, n: i64, generation: u64) {
+        if let Ok(mut counts) = self.counts.by_query.lock()
+            && self.counts.generation.load(Ordering::Acquire) == generation
+        {
+            counts.insert(sql.to_string(), (Instant::now(), n));
+        }
     }
 
     /// Forgets cached counts after a write.
     pub fn forget_counts(&self) {
-        if let Ok(mut counts) = self.counts.lock() {
+        if let Ok(mut counts) = self.counts.by_query.lock() {
+            self.counts.generation.fetch_add(1, Ordering::AcqRel);
             counts.clear();
+        }
+    }
+
+    /// Lets SQLite refresh the statistics its query planner uses (`PRAGMA optimize`): tables
+    /// never analyzed, or grown or shrunk tenfold since, are analyzed again, sampling at most
+    /// 1,000 rows per index so it takes milliseconds. Without them SQLite guesses table
+    /// sizes, and lists a plugin extends (500 computers among 100,000 assets) walk every
+    /// asset. MySQL/MariaDB and PostgreSQL keep their own statistics: nothing to do there.
+    pub async fn refresh_statistics(&self) -> Result<(), sqlx::Error> {
+        if self.dialect != Dialect::Sqlite {
+            return Ok(());
+        }
+        let mut conn = self.pool.acquire().await?;
+        // The limit applies to this connection: it also keeps ANALYZE from taking the
+        // per-value samples (sqlite_stat4) that make SQLite re-plan statements on each bind.
+        conn.execute("PRAGMA analysis_limit = 1000").await?;
+        conn.execute("PRAGMA optimize = 0x10002").await?;
+        Ok(())
+    }
+
+    /// Runs `refresh_statistics` now and then every `STATISTICS_EVERY`, for as long as the
+    /// server runs; failures are logged, not fatal.
+    pub async fn keep_statistics(self) {
+        let mut every = tokio::time::interval(STATISTICS_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = self.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
+            }
         }
     }
 

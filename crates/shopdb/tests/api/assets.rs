@@ -102,6 +102,78 @@ backend_tests! {
         assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 8);
     }
 
+    async fn list_q_matches_each_searchable_column_and_follows_edits(app) {
+        let a = app.asset(json!({"assetnumber": "CNC-0421", "name": "Haas VF-2", "serialnumber": "SN-77A"})).await;
+        app.asset(json!({"assetnumber": "CNC-0422", "name": "Mazak \"QT\" 250", "serialnumber": "x0421y"})).await;
+        app.asset(json!({"assetnumber": "PC-9", "name": "Cell 0421 PC"})).await;
+        let numbers = |body: &serde_json::Value| -> Vec<String> {
+            body["data"].as_array().unwrap().iter().map(|r| r["assetnumber"].as_str().unwrap().to_string()).collect()
+        };
+        // Number, serial and name each match; the answer is the same at any term length.
+        let hits = app.get("/api/assets?q=0421&sort=assetnumber").await;
+        assert_eq!(numbers(&hits.body), ["CNC-0421", "CNC-0422", "PC-9"], "{}", hits.body);
+        assert_eq!(hits.body["meta"]["total"], 3);
+        assert_eq!(numbers(&app.get("/api/assets?q=sn-77&sort=assetnumber").await.body), ["CNC-0421"]);
+        assert_eq!(numbers(&app.get("/api/assets?q=42&sort=assetnumber").await.body), ["CNC-0421", "CNC-0422", "PC-9"]);
+        assert_eq!(numbers(&app.get("/api/assets?q=%22QT%22&sort=assetnumber").await.body), ["CNC-0422"], "quotes are text");
+        // Text that spans two columns is not a match.
+        assert_eq!(app.get("/api/assets?q=vf-2%20sn").await.body["meta"]["total"], 0);
+        // Filters combine with q; an edit shows in the next answer.
+        let id = a["assetid"].as_i64().unwrap();
+        let spare = app.get("/api/assets?q=0421&statusid=2").await;
+        assert_eq!(spare.body["meta"]["total"], 0);
+        let moved = app.put(&format!("/api/assets/{id}"), json!({"assetnumber": "CNC-9999", "statusid": 2, "version": 1})).await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+        assert_eq!(numbers(&app.get("/api/assets?q=0421&sort=assetnumber").await.body), ["CNC-0422", "PC-9"]);
+        assert_eq!(numbers(&app.get("/api/assets?q=9999&statusid=2").await.body), ["CNC-9999"]);
+    }
+
+    async fn a_row_added_by_another_process_shows_in_the_total_within_seconds(app) {
+        let a = app.asset(json!({"assetnumber": "HERE-1"})).await;
+        assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 1);
+        // Another process (a second server, a script) writes: this one's cache does not know.
+        let copied = app.db().query(
+            "INSERT INTO assets (assetnumber, assettypeid, statusid, createddate, modifieddate) \
+             SELECT 'ELSEWHERE-1', assettypeid, statusid, createddate, modifieddate FROM assets WHERE assetid = ?",
+        )
+        .bind(a["assetid"].as_i64().unwrap())
+        .execute(app.db().pool())
+        .await
+        .unwrap();
+        assert_eq!(copied.rows_affected(), 1);
+        // Within COUNT_TTL the cached total stands; after it, one request starts a recount in
+        // the background and a following one sees the new total.
+        let deadline = std::time::Instant::now() + shopdb_core::db::COUNT_TTL * 4;
+        loop {
+            let total = app.get("/api/assets").await.body["meta"]["total"].as_i64().unwrap();
+            if total == 2 {
+                break;
+            }
+            assert_eq!(total, 1, "only the old or the new total");
+            assert!(std::time::Instant::now() < deadline, "the new total never showed");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        // The page itself is never stale.
+        assert_eq!(app.get("/api/assets?sort=assetnumber").await.data().as_array().unwrap().len(), 2);
+    }
+
+    async fn planner_statistics_are_gathered_without_per_value_samples(app) {
+        for i in 0..20 {
+            app.asset(json!({"assetnumber": format!("ST-{i}")})).await;
+        }
+        app.db().refresh_statistics().await.expect("refresh succeeds on every database");
+        if app.db().dialect() == shopdb_core::db::Dialect::Sqlite {
+            let db = app.db();
+            assert!(scalar(db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'assets'").await > 0, "assets analyzed");
+            // Per-value samples would make SQLite re-plan list queries on every execution.
+            if scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat4'").await > 0 {
+                assert_eq!(scalar(db, "SELECT COUNT(*) FROM sqlite_stat4").await, 0);
+            }
+        }
+        // Lists still answer as before.
+        assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 20);
+    }
+
     async fn status_in_use_cannot_be_deleted(app) {
         let status = app.post("/api/statuses", json!({"name": "Quarantined"})).await;
         let statusid = status.data()["statusid"].as_i64().unwrap();
@@ -242,4 +314,9 @@ backend_tests! {
         assert_eq!(listed.data()[0]["locationname"], "Halle \"Süd\" — Bay 3");
         assert_eq!(listed.body["meta"], json!({"page": 1, "per_page": 50, "total": 3, "pages": 1}));
     }
+}
+
+async fn scalar(db: &shopdb_core::db::Db, sql: &str) -> i64 {
+    let row = db.query(sql).fetch_one(db.pool()).await.unwrap();
+    sqlx::Row::try_get(&row, 0).unwrap()
 }

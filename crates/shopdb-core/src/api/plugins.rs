@@ -184,6 +184,16 @@ pub async fn collect(
     }
     let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await;
     let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
+    if count("created") > 0 {
+        // A first push can fill a plugin's table in one go: let the planner learn its size
+        // now rather than at the next periodic check (cheap when nothing changed).
+        let db = state.db.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
+            }
+        });
+    }
     Ok(ok(json!({
         "created": count("created"),
         "updated": count("updated"),

@@ -330,21 +330,51 @@ impl Db {
         }
     }
 
-    /// Lets SQLite refresh the statistics its query planner uses (`PRAGMA optimize`): tables
-    /// never analyzed, or grown or shrunk tenfold since, are analyzed again, sampling at most
-    /// 1,000 rows per index so it takes milliseconds. Without them SQLite guesses table
-    /// sizes, and lists a plugin extends (500 computers among 100,000 assets) walk every
-    /// asset. MySQL/MariaDB and PostgreSQL keep their own statistics: nothing to do there.
-    pub async fn refresh_statistics(&self) -> Result<(), sqlx::Error> {
+    /// Lets SQLite refresh the statistics its query planner uses: tables never analyzed, or
+    /// grown or shrunk tenfold since, are analyzed again (what `PRAGMA optimize` picks),
+    /// sampling at most 1,000 rows per index so it takes milliseconds. Without them SQLite
+    /// guesses table sizes, and a list a plugin extends (500 computers among 100,000 assets)
+    /// walks every asset. Returns the ANALYZE statements run when they changed the
+    /// statistics (empty when nothing changed). MySQL/MariaDB and PostgreSQL keep
+    /// their own statistics: nothing to do there.
+    pub async fn refresh_statistics(&self) -> Result<Vec<String>, sqlx::Error> {
+        use sqlx::Row;
         if self.dialect != Dialect::Sqlite {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut conn = self.pool.acquire().await?;
-        // The limit applies to this connection: it also keeps ANALYZE from taking the
-        // per-value samples (sqlite_stat4) that make SQLite re-plan statements on each bind.
+        // In its checking mode (0x1) `optimize` only lists the ANALYZE statements it would run.
+        let todo: Vec<String> = sqlx::query("PRAGMA optimize = 0x10003")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if todo.is_empty() {
+            return Ok(todo);
+        }
+        let before = sqlite_statistics(&mut conn).await?;
+        // The limit (for this connection) also keeps ANALYZE from taking per-value samples
+        // (sqlite_stat4), which would make SQLite re-plan list queries on every execution.
         conn.execute("PRAGMA analysis_limit = 1000").await?;
-        conn.execute("PRAGMA optimize = 0x10002").await?;
-        Ok(())
+        for analyze in &todo {
+            if !analyze.starts_with("ANALYZE ") {
+                continue;
+            }
+            conn.execute(AssertSqlSafe(analyze.clone())).await?;
+        }
+        // Empty tables without indexes are proposed every time and give no statistics.
+        if sqlite_statistics(&mut conn).await? == before {
+            return Ok(Vec::new());
+        }
+        // Other connections read statistics only when they load the schema. A change to
+        // the schema (a table made and dropped) makes each reload it, and re-plan its
+        // cached statements, on its next query.
+        let mut tx = conn.begin().await?;
+        tx.execute("CREATE TABLE shopdb_replan (x INTEGER)").await?;
+        tx.execute("DROP TABLE shopdb_replan").await?;
+        tx.commit().await?;
+        Ok(todo)
     }
 
     /// Runs `refresh_statistics` now and then every `STATISTICS_EVERY`, for as long as the
@@ -363,6 +393,25 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The content of SQLite's `sqlite_stat1`, as one text (empty before the first ANALYZE).
+async fn sqlite_statistics(conn: &mut AnyConnection) -> Result<String, sqlx::Error> {
+    use sqlx::Row;
+    let exists: i64 = sqlx::query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if exists == 0 {
+        return Ok(String::new());
+    }
+    sqlx::query(
+        "SELECT COALESCE(group_concat(tbl || ' ' || COALESCE(idx, '') || ' ' || stat, char(10)), '') \
+         FROM (SELECT * FROM sqlite_stat1 ORDER BY tbl, idx)",
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)
 }
 
 async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {

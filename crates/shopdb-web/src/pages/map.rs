@@ -115,10 +115,14 @@ pub async fn map(State(web): State<Web>, user: PageUser, Path(id): Path<String>)
     };
     let ids = subtree(&web, id).await;
     let marks = vec!["?"; ids.len()].join(", ");
+    // The first markers by asset number, picked from the (locationid, assetnumber) index
+    // before any asset row is read.
     let sql = format!(
-        "SELECT a.assetid, a.assetnumber, a.name, a.assettypeid, t.name, a.version FROM assets a \
-         LEFT JOIN assettypes t ON t.assettypeid = a.assettypeid WHERE a.locationid IN ({marks}) \
-         ORDER BY a.assetnumber LIMIT {MAX_MARKERS}"
+        "SELECT a.assetid, a.assetnumber, a.name, a.assettypeid, t.name, a.version \
+         FROM (SELECT assetid FROM assets WHERE locationid IN ({marks}) \
+               ORDER BY assetnumber LIMIT {MAX_MARKERS}) p \
+         JOIN assets a ON a.assetid = p.assetid \
+         LEFT JOIN assettypes t ON t.assettypeid = a.assettypeid ORDER BY a.assetnumber"
     );
     let values: Vec<shopdb_core::db::SqlValue> = ids
         .iter()

@@ -161,9 +161,12 @@ backend_tests! {
         for i in 0..20 {
             app.asset(json!({"assetnumber": format!("ST-{i}")})).await;
         }
-        app.db().refresh_statistics().await.expect("refresh succeeds on every database");
+        let analyzed = app.db().refresh_statistics().await.expect("refresh succeeds on every database");
         if app.db().dialect() == shopdb_core::db::Dialect::Sqlite {
             let db = app.db();
+            assert!(analyzed.iter().any(|a| a.contains("\"assets\"")), "{analyzed:?}");
+            let again = db.refresh_statistics().await.unwrap();
+            assert!(again.is_empty(), "nothing changed, nothing analyzed again: {again:?}");
             assert!(scalar(db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'assets'").await > 0, "assets analyzed");
             // Per-value samples would make SQLite re-plan list queries on every execution.
             if scalar(db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat4'").await > 0 {

@@ -102,6 +102,56 @@ backend_tests! {
         assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 8);
     }
 
+    async fn deep_pages_hold_the_same_rows_as_one_long_ordered_list(app) {
+        // (assetid, assetnumber, statusid), 250 assets with many equal statuses.
+        let mut made: Vec<(i64, String, i64)> = Vec::new();
+        for i in 1..=250i64 {
+            let number = format!("S-{i:04}");
+            let status = i % 3 + 1;
+            let a = app.asset(json!({"assetnumber": number, "statusid": status})).await;
+            made.push((a["assetid"].as_i64().unwrap(), number, status));
+        }
+        let walk = |sort: &'static str, per_page: usize| {
+            let app = &app;
+            async move {
+                let mut seen = Vec::new();
+                for page in 1.. {
+                    let reply = app.get(&format!("/api/assets?sort={sort}&per_page={per_page}&page={page}")).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                    let rows = reply.data().as_array().unwrap().clone();
+                    seen.extend(rows.iter().map(|r| r["assetnumber"].as_str().unwrap().to_string()));
+                    if rows.len() < per_page {
+                        break;
+                    }
+                }
+                seen
+            }
+        };
+        let expected = |made: &[(i64, String, i64)], sort: &str| -> Vec<String> {
+            let mut rows = made.to_vec();
+            match sort {
+                "assetnumber" => rows.sort_by(|a, b| a.1.cmp(&b.1)),
+                "-assetnumber" => rows.sort_by(|a, b| b.1.cmp(&a.1)),
+                "statusid" => rows.sort_by_key(|a| (a.2, a.0)),
+                "-statusid" => rows.sort_by_key(|a| std::cmp::Reverse((a.2, a.0))),
+                _ => unreachable!(),
+            }
+            rows.into_iter().map(|r| r.1).collect()
+        };
+        for sort in ["assetnumber", "-assetnumber", "statusid", "-statusid"] {
+            for per_page in [50, 30] {
+                assert_eq!(walk(sort, per_page).await, expected(&made, sort), "sort {sort}, {per_page} per page");
+            }
+        }
+        // After a delete, a deep page is still the slice it should be.
+        let gone = made.remove(120);
+        assert_eq!(app.delete(&format!("/api/assets/{}", gone.0)).await.status, StatusCode::OK);
+        let page4 = app.get("/api/assets?sort=statusid&per_page=50&page=4").await;
+        let numbers: Vec<&str> = page4.data().as_array().unwrap().iter().map(|r| r["assetnumber"].as_str().unwrap()).collect();
+        assert_eq!(numbers, expected(&made, "statusid")[150..200].to_vec());
+        assert_eq!(page4.body["meta"]["total"], 249);
+    }
+
     async fn list_q_matches_each_searchable_column_and_follows_edits(app) {
         let a = app.asset(json!({"assetnumber": "CNC-0421", "name": "Haas VF-2", "serialnumber": "SN-77A"})).await;
         app.asset(json!({"assetnumber": "CNC-0422", "name": "Mazak \"QT\" 250", "serialnumber": "x0421y"})).await;

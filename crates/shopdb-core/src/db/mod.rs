@@ -229,8 +229,15 @@ impl Db {
         values.iter().fold(self.query(sql), |q, v| v.bind(q))
     }
 
+    /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting up to the busy timeout for another writer: a transaction that
+    /// read first and wrote later would instead fail with "database is locked" whenever
+    /// another connection had committed in between.
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
-        self.pool.begin().await
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Dialect::MySql | Dialect::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Runs an INSERT and returns the new row's generated id (`id_column`): through
@@ -370,7 +377,7 @@ impl Db {
         // Other connections read statistics only when they load the schema. A change to
         // the schema (a table made and dropped) makes each reload it, and re-plan its
         // cached statements, on its next query.
-        let mut tx = conn.begin().await?;
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
         tx.execute("CREATE TABLE shopdb_replan (x INTEGER)").await?;
         tx.execute("DROP TABLE shopdb_replan").await?;
         tx.commit().await?;
@@ -431,6 +438,12 @@ async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> Resul
                 "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ENGINE_SUBSTITUTION'",
             )
             .await?;
+            // InnoDB's default (REPEATABLE READ) locks the gaps between index entries, so two
+            // writers that each look for a row that is not there yet (a new record's search
+            // entry) and then insert it deadlock. Every check ShopDB relies on (unique
+            // indexes, versions compared in the UPDATE itself) holds under READ COMMITTED.
+            conn.execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                .await?;
         }
         Dialect::Postgres => {
             // Keep "already exists, skipping" notices of idempotent DDL out of the logs.

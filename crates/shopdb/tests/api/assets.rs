@@ -152,6 +152,22 @@ backend_tests! {
         assert_eq!(page4.body["meta"]["total"], 249);
     }
 
+    async fn concurrent_writers_all_succeed_and_are_all_audited(app) {
+        let audit_before = app.count("auditlog").await;
+        let creates = (0..16).map(|i| app.post("/api/assets", json!({"assetnumber": format!("C-{i:02}"), "name": "cell", "assettypeid": 1})));
+        let created = futures_util::future::join_all(creates).await;
+        for reply in &created {
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        }
+        let paths: Vec<String> = created.iter().map(|r| format!("/api/assets/{}", r.data()["assetid"])).collect();
+        let updates = paths.iter().map(|path| app.put(path, json!({"name": format!("cell {path}"), "version": 1})));
+        for reply in futures_util::future::join_all(updates).await {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        }
+        assert_eq!(app.get("/api/assets?q=cell").await.body["meta"]["total"], 16);
+        assert_eq!(app.count("auditlog").await, audit_before + 32, "one audit row per write");
+    }
+
     async fn list_q_matches_each_searchable_column_and_follows_edits(app) {
         let a = app.asset(json!({"assetnumber": "CNC-0421", "name": "Haas VF-2", "serialnumber": "SN-77A"})).await;
         app.asset(json!({"assetnumber": "CNC-0422", "name": "Mazak \"QT\" 250", "serialnumber": "x0421y"})).await;

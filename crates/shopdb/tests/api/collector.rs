@@ -46,6 +46,27 @@ fn statuses(reply: &crate::support::Reply) -> Vec<String> {
 }
 
 backend_tests! {
+    async fn collectors_pushing_at_the_same_time_all_land(app) {
+        let (app, token) = setup(&app).await;
+        // Four collectors, each with its own ten cameras, push at once; then again, with
+        // every record changed.
+        for round in ["rtsp://first", "rtsp://second"] {
+            let pushes = (0..4).map(|c| {
+                let records: Vec<Value> = (0..10)
+                    .map(|i| json!({"hostname": format!("cam-{c}-{i}"), "streamurl": format!("{round}/{c}/{i}")}))
+                    .collect();
+                push(&app, &token, json!({"records": records}))
+            });
+            for reply in futures_util::future::join_all(pushes).await {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                assert_eq!(reply.data()["rejected"], 0, "{}", reply.body);
+            }
+        }
+        let listed = app.get("/api/cameras?per_page=100").await;
+        assert_eq!(listed.body["meta"]["total"], 40);
+        assert!(listed.data().as_array().unwrap().iter().all(|c| c["streamurl"].as_str().unwrap().starts_with("rtsp://second/")));
+    }
+
     async fn collector_batches_create_update_and_reject_per_record(app) {
         let (app, token) = setup(&app).await;
         let batch = json!({"records": [

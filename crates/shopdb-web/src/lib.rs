@@ -48,6 +48,7 @@ pub fn router(app: AppState) -> Router {
             "/admin/users",
             get(pages::admin::users).post(pages::admin::create_user),
         )
+        .route("/admin/users/{id}", post(pages::admin::update_user))
         .route(
             "/admin/tokens",
             get(pages::admin::tokens).post(pages::admin::create_token),

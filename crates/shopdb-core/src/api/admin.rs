@@ -116,21 +116,36 @@ pub async fn update_user_route(
     if body.contains_key("password") {
         change.password = Some(text_field(&body, "password", &mut errors));
     }
-    if actor.id == Some(id)
-        && (change.isactive == Some(false) || change.role.is_some_and(|r| r != Role::Admin))
-    {
-        errors.insert(
-            "role".into(),
-            json!("admins cannot demote or deactivate themselves; ask another admin"),
-        );
+    if let Some(problem) = self_change_problem(&actor, id, &change) {
+        errors.insert("role".into(), json!(problem));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let result = update_user(&state.db, &actor, id, change).await;
+    change_user(&state, &actor, id, change).await?;
+    Ok(ok(json!({"userid": id, "updated": true})))
+}
+
+/// Why `actor` may not make `change` to user `id`: an admin cannot demote or deactivate
+/// themselves (so a site always keeps the admin who is making changes).
+pub fn self_change_problem(actor: &Actor, id: i64, change: &UserChange) -> Option<&'static str> {
+    (actor.id == Some(id)
+        && (change.isactive == Some(false) || change.role.is_some_and(|r| r != Role::Admin)))
+    .then_some("admins cannot demote or deactivate themselves; ask another admin")
+}
+
+/// Applies a checked change to user `id` (audited) and drops cached credentials, so a new
+/// role or a deactivation holds from the next request. For the API and the admin page.
+pub async fn change_user(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    change: UserChange,
+) -> Result<(), ApiError> {
+    let result = update_user(&state.db, actor, id, change).await;
     state.verified.clear();
     match result {
-        Ok(true) => Ok(ok(json!({"userid": id, "updated": true}))),
+        Ok(true) => Ok(()),
         Ok(false) => Err(ApiError::not_found(format!("no user with id {id}"))),
         Err(CreateUserError::BadPassword(m)) => Err(ApiError::field("password", m)),
         Err(CreateUserError::Database(e)) => Err(e.into()),

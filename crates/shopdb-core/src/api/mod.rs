@@ -1,7 +1,7 @@
 //! The HTTP API. `routes.rs` lists every route with who may call it; this module turns that
 //! list into an axum router with authentication, role checks, CSRF and the error envelope.
 
-mod admin;
+pub mod admin;
 mod assets;
 mod auth;
 mod crud;

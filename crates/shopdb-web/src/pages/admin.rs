@@ -163,6 +163,7 @@ async fn render_users(
         .unwrap_or_default();
     let mut ctx = page_context(web, Some(user), "Users").await;
     ctx.insert("users".into(), json!(list));
+    ctx.insert("current_userid".into(), json!(user.actor.id));
     ctx.insert("message".into(), json!(message));
     ctx.insert("errors".into(), Value::Object(errors));
     web.templates
@@ -212,6 +213,66 @@ pub async fn create_user(
             errors.insert(field.into(), json!(e.to_string()));
             render_users(&web, &user, None, errors).await
         }
+    }
+}
+
+/// POST /admin/users/{id} — a user's role, active flag and (when filled in) a new password,
+/// through the same checks as `PUT /api/users/{id}`.
+pub async fn update_user(
+    State(web): State<Web>,
+    user: PageUser,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    let form = match admin_form(&web, &user, &body).await {
+        Ok(form) => form,
+        Err(page) => return page,
+    };
+    let Some(role) = Role::parse(form.get("role").unwrap_or_default()) else {
+        let mut errors = Map::new();
+        errors.insert("role".into(), json!("choose viewer, editor or admin"));
+        return render_users(&web, &user, None, errors).await;
+    };
+    let password = form.get("password").unwrap_or_default();
+    let change = shopdb_core::users::UserChange {
+        role: Some(role),
+        isactive: Some(form.get("isactive") == Some("true")),
+        password: (!password.is_empty()).then(|| password.to_string()),
+        ..Default::default()
+    };
+    let fail = |field: &str, message: String| {
+        let mut errors = Map::new();
+        errors.insert(field.into(), json!(message));
+        errors.insert("userid".into(), json!(id));
+        errors
+    };
+    if let Some(problem) = shopdb_core::api::admin::self_change_problem(&user.actor, id, &change) {
+        return render_users(&web, &user, None, fail("role", problem.into())).await;
+    }
+    let name = form.get("username").unwrap_or("the user").to_string();
+    match shopdb_core::api::admin::change_user(&web.app, &user.actor, id, change).await {
+        Ok(()) => {
+            let message = format!(
+                "Saved {name}: {role}, {}.",
+                if form.get("isactive") == Some("true") {
+                    "active"
+                } else {
+                    "deactivated (cannot log in)"
+                }
+            );
+            render_users(&web, &user, Some(message), Map::new()).await
+        }
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            // A field error (the new password): shown next to that user's row.
+            let (field, message) = e
+                .details
+                .as_object()
+                .and_then(|d| d.iter().next())
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or(&e.message).to_string()))
+                .unwrap_or_else(|| ("role".into(), e.message.clone()));
+            render_users(&web, &user, None, fail(&field, message)).await
+        }
+        Err(e) => error_page(&web, Some(&user), e.status, &e.message).await,
     }
 }
 

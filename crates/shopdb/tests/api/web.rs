@@ -153,4 +153,59 @@ backend_tests! {
         assert_eq!(delete.status, StatusCode::SEE_OTHER);
         assert_eq!(app.count("computers").await, 0);
     }
+
+    async fn admins_change_roles_and_deactivate_users_but_never_lock_themselves_out(app) {
+        let b = log_in(&app).await;
+        let token = app.login_as("riley", shopdb_core::auth::Role::Editor).await;
+        let users = app.get("/api/users").await;
+        let id_of = |name: &str| users.data().as_array().unwrap().iter().find(|u| u["username"] == name).unwrap()["userid"].as_i64().unwrap();
+        let (riley, clerk) = (id_of("riley"), id_of("clerk"));
+        let role_of = |name: &'static str| {
+            let app = &app;
+            async move {
+                let users = app.get("/api/users").await;
+                let u = users.data().as_array().unwrap().iter().find(|u| u["username"] == name).unwrap().clone();
+                (u["role"].as_str().unwrap().to_string(), u["isactive"].as_bool().unwrap())
+            }
+        };
+        let listed = page(&app, Some(&b.cookie), Method::GET, "/admin/users", None).await;
+        assert!(html(&listed).contains(&format!("action=\"/admin/users/{riley}\"")), "a form per user");
+
+        // Viewer and deactivated: riley's session stops working and the password is refused.
+        let form = format!("csrftoken={}&username=riley&role=viewer&isactive=false&password=", b.csrf);
+        let saved = page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{riley}"), Some(&form)).await;
+        assert_eq!(saved.status, StatusCode::OK);
+        assert!(html(&saved).contains("Saved riley: viewer, deactivated"), "{}", html(&saved));
+        assert_eq!(role_of("riley").await, ("viewer".to_string(), false));
+        assert_eq!(app.call(Method::GET, "/api/assets", Some(&token), None).await.status, StatusCode::UNAUTHORIZED);
+        let refused = page(&app, None, Method::POST, "/login", Some("username=riley&password=a+long+test+password&next=%2F")).await;
+        assert_ne!(refused.status, StatusCode::SEE_OTHER, "a deactivated user cannot log in");
+        let audit = app.get("/api/audit?entitytype=user").await;
+        let entry = audit.data().as_array().unwrap().iter().find(|e| e["entityname"] == "riley" && e["action"] == "updated").cloned().expect("audited");
+        assert_eq!(entry["changes"]["after"]["role"], "viewer");
+        assert_eq!(entry["actorname"], "clerk");
+
+        // A too-short new password is named, and nothing of that change is saved.
+        let form = format!("csrftoken={}&username=riley&role=editor&isactive=false&isactive=true&password=short", b.csrf);
+        let bad = page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{riley}"), Some(&form)).await;
+        assert!(html(&bad).contains("data-field=\"password\""), "{}", html(&bad));
+        assert_eq!(role_of("riley").await, ("viewer".to_string(), false));
+        // Without the CSRF token nothing changes either.
+        let forged = page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{riley}"), Some("csrftoken=wrong&role=admin&isactive=true")).await;
+        assert_ne!(forged.status, StatusCode::OK);
+        assert_eq!(role_of("riley").await, ("viewer".to_string(), false));
+
+        // Back as an editor with a new password: riley logs in with it.
+        let form = format!("csrftoken={}&username=riley&role=editor&isactive=false&isactive=true&password=another+long+password", b.csrf);
+        page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{riley}"), Some(&form)).await;
+        assert_eq!(role_of("riley").await, ("editor".to_string(), true));
+        let back = page(&app, None, Method::POST, "/login", Some("username=riley&password=another+long+password&next=%2F")).await;
+        assert_eq!(back.status, StatusCode::SEE_OTHER, "{}", html(&back));
+
+        // An admin cannot demote or deactivate themselves, even with a hand-made form.
+        let own = format!("csrftoken={}&username=clerk&role=viewer&isactive=false", b.csrf);
+        let kept = page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{clerk}"), Some(&own)).await;
+        assert!(html(&kept).contains("cannot demote or deactivate themselves"), "{}", html(&kept));
+        assert_eq!(role_of("clerk").await, ("admin".to_string(), true));
+    }
 }

@@ -718,6 +718,73 @@ async fn a_viewer_sees_records_but_no_way_to_change_them() -> anyhow::Result<()>
 }
 
 #[tokio::test]
+async fn an_admin_deactivates_a_user_who_then_cannot_log_in() -> anyhow::Result<()> {
+    let h = harness!("users");
+    let made = h
+        .api(
+            "POST",
+            "/api/users",
+            Some(json!({"username": "nightshift", "password": "night shift password", "role": "editor"})),
+        )
+        .await?;
+    let id = made["userid"].as_i64().context("new user id")?;
+    let b = h.browser().await?;
+    log_in(&h, &b).await?;
+
+    b.goto(&h.url("/admin/users")).await?;
+    let row = "tr[data-user=\"nightshift\"]";
+    b.wait_find(row, WAIT).await?;
+    // The row's controls sit in table cells and belong to the row's form by its id.
+    b.execute(
+        &format!("document.querySelector('{row} select[name=role]').value = 'viewer';"),
+        vec![],
+    )
+    .await?;
+    b.find(&format!("{row} input[type=checkbox][name=isactive]"))
+        .await?
+        .click()
+        .await?;
+    screenshot(&b, "admin-users").await?;
+    b.find(&format!("form#user-{id} button[type=submit]"))
+        .await?
+        .click()
+        .await?;
+    wait_for_text(
+        &b,
+        "main#main .notice",
+        "Saved nightshift: viewer, deactivated",
+    )
+    .await?;
+    ensure!(
+        b.find_maybe(&format!("{row}.inactive")).await?.is_some(),
+        "the row shows the user as inactive"
+    );
+    let users = h.api("GET", "/api/users", None).await?;
+    let saved = users
+        .as_array()
+        .and_then(|u| u.iter().find(|u| u["username"] == "nightshift"))
+        .context("user listed")?;
+    ensure!(
+        saved["role"] == "viewer" && saved["isactive"] == false,
+        "saved as shown: {saved}"
+    );
+    assert_page_clean(&h, &b, &[]).await?;
+    b.quit().await?;
+
+    // The deactivated user's login is refused with a message on the login page.
+    let other = h.browser().await?;
+    other.goto(&h.url("/login")).await?;
+    log_in_with_form(&other, "nightshift", "night shift password").await?;
+    let said = wait_for_text(&other, "#login-error", "").await?;
+    ensure!(
+        other.current_url().await?.contains("/login"),
+        "still on the login page, told: {said}"
+    );
+    other.quit().await?;
+    h.finish()
+}
+
+#[tokio::test]
 async fn an_admin_disables_a_plugin_and_its_navigation_goes() -> anyhow::Result<()> {
     let h = harness!("plugins");
     let b = h.browser().await?;

@@ -35,12 +35,17 @@ pub const SUPPLIES_WIDGET: &str = "printer_supplies";
 
 pub struct PrintersPlugin {
     manifest: Manifest,
+    /// The dashboard's last Zabbix answer (see `zabbix::SuppliesCache`).
+    supplies: zabbix::SuppliesCache,
 }
 
 /// The plugin, as the loader takes it.
 pub fn plugin() -> Candidate {
     let manifest = Manifest::parse(PLUGIN, include_str!("../manifest.json"))?;
-    Ok(Arc::new(PrintersPlugin { manifest }))
+    Ok(Arc::new(PrintersPlugin {
+        manifest,
+        supplies: Default::default(),
+    }))
 }
 
 pub fn printers_table() -> Table {
@@ -184,7 +189,7 @@ impl Plugin for PrintersPlugin {
         _widget: &'a str,
         ctx: &'a PluginContext,
     ) -> BoxFuture<'a, anyhow::Result<Value>> {
-        Box::pin(zabbix::low_supplies_widget(ctx))
+        Box::pin(zabbix::low_supplies_widget(ctx, &self.supplies))
     }
 
     fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {

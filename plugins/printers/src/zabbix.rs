@@ -313,9 +313,51 @@ async fn low_supply_percent(ctx: &PluginContext) -> anyhow::Result<i64> {
         .unwrap_or(15))
 }
 
+/// How long the dashboard reuses Zabbix's answer about the fleet's supplies, so a dashboard
+/// opened often (or a Zabbix that does not answer, which costs `TIMEOUT`) asks at most once
+/// a minute. A printer's own page always asks afresh.
+pub const SUPPLIES_TTL: Duration = Duration::from_secs(60);
+
+type FleetAnswer = Result<Vec<(String, Supply)>, Unavailable>;
+
+/// The last fleet answer, for the question it answered (address, token, hosts, threshold):
+/// a changed setting or printer list asks again at once.
+#[derive(Default)]
+pub struct SuppliesCache(std::sync::Mutex<Option<(std::time::Instant, String, FleetAnswer)>>);
+
+impl SuppliesCache {
+    async fn fleet_supplies(
+        &self,
+        config: &ZabbixConfig,
+        hosts: &[String],
+        threshold: i64,
+    ) -> FleetAnswer {
+        let question = shopdb_core::util::sha256_hex(
+            json!([config.url, config.token.expose(), hosts, threshold])
+                .to_string()
+                .as_bytes(),
+        );
+        if let Ok(last) = self.0.lock()
+            && let Some((at, asked, answer)) = last.as_ref()
+            && *asked == question
+            && at.elapsed() < SUPPLIES_TTL
+        {
+            return answer.clone();
+        }
+        let answer = ZabbixService.fleet_supplies(config, hosts, threshold).await;
+        if let Ok(mut last) = self.0.lock() {
+            *last = Some((std::time::Instant::now(), question, answer.clone()));
+        }
+        answer
+    }
+}
+
 /// The dashboard widget: printers by status (from the database, always there) and supplies
 /// at or below `lowsupplypercent` (from Zabbix, with its status when it cannot answer).
-pub async fn low_supplies_widget(ctx: &PluginContext) -> anyhow::Result<Value> {
+pub async fn low_supplies_widget(
+    ctx: &PluginContext,
+    cache: &SuppliesCache,
+) -> anyhow::Result<Value> {
     let printers = store::list_printer_hosts(&ctx.db).await?;
     let bystatus: Vec<Value> = store::count_printers_by_status(&ctx.db)
         .await?
@@ -331,10 +373,7 @@ pub async fn low_supplies_widget(ctx: &PluginContext) -> anyhow::Result<Value> {
             Vec::new(),
         )
     } else {
-        match ZabbixService
-            .fleet_supplies(&config, &hosts, threshold)
-            .await
-        {
+        match cache.fleet_supplies(&config, &hosts, threshold).await {
             Ok(levels) => {
                 let low: Vec<Value> = levels
                     .into_iter()

@@ -89,6 +89,23 @@ async fn fake_zabbix() -> String {
     format!("http://{addr}/zabbix")
 }
 
+/// A Zabbix that accepts connections and never answers; its address and how many
+/// connections it has taken.
+async fn silent_zabbix() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = taken.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (format!("http://{addr}/zabbix"), taken)
+}
+
 /// An address where nothing listens.
 async fn closed_port() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -252,6 +269,29 @@ backend_tests! {
         assert!(lost.body["error"]["details"]["hostname"].as_str().unwrap().contains("no position"));
         assert_eq!(app.get("/api/printers/nearest").await.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(app.get("/api/printers/nearest?hostname=X&limit=0").await.status, StatusCode::BAD_REQUEST);
+    }
+
+    async fn the_dashboard_asks_a_silent_zabbix_once_a_minute_not_on_every_load(app) {
+        install(&app, "printers").await;
+        printer(&app, json!({"assetnumber": "PRN-0042", "hostname": "PRN-SHIP-01"})).await;
+        let (silent, taken) = silent_zabbix().await;
+        set(&app, "zabbixtoken", json!(ZABBIX_TOKEN)).await;
+        set(&app, "zabbixurl", json!(silent)).await;
+        for _ in 0..3 {
+            let w = widget(&app.get("/api/dashboard").await.body);
+            assert_eq!(w["data"]["zabbix"]["status"], "unreachable", "{w}");
+            assert_eq!(w["data"]["printers"], 1);
+        }
+        assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 1, "one wait for the silent Zabbix, not three");
+        // A printer's own page still asks afresh.
+        let id = app.get("/api/printers").await.data()[0]["assetid"].as_i64().unwrap();
+        assert_eq!(app.get(&format!("/api/printers/{id}/supplies")).await.data()["status"], "unreachable");
+        assert_eq!(taken.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // A changed setting is a new question: the working Zabbix answers at once.
+        set(&app, "zabbixurl", json!(fake_zabbix().await)).await;
+        let w = widget(&app.get("/api/dashboard").await.body);
+        assert_eq!(w["data"]["zabbix"]["status"], "ok", "{w}");
+        assert_eq!(w["data"]["low"][0]["hostname"], "PRN-SHIP-01", "{w}");
     }
 
     async fn supplies_come_from_zabbix_or_say_why_not(app) {

@@ -79,6 +79,10 @@ pub struct HookEnv {
     /// Every table the server knows, with the plugin that owns it (None: core).
     pub tables: Vec<(Option<String>, Table)>,
     pub plugin_states: Arc<PluginStates>,
+    /// The `before_delete` hooks of plugin records that extend assets, by plugin: deleting
+    /// an asset through the core (`DELETE /api/assets/{id}`) asks them too, so a plugin's
+    /// refusal holds whichever way the asset is deleted.
+    pub asset_delete_hooks: Vec<(String, Vec<WriteHook>)>,
 }
 
 impl HookEnv {
@@ -125,10 +129,12 @@ pub type WriteHook =
 
 /// Plugin code run on every create and update of a resource, whatever the path (API,
 /// collector, CLI): `before_write` may refuse the write, `after_write` may write related rows.
+/// `before_delete` may refuse a delete (its event's `record` is the stored record).
 #[derive(Clone, Default)]
 pub struct Hooks {
     pub before_write: Vec<WriteHook>,
     pub after_write: Vec<WriteHook>,
+    pub before_delete: Vec<WriteHook>,
     env: Arc<OnceLock<Arc<HookEnv>>>,
 }
 
@@ -140,6 +146,11 @@ impl Hooks {
 
     pub fn after(mut self, hook: WriteHook) -> Hooks {
         self.after_write.push(hook);
+        self
+    }
+
+    pub fn before_delete(mut self, hook: WriteHook) -> Hooks {
+        self.before_delete.push(hook);
         self
     }
 
@@ -1259,6 +1270,18 @@ impl Resource {
             .fetch(db, conn, id)
             .await?
             .ok_or_else(|| self.not_found(id))?;
+        let hooks = &self.hooks.before_delete;
+        self.run_hooks(hooks, db, conn, actor, Some(id), Some(&before), &before)
+            .await?;
+        if self.table.name == "assets" && self.extension.is_none() {
+            let env = self.hooks.env();
+            for (plugin, hooks) in &env.asset_delete_hooks {
+                if env.enabled(db, plugin).await {
+                    self.run_hooks(hooks, db, conn, actor, Some(id), Some(&before), &before)
+                        .await?;
+                }
+            }
+        }
         let mut users = Map::new();
         for table in tables {
             for column in &table.columns {

@@ -134,6 +134,16 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
             }))
             .collect(),
         plugin_states: plugin_states.clone(),
+        asset_delete_hooks: registry
+            .loaded
+            .iter()
+            .flat_map(|p| {
+                p.resources
+                    .iter()
+                    .filter(|r| r.extension.is_some() && !r.hooks.before_delete.is_empty())
+                    .map(|r| (p.manifest.name.clone(), r.hooks.before_delete.clone()))
+            })
+            .collect(),
     });
     for r in all_resources.values() {
         r.hooks.bind(hook_env.clone());

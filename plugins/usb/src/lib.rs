@@ -13,15 +13,17 @@ use std::sync::Arc;
 use shopdb_core::anyhow;
 use shopdb_core::api::Route;
 use shopdb_core::catalog;
+use shopdb_core::error::ApiError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, Manifest, NavItem, Plugin, PluginContext, SettingDef, Widget,
 };
-use shopdb_core::resource::{Lookup, Resource};
+use shopdb_core::resource::{Hooks, Lookup, Resource, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
+use shopdb_core::sqlx::Row;
 
 pub use checkouts::{CheckoutRequest, overdue};
 
@@ -82,6 +84,7 @@ pub fn usbcheckouts_table() -> Table {
 pub fn devices_resource() -> Resource {
     let mut r = catalog::extension("usb", "usb device", usbdevices_table(), ASSET_TYPE);
     r.readonly = vec!["currentcheckoutid".into()];
+    r.hooks = Hooks::default().before_delete(refuse_delete_while_out());
     r.search = Some(SearchSpec {
         entitytype: "usbdevice".into(),
         title: "assetnumber".into(),
@@ -126,6 +129,36 @@ pub fn checkouts_resource() -> Resource {
     .map(String::from)
     .to_vec();
     r
+}
+
+/// A drive that is out cannot be deleted (through `/api/usb` or `/api/assets`): 409 naming
+/// who has it, so a controlled drive never vanishes from the records while someone holds it.
+fn refuse_delete_while_out() -> WriteHook {
+    Arc::new(|event| {
+        Box::pin(async move {
+            let Some(id) = event.id else {
+                return Ok(());
+            };
+            let out = event
+                .db
+                .query(
+                    "SELECT c.checkedoutto, c.dueat FROM usbdevices d \
+                     JOIN usbcheckouts c ON c.checkoutid = d.currentcheckoutid WHERE d.assetid = ?",
+                )
+                .bind(id)
+                .fetch_optional(&mut *event.conn)
+                .await?;
+            let Some(out) = out else {
+                return Ok(());
+            };
+            let who: String = out.try_get(0)?;
+            let due: String = out.try_get(1)?;
+            Err(ApiError::conflict(format!(
+                "this drive is checked out to {who} (due {due}); check it in before deleting it"
+            ))
+            .with_details(json!({"checkedoutto": who, "dueat": due})))
+        })
+    })
 }
 
 /// The `maxloandays` setting (0: no limit).

@@ -51,6 +51,31 @@ fn field<'a>(list: &'a Value, key: &str) -> Vec<&'a Value> {
 }
 
 backend_tests! {
+    async fn a_drive_that_is_out_cannot_be_deleted_by_either_route(app) {
+        install(&app).await;
+        let id = device(&app, "USB-0100", "SER100").await;
+        let editor = app.login_as("desk", Role::Editor).await;
+        let out = check_out(&app, &editor, id, json!({"checkedoutto": "Ann Smith", "purpose": "machine backup", "dueat": hours_from_now(24)})).await;
+        assert_eq!(out.status, StatusCode::CREATED, "{}", out.body);
+        let audit_before = app.count("auditlog").await;
+        for path in [format!("/api/usb/{id}"), format!("/api/assets/{id}")] {
+            let refused = app.delete(&path).await;
+            assert_eq!(refused.status, StatusCode::CONFLICT, "{path}: {}", refused.body);
+            assert!(refused.body["error"]["message"].as_str().unwrap().contains("checked out to Ann Smith"), "{}", refused.body);
+            assert_eq!(refused.body["error"]["details"]["checkedoutto"], "Ann Smith");
+        }
+        assert_eq!(app.get(&format!("/api/usb/{id}")).await.status, StatusCode::OK, "still there");
+        assert_eq!(app.count("usbcheckouts").await, 1, "the loan is kept");
+        assert_eq!(app.count("auditlog").await, audit_before, "a refused delete writes nothing");
+
+        // Back in, it can go; a drive that was never out goes at once through the core route.
+        let back = app.call(Method::POST, &format!("/api/usb/{id}/checkin"), Some(&editor), Some(json!({"condition": "ok"}))).await;
+        assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+        assert_eq!(app.delete(&format!("/api/assets/{id}")).await.status, StatusCode::OK);
+        let spare = device(&app, "USB-0101", "SER101").await;
+        assert_eq!(app.delete(&format!("/api/assets/{spare}")).await.status, StatusCode::OK);
+    }
+
     async fn usb_devices_are_assets_checked_out_and_in_at_the_desk(app) {
         install(&app).await;
         let editor = app.login_as("eddie", Role::Editor).await;
@@ -133,6 +158,10 @@ backend_tests! {
         assert_eq!(found.data()[0]["type"], "usbdevice", "{}", found.body);
         assert_eq!(found.data()[0]["title"], "USB-0042");
 
+        // Bob still has it: back in first, then the device (and its loan history) can go.
+        assert_eq!(app.delete(&format!("/api/usb/{id}")).await.status, StatusCode::CONFLICT);
+        let back = app.call(Method::POST, &format!("/api/usb/{id}/checkin"), Some(&editor), Some(json!({}))).await;
+        assert_eq!(back.status, StatusCode::OK, "{}", back.body);
         let deleted = app.delete(&format!("/api/usb/{id}")).await;
         assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
         assert_eq!(app.count("usbcheckouts").await, 0, "a deleted device takes its loans with it");

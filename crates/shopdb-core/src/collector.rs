@@ -126,7 +126,8 @@ fn check_shape(
     }
 }
 
-/// Records whose `field` equals `value` ignoring case and surrounding space (at most two).
+/// Records whose `field` equals `value` ignoring case and surrounding space (at most three),
+/// each with its stored value.
 /// An extension column is compared on the plugin's own table; an asset column through its
 /// index, trying the value as sent, lower- and upper-cased, so 100,000 assets are not scanned.
 async fn find_by(
@@ -135,13 +136,13 @@ async fn find_by(
     res: &Resource,
     field: &str,
     value: &str,
-) -> Result<Vec<i64>, sqlx::Error> {
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
     let wanted = normalize(value);
     let key = res.key();
     let (sql, binds) = match &res.extension {
         Some(ext) if ext.get(field).is_some() => (
             format!(
-                "SELECT {key}, {field} FROM {} WHERE LOWER({field}) = ? LIMIT 2",
+                "SELECT {key}, {field} FROM {} WHERE LOWER({field}) = ? LIMIT 3",
                 ext.name
             ),
             vec![SqlValue::text(&wanted)],
@@ -163,32 +164,69 @@ async fn find_by(
         _ => return Ok(Vec::new()),
     };
     let rows = db.query_with(&sql, &binds).fetch_all(conn).await?;
-    let mut ids = Vec::new();
+    let mut found: Vec<(i64, String)> = Vec::new();
     for r in &rows {
         let id: i64 = r.try_get(0)?;
         let stored: Option<String> = r.try_get(1)?;
-        if stored.as_deref().map(normalize).as_deref() == Some(wanted.as_str())
-            && !ids.contains(&id)
+        if let Some(stored) = stored
+            && normalize(&stored) == wanted
+            && !found.iter().any(|(f, _)| *f == id)
         {
-            ids.push(id);
+            found.push((id, stored));
         }
     }
-    Ok(ids)
+    Ok(found)
+}
+
+/// The one record among `found` that `value` names: the only one, or, when several differ
+/// only in case, the one spelled exactly as sent. `Err` with their ids when that is not clear.
+fn one_of(found: &[(i64, String)], value: &str) -> Result<Option<i64>, Vec<i64>> {
+    match found {
+        [] => Ok(None),
+        [(id, _)] => Ok(Some(*id)),
+        _ => {
+            let exact: Vec<i64> = found
+                .iter()
+                .filter(|(_, stored)| stored.trim() == value.trim())
+                .map(|(id, _)| *id)
+                .collect();
+            match exact[..] {
+                [id] => Ok(Some(id)),
+                _ => Err(found.iter().map(|(id, _)| *id).collect()),
+            }
+        }
+    }
 }
 
 /// Which existing record `record` is: by identity, else by one unambiguous, non-junk
-/// secondary identifier (a renamed machine). Returns the id and how it matched.
+/// secondary identifier (a renamed machine). Returns the id and how it matched. An identity
+/// that several stored records share, differing only in case, with none spelled exactly as
+/// sent, is refused (creating yet another record would only add a third spelling).
 async fn match_record(
     db: &Db,
     conn: &mut AnyConnection,
     res: &Resource,
     schema: &CollectorSchema,
     record: &Map<String, Value>,
-) -> Result<Option<(i64, Option<String>)>, sqlx::Error> {
-    if let Some(identity) = record.get(&schema.identityfield).and_then(Value::as_str)
-        && let [id] = find_by(db, conn, res, &schema.identityfield, identity).await?[..]
-    {
-        return Ok(Some((id, None)));
+) -> Result<Option<(i64, Option<String>)>, ApiError> {
+    if let Some(identity) = record.get(&schema.identityfield).and_then(Value::as_str) {
+        let found = find_by(db, conn, res, &schema.identityfield, identity).await?;
+        match one_of(&found, identity) {
+            Ok(Some(id)) => return Ok(Some((id, None))),
+            Ok(None) => {}
+            Err(ids) => {
+                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                return Err(ApiError::field(
+                    &schema.identityfield,
+                    format!(
+                        "'{}' matches {} records that differ only in case (ids {}); rename or delete all but one",
+                        identity.trim(),
+                        ids.len(),
+                        ids.join(", ")
+                    ),
+                ));
+            }
+        }
     }
     for field in &schema.matchfields {
         let Some(value) = record.get(field).and_then(Value::as_str) else {
@@ -197,7 +235,7 @@ async fn match_record(
         if is_junk(value) {
             continue;
         }
-        if let [id] = find_by(db, conn, res, field, value).await?[..] {
+        if let [(id, _)] = find_by(db, conn, res, field, value).await?[..] {
             return Ok(Some((id, Some(field.clone()))));
         }
     }

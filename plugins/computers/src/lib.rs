@@ -24,7 +24,7 @@ use shopdb_core::plugin::{
     SettingDef, Widget,
 };
 use shopdb_core::resource::ChildList;
-use shopdb_core::resource::Resource;
+use shopdb_core::resource::{Resource, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
@@ -160,6 +160,41 @@ pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>>
         .collect()
 }
 
+/// Host names ignore case (`SHOP-PC-42` and `shop-pc-42` are one machine), and collectors
+/// match them so: a second PC whose name differs only in case is refused (422 naming the
+/// first), or the collector could no longer tell the two apart.
+fn hostname_ignores_case() -> WriteHook {
+    Arc::new(|event| {
+        Box::pin(async move {
+            if !event.changes("hostname") {
+                return Ok(());
+            }
+            let hostname = event.record["hostname"].as_str().unwrap_or_default().trim();
+            let other = event
+                .db
+                .query(
+                    "SELECT assetid, hostname FROM computers WHERE LOWER(hostname) = ? AND assetid <> ?",
+                )
+                .bind(hostname.to_lowercase())
+                .bind(event.id.unwrap_or(0))
+                .fetch_optional(&mut *event.conn)
+                .await?;
+            match other {
+                Some(row) => {
+                    let (id, name): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
+                    Err(ApiError::field(
+                        "hostname",
+                        format!(
+                            "'{hostname}' is the host name of computer {id} ('{name}'): host names ignore case"
+                        ),
+                    ))
+                }
+                None => Ok(()),
+            }
+        })
+    })
+}
+
 async fn stale_days(ctx: &PluginContext) -> anyhow::Result<i64> {
     Ok(ctx.setting("staledays").await?.as_i64().unwrap_or(30))
 }
@@ -211,7 +246,10 @@ impl Plugin for ComputersPlugin {
             field: "software".into(),
             table: software_table(),
         }];
-        r.hooks = r.hooks.before(shopdb_core::addresses::ip_address_hook());
+        r.hooks = r
+            .hooks
+            .before(shopdb_core::addresses::ip_address_hook())
+            .before(hostname_ignores_case());
         r.search = Some(SearchSpec {
             entitytype: "computer".into(),
             title: "hostname".into(),

@@ -6,6 +6,40 @@ use serde_json::json;
 use crate::backend_tests;
 
 backend_tests! {
+    async fn host_names_ignore_case_and_collectors_never_add_a_third_spelling(app) {
+        assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
+        let first = app.post("/api/computers", json!({"assetnumber": "CA-1", "hostname": "case-a"})).await;
+        assert_eq!(first.status, StatusCode::CREATED, "{}", first.body);
+        let a = first.data()["assetid"].as_i64().unwrap();
+        let twin = app.post("/api/computers", json!({"assetnumber": "CA-2", "hostname": "CASE-A"})).await;
+        assert_eq!(twin.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", twin.body);
+        assert!(twin.body["error"]["details"]["hostname"].as_str().unwrap().contains(&format!("computer {a}")), "{}", twin.body);
+        let b = app.post("/api/computers", json!({"assetnumber": "CA-2", "hostname": "case-b"})).await.data()["assetid"].as_i64().unwrap();
+        let renamed = app.put(&format!("/api/computers/{b}"), json!({"hostname": "Case-A", "version": 1})).await;
+        assert_eq!(renamed.status, StatusCode::UNPROCESSABLE_ENTITY, "a rename is checked too: {}", renamed.body);
+
+        // Twins from before this rule (written straight into the table): each exact spelling
+        // reaches its own PC, and a third spelling is refused instead of adding a PC.
+        app.db().query("UPDATE computers SET hostname = 'CASE-A' WHERE assetid = ?").bind(b).execute(app.db().pool()).await.unwrap();
+        let token = app.post("/api/tokens", json!({"name": "pc inventory", "plugin": "computers"})).await.data()["token"].as_str().unwrap().to_string();
+        let push = |hostname: &'static str| {
+            let (app, token) = (&app, token.clone());
+            async move {
+                let r = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(json!({"hostname": hostname, "osname": "Windows 11"}))).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                r.data()["results"][0].clone()
+            }
+        };
+        assert_eq!(push("case-a").await["assetid"], a);
+        assert_eq!(push("CASE-A").await["assetid"], b);
+        let third = push("Case-A").await;
+        assert_eq!(third["status"], "rejected", "{third}");
+        assert!(third["details"]["hostname"].as_str().unwrap().contains("differ only in case"), "{third}");
+        assert_eq!(app.count("computers").await, 2);
+        // One spelling alone still matches whatever its case.
+        assert_eq!(push("CASE-B").await["status"], "created", "case-b was renamed away above");
+    }
+
     async fn computers_are_assets_found_by_hostname_and_kept_current_by_collectors(app) {
         assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
         let pc = app.post("/api/computers", json!({

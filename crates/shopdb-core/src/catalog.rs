@@ -2,9 +2,15 @@
 
 use serde_json::{Map, Value, json};
 
+use std::sync::Arc;
+
+use sqlx::{AnyConnection, Row};
+
 use crate::auth::Role;
 use crate::core_schema as t;
-use crate::resource::{Lookup, NamedDefault, Resource};
+use crate::db::Db;
+use crate::error::ApiError;
+use crate::resource::{Hooks, Lookup, NamedDefault, Resource};
 use crate::schema::Table;
 use crate::search::SearchSpec;
 
@@ -93,7 +99,54 @@ pub async fn ensure_assettype(
 pub fn assettypes() -> Resource {
     let mut r = Resource::new("assettypes", "assettype", t::assettypes(), "name");
     r.write_role = Role::Admin;
+    r.hooks = Hooks::default()
+        .before(Arc::new(|event| {
+            Box::pin(async move {
+                if event.changes("name") || event.changes("plugin") {
+                    refuse_if_plugin_owns(event.db, event.conn, event.before, "renamed").await?;
+                }
+                Ok(())
+            })
+        }))
+        .before_delete(Arc::new(|event| {
+            Box::pin(async move {
+                refuse_if_plugin_owns(event.db, event.conn, event.before, "deleted").await
+            })
+        }));
     r
+}
+
+/// A plugin gives new records its asset type by name, so while it is installed (enabled or
+/// not) that type may be neither renamed nor deleted.
+async fn refuse_if_plugin_owns(
+    db: &Db,
+    conn: &mut AnyConnection,
+    stored: Option<&Map<String, Value>>,
+    what: &str,
+) -> Result<(), ApiError> {
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    let Some(plugin) = stored.get("plugin").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let installed = db
+        .query("SELECT COUNT(*) FROM plugins WHERE pluginname = ?")
+        .bind(plugin.to_string())
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get::<i64, _>(0)?;
+    if installed == 0 {
+        return Ok(());
+    }
+    let name = stored
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    Err(ApiError::conflict(format!(
+        "asset type '{name}' belongs to the {plugin} plugin, which gives it to its new records: it cannot be {what} while the plugin is installed"
+    ))
+    .with_details(json!({"plugin": plugin})))
 }
 
 pub fn statuses() -> Resource {
@@ -137,6 +190,42 @@ pub fn locations() -> Resource {
         both_or_neither(record, &mut errors);
         errors
     });
+    r.hooks = Hooks::default().before(Arc::new(|event| {
+        Box::pin(async move {
+            let (Some(id), Some(parent)) = (
+                event.id,
+                event.record.get("parentid").and_then(Value::as_i64),
+            ) else {
+                return Ok(());
+            };
+            if !event.changes("parentid") {
+                return Ok(());
+            }
+            // Walk up from the new parent: meeting this location again would close a loop.
+            let mut at = Some(parent);
+            for _ in 0..1000 {
+                let Some(here) = at else {
+                    return Ok(());
+                };
+                if here == id {
+                    return Err(ApiError::field(
+                        "parentid",
+                        "that location is inside this one: a location cannot sit inside itself",
+                    ));
+                }
+                at = event
+                    .db
+                    .query("SELECT parentid FROM locations WHERE locationid = ?")
+                    .bind(here)
+                    .fetch_optional(&mut *event.conn)
+                    .await?
+                    .map(|r| r.try_get::<Option<i64>, _>(0))
+                    .transpose()?
+                    .flatten();
+            }
+            Ok(())
+        })
+    }));
     r
 }
 

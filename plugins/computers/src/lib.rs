@@ -169,7 +169,12 @@ fn hostname_ignores_case() -> WriteHook {
             if !event.changes("hostname") {
                 return Ok(());
             }
-            let hostname = event.record["hostname"].as_str().unwrap_or_default().trim();
+            let hostname = event
+                .record
+                .get("hostname")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .trim();
             let other = event
                 .db
                 .query(

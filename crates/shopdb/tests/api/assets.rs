@@ -243,6 +243,42 @@ backend_tests! {
         assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 20);
     }
 
+    async fn locations_never_sit_inside_themselves(app) {
+        let plant = app.post("/api/locations", json!({"name": "Plant 1"})).await.data()["locationid"].as_i64().unwrap();
+        let bay = app.post("/api/locations", json!({"name": "Bay A", "parentid": plant})).await.data()["locationid"].as_i64().unwrap();
+        let cell = app.post("/api/locations", json!({"name": "Cell 3", "parentid": bay})).await.data()["locationid"].as_i64().unwrap();
+        for parent in [cell, bay, plant] {
+            let looped = app.put(&format!("/api/locations/{plant}"), json!({"parentid": parent})).await;
+            assert_eq!(looped.status, StatusCode::UNPROCESSABLE_ENTITY, "parent {parent}: {}", looped.body);
+            assert!(looped.body["error"]["details"]["parentid"].is_string());
+        }
+        assert_eq!(app.get(&format!("/api/locations/{plant}")).await.data()["parentid"], serde_json::Value::Null, "unchanged");
+        // Moving a branch elsewhere is fine.
+        let plant2 = app.post("/api/locations", json!({"name": "Plant 2"})).await.data()["locationid"].as_i64().unwrap();
+        let moved = app.put(&format!("/api/locations/{bay}"), json!({"parentid": plant2})).await;
+        assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+        let under = app.put(&format!("/api/locations/{plant}"), json!({"parentid": cell})).await;
+        assert_eq!(under.status, StatusCode::OK, "Plant 1 may now go under Cell 3: {}", under.body);
+    }
+
+    async fn a_plugins_asset_type_stays_while_the_plugin_is_installed(app) {
+        assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
+        let types = app.get("/api/assettypes?name=Computer").await;
+        let id = types.data()[0]["assettypeid"].as_i64().unwrap();
+        let refused = app.delete(&format!("/api/assettypes/{id}")).await;
+        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("computers plugin"), "{}", refused.body);
+        let renamed = app.put(&format!("/api/assettypes/{id}"), json!({"name": "PC"})).await;
+        assert_eq!(renamed.status, StatusCode::CONFLICT, "{}", renamed.body);
+        let described = app.put(&format!("/api/assettypes/{id}"), json!({"description": "Shop-floor PCs"})).await;
+        assert_eq!(described.status, StatusCode::OK, "a description may change: {}", described.body);
+        let pc = app.post("/api/computers", json!({"assetnumber": "PC-1", "hostname": "pc-1"})).await;
+        assert_eq!(pc.status, StatusCode::CREATED, "the plugin still works: {}", pc.body);
+        // A type of nobody's goes as before.
+        let own = app.post("/api/assettypes", json!({"name": "Crane"})).await.data()["assettypeid"].as_i64().unwrap();
+        assert_eq!(app.delete(&format!("/api/assettypes/{own}")).await.status, StatusCode::OK);
+    }
+
     async fn status_in_use_cannot_be_deleted(app) {
         let status = app.post("/api/statuses", json!({"name": "Quarantined"})).await;
         let statusid = status.data()["statusid"].as_i64().unwrap();

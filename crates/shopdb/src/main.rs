@@ -369,12 +369,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Create { name, plugin, role },
         } => {
-            if let Some(p) = &plugin
-                && !shopdb_core::is_valid_plugin_name(p)
-            {
-                bail!(
-                    "'{p}' is not a plugin name (lowercase letters and digits, starting with a letter)"
-                );
+            if let Some(p) = &plugin {
+                let known: Vec<String> = shopdb::plugins::bundled()
+                    .into_iter()
+                    .filter_map(|c| c.ok())
+                    .map(|c| c.manifest().name.clone())
+                    .collect();
+                if !known.contains(p) {
+                    bail!("no plugin named '{p}': use one of {}", known.join(", "));
+                }
             }
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
@@ -532,6 +535,19 @@ async fn external_command(args: Vec<String>) -> anyhow::Result<ExitCode> {
             "unknown command '{plugin}': see shopdb --help (plugin commands are shopdb <plugin> <command>)"
         );
     };
+    let state = shopdb_core::plugin::lifecycle::installed(&app.state.db)
+        .await?
+        .remove(plugin.as_str())
+        .map(|(_, state)| state);
+    match state.as_deref() {
+        Some(shopdb_core::plugin::lifecycle::ENABLED) => {}
+        Some(other) => {
+            bail!("plugin {plugin} is {other}: enable it first (shopdb plugin enable {plugin})")
+        }
+        None => bail!(
+            "plugin {plugin} is not installed: install it first (shopdb plugin install {plugin})"
+        ),
+    }
     let commands = loaded.plugin.cli_commands();
     let Some((name, args)) = rest.split_first() else {
         let list: Vec<String> = commands

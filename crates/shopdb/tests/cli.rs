@@ -146,6 +146,59 @@ fn db_upgrade_is_repeatable_and_status_shows_the_chain() {
 }
 
 #[test]
+fn plugin_commands_and_tokens_name_what_is_missing_in_one_line() {
+    let dir = temp_dir("missing-plugin");
+    let overdue = shopdb(&dir, &["usb", "overdue"], &[]);
+    assert_eq!(overdue.status.code(), Some(1));
+    let stderr = text(&overdue.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("shopdb:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        stderr.contains("plugin usb is not installed")
+            && stderr.contains("shopdb plugin install usb"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("no such table"), "{stderr}");
+
+    let token = shopdb(
+        &dir,
+        &[
+            "token", "create", "--name", "scanner", "--plugin", "computrs",
+        ],
+        &[],
+    );
+    assert_eq!(token.status.code(), Some(1));
+    let stderr = text(&token.stderr);
+    assert!(
+        stderr.contains("no plugin named 'computrs'") && stderr.contains("computers"),
+        "{stderr}"
+    );
+    assert!(text(&token.stdout).is_empty(), "no token printed");
+
+    assert!(
+        shopdb(&dir, &["plugin", "install", "usb"], &[])
+            .status
+            .success()
+    );
+    let overdue = shopdb(&dir, &["usb", "overdue"], &[]);
+    assert!(overdue.status.success(), "{}", text(&overdue.stderr));
+    assert!(
+        shopdb(&dir, &["plugin", "disable", "usb"], &[])
+            .status
+            .success()
+    );
+    let disabled = shopdb(&dir, &["usb", "overdue"], &[]);
+    assert!(
+        text(&disabled.stderr).contains("plugin usb is disabled"),
+        "{}",
+        text(&disabled.stderr)
+    );
+}
+
+#[test]
 fn first_serve_prints_the_admin_password_once_and_answers_health_checks() {
     let dir = temp_dir("serve");
     let port = {

@@ -173,7 +173,23 @@ pub async fn create_token_route(
     };
     let plugin = match body.get("plugin") {
         None | Some(Value::Null) => None,
-        Some(Value::String(p)) if crate::is_valid_plugin_name(p) => Some(p.clone()),
+        Some(Value::String(p)) if state.registry.get(p).is_some() => Some(p.clone()),
+        Some(Value::String(p)) => {
+            let known: Vec<&str> = state
+                .registry
+                .loaded
+                .iter()
+                .map(|l| l.manifest.name.as_str())
+                .collect();
+            errors.insert(
+                "plugin".into(),
+                json!(format!(
+                    "no plugin named '{p}': use one of {}",
+                    known.join(", ")
+                )),
+            );
+            None
+        }
         Some(_) => {
             errors.insert("plugin".into(), json!("must be a plugin name"));
             None

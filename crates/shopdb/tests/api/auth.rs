@@ -90,6 +90,12 @@ backend_tests! {
         let secret = collector.data()["token"].as_str().unwrap().to_string();
         let elsewhere = app.call(Method::GET, "/api/assets", Some(&secret), None).await;
         assert_eq!(elsewhere.status, StatusCode::FORBIDDEN, "collector tokens only reach their collector");
+
+        let tokens_before = app.count("apitokens").await;
+        let typo = app.post("/api/tokens", json!({"name": "pc collector", "plugin": "computrs"})).await;
+        assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", typo.body);
+        assert!(typo.body["error"]["details"]["plugin"].as_str().unwrap().contains("computers"), "names the real ones: {}", typo.body);
+        assert_eq!(app.count("apitokens").await, tokens_before, "no useless token made");
     }
 }
 

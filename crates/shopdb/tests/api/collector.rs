@@ -3,10 +3,10 @@ use serde_json::{Value, json};
 
 use crate::backend_tests;
 use crate::support::TestApp;
-use crate::testplugins::cameras;
+use crate::testplugins::{cameras, camextras};
 
 async fn setup(app: &TestApp) -> (TestApp, String) {
-    let app = app.with_plugins(vec![cameras()]).await;
+    let app = app.with_plugins(vec![cameras(), camextras()]).await;
     assert_eq!(
         app.post("/api/plugins/cameras/install", json!({}))
             .await
@@ -126,7 +126,7 @@ backend_tests! {
     async fn collector_access_schema_and_disable(app) {
         let (app, token) = setup(&app).await;
         assert_eq!(app.call(Method::GET, "/api/assets", Some(&token), None).await.status, StatusCode::FORBIDDEN);
-        let other = app.post("/api/tokens", json!({"name": "pc collector", "plugin": "computers"})).await.data()["token"].as_str().unwrap().to_string();
+        let other = app.post("/api/tokens", json!({"name": "extras collector", "plugin": "camextras"})).await.data()["token"].as_str().unwrap().to_string();
         assert_eq!(push(&app, &other, json!({"hostname": "x", "streamurl": "y"})).await.status, StatusCode::FORBIDDEN);
         assert_eq!(app.call(Method::POST, "/api/collector/cameras", None, Some(json!({"hostname": "x"}))).await.status, StatusCode::UNAUTHORIZED);
         let viewer = app.login_as("watcher", shopdb_core::auth::Role::Viewer).await;

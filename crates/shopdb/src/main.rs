@@ -242,6 +242,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             for p in &problems {
                 println!("{p}");
             }
+            for name in unknown_variables() {
+                println!("note: {name} is not a ShopDB variable and is ignored (a typo?)");
+            }
             if problems.is_empty() {
                 println!(
                     "configuration OK ({} mode, database {})",

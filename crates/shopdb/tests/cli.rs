@@ -61,9 +61,15 @@ fn config_check_lists_every_production_problem() {
         &[
             ("SHOPDB_ENV", "production"),
             ("SECRET_KEY", "0123456789abcdef0123456789abcdef"),
+            ("SHOPDB_BIN", "0.0.0.0:5001"),
         ],
     );
     assert_eq!(good.status.code(), Some(0), "{}", text(&good.stdout));
+    assert!(
+        text(&good.stdout).contains("note: SHOPDB_BIN is not a ShopDB variable"),
+        "a misspelt variable is pointed out: {}",
+        text(&good.stdout)
+    );
 
     let refused = shopdb(
         &dir,

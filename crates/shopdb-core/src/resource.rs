@@ -846,7 +846,7 @@ impl Resource {
                         name.clone(),
                         json!(format!(
                             "no {} with id {}",
-                            fk.table.trim_end_matches('s'),
+                            singular(&fk.table),
                             value.to_json()
                         )),
                     );
@@ -1754,6 +1754,18 @@ fn parse_filter(column: &Column, raw: &str) -> Option<SqlValue> {
 }
 
 /// `%text%` for a case-insensitive LIKE with `!` escaping the wildcards.
+/// A table's name for one of its rows in messages: `statuses` → `status`,
+/// `categories` → `category`, `locations` → `location`.
+fn singular(table: &str) -> String {
+    if let Some(stem) = table.strip_suffix("ies") {
+        format!("{stem}y")
+    } else if table.ends_with("uses") || table.ends_with("sses") || table.ends_with("xes") {
+        table[..table.len() - 2].to_string()
+    } else {
+        table.strip_suffix('s').unwrap_or(table).to_string()
+    }
+}
+
 pub fn like_pattern(q: &str) -> String {
     let escaped = q
         .to_lowercase()
@@ -1761,4 +1773,24 @@ pub fn like_pattern(q: &str) -> String {
         .replace('%', "!%")
         .replace('_', "!_");
     format!("%{escaped}%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::singular;
+
+    #[test]
+    fn messages_name_one_row_of_a_table() {
+        for (table, one) in [
+            ("statuses", "status"),
+            ("locations", "location"),
+            ("assettypes", "assettype"),
+            ("categories", "category"),
+            ("addresses", "address"),
+            ("boxes", "box"),
+            ("equipment", "equipment"),
+        ] {
+            assert_eq!(singular(table), one);
+        }
+    }
 }

@@ -116,8 +116,8 @@ pub async fn update_user_route(
     if body.contains_key("password") {
         change.password = Some(text_field(&body, "password", &mut errors));
     }
-    if let Some(problem) = self_change_problem(&actor, id, &change) {
-        errors.insert("role".into(), json!(problem));
+    if let Some((field, problem)) = self_change_problem(&actor, id, &change) {
+        errors.insert(field.into(), json!(problem));
     }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
@@ -126,12 +126,26 @@ pub async fn update_user_route(
     Ok(ok(json!({"userid": id, "updated": true})))
 }
 
-/// Why `actor` may not make `change` to user `id`: an admin cannot demote or deactivate
-/// themselves (so a site always keeps the admin who is making changes).
-pub fn self_change_problem(actor: &Actor, id: i64, change: &UserChange) -> Option<&'static str> {
-    (actor.id == Some(id)
-        && (change.isactive == Some(false) || change.role.is_some_and(|r| r != Role::Admin)))
-    .then_some("admins cannot demote or deactivate themselves; ask another admin")
+/// Why `actor` may not make `change` to user `id`, and the field at fault: an admin cannot
+/// demote or deactivate themselves (so a site always keeps the admin who is making changes).
+pub fn self_change_problem(
+    actor: &Actor,
+    id: i64,
+    change: &UserChange,
+) -> Option<(&'static str, &'static str)> {
+    if actor.id != Some(id) {
+        return None;
+    }
+    if change.isactive == Some(false) {
+        Some((
+            "isactive",
+            "admins cannot deactivate themselves; ask another admin",
+        ))
+    } else if change.role.is_some_and(|r| r != Role::Admin) {
+        Some(("role", "admins cannot demote themselves; ask another admin"))
+    } else {
+        None
+    }
 }
 
 /// Applies a checked change to user `id` (audited) and drops cached credentials, so a new

@@ -246,8 +246,10 @@ pub async fn update_user(
         errors.insert("userid".into(), json!(id));
         errors
     };
-    if let Some(problem) = shopdb_core::api::admin::self_change_problem(&user.actor, id, &change) {
-        return render_users(&web, &user, None, fail("role", problem.into())).await;
+    if let Some((field, problem)) =
+        shopdb_core::api::admin::self_change_problem(&user.actor, id, &change)
+    {
+        return render_users(&web, &user, None, fail(field, problem.into())).await;
     }
     let name = form.get("username").unwrap_or("the user").to_string();
     match shopdb_core::api::admin::change_user(&web.app, &user.actor, id, change).await {

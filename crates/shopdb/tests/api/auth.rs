@@ -119,6 +119,15 @@ backend_tests! {
         assert_eq!(app.call(Method::GET, "/api/auth/me", Some(&token), None).await.status, StatusCode::UNAUTHORIZED, "deactivated users are out at once");
         let trail = app.get(&format!("/api/audit?entitytype=user&entityid={id}")).await;
         assert_eq!(trail.data()[0]["changes"], json!({"before": {"isactive": true}, "after": {"isactive": false}}));
+
+        // The admin making changes cannot lock themselves out; the answer names the field.
+        let me = app.get("/api/auth/me").await.data()["id"].as_i64().unwrap();
+        let off = app.put(&format!("/api/users/{me}"), json!({"isactive": false})).await;
+        assert_eq!(off.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(off.body["error"]["details"]["isactive"].is_string(), "{}", off.body);
+        let down = app.put(&format!("/api/users/{me}"), json!({"role": "viewer"})).await;
+        assert!(down.body["error"]["details"]["role"].is_string(), "{}", down.body);
+        assert_eq!(app.get("/api/users").await.status, StatusCode::OK, "still an admin");
     }
 }
 

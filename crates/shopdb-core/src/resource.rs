@@ -1320,6 +1320,7 @@ impl Resource {
             ))
             .with_details(Value::Object(users)));
         }
+        self.audit_side_effects(db, conn, actor, id).await?;
         db.forget_counts();
         db.query(&format!(
             "DELETE FROM {} WHERE {} = ?",
@@ -1348,6 +1349,104 @@ impl Resource {
             search::remove(db, conn, &spec.entitytype, id).await?;
         }
         Ok(before)
+    }
+
+    /// What deleting record `id` does to other rows through their foreign keys, written to the
+    /// audit trail in the same transaction (the database would do it silently): a link that
+    /// is set to null is an update of the row holding it (of its asset, whose version moves,
+    /// for a plugin's asset record), and a relationship that goes with the asset is a delete.
+    async fn audit_side_effects(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<(), ApiError> {
+        let links = crate::catalog::relationships();
+        // Tables of core and of installed plugins (enabled or not): the ones that exist.
+        let installed: Vec<String> = db
+            .query("SELECT pluginname FROM plugins")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        let tables = self
+            .hooks
+            .env()
+            .tables
+            .iter()
+            .filter(|(owner, _)| owner.as_ref().is_none_or(|o| installed.contains(o)))
+            .map(|(_, t)| t);
+        for table in tables {
+            for column in &table.columns {
+                let Some(fk) = &column.references else {
+                    continue;
+                };
+                if fk.table != self.table.name {
+                    continue;
+                }
+                let (entity, key) = if table.primary_key == ["assetid"] || table.name == "assets" {
+                    ("asset".to_string(), "assetid".to_string())
+                } else if table.name == links.table.name {
+                    (links.entity.clone(), links.key().to_string())
+                } else if let Some(k) = table.columns.iter().find(|c| c.ty == ColumnType::Id) {
+                    (singular(&table.name), k.name.clone())
+                } else {
+                    continue;
+                };
+                let cascade = fk.on_delete == OnDelete::Cascade && table.name == links.table.name;
+                if fk.on_delete != OnDelete::SetNull && !cascade {
+                    continue;
+                }
+                let rows = db
+                    .query(&format!(
+                        "SELECT {key} FROM {} WHERE {} = ?",
+                        table.name, column.name
+                    ))
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                for row in &rows {
+                    let rowid: i64 = row.try_get(0)?;
+                    let mut before = Map::new();
+                    before.insert(column.name.clone(), json!(id));
+                    let mut after = Map::new();
+                    let action = if cascade {
+                        // The whole link as it was.
+                        if let Some(link) = links.fetch(db, conn, rowid).await? {
+                            before = links.auditable(&link);
+                        }
+                        Action::Deleted
+                    } else {
+                        after.insert(column.name.clone(), Value::Null);
+                        if entity == "asset" {
+                            db.query("UPDATE assets SET version = version + 1, modifieddate = ? WHERE assetid = ?")
+                                .bind(now())
+                                .bind(rowid)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        Action::Updated
+                    };
+                    audit::record(
+                        db,
+                        conn,
+                        actor,
+                        audit::Entry {
+                            action,
+                            entitytype: &entity,
+                            entityid: Some(rowid),
+                            entityname: None,
+                            before: &before,
+                            after: &after,
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Entity name in the audit trail: extension records are audited as their asset, so an

@@ -307,9 +307,13 @@ backend_tests! {
         assert_eq!(selfie.status, StatusCode::UNPROCESSABLE_ENTITY);
         let of_cnc = app.get(&format!("/api/relationships?targetassetid={cnc}")).await;
         assert_eq!(of_cnc.body["meta"]["total"], 1);
-        // Deleting an asset removes its links with it.
+        // Deleting an asset removes its links with it, each delete in the audit trail.
+        let link = rel.data()["relationshipid"].as_i64().unwrap();
         assert_eq!(app.delete(&format!("/api/assets/{pc}")).await.status, StatusCode::OK);
         assert_eq!(app.count("assetrelationships").await, 0);
+        let trail = app.get(&format!("/api/audit?entitytype=relationship&entityid={link}")).await;
+        assert_eq!(trail.data()[0]["action"], "deleted", "{}", trail.body);
+        assert_eq!(trail.data()[0]["changes"]["before"]["targetassetid"], cnc);
     }
 
     async fn a_write_without_its_audit_row_does_not_happen(app) {

@@ -44,11 +44,22 @@ backend_tests! {
         assert_eq!(links.data()[0]["assetid"], pc2);
         assert_eq!(app.count("assetrelationships").await, 1);
 
-        // Deleting the PC keeps the machine and clears the link.
+        // Deleting the PC keeps the machine and clears the link, and says so in the trail:
+        // the machine's history has the cleared field (its version moves), the link's delete
+        // is audited.
+        let version_before = app.get(&format!("/api/equipment/{id}")).await.data()["version"].as_i64().unwrap();
+        let link = app.get(&format!("/api/assets/{id}/relationships")).await.data()[0]["relationshipid"].as_i64().unwrap();
         assert_eq!(app.delete(&format!("/api/computers/{pc2}")).await.status, StatusCode::OK);
         let machine = app.get(&format!("/api/equipment/{id}")).await;
         assert!(machine.data()["controllingpcid"].is_null(), "{}", machine.body);
+        assert_eq!(machine.data()["version"].as_i64().unwrap(), version_before + 1, "a stale edit is caught");
         assert_eq!(app.count("assetrelationships").await, 0);
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data()[0]["changes"], json!({"before": {"controllingpcid": pc2}, "after": {"controllingpcid": null}}), "{}", history.body);
+        assert_eq!(history.data()[0]["actorname"], "testadmin");
+        let gone = app.get(&format!("/api/audit?entitytype=relationship&entityid={link}")).await;
+        assert_eq!(gone.data()[0]["action"], "deleted", "{}", gone.body);
+        assert_eq!(gone.data()[0]["changes"]["before"]["sourceassetid"], pc2);
 
         let found = app.get("/api/search?q=2201").await;
         assert!(found.data().as_array().unwrap().iter().any(|r| r["type"] == "machine" && r["title"] == "2201"), "{}", found.body);

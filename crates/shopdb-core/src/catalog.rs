@@ -47,8 +47,8 @@ pub fn assets() -> Resource {
 }
 
 /// Records of a plugin that extend assets: the asset's fields and the columns of `table`
-/// (keyed by `assetid`) in one body, one transaction, one audit entry. New records get the
-/// asset type named `assettype` unless the body names another.
+/// (keyed by `assetid`) in one body, one transaction, one audit entry. Records get the asset
+/// type named `assettype`, whatever the body says.
 pub fn extension(path: &str, entity: &str, table: Table, assettype: &str) -> Resource {
     let mut r = assets();
     r.path = path.into();
@@ -65,6 +65,9 @@ pub fn extension(path: &str, entity: &str, table: Table, assettype: &str) -> Res
         table: "assettypes".into(),
         name: assettype.into(),
     });
+    // The plugin sets the type: a body naming another is ignored, like other read-only
+    // fields echoed back from a read.
+    r.readonly.push("assettypeid".into());
     r.search = None;
     r.extension = Some(table);
     r

@@ -459,7 +459,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PluginCommand::Install { name } => {
-            let ran = lifecycle::install(db, registry, &name).await?;
+            let ran = lifecycle::install(db, registry, &cli_actor(), &name).await?;
             for (v, n) in ran {
                 println!("applied {name} {v} {n}");
             }
@@ -469,6 +469,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             let done = lifecycle::uninstall(
                 db,
                 registry,
+                &cli_actor(),
                 &name,
                 keep_data,
                 &shopdb_core::api::plugins::backup_dir(),
@@ -484,11 +485,11 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PluginCommand::Enable { name } => {
-            lifecycle::set_enabled(db, registry, &name, true).await?;
+            lifecycle::set_enabled(db, registry, &cli_actor(), &name, true).await?;
             println!("{name} [Enabled]");
         }
         PluginCommand::Disable { name } => {
-            lifecycle::set_enabled(db, registry, &name, false).await?;
+            lifecycle::set_enabled(db, registry, &cli_actor(), &name, false).await?;
             println!("{name} [Disabled]");
         }
         PluginCommand::Migrate { name } => {
@@ -525,6 +526,11 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who the audit trail names for changes made with the command line.
+fn cli_actor() -> shopdb_core::auth::Actor {
+    shopdb_core::auth::Actor::system("command line")
 }
 
 /// `shopdb <plugin> <command> [args]`: runs a command a plugin contributes.

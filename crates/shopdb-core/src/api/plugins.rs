@@ -45,19 +45,21 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Response> {
 /// POST /api/plugins/{name}/{action} — install, enable, disable, uninstall (`?keep_data=true`).
 pub async fn action(
     State(state): State<AppState>,
+    actor: crate::auth::Actor,
     Path((name, action)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let keep_data = query_pairs(q.as_deref())
         .iter()
         .any(|(k, v)| k == "keep_data" && v == "true");
-    Ok(ok(perform(&state, &name, &action, keep_data).await?))
+    Ok(ok(perform(&state, &actor, &name, &action, keep_data).await?))
 }
 
 /// Runs a lifecycle action (install, enable, disable, uninstall) for the API and the admin
 /// page alike; answers what happened (for uninstall, the backup file).
 pub async fn perform(
     state: &AppState,
+    actor: &crate::auth::Actor,
     name: &str,
     action: &str,
     keep_data: bool,
@@ -66,19 +68,19 @@ pub async fn perform(
     let registry = &state.registry;
     let data = match action {
         "install" => {
-            let ran = lifecycle::install(db, registry, name)
+            let ran = lifecycle::install(db, registry, actor, name)
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": "enabled", "migrations": ran})
         }
         "enable" | "disable" => {
-            lifecycle::set_enabled(db, registry, name, action == "enable")
+            lifecycle::set_enabled(db, registry, actor, name, action == "enable")
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": format!("{action}d")})
         }
         "uninstall" => {
-            let done = lifecycle::uninstall(db, registry, name, keep_data, &backup_dir())
+            let done = lifecycle::uninstall(db, registry, actor, name, keep_data, &backup_dir())
                 .await
                 .map_err(lifecycle_error)?;
             json!({"plugin": name, "state": "available", "backup": done.backup, "rows": done.rows})

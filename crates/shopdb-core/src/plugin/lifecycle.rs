@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 use sqlx::Row;
 
 use super::{LoadedPlugin, PluginContext, Registry};
+use crate::audit::{self, Action};
+use crate::auth::Actor;
 use crate::db::{Db, SqlValue, decode_column};
 use crate::migrate::{self, Chain};
 use crate::util::now;
@@ -178,18 +180,33 @@ fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, Life
     }
 }
 
-async fn set_state(db: &Db, name: &str, state: &str) -> Result<(), sqlx::Error> {
-    db.query_with(
-        "UPDATE plugins SET state = ?, modifieddate = ? WHERE pluginname = ?",
-        &[
-            SqlValue::text(state),
-            SqlValue::text(now()),
-            SqlValue::text(name),
-        ],
+/// Runs `sql` on the plugins table with an audit entry for plugin `name`, in one transaction.
+async fn write_state(
+    db: &Db,
+    actor: &Actor,
+    name: &str,
+    (action, before, after): (Action, Value, Value),
+    sql: &str,
+    values: &[SqlValue],
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.query_with(sql, values).execute(&mut *tx).await?;
+    let empty = Map::new();
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action,
+            entitytype: "plugin",
+            entityid: None,
+            entityname: Some(name),
+            before: before.as_object().unwrap_or(&empty),
+            after: after.as_object().unwrap_or(&empty),
+        },
     )
-    .execute(db.pool())
     .await?;
-    Ok(())
+    tx.commit().await
 }
 
 async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::Error> {
@@ -206,6 +223,7 @@ async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::Error> {
 pub async fn install(
     db: &Db,
     registry: &Registry,
+    actor: &Actor,
     name: &str,
 ) -> Result<Vec<(i64, String)>, LifecycleError> {
     let p = find(registry, name)?;
@@ -240,11 +258,15 @@ pub async fn install(
         });
     }
     let stamp = now();
-    db.query_with(
+    let version = &p.manifest.version;
+    write_state(
+        db,
+        actor,
+        name,
+        (Action::Created, json!({}), json!({"version": version, "state": ENABLED})),
         "INSERT INTO plugins (pluginname, version, state, installeddate, modifieddate) VALUES (?, ?, ?, ?, ?)",
-        &[SqlValue::text(name), SqlValue::text(&p.manifest.version), SqlValue::text(ENABLED), SqlValue::text(&stamp), SqlValue::text(&stamp)],
+        &[SqlValue::text(name), SqlValue::text(version), SqlValue::text(ENABLED), SqlValue::text(&stamp), SqlValue::text(&stamp)],
     )
-    .execute(db.pool())
     .await?;
     if let Err(e) = p.plugin.on_enable(&ctx).await {
         tracing::warn!(plugin = name, error = %e, "on_enable failed after install");
@@ -256,6 +278,7 @@ pub async fn install(
 pub async fn set_enabled(
     db: &Db,
     registry: &Registry,
+    actor: &Actor,
     name: &str,
     enabled: bool,
 ) -> Result<(), LifecycleError> {
@@ -296,7 +319,23 @@ pub async fn set_enabled(
         step: if enabled { "on_enable" } else { "on_disable" }.into(),
         reason: format!("{e:#}"),
     })?;
-    set_state(db, name, wanted).await?;
+    write_state(
+        db,
+        actor,
+        name,
+        (
+            Action::Updated,
+            json!({"state": current}),
+            json!({"state": wanted}),
+        ),
+        "UPDATE plugins SET state = ?, modifieddate = ? WHERE pluginname = ?",
+        &[
+            SqlValue::text(wanted),
+            SqlValue::text(now()),
+            SqlValue::text(name),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -314,6 +353,7 @@ pub struct Uninstalled {
 pub async fn uninstall(
     db: &Db,
     registry: &Registry,
+    actor: &Actor,
     name: &str,
     keep_data: bool,
     backup_dir: &Path,
@@ -394,6 +434,24 @@ pub async fn uninstall(
             .execute(&mut *tx)
             .await?;
     }
+    let (version, state) = &state[name];
+    let before = json!({"version": version, "state": state});
+    let after = json!({"datakept": keep_data, "backup": result.backup, "rows": result.rows});
+    let empty = Map::new();
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action: Action::Deleted,
+            entitytype: "plugin",
+            entityid: None,
+            entityname: Some(name),
+            before: before.as_object().unwrap_or(&empty),
+            after: after.as_object().unwrap_or(&empty),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(result)
 }

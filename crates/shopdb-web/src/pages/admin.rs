@@ -128,7 +128,7 @@ pub async fn plugin_action(
     if let Err(page) = admin_form(&web, &user, &body).await {
         return page;
     }
-    match shopdb_core::api::plugins::perform(&web.app, &name, &action, false).await {
+    match shopdb_core::api::plugins::perform(&web.app, &user.actor, &name, &action, false).await {
         Ok(done) => {
             let mut message = format!("{name}: {}", done["state"].as_str().unwrap_or(&action));
             if let Some(backup) = done["backup"].as_str() {

@@ -51,6 +51,24 @@ fn field<'a>(list: &'a Value, key: &str) -> Vec<&'a Value> {
 }
 
 backend_tests! {
+    async fn plugin_installs_and_state_changes_are_in_the_audit_trail(app) {
+        for action in ["install", "disable", "enable", "uninstall"] {
+            let r = app.post(&format!("/api/plugins/usb/{action}"), json!({})).await;
+            assert_eq!(r.status, StatusCode::OK, "{action}: {}", r.body);
+        }
+        let trail = app.get("/api/audit?entitytype=plugin").await;
+        let entries = trail.data().as_array().unwrap();
+        let seen: Vec<(String, Value)> = entries.iter().map(|e| (e["action"].as_str().unwrap().to_string(), e["changes"]["after"]["state"].clone())).collect();
+        assert_eq!(seen, vec![
+            ("deleted".to_string(), Value::Null),
+            ("updated".to_string(), json!("enabled")),
+            ("updated".to_string(), json!("disabled")),
+            ("created".to_string(), json!("enabled")),
+        ], "{}", trail.body);
+        assert!(entries.iter().all(|e| e["entityname"] == "usb" && e["actorname"] == "testadmin"), "{}", trail.body);
+        assert!(entries[0]["changes"]["after"]["backup"].is_string(), "the uninstall names its backup: {}", trail.body);
+    }
+
     async fn a_drive_that_is_out_cannot_be_deleted_by_either_route(app) {
         install(&app).await;
         let id = device(&app, "USB-0100", "SER100").await;

@@ -544,18 +544,14 @@ async fn external_command(args: Vec<String>) -> anyhow::Result<ExitCode> {
             "unknown command '{plugin}': see shopdb --help (plugin commands are shopdb <plugin> <command>)"
         );
     };
-    let state = shopdb_core::plugin::lifecycle::installed(&app.state.db)
+    // Its tables exist once it is installed; a disabled plugin's data can still be read.
+    if !shopdb_core::plugin::lifecycle::installed(&app.state.db)
         .await?
-        .remove(plugin.as_str())
-        .map(|(_, state)| state);
-    match state.as_deref() {
-        Some(shopdb_core::plugin::lifecycle::ENABLED) => {}
-        Some(other) => {
-            bail!("plugin {plugin} is {other}: enable it first (shopdb plugin enable {plugin})")
-        }
-        None => bail!(
+        .contains_key(plugin.as_str())
+    {
+        bail!(
             "plugin {plugin} is not installed: install it first (shopdb plugin install {plugin})"
-        ),
+        );
     }
     let commands = loaded.plugin.cli_commands();
     let Some((name, args)) = rest.split_first() else {

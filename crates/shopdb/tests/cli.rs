@@ -198,8 +198,8 @@ fn plugin_commands_and_tokens_name_what_is_missing_in_one_line() {
     );
     let disabled = shopdb(&dir, &["usb", "overdue"], &[]);
     assert!(
-        text(&disabled.stderr).contains("plugin usb is disabled"),
-        "{}",
+        disabled.status.success(),
+        "a disabled plugin's data can still be read: {}",
         text(&disabled.stderr)
     );
 }

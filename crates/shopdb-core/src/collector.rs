@@ -242,6 +242,38 @@ async fn match_record(
     Ok(None)
 }
 
+/// An asset number for a record a collector creates without one: its identity upper-cased,
+/// cut to the column's 50 characters, with `-2`, `-3` … added when another asset already has
+/// it (a replacement PC that took over the name of one that was renamed).
+async fn free_assetnumber(
+    db: &Db,
+    conn: &mut AnyConnection,
+    identity: &str,
+) -> Result<String, sqlx::Error> {
+    const MAX: usize = 50;
+    let base: String = identity.trim().to_uppercase().chars().take(MAX).collect();
+    for n in 1..100 {
+        let candidate = if n == 1 {
+            base.clone()
+        } else {
+            let suffix = format!("-{n}");
+            let keep = MAX - suffix.len();
+            format!("{}{suffix}", base.chars().take(keep).collect::<String>())
+        };
+        let taken: i64 = db
+            .query("SELECT COUNT(*) FROM assets WHERE assetnumber = ?")
+            .bind(candidate.clone())
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get(0)?;
+        if taken == 0 {
+            return Ok(candidate);
+        }
+    }
+    // Ninety-nine PCs of one name: let validation name the clash.
+    Ok(base)
+}
+
 /// Applies one record in its own transaction and says what happened to it.
 async fn apply(
     db: &Db,
@@ -278,7 +310,7 @@ async fn apply(
                 let mut body = record.clone();
                 if !body.contains_key("assetnumber") {
                     let identity = record.get(&schema.identityfield).and_then(Value::as_str).unwrap_or_default();
-                    body.insert("assetnumber".into(), json!(identity.trim().to_uppercase()));
+                    body.insert("assetnumber".into(), json!(free_assetnumber(db, &mut tx, identity).await?));
                 }
                 let values = res.validate(db, &mut tx, &body, None).await?;
                 let created = res.insert(db, &mut tx, actor, values).await?;

@@ -42,6 +42,37 @@ backend_tests! {
         assert_eq!(push("CASE-B").await["status"], "created", "case-b was renamed away above");
     }
 
+    async fn collector_made_asset_numbers_never_clash_and_fit(app) {
+        assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
+        let token = app.post("/api/tokens", json!({"name": "pc inventory", "plugin": "computers"})).await.data()["token"].as_str().unwrap().to_string();
+        let push = |record: serde_json::Value| {
+            let (app, token) = (&app, token.clone());
+            async move {
+                let r = app.call(Method::POST, "/api/collector/computers", Some(&token), Some(record)).await;
+                assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+                r.data()["results"][0].clone()
+            }
+        };
+        let old = push(json!({"hostname": "shop-pc-42", "serialnumber": "SER-OLD"})).await;
+        assert_eq!(old["status"], "created", "{old}");
+        // Renamed (found by its serial); a replacement takes over the old name.
+        assert_eq!(push(json!({"hostname": "shop-pc-42b", "serialnumber": "SER-OLD"})).await["status"], "updated");
+        let new = push(json!({"hostname": "shop-pc-42", "serialnumber": "SER-NEW"})).await;
+        assert_eq!(new["status"], "created", "{new}");
+        let numbers = |id: &serde_json::Value| {
+            let app = &app;
+            let id = id.as_i64().unwrap();
+            async move { app.get(&format!("/api/assets/{id}")).await.data()["assetnumber"].as_str().unwrap().to_string() }
+        };
+        assert_eq!(numbers(&old["assetid"]).await, "SHOP-PC-42");
+        assert_eq!(numbers(&new["assetid"]).await, "SHOP-PC-42-2");
+        // A long host name still gives an asset number that fits.
+        let long = "cell-".repeat(12);
+        let made = push(json!({"hostname": long})).await;
+        assert_eq!(made["status"], "created", "{made}");
+        assert_eq!(numbers(&made["assetid"]).await.chars().count(), 50);
+    }
+
     async fn computers_are_assets_found_by_hostname_and_kept_current_by_collectors(app) {
         assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
         let pc = app.post("/api/computers", json!({

@@ -71,6 +71,21 @@ pub const MAX_PER_PAGE: i64 = 200;
 pub const MAX_PAGE: i64 = 1_000_000;
 
 impl ListParams {
+    /// For lists kept in one fixed order (newest first) with no text search: a `sort` or `q`
+    /// is a 400 saying so, rather than being ignored.
+    pub fn fixed_order(&self, what: &str) -> Result<(), ApiError> {
+        let asked = if self.sort.is_some() {
+            "sort"
+        } else if self.q.is_some() {
+            "q"
+        } else {
+            return Ok(());
+        };
+        Err(ApiError::bad_request(format!(
+            "{what} is always newest first and takes no {asked}: use page and per_page"
+        )))
+    }
+
     pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
         let mut params = ListParams {
             page: 1,

@@ -247,6 +247,7 @@ pub async fn audit_log(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
     let params = ListParams::parse(q.as_deref())?;
+    params.fixed_order("the audit log")?;
     let mut filter = AuditQuery::default();
     for (k, v) in &params.filters {
         match k.as_str() {

@@ -33,6 +33,7 @@ pub async fn history(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     let params = ListParams::parse(q.as_deref())?;
+    params.fixed_order("history")?;
     if let Some((name, _)) = params.filters.first() {
         return Err(ApiError::bad_request(format!(
             "unknown parameter '{name}': history takes page and per_page"

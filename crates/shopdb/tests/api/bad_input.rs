@@ -81,6 +81,13 @@ backend_tests! {
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{why}: {}", reply.body);
             assert_eq!(reply.body["success"], false);
         }
+        // Lists with one fixed order say so instead of ignoring a sort or q.
+        let id = app.get("/api/assets").await.data()[0]["assetid"].as_i64().unwrap();
+        for path in [format!("/api/assets/{id}/history?sort=bogus"), "/api/audit?sort=-auditid".into(), "/api/audit?q=x".into()] {
+            let reply = app.get(&path).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}: {}", reply.body);
+            assert!(reply.body["error"]["message"].as_str().unwrap().contains("newest first"), "{}", reply.body);
+        }
         let sql_q = app.get("/api/assets?q=%27%20OR%201%3D1%20--").await;
         assert_eq!(sql_q.status, StatusCode::OK);
         assert_eq!(sql_q.body["meta"]["total"], 0, "q is data, never SQL");

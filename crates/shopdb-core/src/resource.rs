@@ -1814,6 +1814,10 @@ pub fn to_sql_value(column: &Column, raw: &Value) -> Result<SqlValue, String> {
             if s.is_empty() {
                 return Ok(SqlValue::Null(kind));
             }
+            // PostgreSQL cannot store it, and no one types it: refused everywhere alike.
+            if s.contains('\0') {
+                return Err("must not contain a NUL character".to_string());
+            }
             match column.ty {
                 ColumnType::String(max) if s.chars().count() > max as usize => {
                     Err(format!("must be at most {max} characters"))

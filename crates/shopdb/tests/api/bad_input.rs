@@ -62,6 +62,10 @@ backend_tests! {
 
         let too_long = app.post("/api/assets", json!({"assetnumber": "X".repeat(51), "assettypeid": 1})).await;
         assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let nul = app.post("/api/assets", json!({"assetnumber": "A\u{0}1", "assettypeid": 1, "notes": "x\u{0}y"})).await;
+        assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", nul.body);
+        assert!(nul.body["error"]["details"]["assetnumber"].as_str().unwrap().contains("NUL"), "{}", nul.body);
+        assert!(nul.body["error"]["details"]["notes"].is_string(), "{}", nul.body);
 
         let huge = app.post("/api/assets", json!({"assetnumber": "BIG", "assettypeid": 1, "notes": "x".repeat(1_100_000)})).await;
         assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);

@@ -264,19 +264,26 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Routes => {
             let config = load_config()?;
             let app = app::start(config).await?;
+            let mut out = std::io::stdout().lock();
             for r in &app.state.routes {
                 let access = match r.access {
                     shopdb_core::api::Access::Public => "public".to_string(),
                     shopdb_core::api::Access::Role(role) => role.to_string(),
                     shopdb_core::api::Access::Collector => "collector".to_string(),
                 };
-                println!(
+                // A reader that stops early (`shopdb routes | head`) is not an error.
+                if writeln!(
+                    out,
                     "{:<7} {:<40} {:<7} {}",
                     r.method.as_str(),
                     r.path,
                     access,
                     r.summary
-                );
+                )
+                .is_err()
+                {
+                    break;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -99,9 +99,13 @@ pub async fn get_floorplan(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let (kind, image) = floorplan::load(&state.db, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("location {id} has no floor plan")))?;
+    let Some((kind, image)) = floorplan::load(&state.db, id).await? else {
+        // Say which is missing: the location, or only its plan.
+        crate::catalog::locations().get(&state.db, id).await?;
+        return Err(ApiError::not_found(format!(
+            "location {id} has no floor plan"
+        )));
+    };
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, kind),

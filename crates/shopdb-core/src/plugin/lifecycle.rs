@@ -180,6 +180,19 @@ fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, Life
     }
 }
 
+/// Writes a new file readable by its owner only (a backup holds the plugin's records).
+fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(file)?.write_all(bytes)
+}
+
 /// Runs `sql` on the plugins table with an audit entry for plugin `name`, in one transaction.
 async fn write_state(
     db: &Db,
@@ -412,7 +425,7 @@ pub async fn uninstall(
             crate::util::random_token(4)
         ));
         let body = json!({"plugin": name, "version": p.manifest.version, "takenat": now(), "tables": dump});
-        std::fs::write(&file, serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(
+        write_private(&file, &serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(
             |e| LifecycleError::Failed {
                 plugin: name.into(),
                 step: "backup".into(),

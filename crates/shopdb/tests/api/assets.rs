@@ -366,6 +366,9 @@ backend_tests! {
         let fetched = app.call(Method::GET, &format!("/api/locations/{id}/floorplan"), Some(&app.admin.clone()), None).await;
         assert_eq!(fetched.status, StatusCode::OK);
         assert_eq!(fetched.headers["content-type"], "image/png");
+        let missing = app.get("/api/locations/99999/floorplan").await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.body["error"]["message"], "no location with id 99999", "says which is missing");
 
         let not_image = app.send(upload(b"<svg onload=alert(1)>".to_vec(), format!("/api/locations/{id}/floorplan"))).await;
         assert_eq!(not_image.status, StatusCode::UNPROCESSABLE_ENTITY);

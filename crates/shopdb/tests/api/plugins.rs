@@ -116,6 +116,12 @@ backend_tests! {
         assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
         let backup = gone.data()["backup"].as_str().unwrap().to_string();
         let saved: Value = serde_json::from_slice(&std::fs::read(&backup).unwrap()).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "the backup holds records: readable by its owner only");
+        }
         assert_eq!(saved["tables"]["cameras"][0]["streamurl"], "rtsp://cam-17.plant/live");
         std::fs::remove_file(&backup).unwrap();
         assert!(live_columns(app.db(), "cameras").await.unwrap().is_empty(), "table dropped");

@@ -13,8 +13,77 @@ use crate::http::{JsonBody, ListParams};
 use crate::state::AppState;
 use crate::users::{CreateUserError, UserChange, create_user, list_users, update_user};
 
-pub async fn users(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(ok(Value::Array(list_users(&state.db).await?)))
+/// GET /api/users — a list like any other: page, per_page, sort, q (username or name).
+pub async fn users(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = ListParams::parse(q.as_deref())?;
+    small_list(
+        list_users(&state.db).await?,
+        &params,
+        "username",
+        &["username", "displayname", "role", "isactive", "createddate"],
+        &["username", "displayname"],
+    )
+}
+
+/// One page of a short list held whole in memory (users, tokens), sorted by one of `sorts`
+/// (ties by the default) and narrowed by `q` on `searched`; field filters are refused.
+fn small_list(
+    mut rows: Vec<Value>,
+    params: &ListParams,
+    default_sort: &str,
+    sorts: &[&str],
+    searched: &[&str],
+) -> ApiResult<Response> {
+    if let Some((name, _)) = params.filters.first() {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter '{name}': use page, per_page, sort or q"
+        )));
+    }
+    let sort = params.sort.as_deref().unwrap_or(default_sort);
+    let (field, desc) = match sort.strip_prefix('-') {
+        Some(f) => (f, true),
+        None => (sort, false),
+    };
+    if !sorts.contains(&field) {
+        return Err(ApiError::bad_request(format!(
+            "cannot sort by '{field}': use one of {} (prefix - for descending)",
+            sorts.join(", ")
+        )));
+    }
+    if let Some(q) = &params.q {
+        let q = q.to_lowercase();
+        rows.retain(|r| {
+            searched.iter().any(|f| {
+                r[*f]
+                    .as_str()
+                    .is_some_and(|v| v.to_lowercase().contains(&q))
+            })
+        });
+    }
+    // Numbers as numbers, text without regard to case, nulls first.
+    let compare = |a: &Value, b: &Value| match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x
+            .as_f64()
+            .partial_cmp(&y.as_f64())
+            .unwrap_or(std::cmp::Ordering::Equal),
+        (Value::String(x), Value::String(y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+        (Value::Null, Value::Null) => std::cmp::Ordering::Equal,
+        (Value::Null, _) => std::cmp::Ordering::Less,
+        (_, Value::Null) => std::cmp::Ordering::Greater,
+        (x, y) => x.to_string().cmp(&y.to_string()),
+    };
+    rows.sort_by(|a, b| {
+        let order =
+            compare(&a[field], &b[field]).then_with(|| compare(&a[default_sort], &b[default_sort]));
+        if desc { order.reverse() } else { order }
+    });
+    let total = rows.len() as i64;
+    let data: Vec<Value> = rows
+        .into_iter()
+        .skip(params.offset() as usize)
+        .take(params.per_page as usize)
+        .collect();
+    Ok(page(data, params.page, params.per_page, total))
 }
 
 fn text_field(body: &Map<String, Value>, name: &str, errors: &mut Map<String, Value>) -> String {
@@ -167,8 +236,23 @@ pub async fn change_user(
     }
 }
 
-pub async fn tokens(State(state): State<AppState>) -> ApiResult<Response> {
-    Ok(ok(Value::Array(list_tokens(&state.db).await?)))
+/// GET /api/tokens — a list like any other: page, per_page, sort, q (name or plugin).
+pub async fn tokens(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
+    let params = ListParams::parse(q.as_deref())?;
+    small_list(
+        list_tokens(&state.db).await?,
+        &params,
+        "tokenid",
+        &[
+            "tokenid",
+            "name",
+            "role",
+            "plugin",
+            "createddate",
+            "lastused",
+        ],
+        &["name", "plugin"],
+    )
 }
 
 /// POST /api/tokens {"name", "role"?, "plugin"?} — the secret is in this answer only.

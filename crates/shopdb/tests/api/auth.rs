@@ -120,6 +120,23 @@ backend_tests! {
         let trail = app.get(&format!("/api/audit?entitytype=user&entityid={id}")).await;
         assert_eq!(trail.data()[0]["changes"], json!({"before": {"isactive": true}, "after": {"isactive": false}}));
 
+        // The user list follows the list rules: pages, a whitelisted sort, q.
+        for name in ["zoe", "adam", "mia"] {
+            app.login_as(name, Role::Viewer).await;
+        }
+        let page = app.get("/api/users?sort=-username&per_page=2&page=2").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let names: Vec<&str> = page.data().as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
+        let mut all: Vec<String> = app.get("/api/users?per_page=200").await.data().as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap().to_string()).collect();
+        all.sort();
+        all.reverse();
+        assert_eq!(names, all[2..4].iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(page.body["meta"]["total"], all.len());
+        assert_eq!(app.get("/api/users?q=ZO").await.data()[0]["username"], "zoe");
+        assert_eq!(app.get("/api/users?sort=passwordhash").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/users?role=admin").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/tokens?sort=-tokenid&page=0").await.status, StatusCode::BAD_REQUEST);
+
         // The admin making changes cannot lock themselves out; the answer names the field.
         let me = app.get("/api/auth/me").await.data()["id"].as_i64().unwrap();
         let off = app.put(&format!("/api/users/{me}"), json!({"isactive": false})).await;

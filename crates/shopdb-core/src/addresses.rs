@@ -101,3 +101,68 @@ pub fn ip_address_hook() -> WriteHook {
         })
     })
 }
+
+/// A MAC address in one form, `00:1a:2b:3c:4d:5e`, from any of the usual spellings
+/// (`00:1A:2B:3C:4D:5E`, `00-1A-2B-3C-4D-5E` as Windows prints it, `001a.2b3c.4d5e` as
+/// switches print it, or twelve hex digits): the form collectors and lookups compare.
+pub fn normalize_mac(raw: &str) -> Result<String, String> {
+    let digits: String = raw
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.' | ' '))
+        .collect();
+    if digits.len() != 12 || !digits.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(format!(
+            "'{raw}' is not a MAC address: write six pairs of hex digits, like 00:1A:2B:3C:4D:5E"
+        ));
+    }
+    let lower = digits.to_ascii_lowercase();
+    Ok(lower
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| String::from_utf8_lossy(pair).into_owned())
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
+/// A migration step putting the stored `macaddress` values of `table` in the form
+/// `normalize_mac` gives new writes, as far as SQL can on every database: lower case, dashes
+/// (as Windows prints them) turned into colons. Collectors then match what earlier ones stored.
+pub fn canonical_macs(table: &str) -> crate::migrate::Step {
+    let sql = format!(
+        "UPDATE {table} SET macaddress = LOWER(REPLACE(macaddress, '-', ':')) WHERE macaddress IS NOT NULL"
+    );
+    crate::migrate::Step::Sql {
+        sqlite: sql.clone(),
+        mysql: sql.clone(),
+        postgres: sql,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_mac;
+
+    #[test]
+    fn mac_addresses_take_one_form() {
+        for raw in [
+            "00:1A:2B:3C:4D:5E",
+            "00-1a-2b-3c-4d-5e",
+            "001a.2b3c.4d5e",
+            "001A2B3C4D5E",
+        ] {
+            assert_eq!(
+                normalize_mac(raw).as_deref(),
+                Ok("00:1a:2b:3c:4d:5e"),
+                "{raw}"
+            );
+        }
+        for bad in [
+            "zz",
+            "00:1A:2B:3C:4D",
+            "00:1A:2B:3C:4D:5E:6F",
+            "00:1A:2B:3C:4D:5G",
+        ] {
+            assert!(normalize_mac(bad).is_err(), "{bad}");
+        }
+    }
+}

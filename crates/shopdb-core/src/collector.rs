@@ -338,7 +338,10 @@ pub async fn ingest(
             .unwrap_or(Value::Null);
         let outcome = match check_shape(schema, raw) {
             Err(reasons) => Err(ApiError::validation(reasons)),
-            Ok(record) => apply(db, actor, res, schema, &record).await,
+            Ok(record) => match res.normalized(&record) {
+                Ok(record) => apply(db, actor, res, schema, &record).await,
+                Err(reasons) => Err(ApiError::validation(reasons)),
+            },
         };
         let mut entry = match outcome {
             Ok(v) => v,

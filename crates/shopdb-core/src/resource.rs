@@ -348,7 +348,14 @@ pub struct Resource {
     /// Columns the owning code keeps up to date itself (a plugin's state column): shown on
     /// reads and usable as filters, but ignored in request bodies, like the managed columns.
     pub readonly: Vec<String>,
+    /// Text fields written in one canonical form (a MAC address as `00:1a:2b:3c:4d:5e`): the
+    /// function gives that form, or why the value is not valid (a 422 naming the field).
+    /// Applied to request bodies and to collector records before they are matched.
+    pub normalize: Vec<(String, Normalizer)>,
 }
+
+/// Turns a text value into its canonical form, or says why it cannot.
+pub type Normalizer = fn(&str) -> Result<String, String>;
 
 impl Resource {
     pub fn new(path: &str, entity: &str, table: Table, label: &str) -> Resource {
@@ -369,6 +376,7 @@ impl Resource {
             hooks: Hooks::default(),
             children: Vec::new(),
             readonly: Vec::new(),
+            normalize: Vec::new(),
         }
     }
 
@@ -758,6 +766,8 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        let normalized = self.normalized(body).map_err(ApiError::validation)?;
+        let body = &normalized;
         if let Some(ext) = &self.extension {
             return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
         }
@@ -971,6 +981,37 @@ impl Resource {
             Ok(values)
         } else {
             Err(ApiError::validation(errors))
+        }
+    }
+
+    /// `body` with each field that has a normalizer in its canonical form; the fields whose
+    /// value is not valid, with why, when any is not.
+    pub fn normalized(
+        &self,
+        body: &Map<String, Value>,
+    ) -> Result<Map<String, Value>, Map<String, Value>> {
+        let mut out = body.clone();
+        let mut errors = Map::new();
+        for (field, normalize) in &self.normalize {
+            let Some(Value::String(raw)) = body.get(field) else {
+                continue;
+            };
+            if raw.trim().is_empty() {
+                continue;
+            }
+            match normalize(raw.trim()) {
+                Ok(v) => {
+                    out.insert(field.clone(), Value::String(v));
+                }
+                Err(why) => {
+                    errors.insert(field.clone(), Value::String(why));
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(out)
+        } else {
+            Err(errors)
         }
     }
 

@@ -221,6 +221,11 @@ impl Plugin for ComputersPlugin {
                 "installed software",
                 vec![Step::CreateTable(software_table())],
             ),
+            Migration::new(
+                3,
+                "canonical MAC addresses",
+                vec![shopdb_core::addresses::canonical_macs("computers")],
+            ),
         ]
     }
 
@@ -255,6 +260,7 @@ impl Plugin for ComputersPlugin {
             .hooks
             .before(shopdb_core::addresses::ip_address_hook())
             .before(hostname_ignores_case());
+        r.normalize = vec![("macaddress".into(), shopdb_core::addresses::normalize_mac)];
         r.search = Some(SearchSpec {
             entitytype: "computer".into(),
             title: "hostname".into(),

@@ -25,6 +25,7 @@ use shopdb_core::catalog;
 use shopdb_core::db::{Db, SqlValue};
 use shopdb_core::error::{ApiError, ApiResult, ok};
 use shopdb_core::futures_util::future::BoxFuture;
+use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext, Widget,
@@ -312,6 +313,23 @@ impl Plugin for NetworkPlugin {
         vec![devices_table(), subnets_table()]
     }
 
+    fn migrations(&self) -> Vec<Migration> {
+        vec![
+            // The default chain's baseline, unchanged.
+            Migration::new(
+                1,
+                "baseline",
+                self.models().into_iter().map(Step::CreateTable).collect(),
+            ),
+            // Stored MAC addresses in the form new writes get, as the collector compares them.
+            Migration::new(
+                2,
+                "canonical MAC addresses",
+                vec![shopdb_core::addresses::canonical_macs("networkdevices")],
+            ),
+        ]
+    }
+
     fn routes(&self) -> Vec<Route> {
         vec![
             Route::new(
@@ -337,6 +355,7 @@ impl Plugin for NetworkPlugin {
         let mut devices =
             catalog::extension("network", "networkdevice", devices_table(), ASSET_TYPE);
         devices.hooks = devices.hooks.before(ip_address_hook());
+        devices.normalize = vec![("macaddress".into(), shopdb_core::addresses::normalize_mac)];
         devices.search = Some(SearchSpec {
             entitytype: "networkdevice".into(),
             title: "hostname".into(),

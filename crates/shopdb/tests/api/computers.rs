@@ -81,7 +81,11 @@ backend_tests! {
         })).await;
         assert_eq!(pc.status, StatusCode::CREATED, "{}", pc.body);
         assert_eq!(pc.data()["assettypename"], "Computer");
+        assert_eq!(pc.data()["macaddress"], "00:1a:2b:3c:4d:5e", "MAC addresses are kept in one form");
         let id = pc.data()["assetid"].as_i64().unwrap();
+        let junk = app.post("/api/computers", json!({"assetnumber": "PC-9", "hostname": "X-9", "macaddress": "zz"})).await;
+        assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(junk.body["error"]["details"]["macaddress"].as_str().unwrap().contains("not a MAC address"), "{}", junk.body);
 
         let found = app.get("/api/search?q=lathe-44").await;
         assert_eq!(found.data()[0]["type"], "computer");

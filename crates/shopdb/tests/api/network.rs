@@ -100,5 +100,31 @@ backend_tests! {
         let again = app.call(Method::POST, "/api/collector/network", Some(&token), Some(json!({"records": [push("aa:bb:cc:00:00:01", "10.9.0.6")]}))).await;
         assert_eq!(again.data()["results"][0]["status"], "updated", "{}", again.body);
         assert_eq!(app.count("networkdevices").await, 1, "the same MAC is the same device");
+        // However it is written: Windows' dashes, a switch's dotted form.
+        for (spelling, ip) in [("AA-BB-CC-00-00-01", "10.9.0.7"), ("aabb.cc00.0001", "10.9.0.8")] {
+            let r = app.call(Method::POST, "/api/collector/network", Some(&token), Some(json!({"records": [push(spelling, ip)]}))).await;
+            assert_eq!(r.data()["results"][0]["status"], "updated", "{spelling}: {}", r.body);
+        }
+        assert_eq!(app.count("networkdevices").await, 1);
+        let device = app.get("/api/network?per_page=1").await;
+        assert_eq!(device.data()[0]["macaddress"], "aa:bb:cc:00:00:01", "stored in one form");
+        let junk = app.call(Method::POST, "/api/collector/network", Some(&token), Some(json!({"records": [push("zz", "10.9.0.9")]}))).await;
+        assert_eq!(junk.data()["results"][0]["status"], "rejected", "{}", junk.body);
+        assert!(junk.data()["results"][0]["details"]["macaddress"].as_str().unwrap().contains("not a MAC address"), "{}", junk.body);
+        let typed = app.post("/api/network", json!({"assetnumber": "SW-9", "macaddress": "00:11:22:33:44"})).await;
+        assert_eq!(typed.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", typed.body);
+    }
+
+    async fn mac_addresses_stored_before_take_the_one_form_on_upgrade(app) {
+        assert_eq!(app.post("/api/plugins/network/install", json!({})).await.status, StatusCode::OK);
+        let made = app.post("/api/network", json!({"assetnumber": "AP-1", "macaddress": "00:11:22:33:44:55"})).await;
+        let id = made.data()["assetid"].as_i64().unwrap();
+        // As an older version stored it, before the migration that brings it into line.
+        let db = app.db();
+        db.query("UPDATE networkdevices SET macaddress = '00-11-22-AA-BB-CC' WHERE assetid = ?").bind(id).execute(db.pool()).await.unwrap();
+        db.query("DELETE FROM schemamigrations WHERE chain = 'network' AND version = 2").execute(db.pool()).await.unwrap();
+        let ran = shopdb_core::plugin::lifecycle::migrate_plugin(db, &app.state.registry, "network").await.unwrap();
+        assert_eq!(ran.len(), 1, "{ran:?}");
+        assert_eq!(app.get(&format!("/api/network/{id}")).await.data()["macaddress"], "00:11:22:aa:bb:cc");
     }
 }

@@ -311,6 +311,13 @@ impl Plugin for ComputersPlugin {
         }]
     }
 
+    fn check_setting(&self, key: &str, value: &Value) -> Result<(), String> {
+        match (key, value.as_i64()) {
+            ("staledays", Some(days)) if days < 1 => Err("must be 1 day or more".into()),
+            _ => Ok(()),
+        }
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "computers/stale.html".into(),

@@ -158,6 +158,15 @@ impl Plugin for PrintersPlugin {
         setting_defs()
     }
 
+    fn check_setting(&self, key: &str, value: &Value) -> Result<(), String> {
+        match (key, value.as_i64()) {
+            ("lowsupplypercent", Some(p)) if !(0..=100).contains(&p) => {
+                Err("must be a percentage from 0 to 100".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "records/printers/detail.html".into(),

@@ -196,6 +196,15 @@ impl Plugin for UsbPlugin {
         }]
     }
 
+    fn check_setting(&self, key: &str, value: &Value) -> Result<(), String> {
+        match (key, value.as_i64()) {
+            ("maxloandays", Some(days)) if days < 0 => {
+                Err("must be 0 (no limit) or more days".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "usb/desk.html".into(),

@@ -280,7 +280,9 @@ pub async fn save_setting(
         .iter()
         .find(|d| d.key == key)
         .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
-    crate::plugin::registry::check_setting(def, &value).map_err(|m| ApiError::field("value", m))?;
+    crate::plugin::registry::check_setting(def, &value)
+        .and_then(|()| loaded.plugin.check_setting(key, &value))
+        .map_err(|m| ApiError::field("value", m))?;
     crate::settings::set_setting_as(&state.db, actor, plugin, key, &value.to_string()).await?;
     let value = crate::settings::shown_value(key, value, &def.default);
     Ok(json!({"plugin": plugin, "key": key, "value": value}))

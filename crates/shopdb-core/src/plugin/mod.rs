@@ -288,6 +288,12 @@ pub trait Plugin: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// A setting's value beyond its type (a range, a format): why an admin's new value is
+    /// refused, or Ok. Called after the type check, before the value is stored.
+    fn check_setting(&self, _key: &str, _value: &Value) -> Result<(), String> {
+        Ok(())
+    }
+
     fn on_install<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
         done()
     }

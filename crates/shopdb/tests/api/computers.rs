@@ -104,6 +104,16 @@ backend_tests! {
         let dash = app.get("/api/dashboard").await;
         let widget = dash.data().as_array().unwrap().iter().find(|w| w["name"] == "stale_computers").unwrap().clone();
         assert_eq!(widget["data"]["days"], 30);
+        // Settings are checked beyond their type: a negative day count makes no sense.
+        let negative = app.put("/api/settings/computers/staledays", json!({"value": -5})).await;
+        assert_eq!(negative.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", negative.body);
+        assert!(negative.body["error"]["details"]["value"].as_str().unwrap().contains("1 day"), "{}", negative.body);
+        let percent = app.put("/api/settings/printers/lowsupplypercent", json!({"value": 150})).await;
+        assert_eq!(percent.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", percent.body);
+        assert_eq!(app.put("/api/settings/computers/staledays", json!({"value": 14})).await.status, StatusCode::OK);
+        let dash = app.get("/api/dashboard").await;
+        let widget = dash.data().as_array().unwrap().iter().find(|w| w["name"] == "stale_computers").unwrap().clone();
+        assert_eq!(widget["data"]["days"], 14);
         assert_eq!(app.get("/api/navigation").await.data()[0]["name"], "Computers");
     }
 

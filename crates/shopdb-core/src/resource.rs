@@ -876,7 +876,12 @@ impl Resource {
                             .as_str()
                             .map(str::to_string)
                             .unwrap_or_else(|| value.to_json().to_string()),
-                        self.entity
+                        // An asset column of a plugin record: any asset may hold the value.
+                        if self.table.name == "assets" {
+                            "asset"
+                        } else {
+                            self.entity.as_str()
+                        }
                     )),
                 );
             }

@@ -83,6 +83,9 @@ backend_tests! {
         assert_eq!(pc.data()["assettypename"], "Computer");
         assert_eq!(pc.data()["macaddress"], "00:1a:2b:3c:4d:5e", "MAC addresses are kept in one form");
         let id = pc.data()["assetid"].as_i64().unwrap();
+        let plain = app.asset(json!({"assetnumber": "A-0001"})).await["assetid"].as_i64().unwrap();
+        let taken = app.post("/api/computers", json!({"assetnumber": "A-0001", "hostname": "X-8"})).await;
+        assert_eq!(taken.body["error"]["details"]["assetnumber"], format!("'A-0001' is already used by asset {plain}"), "the holder is an asset, not a computer");
         let junk = app.post("/api/computers", json!({"assetnumber": "PC-9", "hostname": "X-9", "macaddress": "zz"})).await;
         assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(junk.body["error"]["details"]["macaddress"].as_str().unwrap().contains("not a MAC address"), "{}", junk.body);

@@ -504,25 +504,40 @@ impl Resource {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
         let columns = self.all_columns();
-        for (name, raw) in &params.filters {
-            let (alias, column) = columns.iter().find(|(_, c)| &c.name == name).ok_or_else(|| {
+        // A field named more than once matches any of its values (`statusid=1&statusid=2`).
+        let mut names: Vec<&str> = Vec::new();
+        for (name, _) in &params.filters {
+            if !names.contains(&name.as_str()) {
+                names.push(name);
+            }
+        }
+        for name in names {
+            let (alias, column) = columns.iter().find(|(_, c)| c.name == name).ok_or_else(|| {
                 ApiError::bad_request(format!(
                     "unknown parameter '{name}': filter on one of {}, or use page, per_page, sort, q",
                     columns.iter().map(|(_, c)| c.name.as_str()).collect::<Vec<_>>().join(", ")
                 ))
             })?;
-            if raw == "null" && column.nullable {
-                clauses.push(format!("{alias}.{name} IS NULL"));
-                continue;
+            let mut any = Vec::new();
+            for (_, raw) in params.filters.iter().filter(|(n, _)| n == name) {
+                if raw == "null" && column.nullable {
+                    any.push(format!("{alias}.{name} IS NULL"));
+                    continue;
+                }
+                let value = parse_filter(column, raw).ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "filter {name}='{raw}' is not a valid {}",
+                        type_name(column.ty)
+                    ))
+                })?;
+                any.push(format!("{alias}.{name} = ?"));
+                values.push(value);
             }
-            let value = parse_filter(column, raw).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "filter {name}='{raw}' is not a valid {}",
-                    type_name(column.ty)
-                ))
-            })?;
-            clauses.push(format!("{alias}.{name} = ?"));
-            values.push(value);
+            clauses.push(if any.len() == 1 {
+                any.remove(0)
+            } else {
+                format!("({})", any.join(" OR "))
+            });
         }
         if let Some(q) = &params.q {
             let pattern = like_pattern(q);

@@ -84,6 +84,10 @@ backend_tests! {
 
         let spare = app.get("/api/assets?statusid=2").await;
         assert_eq!(spare.body["meta"]["total"], 3);
+        let either = app.get("/api/assets?statusid=2&statusid=1").await;
+        assert_eq!(either.body["meta"]["total"], 7, "a field named twice matches either value: {}", either.body);
+        let with_null = app.get("/api/assets?locationid=null&locationid=4242").await;
+        assert_eq!(with_null.body["meta"]["total"], 7, "none has a location");
         assert!(spare.data().as_array().unwrap().iter().all(|a| a["statusname"] == "Spare"));
 
         let q = app.get("/api/assets?q=MILL%207").await;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::auth::{self, Actor, session_cookies};
 use crate::error::{ApiError, ApiResult, ok};
@@ -12,14 +12,24 @@ use crate::state::AppState;
 
 /// POST /api/auth/login {"username", "password"}
 pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> ApiResult<Response> {
-    let field = |name: &str| -> ApiResult<String> {
-        body.get(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| ApiError::field(name, "is required"))
+    // Both fields checked, and both named when both are wrong.
+    let mut errors = serde_json::Map::new();
+    let mut field = |name: &str| -> String {
+        match body.get(name) {
+            Some(Value::String(s)) if !s.is_empty() => return s.clone(),
+            None | Some(Value::Null) | Some(Value::String(_)) => {
+                errors.insert(name.into(), json!("is required"));
+            }
+            Some(_) => {
+                errors.insert(name.into(), json!("must be text"));
+            }
+        }
+        String::new()
     };
-    let (username, password) = (field("username")?, field("password")?);
+    let (username, password) = (field("username"), field("password"));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
     let session = auth::login(
         &state.db,
         &state.signing_key,

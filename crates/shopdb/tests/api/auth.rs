@@ -9,6 +9,11 @@ backend_tests! {
     async fn login_me_and_logout(app) {
         let wrong = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "testadmin", "password": "nope"}))).await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let typed = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": 1, "password": 2}))).await;
+        assert_eq!(typed.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(typed.body["error"]["details"], json!({"username": "must be text", "password": "must be text"}));
+        let empty = app.call(Method::POST, "/api/auth/login", None, Some(json!({}))).await;
+        assert_eq!(empty.body["error"]["details"], json!({"username": "is required", "password": "is required"}));
         let nobody = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "ghost", "password": "nope"}))).await;
         assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
         assert_eq!(nobody.body["error"]["message"], wrong.body["error"]["message"], "unknown users look the same");

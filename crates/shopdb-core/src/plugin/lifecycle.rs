@@ -204,10 +204,22 @@ async fn write_state(
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     db.query_with(sql, values).execute(&mut *tx).await?;
+    audit_plugin(db, &mut tx, actor, name, (action, before, after)).await?;
+    tx.commit().await
+}
+
+/// The audit entry of a change to plugin `name`'s state, on the change's own transaction.
+async fn audit_plugin(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    actor: &Actor,
+    name: &str,
+    (action, before, after): (Action, Value, Value),
+) -> Result<(), sqlx::Error> {
     let empty = Map::new();
     audit::record(
         db,
-        &mut tx,
+        conn,
         actor,
         audit::Entry {
             action,
@@ -219,7 +231,7 @@ async fn write_state(
         },
     )
     .await?;
-    tx.commit().await
+    Ok(())
 }
 
 async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::Error> {
@@ -450,21 +462,7 @@ pub async fn uninstall(
     let (version, state) = &state[name];
     let before = json!({"version": version, "state": state});
     let after = json!({"datakept": keep_data, "backup": result.backup, "rows": result.rows});
-    let empty = Map::new();
-    audit::record(
-        db,
-        &mut tx,
-        actor,
-        audit::Entry {
-            action: Action::Deleted,
-            entitytype: "plugin",
-            entityid: None,
-            entityname: Some(name),
-            before: before.as_object().unwrap_or(&empty),
-            after: after.as_object().unwrap_or(&empty),
-        },
-    )
-    .await?;
+    audit_plugin(db, &mut tx, actor, name, (Action::Deleted, before, after)).await?;
     tx.commit().await?;
     Ok(result)
 }

@@ -170,6 +170,18 @@ async fn render_users(
         .render("admin/users.html", &Value::Object(ctx))
 }
 
+/// The role a users form names, or the users page saying which roles there are.
+async fn form_role(web: &Web, user: &PageUser, form: &FormData) -> Result<Role, Response> {
+    match Role::parse(form.get("role").unwrap_or_default()) {
+        Some(role) => Ok(role),
+        None => {
+            let mut errors = Map::new();
+            errors.insert("role".into(), json!("choose viewer, editor or admin"));
+            Err(render_users(web, user, None, errors).await)
+        }
+    }
+}
+
 /// POST /admin/users — a new user with a role.
 pub async fn create_user(
     State(web): State<Web>,
@@ -180,10 +192,9 @@ pub async fn create_user(
         Ok(form) => form,
         Err(page) => return page,
     };
-    let Some(role) = Role::parse(form.get("role").unwrap_or_default()) else {
-        let mut errors = Map::new();
-        errors.insert("role".into(), json!("choose viewer, editor or admin"));
-        return render_users(&web, &user, None, errors).await;
+    let role = match form_role(&web, &user, &form).await {
+        Ok(role) => role,
+        Err(page) => return page,
     };
     let username = form.get("username").unwrap_or_default();
     match shopdb_core::users::create_user(
@@ -228,10 +239,9 @@ pub async fn update_user(
         Ok(form) => form,
         Err(page) => return page,
     };
-    let Some(role) = Role::parse(form.get("role").unwrap_or_default()) else {
-        let mut errors = Map::new();
-        errors.insert("role".into(), json!("choose viewer, editor or admin"));
-        return render_users(&web, &user, None, errors).await;
+    let role = match form_role(&web, &user, &form).await {
+        Ok(role) => role,
+        Err(page) => return page,
     };
     let password = form.get("password").unwrap_or_default();
     let change = shopdb_core::users::UserChange {

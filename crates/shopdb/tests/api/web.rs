@@ -185,6 +185,18 @@ backend_tests! {
         assert_eq!(entry["changes"]["after"]["role"], "viewer");
         assert_eq!(entry["actorname"], "clerk");
 
+        // A role that does not exist is named on either form, and nothing is saved.
+        let users_before = app.count("users").await;
+        for (path, form) in [
+            ("/admin/users".to_string(), format!("csrftoken={}&username=kim&password=a+long+password&role=boss", b.csrf)),
+            (format!("/admin/users/{riley}"), format!("csrftoken={}&username=riley&role=boss&isactive=true", b.csrf)),
+        ] {
+            let bad = page(&app, Some(&b.cookie), Method::POST, &path, Some(&form)).await;
+            assert!(html(&bad).contains("choose viewer, editor or admin"), "{path}: {}", html(&bad));
+        }
+        assert_eq!(app.count("users").await, users_before);
+        assert_eq!(role_of("riley").await, ("viewer".to_string(), false));
+
         // A too-short new password is named, and nothing of that change is saved.
         let form = format!("csrftoken={}&username=riley&role=editor&isactive=false&isactive=true&password=short", b.csrf);
         let bad = page(&app, Some(&b.cookie), Method::POST, &format!("/admin/users/{riley}"), Some(&form)).await;

@@ -1,16 +1,21 @@
 //! Collector pushes: records from inventory scripts, matched to existing assets by the
 //! plugin's identity field (or, for a renamed machine, by a trustworthy secondary
-//! identifier), created when new, updated with only the fields that changed. Every record
-//! runs in its own transaction, so one bad record never sinks the batch.
+//! identifier), created when new, updated with only the fields that changed. A batch is one
+//! write transaction with a savepoint per record, so one bad record never sinks the batch
+//! and concurrent collectors do not queue for the database's writer once per record.
+
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
 use crate::plugin::CollectorSchema;
-use crate::resource::{Resource, finish};
+use crate::resource::{Resource, finish, to_sql_value};
+use crate::schema::lower_in;
+use crate::util::now;
 
 /// Largest batch accepted in one request.
 pub const MAX_BATCH: usize = 1000;
@@ -126,53 +131,96 @@ fn check_shape(
     }
 }
 
-/// Records whose `field` equals `value` ignoring case and surrounding space (at most three),
-/// each with its stored value.
-/// An extension column is compared on the plugin's own table; an asset column through its
-/// index, trying the value as sent, lower- and upper-cased, so 100,000 assets are not scanned.
-async fn find_by(
+/// What a pushed record turned out to be: an existing record (with the match field that
+/// recognised it when it was not the identity), a new one, or a record that cannot be told
+/// apart from others.
+type Match = Result<Option<(i64, Option<String>)>, ApiError>;
+
+/// The condition matching `field` of `res` against `n` bound values, and the table alias the
+/// field is read through (`e` extension, `t` base). A field kept in one canonical form (a MAC
+/// address) is compared as it is, through its plain index; any other ignoring case, through
+/// its lower-case index (`Index::lower`), so the cost per record does not grow with the table.
+fn lookup_condition(
+    db: &Db,
+    res: &Resource,
+    field: &str,
+    n: usize,
+) -> Option<(String, &'static str)> {
+    let alias = if res
+        .extension
+        .as_ref()
+        .is_some_and(|e| e.get(field).is_some())
+    {
+        "e"
+    } else if res.table.get(field).is_some() {
+        "t"
+    } else {
+        return None;
+    };
+    let table = if alias == "e" {
+        res.extension.as_ref()?
+    } else {
+        &res.table
+    };
+    let canonical = res.normalize.iter().any(|(f, _)| f == field);
+    let indexed = table
+        .indexes
+        .iter()
+        .any(|i| i.lower && i.columns.first().is_some_and(|c| c == field));
+    let condition = if canonical {
+        format!("{alias}.{field} IN ({})", vec!["?"; n].join(", "))
+    } else if indexed {
+        lower_in(db.dialect(), Some(alias), field, n)
+    } else {
+        // A model without the index still gets right answers, by reading every row.
+        let marks = vec!["LOWER(?)"; n].join(", ");
+        format!("LOWER({alias}.{field}) IN ({marks})")
+    };
+    Some((condition, alias))
+}
+
+/// The SQL that finds records of `res` whose `field` is one of `n` values (see
+/// `lookup_condition`); public so tests can ask each database how it runs it.
+pub fn lookup_sql(db: &Db, res: &Resource, field: &str, n: usize) -> Option<String> {
+    let (condition, alias) = lookup_condition(db, res, field, n)?;
+    Some(format!(
+        "SELECT t.{key}, {alias}.{field} FROM {} WHERE {condition}",
+        res.tables_from(),
+        key = res.key()
+    ))
+}
+
+/// Records whose `field` equals one of `values`, ignoring case and surrounding space: for
+/// each normalised value, the records holding it with their stored spelling.
+async fn find_many(
     db: &Db,
     conn: &mut AnyConnection,
     res: &Resource,
     field: &str,
-    value: &str,
-) -> Result<Vec<(i64, String)>, sqlx::Error> {
-    let wanted = normalize(value);
-    let key = res.key();
-    let (sql, binds) = match &res.extension {
-        Some(ext) if ext.get(field).is_some() => (
-            format!(
-                "SELECT {key}, {field} FROM {} WHERE LOWER({field}) = ? LIMIT 3",
-                ext.name
-            ),
-            vec![SqlValue::text(&wanted)],
-        ),
-        _ if res.table.get(field).is_some() => {
-            let trimmed = value.trim();
-            (
-                format!(
-                    "SELECT t.{key}, t.{field} FROM {} WHERE t.{field} IN (?, ?, ?) LIMIT 3",
-                    res.tables_from()
-                ),
-                vec![
-                    SqlValue::text(trimmed),
-                    SqlValue::text(&wanted),
-                    SqlValue::text(trimmed.to_uppercase()),
-                ],
-            )
-        }
-        _ => return Ok(Vec::new()),
-    };
-    let rows = db.query_with(&sql, &binds).fetch_all(conn).await?;
-    let mut found: Vec<(i64, String)> = Vec::new();
-    for r in &rows {
-        let id: i64 = r.try_get(0)?;
-        let stored: Option<String> = r.try_get(1)?;
-        if let Some(stored) = stored
-            && normalize(&stored) == wanted
-            && !found.iter().any(|(f, _)| *f == id)
-        {
-            found.push((id, stored));
+    values: &[&str],
+) -> Result<HashMap<String, Vec<(i64, String)>>, sqlx::Error> {
+    let mut wanted: Vec<&str> = values
+        .iter()
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut found: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for chunk in wanted.chunks(200) {
+        let Some(sql) = lookup_sql(db, res, field, chunk.len()) else {
+            break;
+        };
+        let binds: Vec<SqlValue> = chunk.iter().map(|v| SqlValue::text(*v)).collect();
+        for r in db.query_with(&sql, &binds).fetch_all(&mut *conn).await? {
+            let id: i64 = r.try_get(0)?;
+            let Some(stored) = r.try_get::<Option<String>, _>(1)? else {
+                continue;
+            };
+            let holders = found.entry(normalize(&stored)).or_default();
+            if !holders.iter().any(|(h, _)| *h == id) {
+                holders.push((id, stored));
+            }
         }
     }
     Ok(found)
@@ -198,48 +246,73 @@ fn one_of(found: &[(i64, String)], value: &str) -> Result<Option<i64>, Vec<i64>>
     }
 }
 
-/// Which existing record `record` is: by identity, else by one unambiguous, non-junk
-/// secondary identifier (a renamed machine). Returns the id and how it matched. An identity
-/// that several stored records share, differing only in case, with none spelled exactly as
-/// sent, is refused (creating yet another record would only add a third spelling).
-async fn match_record(
+/// Which existing record each of `records` is: by identity, else by one unambiguous, non-junk
+/// secondary identifier (a renamed machine). One query per field for the whole batch. An
+/// identity that several stored records share, differing only in case, with none spelled
+/// exactly as sent, is refused (creating yet another record would only add a third spelling).
+async fn match_all(
     db: &Db,
     conn: &mut AnyConnection,
     res: &Resource,
     schema: &CollectorSchema,
-    record: &Map<String, Value>,
-) -> Result<Option<(i64, Option<String>)>, ApiError> {
-    if let Some(identity) = record.get(&schema.identityfield).and_then(Value::as_str) {
-        let found = find_by(db, conn, res, &schema.identityfield, identity).await?;
-        match one_of(&found, identity) {
-            Ok(Some(id)) => return Ok(Some((id, None))),
-            Ok(None) => {}
-            Err(ids) => {
-                let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-                return Err(ApiError::field(
-                    &schema.identityfield,
-                    format!(
-                        "'{}' matches {} records that differ only in case (ids {}); rename or delete all but one",
-                        identity.trim(),
-                        ids.len(),
-                        ids.join(", ")
-                    ),
-                ));
+    records: &[&Map<String, Value>],
+) -> Result<Vec<Match>, ApiError> {
+    let text =
+        |r: &Map<String, Value>, f: &str| r.get(f).and_then(Value::as_str).map(str::to_string);
+    let identities: Vec<String> = records
+        .iter()
+        .filter_map(|r| text(r, &schema.identityfield))
+        .collect();
+    let identities: Vec<&str> = identities.iter().map(String::as_str).collect();
+    let by_identity = find_many(db, conn, res, &schema.identityfield, &identities).await?;
+    let mut out: Vec<Option<Match>> = records
+        .iter()
+        .map(|r| {
+            let identity = text(r, &schema.identityfield)?;
+            let found = by_identity.get(&normalize(&identity)).map(Vec::as_slice).unwrap_or(&[]);
+            match one_of(found, &identity) {
+                Ok(Some(id)) => Some(Ok(Some((id, None)))),
+                Ok(None) => None,
+                Err(ids) => {
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    Some(Err(ApiError::field(
+                        &schema.identityfield,
+                        format!(
+                            "'{}' matches {} records that differ only in case (ids {}); rename or delete all but one",
+                            identity.trim(),
+                            ids.len(),
+                            ids.join(", ")
+                        ),
+                    )))
+                }
+            }
+        })
+        .collect();
+    for field in &schema.matchfields {
+        let usable = |r: &Map<String, Value>| text(r, field).filter(|v| !is_junk(v));
+        let pending: Vec<String> = records
+            .iter()
+            .zip(&out)
+            .filter(|(_, o)| o.is_none())
+            .filter_map(|(r, _)| usable(r))
+            .collect();
+        if pending.is_empty() {
+            continue;
+        }
+        let pending: Vec<&str> = pending.iter().map(String::as_str).collect();
+        let found = find_many(db, conn, res, field, &pending).await?;
+        for (r, o) in records.iter().zip(out.iter_mut()) {
+            if o.is_some() {
+                continue;
+            }
+            if let Some(value) = usable(r)
+                && let Some([(id, _)]) = found.get(&normalize(&value)).map(Vec::as_slice)
+            {
+                *o = Some(Ok(Some((*id, Some(field.clone())))));
             }
         }
     }
-    for field in &schema.matchfields {
-        let Some(value) = record.get(field).and_then(Value::as_str) else {
-            continue;
-        };
-        if is_junk(value) {
-            continue;
-        }
-        if let [(id, _)] = find_by(db, conn, res, field, value).await?[..] {
-            return Ok(Some((id, Some(field.clone()))));
-        }
-    }
-    Ok(None)
+    Ok(out.into_iter().map(|o| o.unwrap_or(Ok(None))).collect())
 }
 
 /// An asset number for a record a collector creates without one: its identity upper-cased,
@@ -274,55 +347,392 @@ async fn free_assetnumber(
     Ok(base)
 }
 
-/// Applies one record in its own transaction and says what happened to it.
-async fn apply(
-    db: &Db,
-    actor: &Actor,
-    res: &Resource,
-    schema: &CollectorSchema,
+/// Applies a record that matched the stored record `before`: only the fields that differ go
+/// through the checks and the write, so a push that repeats what is stored costs one read.
+async fn update_one(
+    push: &Push<'_>,
+    conn: &mut AnyConnection,
+    record: &Map<String, Value>,
+    before: &Map<String, Value>,
+    matched_by: Option<String>,
+) -> Result<Value, ApiError> {
+    let Push {
+        db,
+        actor,
+        res,
+        schema,
+    } = *push;
+    let id = before
+        .get(res.key())
+        .and_then(Value::as_i64)
+        .unwrap_or_default();
+    let mut record = record.clone();
+    // An identity that differs only in case or spacing is the same; keep the stored spelling
+    // so two collectors reporting differently do not flap it.
+    let same = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
+    if same(record.get(&schema.identityfield)) == same(before.get(&schema.identityfield)) {
+        record.remove(&schema.identityfield);
+    }
+    if let Some(heartbeat) = &schema.heartbeat {
+        record.remove(heartbeat);
+    }
+    record.retain(|field, value| before.get(field) != Some(value));
+    let matchedby = matched_by.unwrap_or_else(|| schema.identityfield.clone());
+    if record.is_empty() {
+        return Ok(
+            json!({"status": Outcome::Unchanged, "assetid": id, "changed": [], "matchedby": matchedby}),
+        );
+    }
+    let values = res.validate(db, conn, &record, Some(before)).await?;
+    let after = res
+        .update_values(db, conn, actor, before, values, None)
+        .await?;
+    let changed: Vec<&String> = record
+        .keys()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect();
+    let status = if changed.is_empty() {
+        Outcome::Unchanged
+    } else {
+        Outcome::Updated
+    };
+    Ok(json!({"status": status, "assetid": id, "changed": changed, "matchedby": matchedby}))
+}
+
+/// Creates the record a push describes, with an asset number made from its identity when
+/// it brings none.
+async fn create_one(
+    push: &Push<'_>,
+    conn: &mut AnyConnection,
     record: &Map<String, Value>,
 ) -> Result<Value, ApiError> {
+    let Push {
+        db,
+        actor,
+        res,
+        schema,
+    } = *push;
+    let mut body = record.clone();
+    if !body.contains_key("assetnumber") {
+        let identity = record
+            .get(&schema.identityfield)
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        body.insert(
+            "assetnumber".into(),
+            json!(free_assetnumber(db, conn, identity).await?),
+        );
+    }
+    let values = res.validate(db, conn, &body, None).await?;
+    let created = res.insert(db, conn, actor, values).await?;
+    Ok(json!({"status": Outcome::Created, "assetid": created.get("assetid")}))
+}
+
+/// What every record of one push is applied with.
+#[derive(Clone, Copy)]
+struct Push<'a> {
+    db: &'a Db,
+    actor: &'a Actor,
+    res: &'a Resource,
+    schema: &'a CollectorSchema,
+}
+
+/// What happened to one pushed record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+    Rejected,
+}
+
+/// The normalised values a record is matched by (identity and match fields), each tagged
+/// with its field: a later record of the same batch naming one of them must be matched
+/// against the database as this batch left it.
+fn match_keys(schema: &CollectorSchema, record: &Map<String, Value>) -> Vec<String> {
+    std::iter::once(&schema.identityfield)
+        .chain(&schema.matchfields)
+        .filter_map(|f| {
+            let v = record.get(f)?.as_str()?;
+            Some(format!("{f}\u{0}{}", normalize(v)))
+        })
+        .collect()
+}
+
+/// Applies one batch in one write transaction, each record in a savepoint of its own so a
+/// bad record is undone alone. Records are matched for the whole batch at once; a record
+/// whose identity or match values an earlier record of the batch touched is matched again
+/// against what the batch wrote, so the answers are those of one-by-one processing.
+/// `records[i]` is None for a record already rejected by its shape.
+async fn apply_batch(
+    push: &Push<'_>,
+    records: &[Option<Map<String, Value>>],
+) -> Result<Vec<Option<Value>>, ApiError> {
+    let Push {
+        db, res, schema, ..
+    } = *push;
     let mut tx = db.begin().await?;
     let result = async {
-        match match_record(db, &mut tx, res, schema, record).await? {
-            Some((id, matched_by)) => {
-                let before = res.fetch(db, &mut tx, id).await?.ok_or_else(|| res.not_found(id))?;
-                // An identity that differs only in case or spacing is the same; keep the stored
-                // spelling so two collectors reporting differently do not flap it.
-                let mut record = record.clone();
-                let same_identity = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
-                if same_identity(record.get(&schema.identityfield)) == same_identity(before.get(&schema.identityfield)) {
-                    record.remove(&schema.identityfield);
+        let ready: Vec<(usize, &Map<String, Value>)> = records
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.as_ref().map(|r| (i, r)))
+            .collect();
+        let only: Vec<&Map<String, Value>> = ready.iter().map(|(_, r)| *r).collect();
+        let matches = match_all(db, &mut tx, res, schema, &only).await?;
+        // Records are applied in one order every batch agrees on (known records by id, then
+        // new ones by identity), and known records are locked up front in that order, so two
+        // batches touching the same machines wait for each other instead of deadlocking.
+        let mut order: Vec<(usize, &Map<String, Value>, Match)> = ready
+            .iter()
+            .zip(matches)
+            .map(|((i, r), m)| (*i, *r, m))
+            .collect();
+        order.sort_by_cached_key(|(_, r, m)| match m {
+            Ok(Some((id, _))) => (0, *id, String::new()),
+            _ => (
+                1,
+                0,
+                r.get(&schema.identityfield)
+                    .and_then(Value::as_str)
+                    .map(normalize)
+                    .unwrap_or_default(),
+            ),
+        });
+        let matched_ids: Vec<i64> = order
+            .iter()
+            .filter_map(|(_, _, m)| match m {
+                Ok(Some((id, _))) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        lock_rows(db, &mut tx, &matched_ids).await?;
+        let mut stored = res.fetch_many(db, &mut tx, &matched_ids).await?;
+        let mut touched: HashSet<String> = HashSet::new();
+        let mut written: HashSet<i64> = HashSet::new();
+        let mut seen: Vec<i64> = Vec::new();
+        let mut heartbeats: Vec<(i64, SqlValue)> = Vec::new();
+        let mut out: Vec<Option<Value>> = vec![None; records.len()];
+        for (index, record, mut matched) in order {
+            let keys = match_keys(schema, record);
+            let stale = keys.iter().any(|k| touched.contains(k))
+                || matches!(&matched, Ok(Some((id, _))) if written.contains(id));
+            if stale {
+                matched = match_all(db, &mut tx, res, schema, &[record])
+                    .await?
+                    .pop()
+                    .unwrap_or(Ok(None));
+                if let Ok(Some((id, _))) = &matched
+                    && let Some(fresh) = res.fetch(db, &mut tx, *id).await?
+                {
+                    stored.insert(*id, fresh);
                 }
-                let record = &record;
-                // Only the fields the collector sent, and only those that differ.
-                let values = res.validate(db, &mut tx, record, Some(&before)).await?;
-                let after = res.update_values(db, &mut tx, actor, &before, values, None).await?;
-                let changed: Vec<String> = record
-                    .keys()
-                    .filter(|k| before.get(*k) != after.get(*k))
-                    .cloned()
-                    .collect();
-                let status = if changed.is_empty() { "unchanged" } else { "updated" };
-                Ok(json!({"status": status, "assetid": id, "changed": changed, "matchedby": matched_by.unwrap_or_else(|| schema.identityfield.clone())}))
             }
-            None => {
-                let mut body = record.clone();
-                if !body.contains_key("assetnumber") {
-                    let identity = record.get(&schema.identityfield).and_then(Value::as_str).unwrap_or_default();
-                    body.insert("assetnumber".into(), json!(free_assetnumber(db, &mut tx, identity).await?));
+            let heartbeat = match heartbeat_value(res, schema, record) {
+                Ok(v) => v,
+                Err(e) => {
+                    out[index] = Some(rejected(&e));
+                    continue;
                 }
-                let values = res.validate(db, &mut tx, &body, None).await?;
-                let created = res.insert(db, &mut tx, actor, values).await?;
-                Ok(json!({"status": "created", "assetid": created.get("assetid")}))
+            };
+            let to_create = matches!(matched, Ok(None));
+            let mut outcome = apply_one(push, &mut tx, record, matched, &stored).await;
+            if outcome.as_ref().is_err_and(|e| !e.is_retryable()) && to_create {
+                // Another collector may have created the same machine since it was matched (a
+                // unique index, or "host names ignore case", refused this one): match again.
+                let again = match_all(db, &mut tx, res, schema, &[record])
+                    .await?
+                    .pop()
+                    .unwrap_or(Ok(None));
+                if let Ok(Some((id, _))) = &again
+                    && let Some(fresh) = res.fetch(db, &mut tx, *id).await?
+                {
+                    stored.insert(*id, fresh);
+                    outcome = apply_one(push, &mut tx, record, again, &stored).await;
+                }
+            }
+            match outcome {
+                Ok(answer) => {
+                    let id = answer["assetid"].as_i64().unwrap_or_default();
+                    if answer["status"] != json!(Outcome::Unchanged) {
+                        touched.extend(keys);
+                        if let Some(before) = stored.get(&id) {
+                            touched.extend(match_keys(schema, before));
+                        }
+                        written.insert(id);
+                    }
+                    seen.push(id);
+                    if let Some(v) = heartbeat
+                        && answer["status"] != json!(Outcome::Created)
+                    {
+                        heartbeats.push((id, v));
+                    }
+                    out[index] = Some(answer);
+                }
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => out[index] = Some(rejected(&e)),
             }
         }
+        mark_seen(push, &mut tx, &seen, &heartbeats, &stored).await?;
+        Ok(out)
     }
     .await;
     finish(db, tx, result).await
 }
 
-/// Applies a batch; the answer lists one result per record, in order.
+/// Locks the asset rows `ids` (in the order given) for the rest of the transaction. SQLite
+/// needs nothing: its write transaction already holds the whole database.
+async fn lock_rows(db: &Db, conn: &mut AnyConnection, ids: &[i64]) -> Result<(), sqlx::Error> {
+    if db.dialect() == crate::db::Dialect::Sqlite || ids.is_empty() {
+        return Ok(());
+    }
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    for chunk in sorted.chunks(500) {
+        let binds: Vec<SqlValue> = chunk.iter().map(|id| SqlValue::Int(*id)).collect();
+        db.query_with(
+            &format!(
+                "SELECT assetid FROM assets WHERE assetid IN ({}) ORDER BY assetid FOR UPDATE",
+                vec!["?"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .fetch_all(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// One record in its own savepoint: created, or applied to the record it matched.
+async fn apply_one(
+    push: &Push<'_>,
+    tx: &mut AnyConnection,
+    record: &Map<String, Value>,
+    matched: Match,
+    stored: &HashMap<i64, Map<String, Value>>,
+) -> Result<Value, ApiError> {
+    let res = push.res;
+    let matched = matched?;
+    let before = match &matched {
+        Some((id, _)) => Some(stored.get(id).ok_or_else(|| res.not_found(*id))?),
+        None => None,
+    };
+    let mut savepoint = tx.begin().await?;
+    let result = match (matched, before) {
+        (Some((_, by)), Some(before)) => update_one(push, &mut savepoint, record, before, by).await,
+        _ => create_one(push, &mut savepoint, record).await,
+    };
+    match result {
+        Ok(answer) => {
+            savepoint.commit().await?;
+            Ok(answer)
+        }
+        // The database undid the whole transaction (MySQL does on a deadlock): the savepoint
+        // is gone with it, and the batch runs again.
+        Err(e) if e.is_retryable() => Err(e),
+        Err(e) => match savepoint.rollback().await {
+            Ok(()) => Err(e),
+            Err(lost) => {
+                tracing::warn!(error = %lost, "undoing one collector record failed; running the batch again");
+                Err(ApiError::from(lost).into_retry())
+            }
+        },
+    }
+}
+
+/// The heartbeat value a record carries, in its column's stored form (None when it sends
+/// none); a value that is not valid for the column rejects the record like any field.
+fn heartbeat_value(
+    res: &Resource,
+    schema: &CollectorSchema,
+    record: &Map<String, Value>,
+) -> Result<Option<SqlValue>, ApiError> {
+    let Some(field) = &schema.heartbeat else {
+        return Ok(None);
+    };
+    let Some(raw) = record.get(field).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let column = res
+        .extension
+        .as_ref()
+        .and_then(|e| e.get(field))
+        .or_else(|| res.table.get(field));
+    match column {
+        Some(column) => to_sql_value(column, raw)
+            .map(Some)
+            .map_err(|why| ApiError::field(field, why)),
+        None => Ok(None),
+    }
+}
+
+/// Records that every record of the batch was seen now by this collector (server time), and
+/// stores each heartbeat value as sent. Neither is a change of the record: no audit entry,
+/// no new version, no search entry.
+async fn mark_seen(
+    push: &Push<'_>,
+    conn: &mut AnyConnection,
+    seen: &[i64],
+    heartbeats: &[(i64, SqlValue)],
+    stored: &HashMap<i64, Map<String, Value>>,
+) -> Result<(), sqlx::Error> {
+    let Push {
+        db,
+        actor,
+        res,
+        schema,
+    } = *push;
+    let at = now();
+    let by: String = actor.name.chars().take(100).collect();
+    for chunk in seen.chunks(500) {
+        let mut binds = vec![SqlValue::text(&at), SqlValue::text(&by)];
+        binds.extend(chunk.iter().map(|id| SqlValue::Int(*id)));
+        db.query_with(
+            &format!(
+                "UPDATE assets SET lastseen = ?, lastseenby = ? WHERE assetid IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    let Some(field) = &schema.heartbeat else {
+        return Ok(());
+    };
+    let table = match &res.extension {
+        Some(ext) if ext.get(field).is_some() => ext,
+        _ => &res.table,
+    };
+    for (id, value) in heartbeats {
+        let unchanged = stored
+            .get(id)
+            .is_some_and(|before| before.get(field) == Some(&value.to_json()));
+        if unchanged {
+            continue;
+        }
+        db.query_with(
+            &format!(
+                "UPDATE {} SET {field} = ? WHERE {} = ?",
+                table.name,
+                res.key()
+            ),
+            &[value.clone(), SqlValue::Int(*id)],
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+fn rejected(e: &ApiError) -> Value {
+    json!({"status": Outcome::Rejected, "reason": e.message, "details": e.details})
+}
+
+/// Applies a batch; the answer lists one result per record, in order. The batch is one
+/// write transaction (one bad record is undone alone, in its savepoint); a batch the
+/// database undid to break a deadlock is run again, up to five times in all.
 pub async fn ingest(
     db: &Db,
     actor: &Actor,
@@ -330,25 +740,53 @@ pub async fn ingest(
     schema: &CollectorSchema,
     records: &[Value],
 ) -> Vec<Value> {
+    let mut shaped: Vec<Option<Map<String, Value>>> = Vec::with_capacity(records.len());
+    let mut early: Vec<Option<Value>> = Vec::with_capacity(records.len());
+    for raw in records {
+        let checked = check_shape(schema, raw).and_then(|record| res.normalized(&record));
+        match checked {
+            Ok(record) => {
+                shaped.push(Some(record));
+                early.push(None);
+            }
+            Err(reasons) => {
+                shaped.push(None);
+                early.push(Some(rejected(&ApiError::validation(reasons))));
+            }
+        }
+    }
+    let push = Push {
+        db,
+        actor,
+        res,
+        schema,
+    };
+    let mut attempt = 1;
+    let applied = loop {
+        match apply_batch(&push, &shaped).await {
+            Err(e) if e.is_retryable() && attempt < 5 => {
+                tokio::time::sleep(std::time::Duration::from_millis(20 * attempt)).await;
+                attempt += 1;
+            }
+            result => break result,
+        }
+    };
+    let applied = applied.unwrap_or_else(|e| {
+        shaped
+            .iter()
+            .map(|r| r.as_ref().map(|_| rejected(&e)))
+            .collect()
+    });
     let mut results = Vec::with_capacity(records.len());
-    for (index, raw) in records.iter().enumerate() {
-        let identity = raw
+    for (index, ((raw, early), applied)) in records.iter().zip(early).zip(applied).enumerate() {
+        let mut entry = early
+            .or(applied)
+            .unwrap_or_else(|| rejected(&ApiError::internal("no result")));
+        entry["index"] = json!(index);
+        entry["identity"] = raw
             .get(&schema.identityfield)
             .cloned()
             .unwrap_or(Value::Null);
-        let outcome = match check_shape(schema, raw) {
-            Err(reasons) => Err(ApiError::validation(reasons)),
-            Ok(record) => match res.normalized(&record) {
-                Ok(record) => apply(db, actor, res, schema, &record).await,
-                Err(reasons) => Err(ApiError::validation(reasons)),
-            },
-        };
-        let mut entry = match outcome {
-            Ok(v) => v,
-            Err(e) => json!({"status": "rejected", "reason": e.message, "details": e.details}),
-        };
-        entry["index"] = json!(index);
-        entry["identity"] = identity;
         results.push(entry);
     }
     results

@@ -120,7 +120,29 @@ pub fn models() -> Table {
         .unique_index(&["vendorid", "name"])
 }
 
+/// The asset table as the current model has it: the baseline plus later migrations' columns.
 pub fn assets() -> Table {
+    assets_baseline()
+        .column(lastseen())
+        .column(lastseenby())
+        .index(&["lastseen"])
+        .lower_index("serialnumber")
+}
+
+/// When a collector last reported the asset, by the server's clock (a push that changes
+/// nothing still moves it; it is not a change of the record: no version, no audit entry).
+fn lastseen() -> Column {
+    Column::timestamp("lastseen").nullable()
+}
+
+/// Which collector (its token's name) reported the asset last.
+fn lastseenby() -> Column {
+    Column::string("lastseenby", 100).nullable()
+}
+
+/// The asset table as core migration 1 created it. A recorded step never changes, so this
+/// stays as it was; new columns come as steps of later migrations (see `assets`).
+fn assets_baseline() -> Table {
     Table::new("assets")
         .column(Column::id("assetid"))
         .column(Column::string("assetnumber", 50).unique())
@@ -266,7 +288,14 @@ pub fn core_tables() -> Vec<Table> {
 }
 
 pub fn core_chain() -> Chain {
-    let baseline = core_tables().into_iter().map(Step::CreateTable).collect();
+    let baseline = core_tables()
+        .into_iter()
+        .map(|t| match t.name.as_str() {
+            "assets" => assets_baseline(),
+            _ => t,
+        })
+        .map(Step::CreateTable)
+        .collect();
     Chain {
         name: CORE_CHAIN.to_string(),
         migrations: vec![
@@ -305,8 +334,75 @@ pub fn core_chain() -> Chain {
             ),
             Migration::new(3, "search_trigram_index", search_trigram_index()),
             Migration::new(4, "assets_by_location_index", assets_by_location_index()),
+            Migration::new(5, "collector_scale", collector_scale()),
         ],
     }
+}
+
+/// Collectors at plant-group scale: when a collector last saw each asset (server time), a
+/// case-ignoring index on serial numbers (a renamed PC is found by its serial without reading
+/// every asset), search entries found by asset (an extended asset's two entries), and
+/// substring search that reads an index on MySQL and PostgreSQL too (see `search`).
+fn collector_scale() -> Vec<Step> {
+    vec![
+        Step::AddColumn {
+            table: "assets".into(),
+            column: lastseen(),
+        },
+        Step::AddColumn {
+            table: "assets".into(),
+            column: lastseenby(),
+        },
+        Step::CreateIndex {
+            table: "assets".into(),
+            index: crate::schema::Index {
+                name: "ix_assets_lastseen".into(),
+                columns: vec!["lastseen".into()],
+                unique: false,
+                lower: false,
+            },
+        },
+        Step::CreateIndex {
+            table: "assets".into(),
+            index: crate::schema::Index::lower("assets", "serialnumber"),
+        },
+        Step::CreateIndex {
+            table: "searchindex".into(),
+            index: crate::schema::Index {
+                name: "ix_searchindex_assetid".into(),
+                columns: vec!["assetid".into()],
+                unique: false,
+                lower: false,
+            },
+        },
+        // PostgreSQL: a trigram index answers `LIKE '%text%'`. pg_trgm ships with
+        // PostgreSQL; where the extension cannot be created (no rights), search still works,
+        // reading the table instead.
+        Step::Sql {
+            sqlite: "SELECT 1".into(),
+            mysql: "SELECT 1".into(),
+            postgres: "DO $do$ BEGIN \
+                 CREATE EXTENSION IF NOT EXISTS pg_trgm; \
+                 EXECUTE 'CREATE INDEX IF NOT EXISTS tx_searchindex_searchtext ON searchindex USING gin (searchtext gin_trgm_ops)'; \
+                 EXCEPTION WHEN OTHERS THEN RAISE WARNING 'search: no trigram index (%), searches read the whole table', SQLERRM; \
+                 END $do$"
+                .into(),
+        },
+        // MySQL/MariaDB have no substring index: every word of an entry's text is stored
+        // with each of its endings, so "text contained in a word" is a prefix lookup here.
+        Step::Sql {
+            sqlite: "SELECT 1".into(),
+            mysql: "CREATE TABLE IF NOT EXISTS searchsuffixes (\
+                 suffix VARCHAR(24) NOT NULL, \
+                 searchid BIGINT NOT NULL, \
+                 PRIMARY KEY (suffix, searchid), \
+                 INDEX ix_searchsuffixes_searchid (searchid), \
+                 FOREIGN KEY (searchid) REFERENCES searchindex (searchid) ON DELETE CASCADE\
+                 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+                .into(),
+            postgres: "SELECT 1".into(),
+        },
+    ]
 }
 
 /// Assets of a location in asset-number order straight from an index (the floor map's
@@ -320,6 +416,7 @@ fn assets_by_location_index() -> Vec<Step> {
                 name: "ix_assets_locationid_assetnumber".into(),
                 columns: vec!["locationid".into(), "assetnumber".into()],
                 unique: false,
+                lower: false,
             },
         },
         Step::Sql {

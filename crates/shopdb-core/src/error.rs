@@ -87,10 +87,39 @@ impl ApiError {
     }
 }
 
+/// The message of a write a unique index refused.
+const DUPLICATE: &str = "the change conflicts with an existing record";
+
+/// The code of a write the database undid to break a deadlock; sending it again succeeds.
+const RETRY: &str = "retry";
+
+impl ApiError {
+    /// A write the database undid to break a deadlock with another transaction.
+    pub fn is_retryable(&self) -> bool {
+        self.code == RETRY
+    }
+
+    /// This error, marked as one that running the whole transaction again can cure.
+    pub fn into_retry(self) -> ApiError {
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: RETRY,
+            ..self
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
         if crate::db::is_unique_violation(&e) {
-            return ApiError::conflict("the change conflicts with an existing record");
+            return ApiError::conflict(DUPLICATE);
+        }
+        if crate::db::is_deadlock(&e) {
+            return ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                RETRY,
+                "the database undid this write to break a deadlock with another; send it again",
+            );
         }
         if crate::db::is_foreign_key_violation(&e) {
             return ApiError::conflict("the change conflicts with records that refer to this one");

@@ -2,6 +2,7 @@
 //! create, update and delete with validation, audit and search indexing in one transaction.
 //! Core reference tables, assets and plugin tables are all served by this one engine.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
@@ -20,8 +21,15 @@ use crate::schema::{Column, ColumnType, OnDelete, Table};
 use crate::search::{self, SearchSpec};
 use crate::util::{is_valid_date, normalize_timestamp, now};
 
-/// Columns the server maintains itself; clients may send them back but they are ignored.
-pub const MANAGED_COLUMNS: &[&str] = &["createddate", "modifieddate", "version"];
+/// Columns the server maintains itself: clients may send them back but they are ignored, and
+/// the audit trail leaves them out (`lastseen`/`lastseenby` move with every collector check-in, which is not a change).
+pub const MANAGED_COLUMNS: &[&str] = &[
+    "createddate",
+    "modifieddate",
+    "version",
+    "lastseen",
+    "lastseenby",
+];
 
 /// A page of records, as values or as JSON text built by the database.
 enum PageRows {
@@ -270,6 +278,47 @@ impl ChildList {
         }
         out.sort_by_cached_key(|v| v.to_string());
         Ok(Value::Array(out))
+    }
+
+    /// The lists of several parents at once, each sorted as `load` sorts it.
+    async fn load_many(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        parent_key: &str,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Vec<Value>>, sqlx::Error> {
+        let columns: Vec<&Column> = self.item_columns(parent_key).collect();
+        let names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        let binds: Vec<SqlValue> = ids.iter().map(|id| SqlValue::Int(*id)).collect();
+        let rows = db
+            .query_with(
+                &format!(
+                    "SELECT {parent_key}, {} FROM {} WHERE {parent_key} IN ({})",
+                    names.join(", "),
+                    self.table.name,
+                    vec!["?"; ids.len()].join(", ")
+                ),
+                &binds,
+            )
+            .fetch_all(conn)
+            .await?;
+        let mut out: HashMap<i64, Vec<Value>> = HashMap::new();
+        for r in &rows {
+            let parent: i64 = r.try_get(0)?;
+            let mut row = Map::new();
+            for (idx, c) in columns.iter().enumerate() {
+                row.insert(
+                    c.name.clone(),
+                    decode_column(r, idx + 1, c.ty.value_kind())?,
+                );
+            }
+            out.entry(parent).or_default().push(Value::Object(row));
+        }
+        for list in out.values_mut() {
+            list.sort_by_cached_key(|v| v.to_string());
+        }
+        Ok(out)
     }
 
     async fn replace(
@@ -753,6 +802,44 @@ impl Resource {
         Ok(Some(record))
     }
 
+    /// The records with keys `ids` (those that exist), in two queries per chunk of ids
+    /// whatever their number, child lists included.
+    pub async fn fetch_many(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, Map<String, Value>>, sqlx::Error> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let binds: Vec<SqlValue> = chunk.iter().map(|id| SqlValue::Int(*id)).collect();
+            let rows = db
+                .query_with(
+                    &format!("{} WHERE t.{} IN ({marks})", self.select_sql(), self.key()),
+                    &binds,
+                )
+                .fetch_all(&mut *conn)
+                .await?;
+            for row in &rows {
+                let record = self.row_to_json(row)?;
+                if let Some(id) = record.get(self.key()).and_then(Value::as_i64) {
+                    out.insert(id, record);
+                }
+            }
+            for list in &self.children {
+                let mut items = list.load_many(db, &mut *conn, self.key(), chunk).await?;
+                for (id, record) in out.iter_mut() {
+                    if chunk.contains(id) {
+                        let list_items = items.remove(id).unwrap_or_default();
+                        record.insert(list.field.clone(), Value::Array(list_items));
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn get(&self, db: &Db, id: i64) -> Result<Map<String, Value>, ApiError> {
         let mut conn = db.pool().acquire().await?;
         self.fetch(db, &mut conn, id)
@@ -1133,7 +1220,7 @@ impl Resource {
             },
         )
         .await?;
-        self.index(db, conn, id, &record).await?;
+        self.index(db, conn, id, &record, None).await?;
         Ok(record)
     }
 
@@ -1262,7 +1349,7 @@ impl Resource {
             },
         )
         .await?;
-        self.index(db, conn, id, &after).await?;
+        self.index(db, conn, id, &after, Some(before)).await?;
         Ok(after)
     }
 
@@ -1576,16 +1663,19 @@ impl Resource {
         specs
     }
 
+    /// Writes the record's search entries; `before` (on update) lets unchanged ones be.
     async fn index(
         &self,
         db: &Db,
         conn: &mut AnyConnection,
         id: i64,
         record: &Map<String, Value>,
+        before: Option<&Map<String, Value>>,
     ) -> Result<(), sqlx::Error> {
         let is_asset = self.table.name == "assets";
         for spec in self.search_specs() {
-            search::index_record(db, conn, &spec, id, is_asset.then_some(id), record).await?;
+            let assetid = is_asset.then_some(id);
+            search::index_record(db, conn, &spec, id, assetid, record, before).await?;
         }
         Ok(())
     }
@@ -1695,7 +1785,7 @@ impl Resource {
                 if let (Some(id), Value::Object(record)) =
                     (row.get(self.key()).and_then(Value::as_i64), row)
                 {
-                    self.index(db, &mut tx, id, record).await?;
+                    self.index(db, &mut tx, id, record, None).await?;
                     done += 1;
                 }
             }

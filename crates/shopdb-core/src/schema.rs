@@ -182,6 +182,57 @@ pub struct Index {
     pub columns: Vec<String>,
     #[serde(default)]
     pub unique: bool,
+    /// An index of the one column's lower-cased text, for lookups that ignore case (a
+    /// collector's identity, "unique ignoring case"): `WHERE LOWER(c) = LOWER(?)` reads it
+    /// instead of every row. See `lower_equals` for the condition that uses it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lower: bool,
+}
+
+impl Index {
+    /// The index of `LOWER(column)` on `table`, named `lx_<table>_<column>`. For string
+    /// columns of at most `LOWER_MAX` characters.
+    pub fn lower(table: &str, column: &str) -> Index {
+        Index {
+            name: index_name("lx", table, &[column]),
+            columns: vec![column.to_string()],
+            unique: false,
+            lower: true,
+        }
+    }
+}
+
+/// Longest string a lower-case index covers (MySQL keeps the lower-cased copy in a
+/// generated `VARCHAR` column of this size).
+pub const LOWER_MAX: u32 = 255;
+
+/// MySQL/MariaDB have no index on an expression (MariaDB 10.11), so the lower-cased text
+/// lives in a generated column next to the original, named with an underscore that no
+/// model column can have.
+fn lower_column(column: &str) -> String {
+    format!("{column}_lower")
+}
+
+/// The condition "`column` equals one of `n` bound values, ignoring case", answered by the
+/// column's lower-case index like `lower_equals`.
+pub fn lower_in(dialect: Dialect, qualifier: Option<&str>, column: &str, n: usize) -> String {
+    let q = qualifier.map(|q| format!("{q}.")).unwrap_or_default();
+    let marks = vec!["LOWER(?)"; n].join(", ");
+    match dialect {
+        Dialect::MySql => format!("{q}{} IN ({marks})", lower_column(column)),
+        Dialect::Sqlite | Dialect::Postgres => format!("LOWER({q}{column}) IN ({marks})"),
+    }
+}
+
+/// The condition "`column` equals the bound value, ignoring case" written so that the
+/// column's lower-case index (`Index::lower`) answers it on every dialect. `qualifier` is
+/// the table name or alias the column is read through, if any.
+pub fn lower_equals(dialect: Dialect, qualifier: Option<&str>, column: &str) -> String {
+    let q = qualifier.map(|q| format!("{q}.")).unwrap_or_default();
+    match dialect {
+        Dialect::MySql => format!("{q}{} = LOWER(?)", lower_column(column)),
+        Dialect::Sqlite | Dialect::Postgres => format!("LOWER({q}{column}) = LOWER(?)"),
+    }
 }
 
 /// A table: its columns, primary key (when not a generated id) and secondary indexes.
@@ -223,6 +274,7 @@ impl Table {
             name: index_name("ix", &self.name, columns),
             columns: columns.iter().map(|c| c.to_string()).collect(),
             unique: false,
+            lower: false,
         });
         self
     }
@@ -232,7 +284,14 @@ impl Table {
             name: index_name("ux", &self.name, columns),
             columns: columns.iter().map(|c| c.to_string()).collect(),
             unique: true,
+            lower: false,
         });
+        self
+    }
+
+    /// Adds an index of `LOWER(column)` (see `Index::lower`).
+    pub fn lower_index(mut self, column: &str) -> Table {
+        self.indexes.push(Index::lower(&self.name, column));
         self
     }
 
@@ -274,6 +333,15 @@ impl Table {
             Dialect::MySql => {
                 // MySQL has no CREATE INDEX IF NOT EXISTS, so indexes live inside the table.
                 for index in &self.indexes {
+                    if index.lower {
+                        let column = &index.columns[0];
+                        parts.push(format!(
+                            "{} VARCHAR({LOWER_MAX}) AS (LOWER({column})) STORED",
+                            lower_column(column)
+                        ));
+                        parts.push(format!("INDEX {} ({})", index.name, lower_column(column)));
+                        continue;
+                    }
                     let kind = if index.unique {
                         "UNIQUE INDEX"
                     } else {
@@ -322,6 +390,12 @@ fn index_name(prefix: &str, table: &str, columns: &[&str]) -> String {
 }
 
 fn index_sql(table: &str, index: &Index) -> String {
+    if index.lower {
+        return format!(
+            "CREATE INDEX IF NOT EXISTS {} ON {table} (LOWER({}))",
+            index.name, index.columns[0]
+        );
+    }
     let kind = if index.unique {
         "UNIQUE INDEX"
     } else {
@@ -354,6 +428,14 @@ pub fn add_column_sql(table: &str, column: &Column, dialect: Dialect) -> Vec<Str
 /// Statement creating `index` on an existing table.
 pub fn create_index_sql(table: &str, index: &Index, dialect: Dialect) -> String {
     match dialect {
+        Dialect::MySql if index.lower => {
+            let column = &index.columns[0];
+            let generated = lower_column(column);
+            format!(
+                "ALTER TABLE {table} ADD COLUMN {generated} VARCHAR({LOWER_MAX}) AS (LOWER({column})) STORED, ADD INDEX {} ({generated})",
+                index.name
+            )
+        }
         Dialect::MySql => {
             let kind = if index.unique {
                 "UNIQUE INDEX"
@@ -390,7 +472,15 @@ pub async fn live_columns(db: &crate::db::Db, table: &str) -> Result<Vec<String>
         q = q.bind(t.to_string());
     }
     let rows = q.fetch_all(db.pool()).await?;
-    rows.iter().map(|r| r.try_get::<String, _>(0)).collect()
+    let names: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect::<Result<_, _>>()?;
+    // MySQL's generated lower-case copies (see `lower_column`) belong to an index, not the model.
+    Ok(names
+        .into_iter()
+        .filter(|n| !n.ends_with("_lower"))
+        .collect())
 }
 
 #[cfg(test)]

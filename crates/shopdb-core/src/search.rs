@@ -38,15 +38,15 @@ fn clip(s: &str, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-/// Writes (or rewrites) the index entry of one record.
-pub async fn index_record(
-    db: &Db,
-    conn: &mut AnyConnection,
-    spec: &SearchSpec,
-    id: i64,
-    assetid: Option<i64>,
-    record: &Map<String, Value>,
-) -> Result<(), sqlx::Error> {
+/// What one record's index entry holds.
+#[derive(Debug, PartialEq)]
+struct Entry {
+    title: String,
+    subtitle: Option<String>,
+    text: String,
+}
+
+fn entry_of(spec: &SearchSpec, id: i64, record: &Map<String, Value>) -> Entry {
     let text: Vec<String> = spec
         .fields
         .iter()
@@ -55,22 +55,49 @@ pub async fn index_record(
         .collect();
     let title = text_of(record, &spec.title).unwrap_or_else(|| format!("{} {id}", spec.entitytype));
     let subtitle = spec.subtitle.as_deref().and_then(|f| text_of(record, f));
+    Entry {
+        title: clip(&title, 200),
+        subtitle: subtitle.map(|s| clip(&s, 200)),
+        text: clip(&text.join(" "), 1000),
+    }
+}
+
+/// Writes (or rewrites) the index entry of one record. With `before` (the record as it was)
+/// an entry whose text, title and subtitle stay the same is left alone.
+pub async fn index_record(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    id: i64,
+    assetid: Option<i64>,
+    record: &Map<String, Value>,
+    before: Option<&Map<String, Value>>,
+) -> Result<(), sqlx::Error> {
+    let entry = entry_of(spec, id, record);
+    if before.is_some_and(|b| entry_of(spec, id, b) == entry) {
+        return Ok(());
+    }
     remove(db, conn, &spec.entitytype, id).await?;
-    db.query_with(
-        "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            SqlValue::text(&spec.entitytype),
-            SqlValue::Int(id),
-            SqlValue::opt_int(assetid),
-            SqlValue::text(clip(&title, 200)),
-            SqlValue::opt_text(subtitle.map(|s| clip(&s, 200))),
-            SqlValue::text(spec.url.replace("{id}", &id.to_string())),
-            SqlValue::opt_text(spec.plugin.clone()),
-            SqlValue::text(clip(&text.join(" "), 1000)),
-        ],
-    )
-    .execute(conn)
-    .await?;
+    let searchid = db
+        .insert_returning_id(
+            conn,
+            "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            &[
+                SqlValue::text(&spec.entitytype),
+                SqlValue::Int(id),
+                SqlValue::opt_int(assetid),
+                SqlValue::text(&entry.title),
+                SqlValue::opt_text(entry.subtitle),
+                SqlValue::text(spec.url.replace("{id}", &id.to_string())),
+                SqlValue::opt_text(spec.plugin.clone()),
+                SqlValue::text(&entry.text),
+            ],
+            "searchid",
+        )
+        .await?;
+    if db.dialect() == Dialect::MySql {
+        write_suffixes(db, conn, &[(searchid, entry.text)]).await?;
+    }
     Ok(())
 }
 
@@ -86,6 +113,91 @@ pub async fn remove(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// Longest word ending kept for MySQL's substring lookups; a longer search term is looked up
+/// by its first `SUFFIX_MAX` characters and then checked against the whole text.
+const SUFFIX_MAX: usize = 24;
+
+/// Shortest term looked up through an index; shorter ones read the table.
+const INDEXED_MIN: usize = 3;
+
+/// Every ending of every word of `text` that is `INDEXED_MIN` characters or longer, cut to
+/// `SUFFIX_MAX` characters, without repeats. Any part of a word of the text is the start of
+/// one of them, which is what lets a prefix lookup find text inside words.
+fn suffixes(text: &str) -> Vec<String> {
+    let mut out = std::collections::BTreeSet::new();
+    for word in text.split_whitespace() {
+        let chars: Vec<char> = word.chars().collect();
+        for start in 0..chars.len() {
+            if chars.len() - start < INDEXED_MIN {
+                break;
+            }
+            out.insert(chars[start..].iter().take(SUFFIX_MAX).collect::<String>());
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Stores the word endings of each `(searchid, text)` (MySQL only; see `suffixes`).
+async fn write_suffixes(
+    db: &Db,
+    conn: &mut AnyConnection,
+    entries: &[(i64, String)],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<(String, i64)> = entries
+        .iter()
+        .flat_map(|(id, text)| suffixes(text).into_iter().map(move |s| (s, *id)))
+        .collect();
+    for chunk in rows.chunks(500) {
+        let binds: Vec<SqlValue> = chunk
+            .iter()
+            .flat_map(|(s, id)| [SqlValue::text(s), SqlValue::Int(*id)])
+            .collect();
+        db.query_with(
+            &format!(
+                "INSERT INTO searchsuffixes (suffix, searchid) VALUES {}",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// MySQL: fills the word-ending table for entries written before it existed (the first start
+/// after the upgrade that added it); returns how many entries were done. Elsewhere a no-op.
+pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
+    if db.dialect() != Dialect::MySql {
+        return Ok(0);
+    }
+    let mut done = 0;
+    let mut after = 0i64;
+    loop {
+        let rows = db
+            .query(
+                "SELECT s.searchid, s.searchtext FROM searchindex s WHERE s.searchid > ? \
+                 AND NOT EXISTS (SELECT 1 FROM searchsuffixes x WHERE x.searchid = s.searchid) \
+                 ORDER BY s.searchid LIMIT 1000",
+            )
+            .bind(after)
+            .fetch_all(db.pool())
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(done);
+        };
+        after = last.try_get(0)?;
+        let entries: Vec<(i64, String)> = rows
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_, sqlx::Error>>()?;
+        let mut tx = db.begin().await?;
+        write_suffixes(db, &mut tx, &entries).await?;
+        tx.commit().await?;
+        done += entries.len();
+    }
 }
 
 /// The FTS5 query for "contains `q`" when the trigram index can answer it: on SQLite, for
@@ -119,73 +231,142 @@ pub fn candidates(
     Some((sql, values))
 }
 
-/// Records whose indexed text contains `q` (case-insensitive), titles starting with it first.
-/// `hidden_plugins` are plugins whose entries must not show (disabled ones).
+/// One page of search results and how many there are in all.
+#[derive(Debug)]
+pub struct Hits {
+    pub results: Vec<Value>,
+    pub total: i64,
+}
+
+/// The condition "the entry aliased `s` contains `q`" for this dialect, with its values:
+/// SQLite's trigram index, PostgreSQL's trigram index behind a plain LIKE, MySQL's word
+/// endings narrowed first, each checked against the text itself where the index could
+/// return more. Terms shorter than `INDEXED_MIN` read the table.
+fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
+    let pattern = SqlValue::text(like_pattern(q));
+    let like = "s.searchtext LIKE ? ESCAPE '!'".to_string();
+    if let Some(term) = trigram_term(dialect, q) {
+        return (
+            "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)".into(),
+            vec![term],
+        );
+    }
+    if dialect == Dialect::MySql {
+        // The longest word of the term: any word of it lies inside one word of the text.
+        let word = q
+            .to_lowercase()
+            .split_whitespace()
+            .max_by_key(|w| w.chars().count())
+            .map(str::to_string)
+            .unwrap_or_default();
+        if word.chars().count() >= INDEXED_MIN {
+            let start: String = word.chars().take(SUFFIX_MAX).collect();
+            let prefix = like_pattern(&start);
+            return (
+                format!(
+                    "s.searchid IN (SELECT x.searchid FROM searchsuffixes x WHERE x.suffix LIKE ? ESCAPE '!') AND {like}"
+                ),
+                vec![SqlValue::text(&prefix[1..]), pattern],
+            );
+        }
+    }
+    (like, vec![pattern])
+}
+
+/// Records whose indexed text contains `q` (case-insensitive): those whose title is `q`
+/// first, then titles starting with it, then the rest, each by title. `hidden_plugins` are
+/// plugins whose entries must not show (disabled ones). An asset a visible plugin extends
+/// shows once, as the plugin's record (which says what the thing is).
 pub async fn search(
     db: &Db,
     q: &str,
-    limit: i64,
+    page: i64,
+    per_page: i64,
     hidden_plugins: &[String],
-) -> Result<Vec<Value>, sqlx::Error> {
+) -> Result<Hits, sqlx::Error> {
     let q = q.trim();
-    // SQLite answers substrings of three characters or more from its trigram index; shorter
-    // ones, and the other databases, match the narrow search table directly.
-    let (mut sql, mut values) = if let Some(term) = trigram_term(db.dialect(), q) {
-        (
-            String::from(
-                "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex \
-                 WHERE searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)",
-            ),
-            vec![term],
-        )
-    } else {
-        (
-            String::from(
-                "SELECT entitytype, entityid, title, subtitle, url, assetid FROM searchindex WHERE searchtext LIKE ? ESCAPE '!'",
-            ),
-            vec![SqlValue::text(like_pattern(q))],
-        )
+    let lowered = q.to_lowercase();
+    let dialect = db.dialect();
+    let (matches, mut values) = contains(dialect, q);
+    let visible = |alias: &str| {
+        if hidden_plugins.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND ({alias}.plugin IS NULL OR {alias}.plugin NOT IN ({}))",
+                vec!["?"; hidden_plugins.len()].join(", ")
+            )
+        }
     };
-    if !hidden_plugins.is_empty() {
-        sql.push_str(&format!(
-            " AND (plugin IS NULL OR plugin NOT IN ({}))",
-            vec!["?"; hidden_plugins.len()].join(", ")
-        ));
-        values.extend(hidden_plugins.iter().map(SqlValue::text));
-    }
-    // The limit is written into the SQL (see `db::limit_offset`).
-    sql.push_str(&format!(
-        " ORDER BY CASE WHEN LOWER(title) LIKE ? ESCAPE '!' THEN 0 ELSE 1 END, title LIMIT {limit}"
+    let mut filter = format!("{matches}{}", visible("s"));
+    values.extend(hidden_plugins.iter().map(SqlValue::text));
+    // The plugin's entry holds the asset's text too, but one written before a field was
+    // added may not: the asset's entry steps aside only when the plugin's also matches.
+    filter.push_str(&format!(
+        " AND NOT (s.entitytype = 'asset' AND EXISTS (SELECT 1 FROM searchindex p \
+         WHERE p.assetid = s.assetid AND p.entitytype <> 'asset'{} AND p.searchtext LIKE ? ESCAPE '!'))",
+        visible("p")
     ));
+    values.extend(hidden_plugins.iter().map(SqlValue::text));
+    values.push(SqlValue::text(like_pattern(q)));
+
+    let total: i64 = db
+        .query_with(
+            &format!("SELECT COUNT(*) FROM searchindex s WHERE {filter}"),
+            &values,
+        )
+        .fetch_one(db.pool())
+        .await?
+        .try_get(0)?;
     let prefix = like_pattern(q);
-    values.push(SqlValue::text(&prefix[1..]));
-    let rows = db.query_with(&sql, &values).fetch_all(db.pool()).await?;
-    // An asset a plugin extends has two entries (the asset's and the plugin's); show the
-    // plugin's, which says what the thing is.
-    let mut plugin_assets = std::collections::HashSet::new();
+    let mut page_values = values.clone();
+    page_values.push(SqlValue::text(&lowered));
+    page_values.push(SqlValue::text(&prefix[1..]));
+    page_values.push(SqlValue::Int((page - 1) * per_page));
+    // The page size is written into the SQL (see `db::limit_offset`).
+    let sql = format!(
+        "SELECT s.entitytype, s.entityid, s.title, s.subtitle, s.url FROM searchindex s WHERE {filter} \
+         ORDER BY CASE WHEN LOWER(s.title) = ? THEN 0 WHEN LOWER(s.title) LIKE ? ESCAPE '!' THEN 1 ELSE 2 END, s.title, s.searchid{}",
+        crate::db::limit_offset(per_page)
+    );
+    let rows = db
+        .query_with(&sql, &page_values)
+        .fetch_all(db.pool())
+        .await?;
+    let mut results = Vec::with_capacity(rows.len());
     for r in &rows {
-        if let Some(a) = r.try_get::<Option<i64>, _>(5)?
-            && r.try_get::<String, _>(0)? != "asset"
-        {
-            plugin_assets.insert(a);
-        }
-    }
-    let mut out = Vec::new();
-    for r in &rows {
-        let kind: String = r.try_get(0)?;
-        if kind == "asset"
-            && r.try_get::<Option<i64>, _>(5)?
-                .is_some_and(|a| plugin_assets.contains(&a))
-        {
-            continue;
-        }
-        out.push(json!({
-            "type": kind,
+        results.push(json!({
+            "type": r.try_get::<String, _>(0)?,
             "id": r.try_get::<i64, _>(1)?,
             "title": r.try_get::<String, _>(2)?,
             "subtitle": r.try_get::<Option<String>, _>(3)?,
             "url": r.try_get::<String, _>(4)?,
         }));
     }
-    Ok(out)
+    Ok(Hits { results, total })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_part_of_a_word_starts_one_of_its_endings() {
+        let ends = suffixes("wj-pc-000123 10.20.30.40");
+        for part in ["pc-0001", "000123", "c-00", "20.30", "wj-pc-000123"] {
+            assert!(
+                ends.iter().any(|e| e.starts_with(part)),
+                "{part} in {ends:?}"
+            );
+        }
+        assert!(ends.iter().all(|e| e.chars().count() >= INDEXED_MIN));
+        let long = suffixes(&"x".repeat(100));
+        assert!(long.iter().all(|e| e.chars().count() <= SUFFIX_MAX));
+        assert_eq!(
+            suffixes("ab cd"),
+            Vec::<String>::new(),
+            "words too short to index"
+        );
+        assert_eq!(suffixes("grüße"), ["grüße", "rüße", "üße"]);
+    }
 }

@@ -269,7 +269,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 let access = match r.access {
                     shopdb_core::api::Access::Public => "public".to_string(),
                     shopdb_core::api::Access::Role(role) => role.to_string(),
-                    shopdb_core::api::Access::Collector => "collector".to_string(),
+                    shopdb_core::api::Access::Collector(role) => format!("collector/{role}"),
                 };
                 // A reader that stops early (`shopdb routes | head`) is not an error.
                 if writeln!(

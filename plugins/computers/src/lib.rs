@@ -25,11 +25,14 @@ use shopdb_core::plugin::{
 };
 use shopdb_core::resource::ChildList;
 use shopdb_core::resource::{Resource, WriteHook};
-use shopdb_core::schema::{Column, OnDelete, Table};
+use shopdb_core::schema::{Column, Index, OnDelete, Table, lower_equals};
 use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::sqlx::Row;
 use shopdb_core::state::AppState;
+
+const LASTSEEN_FROM_CHECKIN: &str = "UPDATE assets SET lastseen = (SELECT c.lastcheckin FROM computers c WHERE c.assetid = assets.assetid), lastseenby = 'collector' \
+     WHERE lastseen IS NULL AND assetid IN (SELECT assetid FROM computers WHERE lastcheckin IS NOT NULL)";
 
 /// The asset type new computers get.
 pub const ASSET_TYPE: &str = "Computer";
@@ -44,7 +47,13 @@ pub fn plugin() -> Candidate {
     Ok(Arc::new(ComputersPlugin { manifest }))
 }
 
+/// The table as the current model has it: the baseline plus what later migrations added.
 pub fn computers_table() -> Table {
+    computers_baseline().lower_index("hostname")
+}
+
+/// The table as migration 1 created it; recorded steps never change (see `computers_table`).
+fn computers_baseline() -> Table {
     Table::new("computers")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
         .column(Column::string("hostname", 100).unique())
@@ -134,7 +143,9 @@ async fn stale_route(State(state): State<AppState>, RawQuery(q): RawQuery) -> Ap
     ))
 }
 
-/// Computers not seen for `days` days (or never), oldest first.
+/// Computers no collector has reported for `days` days (or ever), by the server's clock
+/// (`assets.lastseen`; a PC's own clock may be wrong), oldest first. `lastcheckin` is the
+/// time the PC itself reported.
 pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>> {
     let cutoff = shopdb_core::util::format_timestamp(
         shopdb_core::time::OffsetDateTime::now_utc() - shopdb_core::time::Duration::days(days),
@@ -142,8 +153,8 @@ pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>>
     let rows = ctx
         .db
         .query(
-            "SELECT c.assetid, c.hostname, c.lastcheckin, a.assetnumber FROM computers c JOIN assets a ON a.assetid = c.assetid \
-             WHERE c.lastcheckin IS NULL OR c.lastcheckin < ? ORDER BY c.lastcheckin, c.hostname",
+            "SELECT c.assetid, c.hostname, a.lastseen, a.assetnumber, a.lastseenby, c.lastcheckin FROM computers c JOIN assets a ON a.assetid = c.assetid \
+             WHERE a.lastseen IS NULL OR a.lastseen < ? ORDER BY a.lastseen, c.hostname",
         )
         .bind(cutoff)
         .fetch_all(ctx.db.pool())
@@ -153,8 +164,10 @@ pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>>
             Ok(json!({
                 "assetid": r.try_get::<i64, _>(0)?,
                 "hostname": r.try_get::<String, _>(1)?,
-                "lastcheckin": r.try_get::<Option<String>, _>(2)?,
+                "lastseen": r.try_get::<Option<String>, _>(2)?,
                 "assetnumber": r.try_get::<String, _>(3)?,
+                "lastseenby": r.try_get::<Option<String>, _>(4)?,
+                "lastcheckin": r.try_get::<Option<String>, _>(5)?,
             }))
         })
         .collect()
@@ -175,12 +188,14 @@ fn hostname_ignores_case() -> WriteHook {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .trim();
+            let sql = format!(
+                "SELECT assetid, hostname FROM computers WHERE {} AND assetid <> ?",
+                lower_equals(event.db.dialect(), None, "hostname")
+            );
             let other = event
                 .db
-                .query(
-                    "SELECT assetid, hostname FROM computers WHERE LOWER(hostname) = ? AND assetid <> ?",
-                )
-                .bind(hostname.to_lowercase())
+                .query(&sql)
+                .bind(hostname.to_string())
                 .bind(event.id.unwrap_or(0))
                 .fetch_optional(&mut *event.conn)
                 .await?;
@@ -215,7 +230,7 @@ impl Plugin for ComputersPlugin {
 
     fn migrations(&self) -> Vec<Migration> {
         vec![
-            Migration::new(1, "baseline", vec![Step::CreateTable(computers_table())]),
+            Migration::new(1, "baseline", vec![Step::CreateTable(computers_baseline())]),
             Migration::new(
                 2,
                 "installed software",
@@ -225,6 +240,22 @@ impl Plugin for ComputersPlugin {
                 3,
                 "canonical MAC addresses",
                 vec![shopdb_core::addresses::canonical_macs("computers")],
+            ),
+            Migration::new(
+                4,
+                "host names found ignoring case; last seen by the server's clock",
+                vec![
+                    Step::CreateIndex {
+                        table: "computers".into(),
+                        index: Index::lower("computers", "hostname"),
+                    },
+                    // Until now the PC's own check-in time was all there was: start from it.
+                    Step::Sql {
+                        sqlite: LASTSEEN_FROM_CHECKIN.into(),
+                        mysql: LASTSEEN_FROM_CHECKIN.into(),
+                        postgres: LASTSEEN_FROM_CHECKIN.into(),
+                    },
+                ],
             ),
         ]
     }
@@ -298,6 +329,7 @@ impl Plugin for ComputersPlugin {
                 field("lastcheckin", "string", false),
                 field("software", "array", false),
             ],
+            heartbeat: Some("lastcheckin".into()),
             resource: None,
         })
     }
@@ -390,7 +422,7 @@ impl Plugin for ComputersPlugin {
                             "{:<24} {:<12} {}\n",
                             c["hostname"].as_str().unwrap_or_default(),
                             c["assetnumber"].as_str().unwrap_or_default(),
-                            c["lastcheckin"].as_str().unwrap_or("never")
+                            c["lastseen"].as_str().unwrap_or("never")
                         ));
                     }
                     Ok(out)

@@ -388,6 +388,7 @@ impl Plugin for NetworkPlugin {
                 field("managementurl", "string", false),
                 field("serialnumber", "string", false),
             ],
+            heartbeat: None,
             resource: Some("network".into()),
         })
     }

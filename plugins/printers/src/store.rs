@@ -183,8 +183,12 @@ pub async fn find_computers_by_hostname(
     db: &Db,
     hostname: &str,
 ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT assetid, hostname FROM computers WHERE {}",
+        shopdb_core::schema::lower_equals(db.dialect(), None, "hostname")
+    );
     let rows = db
-        .query("SELECT assetid, hostname FROM computers WHERE LOWER(hostname) = LOWER(?)")
+        .query(&sql)
         .bind(hostname.to_string())
         .fetch_all(db.pool())
         .await?;

@@ -363,12 +363,14 @@ pub async fn open_checkout(db: &Db, assetid: i64) -> Result<Option<Map<String, V
 
 /// Devices whose serial number is `serial` (ignoring case and surrounding spaces).
 pub async fn find_by_serial(db: &Db, serial: &str) -> Result<Vec<i64>, sqlx::Error> {
+    let sql = format!(
+        "SELECT d.assetid FROM usbdevices d JOIN assets a ON a.assetid = d.assetid \
+         WHERE {} ORDER BY d.assetid LIMIT 10",
+        shopdb_core::schema::lower_equals(db.dialect(), Some("a"), "serialnumber")
+    );
     let rows = db
-        .query(
-            "SELECT d.assetid FROM usbdevices d JOIN assets a ON a.assetid = d.assetid \
-             WHERE LOWER(a.serialnumber) = ? ORDER BY d.assetid LIMIT 10",
-        )
-        .bind(serial.trim().to_lowercase())
+        .query(&sql)
+        .bind(serial.trim().to_string())
         .fetch_all(db.pool())
         .await?;
     rows.iter().map(|r| r.try_get::<i64, _>(0)).collect()

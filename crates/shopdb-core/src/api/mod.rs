@@ -37,8 +37,8 @@ pub enum Access {
     Public,
     /// A logged-in user or API token with at least this role.
     Role(Role),
-    /// The route plugin's collector token, or an editor or admin.
-    Collector,
+    /// The route plugin's collector token, or a user or token with at least this role.
+    Collector(Role),
 }
 
 /// A route as documented: method, path, who may call it, what it takes and gives.
@@ -208,10 +208,10 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
                 .into_response();
         };
         let min = match access {
-            Access::Role(min) => min,
-            _ => Role::Editor,
+            Access::Role(min) | Access::Collector(min) => min,
+            Access::Public => Role::Viewer,
         };
-        let own_collector = access == Access::Collector
+        let own_collector = matches!(access, Access::Collector(_))
             && actor.collector_plugin().is_some()
             && actor.collector_plugin() == plugin.as_deref();
         if let Some(token_plugin) = actor.collector_plugin()

@@ -77,9 +77,10 @@ pub fn document(routes: &[RouteInfo]) -> Value {
             Access::Role(role) => {
                 op["description"] = json!(format!("Requires the {role} role (or higher)."));
             }
-            Access::Collector => {
-                op["description"] =
-                    json!("Requires this plugin's collector token, or the editor role.");
+            Access::Collector(role) => {
+                op["description"] = json!(format!(
+                    "Requires this plugin's collector token, or the {role} role (or higher)."
+                ));
             }
         }
         paths

@@ -168,7 +168,7 @@ pub fn collector_routes(plugin: &str) -> Vec<Route> {
         Route::new(
             Method::POST,
             &format!("/api/collector/{plugin}"),
-            Access::Collector,
+            Access::Collector(Role::Editor),
             "collector",
             &format!("Push one {plugin} record or {{\"records\": [...]}}; answers per record"),
             post(
@@ -182,7 +182,7 @@ pub fn collector_routes(plugin: &str) -> Vec<Route> {
         Route::new(
             Method::GET,
             &format!("/api/collector/{plugin}/schema"),
-            VIEWER,
+            Access::Collector(Role::Viewer),
             "collector",
             &format!("JSON Schema of what the {plugin} collector accepts"),
             get(move |State(s): State<AppState>| plugins::collector_schema(s, p2.clone())),

@@ -3,7 +3,7 @@
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{ApiError, ApiResult, ok};
 use crate::http::query_pairs;
@@ -26,25 +26,35 @@ pub async fn health(State(state): State<AppState>) -> ApiResult<Response> {
     }
 }
 
-/// GET /api/search?q=TEXT[&limit=N]
+/// GET /api/search?q=TEXT[&page=N][&per_page=N] (`limit` is the older name of `per_page`)
 pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let mut text = None;
-    let mut limit = 20;
+    let mut page = 1;
+    let mut per_page = 20;
     for (k, v) in query_pairs(q.as_deref()) {
         match k.as_str() {
             "q" => text = Some(v.trim().to_string()),
-            "limit" => {
-                limit = v
+            "limit" | "per_page" => {
+                per_page = v
                     .parse::<i64>()
                     .ok()
                     .filter(|n| (1..=100).contains(n))
                     .ok_or_else(|| {
-                        ApiError::bad_request("limit must be a whole number from 1 to 100")
+                        ApiError::bad_request(format!("{k} must be a whole number from 1 to 100"))
+                    })?
+            }
+            "page" => {
+                page = v
+                    .parse::<i64>()
+                    .ok()
+                    .filter(|n| (1..=100_000).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request("page must be a whole number from 1 to 100000")
                     })?
             }
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unknown parameter '{other}': search takes q and limit"
+                    "unknown parameter '{other}': search takes q, page and per_page"
                 )));
             }
         }
@@ -56,8 +66,8 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
         return Err(ApiError::bad_request("q must be at most 100 characters"));
     }
     let hidden = state.hidden_plugins().await;
-    let results = crate::search::search(&state.db, &text, limit, &hidden).await?;
-    Ok(ok(Value::Array(results)))
+    let hits = crate::search::search(&state.db, &text, page, per_page, &hidden).await?;
+    Ok(crate::error::page(hits.results, page, per_page, hits.total))
 }
 
 /// GET /api/openapi.json

@@ -471,6 +471,17 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// True when the database undid a transaction to break a deadlock (or a serialization
+/// conflict): the whole transaction is gone, and running it again is the remedy.
+pub fn is_deadlock(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c == "40001" || c == "40P01" || c == "1213"),
+        _ => false,
+    }
+}
+
 /// True when a database error is a foreign-key violation.
 pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     match err {

@@ -110,6 +110,11 @@ pub struct CollectorSchema {
     /// identity changed, e.g. a renamed PC. Junk values never match.
     pub matchfields: Vec<String>,
     pub fields: Vec<CollectorField>,
+    /// A field that describes the push rather than the thing (the PC's own clock at check-in,
+    /// `lastcheckin`): stored as sent, but never a change of the record, so a push that
+    /// differs only there answers `unchanged`, writes no audit entry and keeps `version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
     /// URL segment of the resource records are written to; default: the plugin's first
     /// resource that extends assets.
     pub resource: Option<String>,

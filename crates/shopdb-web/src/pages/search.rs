@@ -19,11 +19,13 @@ pub async fn search(
     let q = form.get("q").unwrap_or_default().trim().to_string();
     let mut groups: Vec<(String, Vec<Value>)> = Vec::new();
     let mut error = None;
+    let mut total = 0;
     if !q.is_empty() {
         let hidden = web.app.hidden_plugins().await;
-        match shopdb_core::search::search(&web.app.db, &q, 100, &hidden).await {
+        match shopdb_core::search::search(&web.app.db, &q, 1, 100, &hidden).await {
             Ok(hits) => {
-                for hit in hits {
+                total = hits.total;
+                for hit in hits.results {
                     let kind = hit["type"].as_str().unwrap_or("record").to_string();
                     match groups.iter_mut().find(|(k, _)| *k == kind) {
                         Some((_, list)) => list.push(hit),
@@ -45,5 +47,6 @@ pub async fn search(
     ctx.insert("q".into(), json!(q));
     ctx.insert("groups".into(), json!(groups));
     ctx.insert("error".into(), json!(error));
+    ctx.insert("total".into(), json!(total));
     web.templates.render("search.html", &Value::Object(ctx))
 }

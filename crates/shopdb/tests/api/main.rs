@@ -6,6 +6,7 @@ mod assets;
 mod auth;
 mod bad_input;
 mod bundled;
+mod checkins;
 mod collector;
 mod computers;
 mod equipment;

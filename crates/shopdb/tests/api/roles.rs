@@ -25,7 +25,7 @@ backend_tests! {
             let min = match route.access {
                 Access::Public => continue,
                 Access::Role(min) => min,
-                Access::Collector => Role::Editor,
+                Access::Collector(min) => min,
             };
             let path = route.path.replace("{id}", "1");
             let body = (route.method == Method::POST || route.method == Method::PUT).then(|| json!({}));

@@ -164,6 +164,7 @@ impl Plugin for Cameras {
     fn collector_schema(&self) -> Option<CollectorSchema> {
         let field = CollectorField::new;
         Some(CollectorSchema {
+            heartbeat: None,
             identityfield: "hostname".into(),
             matchfields: vec!["serialnumber".into()],
             fields: vec![

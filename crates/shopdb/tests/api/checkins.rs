@@ -1,0 +1,258 @@
+//! Collectors at plant-group scale: lookups that read an index on every database, batches
+//! pushed in parallel, and check-ins that are not changes.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use shopdb_core::db::Dialect;
+use shopdb_core::sqlx::{self, Executor, Row};
+
+use crate::backend_tests;
+use crate::support::{Reply, TestApp};
+
+async fn computers_token(app: &TestApp) -> String {
+    let installed = app.post("/api/plugins/computers/install", json!({})).await;
+    assert_eq!(installed.status, StatusCode::OK, "{}", installed.body);
+    app.post(
+        "/api/tokens",
+        json!({"name": "inventory-hall1", "plugin": "computers"}),
+    )
+    .await
+    .data()["token"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+async fn push(app: &TestApp, token: &str, records: Vec<Value>) -> Reply {
+    app.call(
+        Method::POST,
+        "/api/collector/computers",
+        Some(token),
+        Some(json!({ "records": records })),
+    )
+    .await
+}
+
+fn pc(n: usize) -> Value {
+    json!({
+        "hostname": format!("WJ-PC-{n:06}"),
+        "serialnumber": format!("5CG{n:07}"),
+        "macaddress": format!("00:1a:2b:{:02x}:{:02x}:{:02x}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
+        "currentuser": "jdoe",
+        "osname": "Windows 11 IoT",
+    })
+}
+
+/// How the database would run `sql` (with `binds` as text values): one line per step.
+async fn plan(app: &TestApp, sql: &str, binds: &[&str]) -> Vec<String> {
+    let db = app.db();
+    let mut conn = db.pool().acquire().await.unwrap();
+    let explain = match db.dialect() {
+        Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        Dialect::MySql | Dialect::Postgres => format!("EXPLAIN {sql}"),
+    };
+    if db.dialect() == Dialect::Postgres {
+        // With sequential scans priced out, a plan that still has one has no index to use
+        // (a table this small would otherwise be read whole whatever its indexes).
+        conn.execute("SET enable_seqscan = off").await.unwrap();
+    }
+    let mut query = db.query(&explain);
+    for b in binds {
+        query = query.bind(b.to_string());
+    }
+    let rows = query.fetch_all(&mut *conn).await.unwrap();
+    if db.dialect() == Dialect::Postgres {
+        conn.execute("RESET enable_seqscan").await.unwrap();
+    }
+    rows.iter()
+        .map(|r| match db.dialect() {
+            Dialect::Sqlite => r.try_get::<String, _>(3).unwrap(),
+            Dialect::Postgres => r.try_get::<String, _>(0).unwrap(),
+            // table, access type, key
+            Dialect::MySql => format!(
+                "table={} type={} key={}",
+                text_at(r, 2),
+                text_at(r, 3),
+                text_at(r, 5)
+            ),
+        })
+        .collect()
+}
+
+fn text_at(row: &sqlx::any::AnyRow, i: usize) -> String {
+    row.try_get::<Option<String>, _>(i)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<Vec<u8>>, _>(i)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .unwrap_or_else(|| "NULL".into())
+}
+
+/// True when no step of the plan reads a whole table.
+fn uses_indexes(dialect: Dialect, plan: &[String]) -> bool {
+    plan.iter().all(|step| match dialect {
+        Dialect::Sqlite => !step.starts_with("SCAN"),
+        Dialect::Postgres => !step.contains("Seq Scan"),
+        Dialect::MySql => !step.contains("type=ALL") && !step.contains("key=NULL"),
+    })
+}
+
+backend_tests! {
+    async fn identity_and_match_lookups_read_an_index(app) {
+        let token = computers_token(&app).await;
+        let reply = push(&app, &token, (0..300).map(pc).collect()).await;
+        assert_eq!(reply.data()["created"], 300, "{}", reply.body);
+        let resource = app.state.resources.get("computers").expect("computers resource").clone();
+        let dialect = app.db().dialect();
+        // The collector's identity (host name, ignoring case), its match fields (serial
+        // number ignoring case; MAC address in its one stored form), each for one value and
+        // for a batch of values.
+        for (field, value) in [("hostname", "wj-pc-000042"), ("serialnumber", "5cg0000042"), ("macaddress", "00:1a:2b:00:00:2a")] {
+            for n in [1, 3] {
+                let sql = shopdb_core::collector::lookup_sql(app.db(), &resource, field, n).unwrap();
+                let binds = vec![value; n];
+                let steps = plan(&app, &sql, &binds).await;
+                assert!(uses_indexes(dialect, &steps), "{field} x{n}: {sql}\n{steps:#?}");
+            }
+        }
+        // "Host names ignore case": the check a new or renamed PC goes through.
+        let unique_check = format!(
+            "SELECT assetid, hostname FROM computers WHERE {} AND assetid <> 0",
+            shopdb_core::schema::lower_equals(dialect, None, "hostname")
+        );
+        let steps = plan(&app, &unique_check, &["WJ-PC-000042"]).await;
+        assert!(uses_indexes(dialect, &steps), "{unique_check}\n{steps:#?}");
+        // And the lookups answer as before: a host in another case is the same PC.
+        let again = push(&app, &token, vec![json!({"hostname": "wj-pc-000042", "currentuser": "asmith"})]).await;
+        assert_eq!(again.data()["results"][0]["status"], "updated", "{}", again.body);
+        assert_eq!(app.count("computers").await, 300);
+    }
+
+    async fn the_same_hosts_pushed_by_several_collectors_at_once_stay_one_record_each(app) {
+        let token = computers_token(&app).await;
+        // Eight collectors push the same forty PCs at the same moment (twice over), in
+        // different orders, some spelling the host names in lower case.
+        for round in 0..2 {
+            let pushes = (0..8).map(|c| {
+                let mut records: Vec<Value> = (0..40).map(pc).collect();
+                if c % 2 == 1 {
+                    records.reverse();
+                    for r in &mut records {
+                        let lower = r["hostname"].as_str().unwrap().to_lowercase();
+                        r["hostname"] = json!(lower);
+                    }
+                }
+                for r in &mut records {
+                    r["currentuser"] = json!(format!("user-{round}-{c}"));
+                }
+                push(&app, &token, records)
+            });
+            for reply in futures_util::future::join_all(pushes).await {
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                let reasons: Vec<&Value> = reply.data()["results"].as_array().unwrap().iter().filter(|r| r["status"] == "rejected").collect();
+                assert!(reasons.is_empty(), "{reasons:#?}");
+            }
+        }
+        assert_eq!(app.count("computers").await, 40, "one record per PC");
+        let numbers: i64 = app
+            .db()
+            .query("SELECT COUNT(DISTINCT assetnumber) FROM assets")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(numbers, 40);
+        // Every applied change has its audit entry and search entry.
+        let creations: i64 = app
+            .db()
+            .query("SELECT COUNT(*) FROM auditlog WHERE action = 'created' AND entitytype = 'asset'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(creations, 40);
+        let found = app.get("/api/search?q=WJ-PC-0000&per_page=100").await;
+        assert_eq!(found.body["meta"]["total"], 40, "{}", found.body);
+        assert_eq!(found.data().as_array().unwrap().len(), 40);
+    }
+
+    async fn a_check_in_is_not_a_change(app) {
+        let token = computers_token(&app).await;
+        let mut record = pc(7);
+        record["lastcheckin"] = json!("2026-12-01T06:00:00Z");
+        let first = push(&app, &token, vec![record.clone()]).await;
+        assert_eq!(first.data()["results"][0]["status"], "created", "{}", first.body);
+        let id = first.data()["results"][0]["assetid"].as_i64().unwrap();
+        let pc_before = app.get(&format!("/api/computers/{id}")).await.data().clone();
+        assert_eq!(pc_before["lastcheckin"], "2026-12-01T06:00:00Z", "the PC's own clock is kept");
+        assert_eq!(pc_before["lastseenby"], "inventory-hall1");
+        assert!(pc_before["lastseen"].is_string(), "{pc_before}");
+        let audit_rows = app.count("auditlog").await;
+
+        // A technician opens the edit form; then the PC checks in again (its clock moved on).
+        record["lastcheckin"] = json!("2026-12-01T07:00:00Z");
+        let second = push(&app, &token, vec![record.clone()]).await;
+        let result = &second.data()["results"][0];
+        assert_eq!(result["status"], "unchanged", "{}", second.body);
+        assert_eq!(result["changed"], json!([]));
+        assert_eq!(app.count("auditlog").await, audit_rows, "no audit entry for a check-in");
+        let pc_after = app.get(&format!("/api/computers/{id}")).await.data().clone();
+        assert_eq!(pc_after["version"], pc_before["version"], "version stays");
+        assert_eq!(pc_after["lastcheckin"], "2026-12-01T07:00:00Z");
+        assert!(pc_after["lastseen"].as_str() >= pc_before["lastseen"].as_str());
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data().as_array().unwrap().len(), 1, "only the creation: {}", history.body);
+
+        // The edit form opened before the check-in saves without a conflict.
+        let saved = app
+            .put(&format!("/api/computers/{id}"), json!({"notes": "moved to cell 4", "version": pc_before["version"]}))
+            .await;
+        assert_eq!(saved.status, StatusCode::OK, "{}", saved.body);
+        // Clients cannot set when a collector last saw the PC.
+        let forged = app
+            .put(&format!("/api/computers/{id}"), json!({"lastseen": "2020-01-01T00:00:00Z", "version": saved.data()["version"]}))
+            .await;
+        assert_eq!(forged.status, StatusCode::OK, "{}", forged.body);
+        assert_eq!(forged.data()["lastseen"], pc_after["lastseen"], "ignored like other managed fields");
+
+        // A real difference is a change, audited as before.
+        record["currentuser"] = json!("asmith");
+        let third = push(&app, &token, vec![record.clone()]).await;
+        assert_eq!(third.data()["results"][0]["status"], "updated", "{}", third.body);
+        assert_eq!(third.data()["results"][0]["changed"], json!(["currentuser"]));
+        let history = app.get(&format!("/api/assets/{id}/history")).await;
+        assert_eq!(history.data()[0]["changes"]["after"], json!({"currentuser": "asmith"}), "{}", history.body);
+
+        // "Not seen recently" is by the server's clock: a PC whose own clock says 2019 but
+        // that checked in just now is not stale; one never pushed by a collector is.
+        let mut skewed = pc(8);
+        skewed["lastcheckin"] = json!("2019-01-01T00:00:00Z");
+        push(&app, &token, vec![skewed]).await;
+        let manual = app.post("/api/computers", json!({"assetnumber": "PC-MANUAL", "hostname": "WJ-MANUAL-1"})).await;
+        assert_eq!(manual.status, StatusCode::CREATED, "{}", manual.body);
+        let stale = app.get("/api/computers/stale?days=1").await;
+        let hosts: Vec<&str> = stale.data()["computers"].as_array().unwrap().iter().map(|c| c["hostname"].as_str().unwrap()).collect();
+        assert_eq!(hosts, ["WJ-MANUAL-1"], "{}", stale.body);
+    }
+
+    async fn a_collector_token_reads_its_own_schema_only(app) {
+        let token = computers_token(&app).await;
+        app.post("/api/plugins/network/install", json!({})).await;
+        let own = app.call(Method::GET, "/api/collector/computers/schema", Some(&token), None).await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+        assert_eq!(own.data()["x-identityfield"], "hostname");
+        let other = app.call(Method::GET, "/api/collector/network/schema", Some(&token), None).await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN, "{}", other.body);
+        let list = app.call(Method::GET, "/api/computers", Some(&token), None).await;
+        assert_eq!(list.status, StatusCode::FORBIDDEN, "a collector token reads nothing else");
+        let viewer = app.login_as("viewer1", shopdb_core::auth::Role::Viewer).await;
+        let read = app.call(Method::GET, "/api/collector/network/schema", Some(&viewer), None).await;
+        assert_eq!(read.status, StatusCode::OK, "people with the viewer role still read schemas");
+    }
+}

@@ -31,3 +31,121 @@ backend_tests! {
         assert_eq!(app.get("/api/search?q=x&limit=0").await.status, StatusCode::BAD_REQUEST);
     }
 }
+
+/// Every hit of a search, page by page, and the total the first page announced.
+async fn all_pages(app: &crate::support::TestApp, q: &str) -> (Vec<String>, i64) {
+    let encoded: String = url_encode(q);
+    let first = app
+        .get(&format!("/api/search?q={encoded}&per_page=7"))
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{q}: {}", first.body);
+    let total = first.body["meta"]["total"].as_i64().unwrap();
+    let pages = first.body["meta"]["pages"].as_i64().unwrap();
+    let mut titles = Vec::new();
+    for page in 1..=pages {
+        let reply = app
+            .get(&format!("/api/search?q={encoded}&per_page=7&page={page}"))
+            .await;
+        for hit in reply.data().as_array().unwrap() {
+            titles.push(hit["title"].as_str().unwrap().to_string());
+        }
+    }
+    (titles, total)
+}
+
+fn url_encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+backend_tests! {
+    async fn search_answers_are_exact_whatever_the_term(app) {
+        let names = [
+            ("WJ-PC-012345", "Grinder PC"),
+            ("WJ-PC-012346", "Lathe PC"),
+            ("WJ-PC-0123", "Spare PC"),
+            ("WJ-PC-099999", "Müller's desk"),
+            ("X-01234", "Straße 4 (Halle Süd) [100%] a_b!c"),
+            ("10.20.30.40", "IP-named box"),
+            ("00:1a:2b:3c:4d:5e", "MAC-named box"),
+            ("CAM-\"EAST\"", "quoted"),
+        ];
+        for (number, name) in names {
+            app.asset(json!({"assetnumber": number, "name": name})).await;
+        }
+        // Each term against what a plain "contains, ignoring case" over number and name gives.
+        let terms = [
+            "PC-0123", "pc-01234", "12", "0", "9", "WJ", "wj-pc-012345", "müller", "MÜLLER", "straße",
+            "süd) [100%", "100%", "a_b!c", "_", "!", "%", "10.20.30", ".30.4", "1a:2b", ":4d:5e",
+            "\"east\"", "'s desk", "lathe pc", "ip-named", "nothing-like-this", "PC-0123 ",
+        ];
+        for term in terms {
+            let wanted: Vec<String> = {
+                let t = term.trim().to_lowercase();
+                let mut w: Vec<String> = names
+                    .iter()
+                    .filter(|(n, m)| n.to_lowercase().contains(&t) || m.to_lowercase().contains(&t))
+                    .map(|(n, _)| n.to_string())
+                    .collect();
+                w.sort();
+                w
+            };
+            let (mut got, total) = all_pages(&app, term).await;
+            assert_eq!(total as usize, got.len(), "{term:?}: total matches the pages");
+            got.sort();
+            assert_eq!(got, wanted, "{term:?}");
+        }
+        // A long term (100 characters) is searched, and over 100 is refused.
+        let long = "x".repeat(100);
+        app.asset(json!({"assetnumber": "LONG-1", "name": format!("a{long}b")})).await;
+        assert_eq!(all_pages(&app, &long).await.1, 1);
+        assert_eq!(app.get(&format!("/api/search?q={long}x")).await.status, StatusCode::BAD_REQUEST);
+    }
+
+    async fn search_ranks_exact_then_prefix_then_substring_and_pages_through_everything(app) {
+        for number in ["AB-PC-0123", "PC-0123-B", "PC-0123", "ZZ-PC-01234", "PC-01234"] {
+            app.asset(json!({"assetnumber": number})).await;
+        }
+        let first = app.get("/api/search?q=pc-0123").await;
+        let titles: Vec<&str> = first.data().as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+        assert_eq!(titles, ["PC-0123", "PC-0123-B", "PC-01234", "AB-PC-0123", "ZZ-PC-01234"]);
+        assert_eq!(first.body["meta"]["total"], 5);
+
+        for n in 0..45 {
+            app.asset(json!({"assetnumber": format!("BULK-{n:03}")})).await;
+        }
+        let (titles, total) = all_pages(&app, "bulk").await;
+        assert_eq!(total, 45);
+        let mut unique = titles.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 45, "no record twice, none missed across pages");
+        let last = app.get("/api/search?q=bulk&per_page=20&page=3").await;
+        assert_eq!(last.data().as_array().unwrap().len(), 5);
+        assert_eq!(last.body["meta"]["pages"], 3);
+        assert_eq!(app.get("/api/search?q=bulk&page=0").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.get("/api/search?q=bulk&per_page=101").await.status, StatusCode::BAD_REQUEST);
+    }
+
+    async fn an_extended_asset_is_found_once_as_its_plugin_record(app) {
+        app.post("/api/plugins/computers/install", json!({})).await;
+        let pc = app.post("/api/computers", json!({"assetnumber": "PC-777", "name": "Cell 7 PC", "hostname": "WJ-CELL-777"})).await;
+        assert_eq!(pc.status, StatusCode::CREATED, "{}", pc.body);
+        // The asset number is in both entries; the record shows once, as a computer.
+        let hits = app.get("/api/search?q=pc-777").await;
+        assert_eq!(hits.body["meta"]["total"], 1, "{}", hits.body);
+        assert_eq!(hits.data()[0]["type"], "computer");
+        // The asset's name is only in the asset's entry: found there.
+        let by_name = app.get("/api/search?q=cell%207").await;
+        assert_eq!(by_name.body["meta"]["total"], 1, "{}", by_name.body);
+        // With the plugin disabled the record is a plain asset again.
+        app.post("/api/plugins/computers/disable", json!({})).await;
+        let hidden = app.get("/api/search?q=pc-777").await;
+        assert_eq!(hidden.body["meta"]["total"], 1, "{}", hidden.body);
+        assert_eq!(hidden.data()[0]["type"], "asset");
+    }
+}

@@ -5,6 +5,7 @@ mod support;
 mod assets;
 mod auth;
 mod bad_input;
+mod binding;
 mod bundled;
 mod collector;
 mod computers;

@@ -67,8 +67,11 @@ enum Command {
     },
     /// Print every HTTP route with who may call it.
     Routes,
-    /// Load demo data: a plant, bays, types, vendors and N assets.
+    /// Add a demo site: a plant with four bays and their floor plans, and N assets that fill
+    /// every installed plugin (PCs, machines, network, printers, USB loans, announcements).
+    /// Running it again adds N more.
     DemoData {
+        /// How many assets to add.
         #[arg(long, default_value_t = 200)]
         assets: usize,
     },
@@ -417,11 +420,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DemoData { assets } => {
-            let config = load_config()?;
-            let db = app::open_database(&config).await?;
-            app::upgrade(&db).await?;
-            shopdb::demo::seed(&db, assets).await?;
-            println!("added {assets} demo assets");
+            let app = app::start(load_config()?).await?;
+            shopdb::demo::seed(&app.state, assets).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

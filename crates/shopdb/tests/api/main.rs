@@ -9,6 +9,7 @@ mod binding;
 mod bundled;
 mod collector;
 mod computers;
+mod demo;
 mod equipment;
 mod migrations;
 mod network;

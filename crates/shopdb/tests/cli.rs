@@ -571,7 +571,11 @@ fn demo_data_fills_the_plugins_and_a_failure_says_what_failed() {
 
     let out = shopdb(&dir, &["computers", "stale", "--days", "30"], &env);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("WJ-PC-"), "a PC not seen for weeks: {}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("WJ-PC-"),
+        "a PC not seen for weeks: {}",
+        text(&out.stdout)
+    );
 
     // A table the engine writes to refuses every row: the command names what it was adding
     // and the database's reason, in one line, instead of a server message.
@@ -594,5 +598,8 @@ fn demo_data_fills_the_plugins_and_a_failure_says_what_failed() {
             && lines[0].contains("computers are frozen"),
         "{stderr}"
     );
-    assert!(!stderr.contains("could not complete the request"), "{stderr}");
+    assert!(
+        !stderr.contains("could not complete the request"),
+        "{stderr}"
+    );
 }

@@ -137,7 +137,7 @@ pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
     plugins.sort_unstable();
     println!(
         "demo data: {} (plugins: {})",
-        shopdb_core::db::redact_url(&db.display_url()),
+        shopdb_core::db::redact_url(db.display_url()),
         if plugins.is_empty() {
             "none installed".to_string()
         } else {

@@ -180,7 +180,7 @@ fn software(n: usize, kind: Kind) -> Value {
         list.push(json!({"name": name, "version": version, "publisher": publisher}));
     };
     for (i, s) in OFFICE.iter().enumerate() {
-        if i < 2 || (n + i) % 3 != 0 {
+        if i < 2 || !(n + i).is_multiple_of(3) {
             add(*s);
         }
     }
@@ -190,14 +190,14 @@ fn software(n: usize, kind: Kind) -> Value {
             if n % 5 < 2 {
                 add(SHOPFLOOR[2]);
             }
-            if n % 7 == 0 {
+            if n.is_multiple_of(7) {
                 add(SHOPFLOOR[3]);
             }
         }
         _ => {
             add(ENGINEERING[n % 3]);
             add(ENGINEERING[4]);
-            if n % 4 == 0 {
+            if n.is_multiple_of(4) {
                 add(ENGINEERING[3]);
             }
         }
@@ -402,14 +402,14 @@ impl Site {
                 asset["name"] = json!(format!("{role} ({model})"));
                 asset["serialnumber"] = json!(serial("PC", n));
                 // Every so often a PC whose collector has not reported for weeks, or never.
-                let lastcheckin = if n % 20 == 5 && (n / 20) % 3 == 0 {
+                let lastcheckin = if n % 20 == 5 && (n / 20).is_multiple_of(3) {
                     json!(self.ago(60 * 24 * (35 + (n % 80) as i64)))
                 } else if n % 20 == 6 && (n / 20) % 5 == 1 {
                     Value::Null
                 } else {
                     json!(self.ago((n * 37 % 2880) as i64 + 5))
                 };
-                let (osname, osversion) = if n % 4 == 0 {
+                let (osname, osversion) = if n.is_multiple_of(4) {
                     ("Windows 10 Enterprise LTSC 2021", "10.0.19044")
                 } else {
                     ("Windows 11 Enterprise", "10.0.22631")
@@ -500,7 +500,7 @@ impl Site {
                 // Beside the first PC of the cell.
                 let (x, y) = plan::control_pc(cell, 0);
                 position = Some((x + 34.0, y));
-                let (model, color) = if n % 3 == 0 {
+                let (model, color) = if n.is_multiple_of(3) {
                     ("ECOSYS M5526cdw", true)
                 } else {
                     ("ECOSYS P3145dn", false)

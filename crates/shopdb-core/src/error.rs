@@ -12,6 +12,9 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub details: Value,
+    /// For a server error: what went wrong underneath, in one line with any password in a URL
+    /// hidden. Logged and shown by the command line; never sent to a client.
+    pub cause: Option<String>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -23,6 +26,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: Value::Null,
+            cause: None,
         }
     }
 
@@ -78,12 +82,15 @@ impl ApiError {
 
     /// Logs `cause` and answers 500 without it.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+        let cause = crate::db::redact_urls(&crate::db::one_line(&cause.to_string()));
         tracing::error!(error = %cause, "request failed");
-        ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal_error",
             "the server could not complete the request; the error has been logged",
-        )
+        );
+        e.cause = Some(cause);
+        e
     }
 }
 
@@ -108,6 +115,31 @@ impl ApiError {
         }
     }
 }
+
+/// What went wrong, in one line, for the command line and logs: the cause of a server error,
+/// else the message with each bad field and why.
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(cause) = &self.cause {
+            return f.write_str(cause);
+        }
+        match &self.details {
+            Value::Object(fields) if self.status == StatusCode::UNPROCESSABLE_ENTITY => {
+                let each: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| match v {
+                        Value::String(why) => format!("{k} {why}"),
+                        other => format!("{k} {other}"),
+                    })
+                    .collect();
+                write!(f, "invalid fields: {}", each.join("; "))
+            }
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> ApiError {
@@ -189,4 +221,33 @@ pub fn page_raw(data: &str, page: i64, per_page: i64, total: i64) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_say_in_one_line_what_failed() {
+        let e = ApiError::internal("error returned from database:\n  bad row at mysql://u:pw@h/db");
+        assert_eq!(
+            e.to_string(),
+            "error returned from database: bad row at mysql://u:***@h/db"
+        );
+        assert!(
+            !e.message.contains("database"),
+            "clients never see the cause"
+        );
+        let mut fields = Map::new();
+        fields.insert("hostname".into(), json!("is required"));
+        fields.insert("mapx".into(), json!("must be a number"));
+        assert_eq!(
+            ApiError::validation(fields).to_string(),
+            "invalid fields: hostname is required; mapx must be a number"
+        );
+        assert_eq!(
+            ApiError::conflict("asset A1 is in use").to_string(),
+            "asset A1 is in use"
+        );
+    }
 }

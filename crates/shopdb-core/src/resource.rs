@@ -1162,7 +1162,7 @@ impl Resource {
         actor: &Actor,
         values: Vec<(String, SqlValue)>,
     ) -> Result<Map<String, Value>, ApiError> {
-        let (values, lists) = self.take_children(values);
+        let (values, lists) = self.take_children(self.typed(values));
         if !self.hooks.before_write.is_empty() {
             let mut record = merge(None, &values);
             record.extend(lists.iter().cloned());
@@ -1240,7 +1240,7 @@ impl Resource {
             .get(self.key())
             .and_then(Value::as_i64)
             .unwrap_or_default();
-        let (values, lists) = self.take_children(values);
+        let (values, lists) = self.take_children(self.typed(values));
         let lists: Vec<(String, Value)> = lists
             .into_iter()
             .filter(|(n, v)| before.get(n) != Some(v))
@@ -1640,6 +1640,27 @@ impl Resource {
             }
         }
         Ok(())
+    }
+
+    /// Each value in the kind its column stores, whatever the caller built (see
+    /// [`SqlValue::into_kind`]): the column's type decides what is bound.
+    fn typed(&self, values: Values) -> Values {
+        values
+            .into_iter()
+            .map(|(name, v)| {
+                let column = self
+                    .table
+                    .get(&name)
+                    .or_else(|| self.extension.as_ref().and_then(|e| e.get(&name)));
+                match column {
+                    Some(c) => {
+                        let v = v.into_kind(c.ty.value_kind());
+                        (name, v)
+                    }
+                    None => (name, v),
+                }
+            })
+            .collect()
     }
 
     fn split(&self, values: Vec<(String, SqlValue)>) -> (Values, Values) {

@@ -237,7 +237,7 @@ pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
         total += res
             .reindex_all(&state.db)
             .await
-            .map_err(|e| anyhow::anyhow!(e.message))?;
+            .with_context(|| format!("cannot reindex {}", res.path))?;
     }
     Ok(total)
 }

@@ -67,8 +67,11 @@ enum Command {
     },
     /// Print every HTTP route with who may call it.
     Routes,
-    /// Load demo data: a plant, bays, types, vendors and N assets.
+    /// Add a demo site: a plant with four bays and their floor plans, and N assets that fill
+    /// every installed plugin (PCs, machines, network, printers, USB loans, announcements).
+    /// Running it again adds N more.
     DemoData {
+        /// How many assets to add.
         #[arg(long, default_value_t = 200)]
         assets: usize,
     },
@@ -161,17 +164,27 @@ enum ConfigCommand {
     Check,
 }
 
-fn init_logging() {
+/// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
+/// failure in one line, so the server's "request failed" log of the same error is left out.
+fn init_logging(serving: bool) {
+    use tracing_subscriber::prelude::*;
     let level = match std::env::var("SHOPDB_LOG").unwrap_or_default().as_str() {
         "error" => tracing::Level::ERROR,
         "warn" => tracing::Level::WARN,
         "debug" => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
-    tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .with_ansi(false)
+    let filter = tracing_subscriber::filter::filter_fn(move |meta| {
+        meta.level() <= &level
+            && (serving || level == tracing::Level::DEBUG || meta.target() != "shopdb_core::error")
+    });
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .with_filter(filter),
+        )
         .init();
 }
 
@@ -204,7 +217,7 @@ fn load_config() -> anyhow::Result<Config> {
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
-    init_logging();
+    init_logging(matches!(cli.command, Command::Serve { .. }));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -218,7 +231,8 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("shopdb: {}", shopdb_core::db::one_line(&format!("{e:#}")));
+            let message = shopdb_core::db::one_line(&format!("{e:#}"));
+            eprintln!("shopdb: {}", shopdb_core::db::redact_urls(&message));
             ExitCode::FAILURE
         }
     }
@@ -406,11 +420,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::DemoData { assets } => {
-            let config = load_config()?;
-            let db = app::open_database(&config).await?;
-            app::upgrade(&db).await?;
-            shopdb::demo::seed(&db, assets).await?;
-            println!("added {assets} demo assets");
+            let app = app::start(load_config()?).await?;
+            shopdb::demo::seed(&app.state, assets).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

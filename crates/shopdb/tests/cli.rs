@@ -548,3 +548,58 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
         s.wait().unwrap();
     }
 }
+
+#[test]
+fn demo_data_fills_the_plugins_and_a_failure_says_what_failed() {
+    let dir = temp_dir("demo");
+    let url = format!("sqlite://{}/demo.sqlite", dir.display());
+    let env = [("DATABASE_URL", url.as_str())];
+    for p in ["computers", "network"] {
+        let out = shopdb(&dir, &["plugin", "install", p], &env);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let out = shopdb(&dir, &["demo-data", "--assets", "30"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("floor plans drawn: Bay A")
+            && stdout.contains("added 30 demo assets: ")
+            && stdout.contains("computers")
+            && stdout.contains("subnets"),
+        "{stdout}"
+    );
+
+    let out = shopdb(&dir, &["computers", "stale", "--days", "30"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("WJ-PC-"),
+        "a PC not seen for weeks: {}",
+        text(&out.stdout)
+    );
+
+    // A table the engine writes to refuses every row: the command names what it was adding
+    // and the database's reason, in one line, instead of a server message.
+    let db = dir.join("demo.sqlite");
+    let status = Command::new("sqlite3")
+        .arg(&db)
+        .arg("CREATE TRIGGER refuse AFTER INSERT ON computers BEGIN SELECT RAISE(ABORT, 'computers are frozen'); END;")
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("sqlite3 is not installed: the failure half of this test is skipped");
+        return;
+    }
+    let out = shopdb(&dir, &["demo-data", "--assets", "20"], &env);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.contains(" WARN ")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].starts_with("shopdb: cannot add demo computers A000040: ")
+            && lines[0].contains("computers are frozen"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("could not complete the request"),
+        "{stderr}"
+    );
+}

@@ -25,7 +25,7 @@ use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::sqlx::Row;
 
-pub use checkouts::{CheckoutRequest, overdue};
+pub use checkouts::{CheckoutRequest, check_in, check_out, overdue};
 
 /// The plugin's name: its settings scope and the first segment of its routes.
 pub const NAME: &str = "usb";

@@ -128,6 +128,25 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// `text` with the password of every URL in it replaced by `***` (an error message that
+/// quotes a connection string, say).
+pub fn redact_urls(text: &str) -> String {
+    if !text.contains("://") {
+        return text.to_string();
+    }
+    text.split(' ')
+        .map(|word| {
+            let url = word.trim_matches(|c: char| "\"'`()[]<>,;".contains(c));
+            if url.contains("://") && url.contains('@') {
+                word.replace(url, &redact_url(url))
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn sqlite_path(url: &str) -> &str {
     let rest = url.trim_start_matches("sqlite:");
     let rest = rest.strip_prefix("//").unwrap_or(rest);
@@ -498,6 +517,15 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_in_messages_are_hidden() {
+        assert_eq!(
+            redact_urls("cannot reach 'postgres://shop:hunter2@db:5432/shopdb': refused"),
+            "cannot reach 'postgres://shop:***@db:5432/shopdb': refused"
+        );
+        assert_eq!(redact_urls("no URL here"), "no URL here");
+    }
 
     #[test]
     fn postgres_placeholders_are_numbered() {

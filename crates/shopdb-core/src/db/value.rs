@@ -43,10 +43,32 @@ impl SqlValue {
         i.map_or(SqlValue::Null(ValueKind::Int), SqlValue::Int)
     }
 
+    /// The value in the kind a column of `kind` stores, so that one statement always binds
+    /// one type in each place whatever the caller passed (an integer for a float column, a
+    /// NULL typed for another kind). PostgreSQL prepares a statement with the types of its
+    /// first binds and refuses, or misreads, a value of another type bound later.
+    pub fn into_kind(self, kind: ValueKind) -> SqlValue {
+        match (self, kind) {
+            (SqlValue::Null(_), kind) => SqlValue::Null(kind),
+            (SqlValue::Int(i), ValueKind::Float) => SqlValue::Float(i as f64),
+            (SqlValue::Int(i), ValueKind::Bool) => SqlValue::Bool(i != 0),
+            (SqlValue::Bool(b), ValueKind::Int) => SqlValue::Int(i64::from(b)),
+            (SqlValue::Bool(b), ValueKind::Float) => SqlValue::Float(f64::from(u8::from(b))),
+            (SqlValue::Float(f), ValueKind::Int) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                SqlValue::Int(f as i64)
+            }
+            (value, _) => value,
+        }
+    }
+
     pub fn bind(&self, q: Query<'static, Any, AnyArguments>) -> Query<'static, Any, AnyArguments> {
         match self {
             SqlValue::Null(ValueKind::Int) => q.bind(None::<i64>),
-            SqlValue::Null(ValueKind::Float) => q.bind(None::<f64>),
+            // sqlx 0.9's Any driver swaps the two float kinds of a NULL (an f64 NULL reaches
+            // PostgreSQL as a float4): the statement is then prepared with a float4 parameter,
+            // and the next, non-null f64 bound into it on that connection is refused ("incorrect
+            // binary data format"). An f32 NULL arrives as the float8 a Float column is.
+            SqlValue::Null(ValueKind::Float) => q.bind(None::<f32>),
             SqlValue::Null(ValueKind::Bool) => q.bind(None::<i16>),
             SqlValue::Null(ValueKind::Text) => q.bind(None::<String>),
             SqlValue::Null(ValueKind::Bytes) => q.bind(None::<Vec<u8>>),

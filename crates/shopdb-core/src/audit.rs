@@ -101,6 +101,50 @@ pub async fn record(
     Ok(true)
 }
 
+/// Writes many entries in a few statements (a collector batch's updates): what `record`
+/// writes for each, without the rows of entries that changed nothing.
+pub async fn record_many(
+    db: &Db,
+    conn: &mut AnyConnection,
+    actor: &Actor,
+    entries: &[Entry<'_>],
+) -> Result<(), sqlx::Error> {
+    let at = now();
+    let mut rows: Vec<[SqlValue; 9]> = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let (before, after) = diff(entry.before, entry.after);
+        if entry.action == Action::Updated && before.is_empty() && after.is_empty() {
+            continue;
+        }
+        rows.push([
+            SqlValue::text(&at),
+            SqlValue::text(actor.kind),
+            SqlValue::opt_int(actor.id),
+            SqlValue::text(&actor.name),
+            SqlValue::text(entry.action.as_str()),
+            SqlValue::text(entry.entitytype),
+            SqlValue::opt_int(entry.entityid),
+            SqlValue::opt_text(
+                entry
+                    .entityname
+                    .map(|n| n.chars().take(200).collect::<String>()),
+            ),
+            SqlValue::text(json!({"before": before, "after": after}).to_string()),
+        ]);
+    }
+    for chunk in rows.chunks(100) {
+        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let binds: Vec<SqlValue> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
+        db.query_with(
+            &format!("INSERT INTO auditlog (occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes) VALUES {marks}"),
+            &binds,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Filters for reading the trail.
 #[derive(Default, Debug)]
 pub struct AuditQuery {

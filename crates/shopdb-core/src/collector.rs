@@ -366,17 +366,7 @@ async fn update_one(
         .get(res.key())
         .and_then(Value::as_i64)
         .unwrap_or_default();
-    let mut record = record.clone();
-    // An identity that differs only in case or spacing is the same; keep the stored spelling
-    // so two collectors reporting differently do not flap it.
-    let same = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
-    if same(record.get(&schema.identityfield)) == same(before.get(&schema.identityfield)) {
-        record.remove(&schema.identityfield);
-    }
-    if let Some(heartbeat) = &schema.heartbeat {
-        record.remove(heartbeat);
-    }
-    record.retain(|field, value| before.get(field) != Some(value));
+    let record = differences(schema, record, before);
     let matchedby = matched_by.unwrap_or_else(|| schema.identityfield.clone());
     if record.is_empty() {
         return Ok(
@@ -514,7 +504,109 @@ async fn apply_batch(
         let mut seen: Vec<i64> = Vec::new();
         let mut heartbeats: Vec<(i64, SqlValue)> = Vec::new();
         let mut out: Vec<Option<Value>> = vec![None; records.len()];
-        for (index, record, mut matched) in order {
+        // A known machine whose push changes only plain fields (no identity, match field,
+        // reference, unique field or child list) is written together with the others like
+        // it, in a few statements for the whole batch (`Resource::update_many`): with
+        // thousands of PCs checking in, that is most of them. The rest go one by one below.
+        let mut slow: Vec<Pending> = Vec::with_capacity(order.len());
+        let mut fast: Vec<(Pending, Vec<(String, SqlValue)>)> = Vec::new();
+        let mut decided: HashSet<i64> = HashSet::new();
+        for (index, record, matched) in order {
+            let heartbeat = match heartbeat_value(res, schema, record) {
+                Ok(v) => v,
+                Err(e) => {
+                    out[index] = Some(rejected(&e));
+                    continue;
+                }
+            };
+            let pending = Pending { index, record, matched, heartbeat };
+            let Ok(Some((id, by))) = &pending.matched else {
+                slow.push(pending);
+                continue;
+            };
+            let (id, by) = (*id, by.clone());
+            let Some(before) = stored.get(&id).filter(|_| !decided.contains(&id)) else {
+                slow.push(pending);
+                continue;
+            };
+            let diff = differences(schema, record, before);
+            let matchedby = by.unwrap_or_else(|| schema.identityfield.clone());
+            let unchanged = json!({"status": Outcome::Unchanged, "assetid": id, "changed": [], "matchedby": matchedby});
+            if diff.is_empty() {
+                decided.insert(id);
+                seen.push(id);
+                heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
+                out[index] = Some(unchanged);
+                continue;
+            }
+            let plain = diff.keys().all(|f| {
+                res.plain_field(f) && *f != schema.identityfield && !schema.matchfields.contains(f)
+            });
+            if !plain {
+                slow.push(pending);
+                continue;
+            }
+            let checked = async {
+                let values = res.validate(db, &mut tx, &diff, Some(before)).await?;
+                let values: Vec<(String, SqlValue)> = values
+                    .into_iter()
+                    .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
+                    .collect();
+                res.check_update(db, &mut tx, push.actor, before, &values).await?;
+                Ok::<_, ApiError>(values)
+            }
+            .await;
+            decided.insert(id);
+            match checked {
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => out[index] = Some(rejected(&e)),
+                Ok(values) if values.is_empty() => {
+                    seen.push(id);
+                    heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
+                    out[index] = Some(unchanged);
+                }
+                Ok(values) => fast.push((pending, values)),
+            }
+        }
+        if !fast.is_empty() {
+            let items: Vec<(&Map<String, Value>, Vec<(String, SqlValue)>)> = fast
+                .iter()
+                .filter_map(|(p, values)| Some((stored.get(&p.id()?)?, values.clone())))
+                .collect();
+            let mut savepoint = tx.begin().await?;
+            let written_together = res.update_many(db, &mut savepoint, push.actor, &items).await;
+            match written_together {
+                Ok(afters) => {
+                    savepoint.commit().await?;
+                    drop(items);
+                    for ((pending, values), after) in fast.into_iter().zip(afters) {
+                        let id = pending.id().unwrap_or_default();
+                        let changed: Vec<&String> = values.iter().map(|(n, _)| n).collect();
+                        let matchedby = match &pending.matched {
+                            Ok(Some((_, Some(by)))) => by.clone(),
+                            _ => schema.identityfield.clone(),
+                        };
+                        out[pending.index] = Some(json!({"status": Outcome::Updated, "assetid": id, "changed": changed, "matchedby": matchedby}));
+                        written.insert(id);
+                        seen.push(id);
+                        heartbeats.extend(pending.heartbeat.clone().map(|v| (id, v)));
+                        stored.insert(id, after);
+                    }
+                }
+                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) => {
+                    tracing::warn!(error = %e, "writing a collector batch's updates together failed; writing them one by one");
+                    savepoint
+                        .rollback()
+                        .await
+                        .map_err(|lost| ApiError::from(lost).into_retry())?;
+                    drop(items);
+                    slow.extend(fast.into_iter().map(|(p, _)| p));
+                    slow.sort_by_key(|p| p.id().map_or((1, 0), |id| (0, id)));
+                }
+            }
+        }
+        for Pending { index, record, mut matched, heartbeat } in slow {
             let keys = match_keys(schema, record);
             let stale = keys.iter().any(|k| touched.contains(k))
                 || matches!(&matched, Ok(Some((id, _))) if written.contains(id));
@@ -529,13 +621,6 @@ async fn apply_batch(
                     stored.insert(*id, fresh);
                 }
             }
-            let heartbeat = match heartbeat_value(res, schema, record) {
-                Ok(v) => v,
-                Err(e) => {
-                    out[index] = Some(rejected(&e));
-                    continue;
-                }
-            };
             let to_create = matches!(matched, Ok(None));
             let mut outcome = apply_one(push, &mut tx, record, matched, &stored).await;
             if outcome.as_ref().is_err_and(|e| !e.is_retryable()) && to_create {
@@ -579,6 +664,43 @@ async fn apply_batch(
     }
     .await;
     finish(db, tx, result).await
+}
+
+/// A record of the batch waiting to be applied.
+struct Pending<'r> {
+    index: usize,
+    record: &'r Map<String, Value>,
+    matched: Match,
+    heartbeat: Option<SqlValue>,
+}
+
+impl Pending<'_> {
+    fn id(&self) -> Option<i64> {
+        match &self.matched {
+            Ok(Some((id, _))) => Some(*id),
+            _ => None,
+        }
+    }
+}
+
+/// The fields of `record` that differ from the stored record `before`, leaving out the
+/// heartbeat and an identity that differs only in case or spacing (the stored spelling stays,
+/// so two collectors reporting differently do not flap it).
+fn differences(
+    schema: &CollectorSchema,
+    record: &Map<String, Value>,
+    before: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut diff = record.clone();
+    let same = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
+    if same(diff.get(&schema.identityfield)) == same(before.get(&schema.identityfield)) {
+        diff.remove(&schema.identityfield);
+    }
+    if let Some(heartbeat) = &schema.heartbeat {
+        diff.remove(heartbeat);
+    }
+    diff.retain(|field, value| before.get(field) != Some(value));
+    diff
 }
 
 /// Locks the asset rows `ids` (in the order given) for the rest of the transaction. SQLite

@@ -250,11 +250,7 @@ pub async fn forget_chain(db: &Db, chain: &str) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-async fn run_step(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    step: &Step,
-) -> Result<(), sqlx::Error> {
+async fn run_step(db: &Db, tx: &mut crate::db::WriteTx, step: &Step) -> Result<(), sqlx::Error> {
     let dialect = db.dialect();
     let statements: Vec<String> = match step {
         Step::CreateTable(table) => table.create_sql(dialect),
@@ -288,7 +284,7 @@ async fn run_step(
 
 async fn seed_row(
     db: &Db,
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tx: &mut crate::db::WriteTx,
     table: &str,
     key: &str,
     row: &Map<String, Value>,

@@ -1353,6 +1353,188 @@ impl Resource {
         Ok(after)
     }
 
+    /// Whether a change of `field` can be written by `update_many`: a plain column of the
+    /// record (not a key, a reference, a unique or read-only column, or a child list) of a
+    /// resource without after-write hooks.
+    pub fn plain_field(&self, field: &str) -> bool {
+        if !self.hooks.after_write.is_empty() || field == self.key() {
+            return false;
+        }
+        let column = self
+            .extension
+            .as_ref()
+            .and_then(|e| e.get(field))
+            .or_else(|| self.table.get(field));
+        column.is_some_and(|c| self.writable(c) && c.references.is_none() && !c.unique)
+    }
+
+    /// Runs the before-write hooks for changing `before` by `values`, as `update_values` does.
+    pub async fn check_update(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        before: &Map<String, Value>,
+        values: &[(String, SqlValue)],
+    ) -> Result<(), ApiError> {
+        if self.hooks.before_write.is_empty() {
+            return Ok(());
+        }
+        let id = before.get(self.key()).and_then(Value::as_i64);
+        let record = merge(Some(before), values);
+        let hooks = &self.hooks.before_write;
+        self.run_hooks(hooks, db, conn, actor, id, Some(before), &record)
+            .await
+    }
+
+    /// Applies many updates of plain fields (see `plain_field`) in a few statements whatever
+    /// their number — one per changed column, one for versions, a few for the audit entries
+    /// and search entries — with the same outcome as `update_values` for each: new version
+    /// and modification time, an audit entry of the changed fields, search entries kept.
+    /// Each item is a stored record and its checked, changed values (see `check_update`).
+    /// Returns the records as they are now, in the same order.
+    pub async fn update_many(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        items: &[(&Map<String, Value>, Vec<(String, SqlValue)>)],
+    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+        let key = self.key().to_string();
+        let stamp = now();
+        let id_of = |record: &Map<String, Value>| {
+            record.get(&key).and_then(Value::as_i64).unwrap_or_default()
+        };
+        let ids: Vec<i64> = items.iter().map(|(before, _)| id_of(before)).collect();
+        let stamped = self.table.get("modifieddate").is_some();
+        let mut sets = Vec::new();
+        if stamped {
+            sets.push("modifieddate = ?");
+        }
+        if self.versioned {
+            sets.push("version = version + 1");
+        }
+        if !sets.is_empty() {
+            for chunk in ids.chunks(200) {
+                let mut binds: Vec<SqlValue> = Vec::new();
+                if stamped {
+                    binds.push(SqlValue::text(&stamp));
+                }
+                binds.extend(chunk.iter().map(|id| SqlValue::Int(*id)));
+                db.query_with(
+                    &format!(
+                        "UPDATE {} SET {} WHERE {key} IN ({})",
+                        self.table.name,
+                        sets.join(", "),
+                        vec!["?"; chunk.len()].join(", ")
+                    ),
+                    &binds,
+                )
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        // One statement per changed column: each row gets its own value through a CASE.
+        let mut by_column: std::collections::BTreeMap<(&str, &str), Vec<(i64, &SqlValue)>> =
+            Default::default();
+        for ((_, values), id) in items.iter().zip(&ids) {
+            for (name, value) in values {
+                let table = match &self.extension {
+                    Some(ext) if ext.get(name).is_some() => ext,
+                    _ => &self.table,
+                };
+                by_column
+                    .entry((table.name.as_str(), name.as_str()))
+                    .or_default()
+                    .push((*id, value));
+            }
+        }
+        for ((table, column), pairs) in by_column {
+            let ty = [Some(&self.table), self.extension.as_ref()]
+                .into_iter()
+                .flatten()
+                .find(|t| t.name == table)
+                .and_then(|t| t.get(column))
+                .map(|c| c.ty);
+            // PostgreSQL types a CASE by its branches: give each the column's own type.
+            let then = match (db.dialect(), ty) {
+                (Dialect::Postgres, Some(ty)) => {
+                    format!("CAST(? AS {})", ty.sql(Dialect::Postgres))
+                }
+                _ => "?".to_string(),
+            };
+            for chunk in pairs.chunks(200) {
+                let mut binds = Vec::with_capacity(chunk.len() * 3);
+                for (id, value) in chunk {
+                    binds.push(SqlValue::Int(*id));
+                    binds.push((*value).clone());
+                }
+                binds.extend(chunk.iter().map(|(id, _)| SqlValue::Int(*id)));
+                db.query_with(
+                    &format!(
+                        "UPDATE {table} SET {column} = CASE {key} {} ELSE {column} END WHERE {key} IN ({})",
+                        vec![format!("WHEN ? THEN {then}"); chunk.len()].join(" "),
+                        vec!["?"; chunk.len()].join(", ")
+                    ),
+                    &binds,
+                )
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        let afters: Vec<Map<String, Value>> = items
+            .iter()
+            .map(|(before, values)| {
+                let mut after = merge(Some(before), values);
+                if stamped {
+                    after.insert("modifieddate".into(), json!(stamp));
+                }
+                if self.versioned
+                    && let Some(v) = before.get("version").and_then(Value::as_i64)
+                {
+                    after.insert("version".into(), json!(v + 1));
+                }
+                after
+            })
+            .collect();
+        let audited: Vec<(Option<String>, Map<String, Value>, Map<String, Value>)> = items
+            .iter()
+            .zip(&afters)
+            .map(|((before, _), after)| {
+                (
+                    self.label_of(after),
+                    self.auditable(before),
+                    self.auditable(after),
+                )
+            })
+            .collect();
+        let entries: Vec<audit::Entry> = audited
+            .iter()
+            .zip(&ids)
+            .map(|((name, before, after), id)| audit::Entry {
+                action: Action::Updated,
+                entitytype: self.audit_entity(),
+                entityid: Some(*id),
+                entityname: name.as_deref(),
+                before,
+                after,
+            })
+            .collect();
+        audit::record_many(db, conn, actor, &entries).await?;
+        let is_asset = self.table.name == "assets";
+        for spec in self.search_specs() {
+            let list: Vec<_> = items
+                .iter()
+                .zip(&afters)
+                .zip(&ids)
+                .map(|(((before, _), after), id)| (*id, is_asset.then_some(*id), after, *before))
+                .collect();
+            search::index_many(db, conn, &spec, &list).await?;
+        }
+        db.forget_counts();
+        Ok(afters)
+    }
+
     #[allow(clippy::too_many_arguments)]
     async fn run_hooks(
         &self,
@@ -1917,7 +2099,7 @@ async fn insert_row(
 /// pool holding locks of a half-done write.
 pub async fn finish<T>(
     db: &Db,
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: crate::db::WriteTx,
     result: Result<T, ApiError>,
 ) -> Result<T, ApiError> {
     match result {

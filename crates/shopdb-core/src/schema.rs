@@ -38,7 +38,8 @@ impl ColumnType {
         }
     }
 
-    fn sql(self, dialect: Dialect) -> String {
+    /// The column type in `dialect`'s DDL.
+    pub fn sql(self, dialect: Dialect) -> String {
         use ColumnType::*;
         use Dialect::*;
         match (self, dialect) {

@@ -77,6 +77,31 @@ pub async fn index_record(
     if before.is_some_and(|b| entry_of(spec, id, b) == entry) {
         return Ok(());
     }
+    let url = spec.url.replace("{id}", &id.to_string());
+    // A changed record's entry is rewritten in place (MySQL's word endings are simpler
+    // written anew with their entry).
+    if before.is_some() && db.dialect() != Dialect::MySql {
+        let done = db
+            .query_with(
+                "UPDATE searchindex SET assetid = ?, title = ?, subtitle = ?, url = ?, plugin = ?, searchtext = ? \
+                 WHERE entitytype = ? AND entityid = ?",
+                &[
+                    SqlValue::opt_int(assetid),
+                    SqlValue::text(&entry.title),
+                    SqlValue::opt_text(entry.subtitle.clone()),
+                    SqlValue::text(&url),
+                    SqlValue::opt_text(spec.plugin.clone()),
+                    SqlValue::text(&entry.text),
+                    SqlValue::text(&spec.entitytype),
+                    SqlValue::Int(id),
+                ],
+            )
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() > 0 {
+            return Ok(());
+        }
+    }
     remove(db, conn, &spec.entitytype, id).await?;
     let searchid = db
         .insert_returning_id(
@@ -88,7 +113,7 @@ pub async fn index_record(
                 SqlValue::opt_int(assetid),
                 SqlValue::text(&entry.title),
                 SqlValue::opt_text(entry.subtitle),
-                SqlValue::text(spec.url.replace("{id}", &id.to_string())),
+                SqlValue::text(&url),
                 SqlValue::opt_text(spec.plugin.clone()),
                 SqlValue::text(&entry.text),
             ],
@@ -112,6 +137,66 @@ pub async fn remove(
         .bind(id)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Rewrites the entries of many records of one kind at once (a collector batch): each
+/// `(id, assetid, record, before)` as `index_record` would, in a few statements.
+pub async fn index_many(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    items: &[(i64, Option<i64>, &Map<String, Value>, &Map<String, Value>)],
+) -> Result<(), sqlx::Error> {
+    let changed: Vec<(i64, Option<i64>, Entry)> = items
+        .iter()
+        .filter_map(|(id, assetid, record, before)| {
+            let entry = entry_of(spec, *id, record);
+            (entry_of(spec, *id, before) != entry).then_some((*id, *assetid, entry))
+        })
+        .collect();
+    if db.dialect() == Dialect::MySql {
+        // MySQL also needs each new entry's id for its word endings.
+        for (id, assetid, record, before) in items {
+            index_record(db, conn, spec, *id, *assetid, record, Some(before)).await?;
+        }
+        return Ok(());
+    }
+    for chunk in changed.chunks(100) {
+        let mut binds = vec![SqlValue::text(&spec.entitytype)];
+        binds.extend(chunk.iter().map(|(id, _, _)| SqlValue::Int(*id)));
+        db.query_with(
+            &format!(
+                "DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .execute(&mut *conn)
+        .await?;
+        let mut binds = Vec::with_capacity(chunk.len() * 8);
+        for (id, assetid, entry) in chunk {
+            binds.extend([
+                SqlValue::text(&spec.entitytype),
+                SqlValue::Int(*id),
+                SqlValue::opt_int(*assetid),
+                SqlValue::text(&entry.title),
+                SqlValue::opt_text(entry.subtitle.clone()),
+                SqlValue::text(spec.url.replace("{id}", &id.to_string())),
+                SqlValue::opt_text(spec.plugin.clone()),
+                SqlValue::text(&entry.text),
+            ]);
+        }
+        db.query_with(
+            &format!(
+                "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 

@@ -189,12 +189,7 @@ pub async fn collect(
     if count("created") > 0 {
         // A first push can fill a plugin's table in one go: let the planner learn its size
         // now rather than at the next periodic check (cheap when nothing changed).
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            if let Err(e) = db.refresh_statistics().await {
-                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
-            }
-        });
+        state.db.refresh_statistics_soon();
     }
     Ok(ok(json!({
         "created": count("created"),

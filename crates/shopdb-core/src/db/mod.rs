@@ -76,6 +76,42 @@ pub struct Db {
     display_url: String,
     /// Row counts of unfiltered lists, by query (see `cached_count`).
     counts: Arc<Counts>,
+    /// SQLite: writers of this process queue here for the database's one write lock (see
+    /// `begin`), in arrival order, without holding a pooled connection while they wait.
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// When the planner statistics were last checked, and whether a check is running (see
+    /// `refresh_statistics_soon`).
+    statistics: Arc<Mutex<(Option<Instant>, bool)>>,
+}
+
+/// A write transaction: a `sqlx` transaction plus, on SQLite, this process's turn at the
+/// write lock, held until it ends. Reads and writes go through it as a connection.
+pub struct WriteTx {
+    tx: sqlx::Transaction<'static, Any>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 /// Cached list totals and a generation bumped by every write, so that a count begun before
@@ -222,6 +258,8 @@ impl Db {
             dialect,
             display_url,
             counts: Default::default(),
+            write_gate: Default::default(),
+            statistics: Default::default(),
         })
     }
 
@@ -249,13 +287,26 @@ impl Db {
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), waiting up to the busy timeout for another writer: a transaction that
-    /// read first and wrote later would instead fail with "database is locked" whenever
-    /// another connection had committed in between.
-    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    /// IMMEDIATE`): a transaction that read first and wrote later would instead fail with
+    /// "database is locked" whenever another connection had committed in between. Writers of
+    /// this process first wait their turn in a queue, holding no connection: SQLite itself
+    /// would let them poll for the lock with growing sleeps (up to 100 ms each), and each
+    /// waiter would keep a pooled connection from the readers. Another process's writer is
+    /// still waited for through the busy timeout.
+    pub async fn begin(&self) -> Result<WriteTx, sqlx::Error> {
         match self.dialect {
-            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Dialect::MySql | Dialect::Postgres => self.pool.begin().await,
+            Dialect::Sqlite => {
+                let turn = self.write_gate.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx,
+                    _turn: Some(turn),
+                })
+            }
+            Dialect::MySql | Dialect::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _turn: None,
+            }),
         }
     }
 
@@ -380,6 +431,8 @@ impl Db {
             return Ok(todo);
         }
         let before = sqlite_statistics(&mut conn).await?;
+        // ANALYZE writes its statistics: wait for this process's writers like a writer.
+        let _turn = self.write_gate.lock().await;
         // The limit (for this connection) also keeps ANALYZE from taking per-value samples
         // (sqlite_stat4), which would make SQLite re-plan list queries on every execution.
         conn.execute("PRAGMA analysis_limit = 1000").await?;
@@ -401,6 +454,36 @@ impl Db {
         tx.execute("DROP TABLE shopdb_replan").await?;
         tx.commit().await?;
         Ok(todo)
+    }
+
+    /// Runs `refresh_statistics` in the background unless a check is running or one ran in
+    /// the last ten seconds (after a write that may have grown a table a lot, such as a
+    /// collector's first push: many such writes in a row need one check, not one each).
+    pub fn refresh_statistics_soon(&self) {
+        if self.dialect != Dialect::Sqlite {
+            return;
+        }
+        {
+            let Ok(mut state) = self.statistics.lock() else {
+                return;
+            };
+            let recent = state
+                .0
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(10));
+            if state.1 || recent {
+                return;
+            }
+            *state = (Some(Instant::now()), true);
+        }
+        let db = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
+            }
+            if let Ok(mut state) = db.statistics.lock() {
+                *state = (Some(Instant::now()), false);
+            }
+        });
     }
 
     /// Runs `refresh_statistics` now and then every `STATISTICS_EVERY`, for as long as the

@@ -241,6 +241,48 @@ backend_tests! {
         assert_eq!(hosts, ["WJ-MANUAL-1"], "{}", stale.body);
     }
 
+    async fn a_batch_of_changes_is_versioned_audited_and_searchable_record_by_record(app) {
+        let token = computers_token(&app).await;
+        let created = push(&app, &token, (0..30).map(pc).collect()).await;
+        assert_eq!(created.data()["created"], 30, "{}", created.body);
+        let ids: Vec<i64> = created.data()["results"].as_array().unwrap().iter().map(|r| r["assetid"].as_i64().unwrap()).collect();
+        // Every PC has a new user; one record in the middle is bad, another only checks in.
+        let mut records: Vec<Value> = (0..30).map(|n| {
+            let mut r = pc(n);
+            r["currentuser"] = json!(format!("shift2-{n:02}"));
+            r
+        }).collect();
+        records[10]["osversion"] = json!(42);
+        records[20] = pc(20);
+        records[20]["lastcheckin"] = json!("2026-12-02T05:00:00Z");
+        let reply = push(&app, &token, records).await;
+        let results = reply.data()["results"].as_array().unwrap();
+        assert_eq!(reply.data()["updated"], 28, "{}", reply.body);
+        assert_eq!(results[10]["status"], "rejected");
+        assert_eq!(results[20]["status"], "unchanged");
+        assert_eq!(results[3]["changed"], json!(["currentuser"]));
+        for (n, id) in ids.iter().enumerate() {
+            let now = app.get(&format!("/api/computers/{id}")).await.data().clone();
+            let history = app.get(&format!("/api/assets/{id}/history")).await;
+            let entries = history.data().as_array().unwrap();
+            if n == 10 || n == 20 {
+                assert_eq!(now["version"], 1, "PC {n}: {now}");
+                assert_eq!(entries.len(), 1, "PC {n}");
+                continue;
+            }
+            assert_eq!(now["version"], 2, "PC {n}: {now}");
+            assert_eq!(now["currentuser"], format!("shift2-{n:02}"));
+            assert_eq!(entries.len(), 2, "PC {n}: {}", history.body);
+            assert_eq!(entries[0]["changes"]["before"], json!({"currentuser": "jdoe"}));
+            assert_eq!(entries[0]["changes"]["after"], json!({"currentuser": format!("shift2-{n:02}")}));
+            assert_eq!(entries[0]["actorname"], "inventory-hall1");
+            let found = app.get(&format!("/api/search?q=shift2-{n:02}")).await;
+            assert_eq!(found.body["meta"]["total"], 1, "PC {n}: {}", found.body);
+            assert_eq!(found.data()[0]["id"], *id);
+        }
+        assert_eq!(app.get("/api/search?q=jdoe").await.body["meta"]["total"], 2, "the old user left the index of the changed PCs");
+    }
+
     async fn a_collector_token_reads_its_own_schema_only(app) {
         let token = computers_token(&app).await;
         app.post("/api/plugins/network/install", json!({})).await;

@@ -569,7 +569,7 @@ async fn apply_batch(
             }
         }
         if !fast.is_empty() {
-            let items: Vec<(&Map<String, Value>, Vec<(String, SqlValue)>)> = fast
+            let items: Vec<crate::resource::Change> = fast
                 .iter()
                 .filter_map(|(p, values)| Some((stored.get(&p.id()?)?, values.clone())))
                 .collect();

@@ -403,6 +403,9 @@ pub struct Resource {
     pub normalize: Vec<(String, Normalizer)>,
 }
 
+/// A stored record and the checked values that change it (see `Resource::update_many`).
+pub type Change<'a> = (&'a Map<String, Value>, Vec<(String, SqlValue)>);
+
 /// Turns a text value into its canonical form, or says why it cannot.
 pub type Normalizer = fn(&str) -> Result<String, String>;
 
@@ -1398,7 +1401,7 @@ impl Resource {
         db: &Db,
         conn: &mut AnyConnection,
         actor: &Actor,
-        items: &[(&Map<String, Value>, Vec<(String, SqlValue)>)],
+        items: &[Change<'_>],
     ) -> Result<Vec<Map<String, Value>>, ApiError> {
         let key = self.key().to_string();
         let stamp = now();
@@ -1497,15 +1500,12 @@ impl Resource {
                 after
             })
             .collect();
-        let audited: Vec<(Option<String>, Map<String, Value>, Map<String, Value>)> = items
+        let audited: Vec<_> = items
             .iter()
             .zip(&afters)
             .map(|((before, _), after)| {
-                (
-                    self.label_of(after),
-                    self.auditable(before),
-                    self.auditable(after),
-                )
+                let name: Option<String> = self.label_of(after);
+                (name, self.auditable(before), self.auditable(after))
             })
             .collect();
         let entries: Vec<audit::Entry> = audited
@@ -1523,11 +1523,16 @@ impl Resource {
         audit::record_many(db, conn, actor, &entries).await?;
         let is_asset = self.table.name == "assets";
         for spec in self.search_specs() {
-            let list: Vec<_> = items
+            let list: Vec<search::Rewrite> = items
                 .iter()
                 .zip(&afters)
                 .zip(&ids)
-                .map(|(((before, _), after), id)| (*id, is_asset.then_some(*id), after, *before))
+                .map(|(((before, _), after), id)| search::Rewrite {
+                    id: *id,
+                    assetid: is_asset.then_some(*id),
+                    record: after,
+                    before,
+                })
                 .collect();
             search::index_many(db, conn, &spec, &list).await?;
         }

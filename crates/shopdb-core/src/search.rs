@@ -140,28 +140,36 @@ pub async fn remove(
     Ok(())
 }
 
-/// Rewrites the entries of many records of one kind at once (a collector batch): each
-/// `(id, assetid, record, before)` as `index_record` would, in a few statements.
+/// One record's entry to rewrite: the record now and as it was.
+pub struct Rewrite<'a> {
+    pub id: i64,
+    pub assetid: Option<i64>,
+    pub record: &'a Map<String, Value>,
+    pub before: &'a Map<String, Value>,
+}
+
+/// Rewrites the entries of many records of one kind at once (a collector batch), as
+/// `index_record` would each, in a few statements.
 pub async fn index_many(
     db: &Db,
     conn: &mut AnyConnection,
     spec: &SearchSpec,
-    items: &[(i64, Option<i64>, &Map<String, Value>, &Map<String, Value>)],
+    items: &[Rewrite<'_>],
 ) -> Result<(), sqlx::Error> {
-    let changed: Vec<(i64, Option<i64>, Entry)> = items
-        .iter()
-        .filter_map(|(id, assetid, record, before)| {
-            let entry = entry_of(spec, *id, record);
-            (entry_of(spec, *id, before) != entry).then_some((*id, *assetid, entry))
-        })
-        .collect();
     if db.dialect() == Dialect::MySql {
         // MySQL also needs each new entry's id for its word endings.
-        for (id, assetid, record, before) in items {
-            index_record(db, conn, spec, *id, *assetid, record, Some(before)).await?;
+        for r in items {
+            index_record(db, conn, spec, r.id, r.assetid, r.record, Some(r.before)).await?;
         }
         return Ok(());
     }
+    let changed: Vec<(i64, Option<i64>, Entry)> = items
+        .iter()
+        .filter_map(|r| {
+            let entry = entry_of(spec, r.id, r.record);
+            (entry_of(spec, r.id, r.before) != entry).then_some((r.id, r.assetid, entry))
+        })
+        .collect();
     for chunk in changed.chunks(100) {
         let mut binds = vec![SqlValue::text(&spec.entitytype)];
         binds.extend(chunk.iter().map(|(id, _, _)| SqlValue::Int(*id)));

@@ -403,6 +403,16 @@ pub struct Resource {
     pub normalize: Vec<(String, Normalizer)>,
 }
 
+/// What a record's search entries were before a write (see `Resource::index`).
+enum Indexed<'a> {
+    /// Just created: it has none.
+    Fresh,
+    /// The record as it was.
+    Was(&'a Map<String, Value>),
+    /// Not known (a rebuild): replace whatever is there.
+    Unknown,
+}
+
 /// A stored record and the checked values that change it (see `Resource::update_many`).
 pub type Change<'a> = (&'a Map<String, Value>, Vec<(String, SqlValue)>);
 
@@ -908,19 +918,24 @@ impl Resource {
             }
         }
         if existing.is_none() {
-            for d in &self.defaults {
-                if values.iter().all(|(n, _)| n != &d.column) {
-                    let id: Option<i64> = db
-                        .query(&format!(
-                            "SELECT {} FROM {} WHERE name = ?",
-                            d.column, d.table
-                        ))
-                        .bind(d.name.clone())
-                        .fetch_optional(&mut *conn)
-                        .await?
-                        .map(|r| r.try_get(0))
-                        .transpose()?;
-                    if let Some(id) = id {
+            // Defaults named by their reference row (the status "In Service"), in one query.
+            let wanted: Vec<&NamedDefault> = self
+                .defaults
+                .iter()
+                .filter(|d| values.iter().all(|(n, _)| n != &d.column))
+                .collect();
+            if !wanted.is_empty() {
+                let parts: Vec<String> = wanted
+                    .iter()
+                    .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
+                    .collect();
+                let names: Vec<SqlValue> = wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
+                let row = db
+                    .query_with(&format!("SELECT {}", parts.join(", ")), &names)
+                    .fetch_one(&mut *conn)
+                    .await?;
+                for (i, d) in wanted.iter().enumerate() {
+                    if let Some(id) = row.try_get::<Option<i64>, _>(i)? {
                         values.push((d.column.clone(), SqlValue::Int(id)));
                     }
                 }
@@ -937,6 +952,34 @@ impl Resource {
                 }
             }
         }
+        // Every referenced row looked up in one query.
+        let references: Vec<(&str, &crate::schema::ForeignKey, &SqlValue)> = values
+            .iter()
+            .filter(|(_, v)| !matches!(v, SqlValue::Null(_)))
+            .filter_map(|(n, v)| Some((n.as_str(), self.table.get(n)?.references.as_ref()?, v)))
+            .collect();
+        let mut missing: Vec<&str> = Vec::new();
+        if !references.is_empty() {
+            let parts: Vec<String> = references
+                .iter()
+                .map(|(_, fk, _)| {
+                    format!(
+                        "(SELECT COUNT(*) FROM {} WHERE {} = ?)",
+                        fk.table, fk.column
+                    )
+                })
+                .collect();
+            let binds: Vec<SqlValue> = references.iter().map(|(_, _, v)| (*v).clone()).collect();
+            let row = db
+                .query_with(&format!("SELECT {}", parts.join(", ")), &binds)
+                .fetch_one(&mut *conn)
+                .await?;
+            for (i, (name, _, _)) in references.iter().enumerate() {
+                if row.try_get::<i64, _>(i)? == 0 {
+                    missing.push(name);
+                }
+            }
+        }
         for (name, value) in &values {
             let Some(column) = self.table.get(name) else {
                 continue;
@@ -947,25 +990,17 @@ impl Resource {
                 }
                 continue;
             }
-            if let Some(fk) = &column.references {
-                let found = db
-                    .query_with(
-                        &format!("SELECT COUNT(*) FROM {} WHERE {} = ?", fk.table, fk.column),
-                        std::slice::from_ref(value),
-                    )
-                    .fetch_one(&mut *conn)
-                    .await?
-                    .try_get::<i64, _>(0)?;
-                if found == 0 {
-                    errors.insert(
-                        name.clone(),
-                        json!(format!(
-                            "no {} with id {}",
-                            singular(&fk.table),
-                            value.to_json()
-                        )),
-                    );
-                }
+            if let Some(fk) = &column.references
+                && missing.contains(&name.as_str())
+            {
+                errors.insert(
+                    name.clone(),
+                    json!(format!(
+                        "no {} with id {}",
+                        singular(&fk.table),
+                        value.to_json()
+                    )),
+                );
             }
             if column.unique
                 && let Some(id) = self
@@ -1223,7 +1258,7 @@ impl Resource {
             },
         )
         .await?;
-        self.index(db, conn, id, &record, None).await?;
+        self.index(db, conn, id, &record, Indexed::Fresh).await?;
         Ok(record)
     }
 
@@ -1352,7 +1387,8 @@ impl Resource {
             },
         )
         .await?;
-        self.index(db, conn, id, &after, Some(before)).await?;
+        self.index(db, conn, id, &after, Indexed::Was(before))
+            .await?;
         Ok(after)
     }
 
@@ -1871,19 +1907,25 @@ impl Resource {
         specs
     }
 
-    /// Writes the record's search entries; `before` (on update) lets unchanged ones be.
+    /// Writes the record's search entries; `before` (on update) lets unchanged ones be, and
+    /// `Fresh` (just created) skips looking for entries to replace.
     async fn index(
         &self,
         db: &Db,
         conn: &mut AnyConnection,
         id: i64,
         record: &Map<String, Value>,
-        before: Option<&Map<String, Value>>,
+        before: Indexed<'_>,
     ) -> Result<(), sqlx::Error> {
         let is_asset = self.table.name == "assets";
+        let (old, fresh) = match before {
+            Indexed::Fresh => (None, true),
+            Indexed::Was(b) => (Some(b), false),
+            Indexed::Unknown => (None, false),
+        };
         for spec in self.search_specs() {
             let assetid = is_asset.then_some(id);
-            search::index_record(db, conn, &spec, id, assetid, record, before).await?;
+            search::index_record(db, conn, &spec, id, assetid, record, old, fresh).await?;
         }
         Ok(())
     }
@@ -1993,7 +2035,8 @@ impl Resource {
                 if let (Some(id), Value::Object(record)) =
                     (row.get(self.key()).and_then(Value::as_i64), row)
                 {
-                    self.index(db, &mut tx, id, record, None).await?;
+                    self.index(db, &mut tx, id, record, Indexed::Unknown)
+                        .await?;
                     done += 1;
                 }
             }

@@ -63,7 +63,9 @@ fn entry_of(spec: &SearchSpec, id: i64, record: &Map<String, Value>) -> Entry {
 }
 
 /// Writes (or rewrites) the index entry of one record. With `before` (the record as it was)
-/// an entry whose text, title and subtitle stay the same is left alone.
+/// an entry whose text, title and subtitle stay the same is left alone; `fresh` says the
+/// record was just created, so it has no entry yet.
+#[allow(clippy::too_many_arguments)]
 pub async fn index_record(
     db: &Db,
     conn: &mut AnyConnection,
@@ -72,6 +74,7 @@ pub async fn index_record(
     assetid: Option<i64>,
     record: &Map<String, Value>,
     before: Option<&Map<String, Value>>,
+    fresh: bool,
 ) -> Result<(), sqlx::Error> {
     let entry = entry_of(spec, id, record);
     if before.is_some_and(|b| entry_of(spec, id, b) == entry) {
@@ -102,7 +105,9 @@ pub async fn index_record(
             return Ok(());
         }
     }
-    remove(db, conn, &spec.entitytype, id).await?;
+    if !fresh {
+        remove(db, conn, &spec.entitytype, id).await?;
+    }
     let searchid = db
         .insert_returning_id(
             conn,
@@ -159,7 +164,17 @@ pub async fn index_many(
     if db.dialect() == Dialect::MySql {
         // MySQL also needs each new entry's id for its word endings.
         for r in items {
-            index_record(db, conn, spec, r.id, r.assetid, r.record, Some(r.before)).await?;
+            index_record(
+                db,
+                conn,
+                spec,
+                r.id,
+                r.assetid,
+                r.record,
+                Some(r.before),
+                false,
+            )
+            .await?;
         }
         return Ok(());
     }

@@ -142,34 +142,46 @@ impl IpAddresses {
         exclude: Option<i64>,
     ) -> Result<Vec<Holder>, ApiError> {
         let mut holders = Vec::new();
-        for table in env.tables_in_use(db).await {
-            if table.name == "assets"
-                || table.get("ipaddress").is_none()
-                || table.get("assetid").is_none()
-            {
-                continue;
-            }
-            let sql = format!(
-                "SELECT x.assetid, x.ipaddress, a.assetnumber, a.name FROM {} x \
-                 JOIN assets a ON a.assetid = x.assetid WHERE x.ipaddress {} ? AND x.assetid <> ?",
-                table.name, filter.0
-            );
-            let rows = db
-                .query_with(
-                    &sql,
-                    &[filter.1.clone(), SqlValue::Int(exclude.unwrap_or(0))],
+        // Every table with addresses asked in one query (one round trip per write that sets
+        // an address, whatever the number of plugins).
+        let tables: Vec<&str> = env
+            .tables_in_use(db)
+            .await
+            .into_iter()
+            .filter(|t| {
+                t.name != "assets" && t.get("ipaddress").is_some() && t.get("assetid").is_some()
+            })
+            .map(|t| t.name.as_str())
+            .collect();
+        if tables.is_empty() {
+            return Ok(holders);
+        }
+        let parts: Vec<String> = tables
+            .iter()
+            .map(|table| {
+                format!(
+                    "SELECT x.assetid, x.ipaddress, a.assetnumber, a.name, '{table}' FROM {table} x \
+                     JOIN assets a ON a.assetid = x.assetid WHERE x.ipaddress {} ? AND x.assetid <> ?",
+                    filter.0
                 )
-                .fetch_all(&mut *conn)
-                .await?;
-            for r in rows {
-                holders.push(Holder {
-                    assetid: r.try_get(0)?,
-                    ipaddress: r.try_get(1)?,
-                    assetnumber: r.try_get(2)?,
-                    name: r.try_get(3)?,
-                    recordedin: table.name.clone(),
-                });
-            }
+            })
+            .collect();
+        let binds: Vec<SqlValue> = tables
+            .iter()
+            .flat_map(|_| [filter.1.clone(), SqlValue::Int(exclude.unwrap_or(0))])
+            .collect();
+        let rows = db
+            .query_with(&parts.join(" UNION ALL "), &binds)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in rows {
+            holders.push(Holder {
+                assetid: r.try_get(0)?,
+                ipaddress: r.try_get(1)?,
+                assetnumber: r.try_get(2)?,
+                name: r.try_get(3)?,
+                recordedin: r.try_get(4)?,
+            });
         }
         holders.sort_by_key(|h| (h.ipaddress.parse::<IpAddr>().ok(), h.assetid));
         Ok(holders)

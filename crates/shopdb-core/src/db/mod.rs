@@ -122,6 +122,12 @@ struct Counts {
     generation: AtomicU64,
 }
 
+/// Above this many bound values a statement is prepared for one use (see `query_with`).
+const MANY_VALUES: usize = 32;
+
+/// Connections in a SQLite pool.
+pub const SQLITE_CONNECTIONS: u32 = 4;
+
 /// How long an unfiltered list total is taken as current. Writes through this process clear
 /// it at once; writes by another process show within about this time.
 pub const COUNT_TTL: Duration = Duration::from_secs(2);
@@ -216,7 +222,9 @@ impl Db {
                         unreachable(format!("cannot create {}: {e}", parent.display()))
                     })?;
                 }
-                (format!("sqlite://{path}?mode=rwc"), 8)
+                // Writers take turns anyway (one write lock); four connections keep both CPUs
+                // busy with readers, and each costs a thread and a page cache of memory.
+                (format!("sqlite://{path}?mode=rwc"), SQLITE_CONNECTIONS)
             }
             Dialect::MySql => (url.replacen("mariadb://", "mysql://", 1), 10),
             Dialect::Postgres => (url.to_string(), 10),
@@ -281,9 +289,17 @@ impl Db {
         sqlx::query(AssertSqlSafe(self.dialect.placeholders(sql).into_owned()))
     }
 
-    /// Builds a query and binds `values` in order.
+    /// Builds a query and binds `values` in order. A statement with many values (an `IN`
+    /// list or a many-row insert, whose text changes with the number of rows) is not kept
+    /// prepared: each connection keeps up to 100 statements, and hundreds of such variants,
+    /// each a large program, would hold tens of megabytes.
     pub fn query_with(&self, sql: &str, values: &[SqlValue]) -> Query<'static, Any, AnyArguments> {
-        values.iter().fold(self.query(sql), |q, v| v.bind(q))
+        let query = values.iter().fold(self.query(sql), |q, v| v.bind(q));
+        if values.len() > MANY_VALUES {
+            query.persistent(false)
+        } else {
+            query
+        }
     }
 
     /// Begins a write transaction. On SQLite it takes the write lock at once (`BEGIN

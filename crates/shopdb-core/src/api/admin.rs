@@ -299,7 +299,7 @@ pub async fn create_token_route(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let token = create_token(&state.db, name.trim(), role, plugin.as_deref(), &actor.name).await?;
+    let token = create_token(&state.db, &actor, name.trim(), role, plugin.as_deref()).await?;
     Ok(created(json!({
         "tokenid": token.tokenid,
         "name": name.trim(),
@@ -312,10 +312,11 @@ pub async fn create_token_route(
 
 pub async fn revoke_token_route(
     State(state): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let revoked = revoke_token(&state.db, id).await?;
+    let revoked = revoke_token(&state.db, &actor, id).await?;
     state.verified.clear();
     if !revoked {
         return Err(ApiError::not_found(format!(

@@ -169,7 +169,12 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         hook_env,
         verified: Default::default(),
     });
-    let router = api::router(state.clone(), routes).merge(shopdb_web::router(state.clone()));
+    let https = state.config.cookie_secure;
+    let router = api::router(state.clone(), routes)
+        .merge(shopdb_web::router(state.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            shopdb_core::security::add_headers(https, req, next)
+        }));
     Ok(App { state, router })
 }
 

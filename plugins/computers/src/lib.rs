@@ -350,6 +350,10 @@ impl Plugin for ComputersPlugin {
         }
     }
 
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![("stale.js".into(), include_str!("../static/stale.js").into())]
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "computers/stale.html".into(),

@@ -393,6 +393,13 @@ impl Plugin for NetworkPlugin {
         })
     }
 
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![(
+            "subnet.js".into(),
+            include_str!("../static/subnet.js").into(),
+        )]
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "records/network/subnets/detail.html".into(),

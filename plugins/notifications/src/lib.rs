@@ -136,6 +136,16 @@ impl Plugin for NotificationsPlugin {
         }]
     }
 
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![
+            ("kiosk.js".into(), include_str!("../static/kiosk.js").into()),
+            (
+                "kiosk.css".into(),
+                include_str!("../static/kiosk.css").into(),
+            ),
+        ]
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "notifications/kiosk.html".into(),

@@ -167,6 +167,13 @@ impl Plugin for PrintersPlugin {
         }
     }
 
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![(
+            "supplies.js".into(),
+            include_str!("../static/supplies.js").into(),
+        )]
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "records/printers/detail.html".into(),

@@ -195,6 +195,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         &state.signing_key,
         req.headers(),
         &state.verified,
+        state.config.cookie_secure,
     )
     .await
     {

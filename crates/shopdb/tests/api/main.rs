@@ -20,6 +20,7 @@ mod position;
 mod printers;
 mod roles;
 mod search;
+mod security;
 mod testplugins;
 mod usb;
 mod web;

@@ -98,6 +98,7 @@ pub fn notifications_resource() -> Resource {
         "locationname",
     )];
     r.check = Some(check);
+    r.constrain("severity", json!({"type": "string", "enum": SEVERITIES}));
     r.search = Some(SearchSpec {
         entitytype: "notification".into(),
         title: "title".into(),

@@ -383,7 +383,7 @@ pub async fn logout(db: &Db, actor: &Actor) -> Result<(), ApiError> {
     let session = match &actor.credential {
         Credential::Cookie { session, .. } | Credential::Bearer { session } => session.clone(),
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::forbidden(
                 "only login sessions can log out; revoke API tokens instead",
             ));
         }

@@ -10,7 +10,8 @@ from schemathesis import Case, CheckContext, Response
 # for one of two reasons the document cannot state. Every other 422 to valid data fails.
 #
 # 1. What is stored: a reference to a record that does not exist, a value another record
-#    already holds, a location that would end up inside itself, a PC with no map position.
+#    already holds, a location that would end up inside itself, a PC with no map position, a
+#    due date beyond what a site setting allows.
 STATE_DEPENDENT = [
     r"^no [a-z ]+ with id -?\d+",
     r"is already used by",
@@ -19,6 +20,7 @@ STATE_DEPENDENT = [
     r"a location cannot sit inside itself",
     r"cannot be its own parent",
     r"has no position on the floor map",
+    r"\(the usb maxloandays setting\)$",
     r"^no (computer|printer|device|asset) with",
 ]
 # 2. A rule across fields or against the clock, which JSON Schema (OpenAPI 3.0) cannot
@@ -36,11 +38,14 @@ CROSS_FIELD = [
 ALLOWED = re.compile("|".join(STATE_DEPENDENT + CROSS_FIELD))
 # 3. A value whose validity is arithmetic, not syntax: a subnet's address must have no bits
 #    set beyond its prefix length (10.1.0.0/16, not 10.1.2.3/16), and the address and prefix
-#    are read as one value. The document describes it; a pattern cannot state it exactly.
+#    are read as one value, and the gateway must lie inside it. The document describes it; a
+#    pattern cannot state it exactly.
 FIELD_RULES = {
     "cidr": re.compile(
         r"must be an address and prefix length|is not an IP address|prefix length must be|has host bits set"
     ),
+    # ... and a gateway inside that subnet (a rule across the two fields).
+    "gateway": re.compile(r"^is not inside "),
 }
 
 

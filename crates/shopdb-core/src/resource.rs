@@ -1853,9 +1853,10 @@ impl Resource {
         let mut required = Vec::new();
         for (_, c) in self.all_columns() {
             if write && !self.writable(c) {
+                // Any value is taken and ignored, so a record read can be sent back as it is.
                 props.insert(
                     c.name.clone(),
-                    json!({"readOnly": true, "description": "set by the server; ignored in requests"}),
+                    json!({"description": "set by the server; ignored in requests"}),
                 );
                 continue;
             }
@@ -1864,6 +1865,22 @@ impl Resource {
                 && !self.defaults.iter().any(|d| d.column == c.name);
             let mut schema = column_schema(c, write && !c.nullable);
             if let Some((_, own)) = self.field_schemas.iter().find(|(f, _)| *f == c.name) {
+                // A normalized field takes more than its column holds (separators, spaces);
+                // any other keeps the column's limits under its own constraint.
+                let own = if self.normalize.iter().any(|(f, _)| *f == c.name) {
+                    own.clone()
+                } else {
+                    let mut merged = schema.clone();
+                    if let (Some(m), Some(o)) = (merged.as_object_mut(), own.as_object()) {
+                        if o.contains_key("pattern") || o.contains_key("enum") {
+                            m.remove("pattern");
+                            m.remove("minLength");
+                        }
+                        m.extend(o.clone());
+                    }
+                    merged
+                };
+                let own = &own;
                 schema = if write && c.nullable && own["type"] == "string" {
                     // Blank text is taken as "no value" here.
                     json!({"type": "string", "anyOf": [own, {"pattern": BLANK_PATTERN}]})
@@ -1885,10 +1902,12 @@ impl Resource {
             props.insert(c.name.clone(), schema);
         }
         for l in &self.lookups {
-            props.insert(
-                l.alias.clone(),
-                json!({"type": "string", "nullable": true, "readOnly": true}),
-            );
+            let schema = if write {
+                json!({"description": "a name shown on reads; ignored in requests"})
+            } else {
+                json!({"type": "string", "nullable": true, "readOnly": true})
+            };
+            props.insert(l.alias.clone(), schema);
         }
         if self.versioned && write {
             props.insert(
@@ -1980,7 +1999,7 @@ pub fn column_schema(c: &Column, nonblank: bool) -> Value {
         ColumnType::Integer => {
             json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
         }
-        ColumnType::Float => json!({"type": "number", "minimum": -1e300, "maximum": 1e300}),
+        ColumnType::Float => json!({"type": "number"}),
         ColumnType::Boolean => json!({"type": "boolean"}),
         ColumnType::String(n) => text(Some(n)),
         ColumnType::Text => text(None),

@@ -65,6 +65,8 @@ pub struct RouteInfo {
     pub creates: Option<String>,
     /// For a versioned record: its update must carry the `version` read.
     pub versioned: bool,
+    /// Media types of a binary answer (a floor-plan image) instead of the JSON envelope.
+    pub binary: Vec<String>,
     /// Error statuses the route gives beyond those its shape implies (a 422 for a query
     /// parameter the handler checks, say).
     pub extra_errors: Vec<u16>,
@@ -106,6 +108,7 @@ impl Route {
                 creates: None,
                 versioned: false,
                 extra_errors: Vec::new(),
+                binary: Vec::new(),
                 plugin: None,
             },
             handler,
@@ -124,6 +127,12 @@ impl Route {
 
     pub fn paged(mut self) -> Route {
         self.info.paged = true;
+        self
+    }
+
+    /// Documents a binary answer of one of `types` (instead of the JSON envelope).
+    pub fn binary(mut self, types: &[&str]) -> Route {
+        self.info.binary = types.iter().map(|t| t.to_string()).collect();
         self
     }
 

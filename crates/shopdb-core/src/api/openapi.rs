@@ -77,7 +77,21 @@ fn error_responses(r: &RouteInfo) -> Vec<(&'static str, &'static str)> {
 pub fn document(routes: &[RouteInfo]) -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for r in routes {
-        let success = json!({"description": "success", "content": {"application/json": {"schema": envelope(r.response.as_ref(), r.paged)}}});
+        let success = if r.binary.is_empty() {
+            json!({"description": "success", "content": {"application/json": {"schema": envelope(r.response.as_ref(), r.paged)}}})
+        } else {
+            let content: Map<String, Value> = r
+                .binary
+                .iter()
+                .map(|t| {
+                    (
+                        t.clone(),
+                        json!({"schema": {"type": "string", "format": "binary"}}),
+                    )
+                })
+                .collect();
+            json!({"description": "success", "content": content})
+        };
         let mut responses = Map::new();
         let creates =
             r.method == Method::POST && r.request.is_some() && r.path != "/api/auth/login";

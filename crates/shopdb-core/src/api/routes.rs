@@ -174,7 +174,8 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
                 "mapx": {"type": "number", "nullable": true}, "mapy": {"type": "number", "nullable": true},
                 "positionsource": {"type": "string", "nullable": true, "enum": ["self", "related", "location", null]}}})),
         Route::new(Method::PUT, "/api/locations/{id}/floorplan", EDITOR, "locations", "Upload a floor-plan image (PNG, JPEG or WebP body, at most 10 MiB)", put(assets::put_floorplan)),
-        Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan)),
+        Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan))
+            .binary(&["image/png", "image/jpeg", "image/webp", "image/svg+xml"]),
         Route::new(Method::DELETE, "/api/locations/{id}/floorplan", EDITOR, "locations", "Remove a location's floor plan", delete(assets::delete_floorplan)),
         Route::new(Method::GET, "/api/plugins", VIEWER, "plugins", "Every plugin with its state (available, enabled, disabled, quarantined) and reason", get(plugins::list)),
         Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action))

@@ -936,8 +936,20 @@ impl Resource {
                         .await?
                         .map(|r| r.try_get(0))
                         .transpose()?;
-                    if let Some(id) = id {
-                        values.push((d.column.clone(), SqlValue::Int(id)));
+                    match id {
+                        Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
+                        // The default is a stored row: say why there is none.
+                        None if self.table.get(&d.column).is_some_and(|c| !c.nullable) => {
+                            errors.insert(
+                                d.column.clone(),
+                                json!(format!(
+                                    "is required: there is no {} named '{}' to use by default",
+                                    singular(&d.table),
+                                    d.name
+                                )),
+                            );
+                        }
+                        None => {}
                     }
                 }
             }
@@ -1882,8 +1894,13 @@ impl Resource {
                 };
                 let own = &own;
                 schema = if write && c.nullable && own["type"] == "string" {
-                    // Blank text is taken as "no value" here.
-                    json!({"type": "string", "anyOf": [own, {"pattern": BLANK_PATTERN}]})
+                    // Blank text is taken as "no value" here (within the same length).
+                    let mut either =
+                        json!({"type": "string", "anyOf": [own, {"pattern": BLANK_PATTERN}]});
+                    if !own["maxLength"].is_null() {
+                        either["maxLength"] = own["maxLength"].clone();
+                    }
+                    either
                 } else {
                     own.clone()
                 };

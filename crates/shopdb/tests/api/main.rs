@@ -15,6 +15,7 @@ mod equipment;
 mod migrations;
 mod network;
 mod notifications;
+mod openapi;
 mod plugins;
 mod position;
 mod printers;

@@ -1926,15 +1926,14 @@ impl Resource {
             };
             props.insert(l.alias.clone(), schema);
         }
-        if self.versioned && write {
+        // A create ignores `version` (listed above with the server-set fields).
+        if self.versioned && mode == SchemaMode::Update {
             props.insert(
                 "version".into(),
                 json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX,
-                       "description": "on update: the version you read (a stale one is a 409)"}),
+                       "description": "the version you read (a stale one is a 409)"}),
             );
-            if mode == SchemaMode::Update {
-                required.push("version".into());
-            }
+            required.push("version".into());
         }
         for list in &self.children {
             let mut item_required = Vec::new();

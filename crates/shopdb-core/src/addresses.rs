@@ -63,6 +63,18 @@ pub trait AddressBook: Send + Sync {
 /// What is registered under [`SERVICE`].
 pub struct AddressService(pub Arc<dyn AddressBook>);
 
+/// What [`normalize_mac`] accepts: twelve hex digits, separated or not by `:`, `-`, `.` or
+/// spaces, with white space around.
+pub fn mac_schema() -> Value {
+    json!({"type": "string", "pattern": "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*[:.\\- ]*(?:[0-9A-Fa-f][:.\\- ]*){12}[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+        "description": "six pairs of hex digits, e.g. 00:1A:2B:3C:4D:5E; stored as 00:1a:2b:3c:4d:5e"})
+}
+
+/// What [`parse_ip`] accepts: an IPv4 or IPv6 address.
+pub fn ip_schema() -> Value {
+    json!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]})
+}
+
 /// Parses an address, or names the field it came from.
 pub fn parse_ip(field: &str, raw: &str) -> Result<IpAddr, ApiError> {
     raw.trim()

@@ -19,6 +19,7 @@ pub mod position;
 pub mod resource;
 pub mod schema;
 pub mod search;
+pub mod security;
 pub mod settings;
 pub mod state;
 pub mod users;

@@ -401,6 +401,10 @@ pub struct Resource {
     /// function gives that form, or why the value is not valid (a 422 naming the field).
     /// Applied to request bodies and to collector records before they are matched.
     pub normalize: Vec<(String, Normalizer)>,
+    /// What a check, hook or normalizer of this resource enforces on one field, for the API
+    /// document (an enum, a range, a pattern): replaces the schema the column alone gives.
+    /// Set with [`Resource::constrain`] next to the code that enforces it.
+    pub field_schemas: Vec<(String, Value)>,
 }
 
 /// What a record's search entries were before a write (see `Resource::index`).
@@ -439,7 +443,21 @@ impl Resource {
             children: Vec::new(),
             readonly: Vec::new(),
             normalize: Vec::new(),
+            field_schemas: Vec::new(),
         }
+    }
+
+    /// Documents what the resource's own code enforces on `field` (see `field_schemas`).
+    pub fn constrain(&mut self, field: &str, schema: Value) {
+        self.field_schemas.retain(|(f, _)| f != field);
+        self.field_schemas.push((field.to_string(), schema));
+    }
+
+    /// Normalizes `field` with `normalize`, documented by `schema` (what it accepts).
+    pub fn normalize_field(&mut self, field: &str, normalize: Normalizer, schema: Value) {
+        self.normalize.retain(|(f, _)| f != field);
+        self.normalize.push((field.to_string(), normalize));
+        self.constrain(field, schema);
     }
 
     pub fn key(&self) -> &str {
@@ -549,7 +567,8 @@ impl Resource {
             .map(|i| format!("l{i}.{}", self.lookups[i].display))
     }
 
-    fn sortable(&self) -> Vec<String> {
+    /// Fields a list may be sorted by.
+    pub fn sortable(&self) -> Vec<String> {
         self.all_columns()
             .into_iter()
             .map(|(_, c)| c.name.clone())
@@ -935,8 +954,20 @@ impl Resource {
                     .fetch_one(&mut *conn)
                     .await?;
                 for (i, d) in wanted.iter().enumerate() {
-                    if let Some(id) = row.try_get::<Option<i64>, _>(i)? {
-                        values.push((d.column.clone(), SqlValue::Int(id)));
+                    match row.try_get::<Option<i64>, _>(i)? {
+                        Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
+                        // The default is a stored row: say why there is none.
+                        None if self.table.get(&d.column).is_some_and(|c| !c.nullable) => {
+                            errors.insert(
+                                d.column.clone(),
+                                json!(format!(
+                                    "is required: there is no {} named '{}' to use by default",
+                                    singular(&d.table),
+                                    d.name
+                                )),
+                            );
+                        }
+                        None => {}
                     }
                 }
             }
@@ -2045,59 +2076,179 @@ impl Resource {
         }
     }
 
-    /// JSON schema of a record for the OpenAPI document.
+    /// JSON schema of a record for the OpenAPI document: as answered, or (`for_write`) as a
+    /// create body.
     pub fn json_schema(&self, for_write: bool) -> Value {
+        self.schema(if for_write {
+            SchemaMode::Create
+        } else {
+            SchemaMode::Read
+        })
+    }
+
+    /// JSON schema of a record as answered or as a request body, from the same column
+    /// descriptions `validate` checks against: types, lengths, required non-blank text, the
+    /// formats of dates and timestamps, references (ids from 1), and no unknown fields.
+    pub fn schema(&self, mode: SchemaMode) -> Value {
+        let write = mode != SchemaMode::Read;
         let mut props = Map::new();
         let mut required = Vec::new();
-        for c in self.read_columns() {
-            if for_write && !self.writable(c) {
+        for (_, c) in self.all_columns() {
+            if write && !self.writable(c) {
+                // Any value is taken and ignored, so a record read can be sent back as it is.
+                props.insert(
+                    c.name.clone(),
+                    json!({"description": "set by the server; ignored in requests"}),
+                );
                 continue;
             }
-            let mut schema = column_schema(c);
+            let needed = !c.nullable
+                && c.default.is_none()
+                && !self.defaults.iter().any(|d| d.column == c.name);
+            let mut schema = column_schema(c, write && !c.nullable);
+            if let Some((_, own)) = self.field_schemas.iter().find(|(f, _)| *f == c.name) {
+                // A normalized field takes more than its column holds (separators, spaces);
+                // any other keeps the column's limits under its own constraint.
+                let own = if self.normalize.iter().any(|(f, _)| *f == c.name) {
+                    own.clone()
+                } else {
+                    let mut merged = schema.clone();
+                    if let (Some(m), Some(o)) = (merged.as_object_mut(), own.as_object()) {
+                        if o.contains_key("pattern") || o.contains_key("enum") {
+                            m.remove("pattern");
+                            m.remove("minLength");
+                        }
+                        m.extend(o.clone());
+                    }
+                    merged
+                };
+                let own = &own;
+                schema = if write && c.nullable && own["type"] == "string" {
+                    // Blank text is taken as "no value" here (within the same length).
+                    let mut either =
+                        json!({"type": "string", "anyOf": [own, {"pattern": BLANK_PATTERN}]});
+                    if !own["maxLength"].is_null() {
+                        either["maxLength"] = own["maxLength"].clone();
+                    }
+                    either
+                } else {
+                    own.clone()
+                };
+            }
+            if write && c.nullable && matches!(c.ty, ColumnType::Timestamp | ColumnType::Date) {
+                // Blank is "no value" here too.
+                let format = schema["format"].clone();
+                schema = json!({"type": "string", "anyOf": [{"format": format}, {"pattern": BLANK_PATTERN}]});
+            }
             if c.nullable {
                 schema["nullable"] = json!(true);
             }
-            if for_write
-                && !c.nullable
-                && c.default.is_none()
-                && !self.defaults.iter().any(|d| d.column == c.name)
-            {
+            if mode == SchemaMode::Create && needed {
                 required.push(c.name.clone());
             }
             props.insert(c.name.clone(), schema);
         }
-        if !for_write {
-            for l in &self.lookups {
-                props.insert(
-                    l.alias.clone(),
-                    json!({"type": "string", "nullable": true, "readOnly": true}),
-                );
-            }
-        } else if self.versioned {
-            props.insert("version".into(), json!({"type": "integer", "description": "required on update: the version you read"}));
+        for l in &self.lookups {
+            let schema = if write {
+                json!({"description": "a name shown on reads; ignored in requests"})
+            } else {
+                json!({"type": "string", "nullable": true, "readOnly": true})
+            };
+            props.insert(l.alias.clone(), schema);
+        }
+        // A create ignores `version` (listed above with the server-set fields).
+        if self.versioned && mode == SchemaMode::Update {
+            props.insert(
+                "version".into(),
+                json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX,
+                       "description": "the version you read (a stale one is a 409)"}),
+            );
+            required.push("version".into());
         }
         for list in &self.children {
+            let mut item_required = Vec::new();
             let items: Map<String, Value> = list
                 .item_columns(self.key())
-                .map(|c| (c.name.clone(), column_schema(c)))
+                .map(|c| {
+                    let needed = !c.nullable && c.default.is_none();
+                    if needed {
+                        item_required.push(c.name.clone());
+                    }
+                    let mut schema = column_schema(c, write && needed);
+                    if c.nullable {
+                        schema["nullable"] = json!(true);
+                    }
+                    (c.name.clone(), schema)
+                })
                 .collect();
+            let mut item = json!({"type": "object", "properties": items});
+            if write {
+                item["required"] = json!(item_required);
+                item["additionalProperties"] = json!(false);
+            }
             props.insert(
                 list.field.clone(),
-                json!({"type": "array", "items": {"type": "object", "properties": items},
+                json!({"type": "array", "items": item,
                        "description": "in detail reads, not lists; a write that sends it replaces the whole list"}),
             );
         }
-        json!({"type": "object", "properties": props, "required": required})
+        let mut schema = json!({"type": "object", "properties": props});
+        if !required.is_empty() {
+            schema["required"] = json!(required);
+        }
+        if write {
+            schema["additionalProperties"] = json!(false);
+        }
+        schema
     }
 }
 
-fn column_schema(c: &Column) -> Value {
+/// Which JSON schema of a record: as answered, as a create body or as an update body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemaMode {
+    Read,
+    Create,
+    Update,
+}
+
+/// White space as `str::trim` sees it, as the body of a regular-expression class.
+pub const WHITE_SPACE_CLASS: &str =
+    "\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+/// Blank text: nothing but white space.
+pub const BLANK_PATTERN: &str = "^[\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$";
+
+/// Text the server takes: anything without a NUL character (PostgreSQL cannot store one).
+pub const TEXT_PATTERN: &str = "^[^\\u0000]*$";
+/// Text a required field takes: at least one character that is not white space (blank text
+/// counts as not given, as `str::trim` sees it) and no NUL character.
+pub const NONBLANK_PATTERN: &str = "^[^\\u0000]*[^\\u0000\\t\\n\\u000b\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\u0000]*$";
+
+/// The JSON schema of one column's values; `nonblank` for text that must not be blank.
+pub fn column_schema(c: &Column, nonblank: bool) -> Value {
+    let text = |max: Option<u32>| {
+        let mut s = json!({"type": "string", "pattern": if nonblank { NONBLANK_PATTERN } else { TEXT_PATTERN }});
+        if nonblank {
+            s["minLength"] = json!(1);
+        }
+        if let Some(max) = max {
+            s["maxLength"] = json!(max);
+        }
+        s
+    };
     match c.ty {
-        ColumnType::Id | ColumnType::Integer => json!({"type": "integer"}),
+        ColumnType::Id => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+        }
+        ColumnType::Integer if c.references.is_some() => {
+            json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX})
+        }
+        ColumnType::Integer => {
+            json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX})
+        }
         ColumnType::Float => json!({"type": "number"}),
         ColumnType::Boolean => json!({"type": "boolean"}),
-        ColumnType::String(n) => json!({"type": "string", "maxLength": n}),
-        ColumnType::Text => json!({"type": "string"}),
+        ColumnType::String(n) => text(Some(n)),
+        ColumnType::Text => text(None),
         ColumnType::Timestamp => json!({"type": "string", "format": "date-time"}),
         ColumnType::Date => json!({"type": "string", "format": "date"}),
         ColumnType::Bytes => json!({"type": "string", "format": "binary"}),
@@ -2209,10 +2360,14 @@ pub fn to_sql_value(column: &Column, raw: &Value) -> Result<SqlValue, String> {
             .map(SqlValue::Bool)
             .ok_or_else(|| "must be true or false".to_string()),
         ColumnType::String(_) | ColumnType::Text | ColumnType::Timestamp | ColumnType::Date => {
-            let s = raw
-                .as_str()
-                .ok_or_else(|| "must be text".to_string())?
-                .trim();
+            let sent = raw.as_str().ok_or_else(|| "must be text".to_string())?;
+            // The length as sent, so the limit is the one the API document states.
+            if let ColumnType::String(max) = column.ty
+                && sent.chars().count() > max as usize
+            {
+                return Err(format!("must be at most {max} characters"));
+            }
+            let s = sent.trim();
             if s.is_empty() {
                 return Ok(SqlValue::Null(kind));
             }
@@ -2221,9 +2376,6 @@ pub fn to_sql_value(column: &Column, raw: &Value) -> Result<SqlValue, String> {
                 return Err("must not contain a NUL character".to_string());
             }
             match column.ty {
-                ColumnType::String(max) if s.chars().count() > max as usize => {
-                    Err(format!("must be at most {max} characters"))
-                }
                 ColumnType::Timestamp => {
                     normalize_timestamp(s).map(SqlValue::Text).ok_or_else(|| {
                         "must be an RFC 3339 timestamp such as 2026-11-21T14:05:00Z".to_string()

@@ -63,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/admin/audit", get(pages::admin::audit))
         .route("/static/{file}", get(static_file))
+        .route("/static/{plugin}/{file}", get(plugin_static_file))
         .route(
             "/favicon.ico",
             get(|| async { axum::response::Redirect::permanent("/static/favicon.svg") }),
@@ -108,14 +109,50 @@ const STATIC: &[(&str, &str, &str)] = &[
 /// Stylesheet and scripts, compiled into the binary (the site may have no internet).
 async fn static_file(Path(file): Path<String>) -> Response {
     match STATIC.iter().find(|(name, _, _)| *name == file) {
-        Some((_, mime, body)) => (
-            [
-                (header::CONTENT_TYPE, *mime),
-                (header::CACHE_CONTROL, "public, max-age=3600"),
-            ],
-            *body,
-        )
-            .into_response(),
+        Some((_, mime, body)) => static_answer(mime, body.to_string()),
         None => (StatusCode::NOT_FOUND, "no such file").into_response(),
     }
+}
+
+/// A plugin's static file (see `Plugin::static_files`), whether or not it is enabled: a
+/// script is no secret, and its pages answer 404 while it is off.
+async fn plugin_static_file(
+    State(web): State<Web>,
+    Path((plugin, file)): Path<(String, String)>,
+) -> Response {
+    let found = web
+        .app
+        .registry
+        .loaded
+        .iter()
+        .find(|p| p.manifest.name == plugin)
+        .and_then(|p| {
+            p.plugin
+                .static_files()
+                .into_iter()
+                .find(|(name, _)| *name == file)
+        });
+    match found {
+        Some((name, body)) => {
+            let mime = match name.rsplit_once('.').map(|(_, ext)| ext) {
+                Some("js") => "text/javascript",
+                Some("css") => "text/css",
+                Some("svg") => "image/svg+xml",
+                _ => "text/plain; charset=utf-8",
+            };
+            static_answer(mime, body)
+        }
+        None => (StatusCode::NOT_FOUND, "no such file").into_response(),
+    }
+}
+
+fn static_answer(mime: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, mime.to_string()),
+            (header::CACHE_CONTROL, "public, max-age=3600".to_string()),
+        ],
+        body,
+    )
+        .into_response()
 }

@@ -60,6 +60,7 @@ async fn user_from(web: &Web, headers: &HeaderMap) -> Option<PageUser> {
         &web.app.signing_key,
         headers,
         &web.app.verified,
+        web.app.config.cookie_secure,
     )
     .await
     .ok()

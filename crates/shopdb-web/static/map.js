@@ -3,6 +3,8 @@
 "use strict";
 
 (function floorMap() {
+  // Legend colours come from the data; set through the DOM (the CSP forbids style attributes).
+  for (const swatch of document.querySelectorAll(".legend i[data-colour]")) swatch.style.background = swatch.dataset.colour;
   const svg = document.getElementById("floor-map");
   if (!svg) return;
   const status = document.getElementById("map-status");

@@ -4,7 +4,7 @@
 
 window.shopdb = {
   csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)shopdb_csrf=([^;]+)/);
+    const m = document.cookie.match(/(?:^|;\s*)(?:__Host-)?shopdb_csrf=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
   },
   // fetch() for the JSON API with the login cookie and the CSRF header; resolves to the
@@ -105,3 +105,10 @@ window.shopdb = {
   });
   document.addEventListener("click", (e) => { if (!out.contains(e.target) && e.target !== box) hide(); });
 })();
+
+// A form with data-confirm asks before it is sent (no inline handlers: the page's
+// Content-Security-Policy allows script files only).
+document.addEventListener("submit", (e) => {
+  const question = e.target instanceof HTMLFormElement && e.target.dataset.confirm;
+  if (question && !window.confirm(question)) e.preventDefault();
+});

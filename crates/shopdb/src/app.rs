@@ -103,11 +103,17 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         for res in &p.resources {
             contributed.extend(crud_routes(res));
         }
-        if p.plugin.collector_schema().is_some() {
-            contributed.extend(collector_routes(&name));
+        if let Some(schema) = p.plugin.collector_schema() {
+            contributed.extend(collector_routes(&name, &schema));
         }
         routes.extend(contributed.into_iter().map(|r| r.plugin(&name)));
     }
+    let plugin_names: Vec<String> = registry
+        .loaded
+        .iter()
+        .map(|p| p.manifest.name.clone())
+        .collect();
+    shopdb_core::api::routes::name_plugins(&mut routes, &plugin_names);
     let access = routes
         .iter()
         .map(|r| {
@@ -169,7 +175,12 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         hook_env,
         verified: Default::default(),
     });
-    let router = api::router(state.clone(), routes).merge(shopdb_web::router(state.clone()));
+    let https = state.config.cookie_secure;
+    let router = api::router(state.clone(), routes)
+        .merge(shopdb_web::router(state.clone()))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            shopdb_core::security::add_headers(https, req, next)
+        }));
     Ok(App { state, router })
 }
 

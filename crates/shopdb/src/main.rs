@@ -410,8 +410,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let db = app::open_database(&config).await?;
             app::upgrade(&db).await?;
             let role = Role::parse(&role).context("unknown role")?;
-            let token =
-                create_token(&db, name.trim(), role, plugin.as_deref(), "command line").await?;
+            let token = create_token(
+                &db,
+                &Actor::system("command line"),
+                name.trim(),
+                role,
+                plugin.as_deref(),
+            )
+            .await?;
             println!("{}", token.secret);
             eprintln!(
                 "token {} created; copy it now, it is not shown again",

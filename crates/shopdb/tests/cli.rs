@@ -603,3 +603,150 @@ fn demo_data_fills_the_plugins_and_a_failure_says_what_failed() {
         "{stderr}"
     );
 }
+
+/// Sends raw request `head` (request line and headers, without the blank line) and returns
+/// the status, the lower-cased response header lines and the body.
+fn http_raw(port: u16, head: &str, body: &str) -> (u16, Vec<(String, String)>, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(
+        stream,
+        "{head}\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, body.to_string())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn every_answer_over_http_carries_the_security_headers_and_secure_cookies_are_host_only() {
+    let dir = temp_dir("headers");
+    let port = free_port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_shopdb"))
+        .current_dir(&dir)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .env_remove("DATABASE_URL")
+        .env_remove("SHOPDB_ENV")
+        .env("COOKIE_SECURE", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start server");
+    let mut first_line = String::new();
+    let mut reader = BufReader::new(server.stdout.take().unwrap());
+    reader.read_line(&mut first_line).unwrap();
+    let password = first_line.trim().rsplit(": ").next().unwrap().to_string();
+    eventually(30, "server healthy", || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && http(port, "GET", "/api/health", None, None).0 == 200
+    });
+
+    for (path, status) in [
+        ("/api/health", 200),          // an API route
+        ("/login", 200),               // a page
+        ("/static/shopdb.js", 200),    // a static file
+        ("/static/usb/desk.js", 200),  // a plugin's static file
+        ("/api/no-such-route", 404),   // an API error
+        ("/no/such/page/at/all", 404), // a page error
+        ("/api/assets", 401),          // refused
+    ] {
+        let (got, headers, _) = http_raw(port, &format!("GET {path} HTTP/1.1"), "");
+        assert_eq!(got, status, "{path}");
+        let csp =
+            header(&headers, "content-security-policy").unwrap_or_else(|| panic!("{path}: CSP"));
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+            "{path}: {csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(
+            header(&headers, "x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+        assert_eq!(
+            header(&headers, "referrer-policy"),
+            Some("same-origin"),
+            "{path}"
+        );
+        assert!(
+            header(&headers, "permissions-policy").is_some_and(|p| p.contains("camera=()")),
+            "{path}"
+        );
+        assert_eq!(header(&headers, "x-frame-options"), Some("DENY"), "{path}");
+        assert!(
+            header(&headers, "strict-transport-security")
+                .is_some_and(|h| h.starts_with("max-age=")),
+            "{path}: HSTS with Secure cookies"
+        );
+    }
+
+    let login = format!(r#"{{"username":"admin","password":"{password}"}}"#);
+    let (status, headers, body) = http_raw(
+        port,
+        "POST /api/auth/login HTTP/1.1\r\nContent-Type: application/json",
+        &login,
+    );
+    assert_eq!(status, 200, "{body}");
+    let cookies: Vec<&str> = headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|c| c.starts_with("__Host-shopdb_session="))
+        .unwrap_or_else(|| panic!("a __Host- session cookie: {cookies:?}"));
+    assert!(
+        session.contains("; Secure") && session.contains("Path=/") && session.contains("HttpOnly"),
+        "{session}"
+    );
+    assert!(
+        !session.to_ascii_lowercase().contains("domain="),
+        "{session}"
+    );
+    assert!(
+        cookies.iter().any(|c| c.starts_with("__Host-shopdb_csrf=")),
+        "{cookies:?}"
+    );
+    let value = session.split(';').next().unwrap();
+    let (status, _, body) = http_raw(
+        port,
+        &format!("GET /api/auth/me HTTP/1.1\r\nCookie: {value}"),
+        "",
+    );
+    assert_eq!(status, 200, "the server reads the cookie it sets: {body}");
+    let plain = value.trim_start_matches("__Host-");
+    let (status, _, _) = http_raw(
+        port,
+        &format!("GET /api/auth/me HTTP/1.1\r\nCookie: {plain}"),
+        "",
+    );
+    assert_eq!(
+        status, 401,
+        "without the prefix the cookie is not the login cookie"
+    );
+
+    server.kill().unwrap();
+    server.wait().unwrap();
+}

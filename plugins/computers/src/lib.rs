@@ -116,6 +116,9 @@ async fn software_route(
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::field("name", "is required: part of the software name"))?;
+    if name.contains('\0') {
+        return Err(ApiError::field("name", "must not contain a NUL character"));
+    }
     let found = with_software(&state.db, name)
         .await
         .map_err(ApiError::internal)?;
@@ -269,7 +272,14 @@ impl Plugin for ComputersPlugin {
                 "computers",
                 "PCs not seen by their collector for ?days= days (default: the staledays setting), oldest first",
                 get(stale_route),
-            ),
+            )
+            .query(
+                "days",
+                json!({"type": "integer", "minimum": 0, "maximum": 36500}),
+                false,
+                "days without a check-in",
+            )
+            .fails_with(422),
             Route::new(
                 Method::GET,
                 "/api/computers/software",
@@ -277,7 +287,14 @@ impl Plugin for ComputersPlugin {
                 "computers",
                 "Computers with installed software whose name contains ?name=",
                 get(software_route),
-            ),
+            )
+            .query(
+                "name",
+                json!({"type": "string", "minLength": 1, "pattern": shopdb_core::resource::NONBLANK_PATTERN}),
+                true,
+                "part of the software name",
+            )
+            .fails_with(422),
         ]
     }
 
@@ -291,7 +308,12 @@ impl Plugin for ComputersPlugin {
             .hooks
             .before(shopdb_core::addresses::ip_address_hook())
             .before(hostname_ignores_case());
-        r.normalize = vec![("macaddress".into(), shopdb_core::addresses::normalize_mac)];
+        r.normalize_field(
+            "macaddress",
+            shopdb_core::addresses::normalize_mac,
+            shopdb_core::addresses::mac_schema(),
+        );
+        r.constrain("ipaddress", shopdb_core::addresses::ip_schema());
         r.search = Some(SearchSpec {
             entitytype: "computer".into(),
             title: "hostname".into(),
@@ -348,6 +370,10 @@ impl Plugin for ComputersPlugin {
             ("staledays", Some(days)) if days < 1 => Err("must be 1 day or more".into()),
             _ => Ok(()),
         }
+    }
+
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![("stale.js".into(), include_str!("../static/stale.js").into())]
     }
 
     fn templates(&self) -> Vec<(String, String)> {

@@ -29,6 +29,28 @@ const FLOW_CONTROLS: &[&str] = &["none", "xonxoff", "rtscts"];
 const BAUD_RATES: &[i64] = &[
     110, 300, 600, 1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200,
 ];
+const DATA_BITS: &[i64] = &[5, 6, 7, 8];
+const STOP_BITS: &[i64] = &[1, 2];
+
+/// One of `allowed`, in any case, as a pattern (the check compares in lower case).
+fn any_case(allowed: &[&str]) -> Value {
+    let alternatives: Vec<String> = allowed
+        .iter()
+        .map(|word| {
+            word.chars()
+                .map(|c| {
+                    if c.is_ascii_alphabetic() {
+                        format!("[{}{}]", c.to_ascii_lowercase(), c.to_ascii_uppercase())
+                    } else {
+                        c.to_string()
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let space = shopdb_core::resource::WHITE_SPACE_CLASS;
+    json!({"type": "string", "pattern": format!("^[{space}]*(?:{})[{space}]*$", alternatives.join("|"))})
+}
 
 pub struct EquipmentPlugin {
     manifest: Manifest,
@@ -72,8 +94,10 @@ pub fn equipment_table() -> Table {
 fn check_settings(record: &Map<String, Value>) -> Map<String, Value> {
     let mut errors = Map::new();
     let mut one_of = |field: &str, allowed: &[&str]| {
+        // Blank is no value, as for any text field.
         if let Some(v) = record.get(field).and_then(Value::as_str)
-            && !allowed.contains(&v.to_lowercase().as_str())
+            && !v.trim().is_empty()
+            && !allowed.contains(&v.trim().to_lowercase().as_str())
         {
             errors.insert(
                 field.into(),
@@ -95,8 +119,8 @@ fn check_settings(record: &Map<String, Value>) -> Map<String, Value> {
         }
     };
     number_in("baudrate", BAUD_RATES);
-    number_in("databits", &[5, 6, 7, 8]);
-    number_in("stopbits", &[1, 2]);
+    number_in("databits", DATA_BITS);
+    number_in("stopbits", STOP_BITS);
     if record
         .get("controllingpcid")
         .is_some_and(|pc| !pc.is_null())
@@ -191,6 +215,13 @@ impl Plugin for EquipmentPlugin {
             errors.extend(check_settings(record));
             errors
         });
+        // What check_settings and the address hook enforce, for the API document.
+        r.constrain("parity", any_case(PARITIES));
+        r.constrain("flowcontrol", any_case(FLOW_CONTROLS));
+        r.constrain("baudrate", json!({"type": "integer", "enum": BAUD_RATES}));
+        r.constrain("databits", json!({"type": "integer", "enum": DATA_BITS}));
+        r.constrain("stopbits", json!({"type": "integer", "enum": STOP_BITS}));
+        r.constrain("ipaddress", shopdb_core::addresses::ip_schema());
         r.hooks = r
             .hooks
             .before(shopdb_core::addresses::ip_address_hook())

@@ -124,6 +124,17 @@ fn subnets_resource() -> Resource {
         }
         errors
     });
+    r.constrain(
+        "vlanid",
+        json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": 4094}),
+    );
+    r.constrain("gateway", shopdb_core::addresses::ip_schema());
+    r.constrain(
+        "cidr",
+        json!({"type": "string", "minLength": 1, "maxLength": 49,
+               "description": "a network address and prefix length with no host bits set, such as 10.20.0.0/16 or fd00::/64",
+               "pattern": "^[^/]+/[0-9]+$"}),
+    );
     r
 }
 
@@ -351,7 +362,12 @@ impl Plugin for NetworkPlugin {
                 "network",
                 "The subnet of an IP address and the assets holding it",
                 get(ip_route),
-            ),
+            )
+            .path_param(
+                "address",
+                json!({"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}),
+            )
+            .fails_with(422),
             Route::new(
                 Method::GET,
                 "/api/network/subnets/{id}/addresses",
@@ -367,7 +383,12 @@ impl Plugin for NetworkPlugin {
         let mut devices =
             catalog::extension("network", "networkdevice", devices_table(), ASSET_TYPE);
         devices.hooks = devices.hooks.before(ip_address_hook());
-        devices.normalize = vec![("macaddress".into(), shopdb_core::addresses::normalize_mac)];
+        devices.normalize_field(
+            "macaddress",
+            shopdb_core::addresses::normalize_mac,
+            shopdb_core::addresses::mac_schema(),
+        );
+        devices.constrain("ipaddress", shopdb_core::addresses::ip_schema());
         devices.search = Some(SearchSpec {
             entitytype: "networkdevice".into(),
             title: "hostname".into(),
@@ -403,6 +424,13 @@ impl Plugin for NetworkPlugin {
             heartbeat: None,
             resource: Some("network".into()),
         })
+    }
+
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![(
+            "subnet.js".into(),
+            include_str!("../static/subnet.js").into(),
+        )]
     }
 
     fn templates(&self) -> Vec<(String, String)> {

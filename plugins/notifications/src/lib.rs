@@ -98,6 +98,7 @@ pub fn notifications_resource() -> Resource {
         "locationname",
     )];
     r.check = Some(check);
+    r.constrain("severity", json!({"type": "string", "enum": SEVERITIES}));
     r.search = Some(SearchSpec {
         entitytype: "notification".into(),
         title: "title".into(),
@@ -134,6 +135,16 @@ impl Plugin for NotificationsPlugin {
             help: "Let anyone read GET /api/notifications/kiosk without logging in (floor screens)"
                 .into(),
         }]
+    }
+
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![
+            ("kiosk.js".into(), include_str!("../static/kiosk.js").into()),
+            (
+                "kiosk.css".into(),
+                include_str!("../static/kiosk.css").into(),
+            ),
+        ]
     }
 
     fn templates(&self) -> Vec<(String, String)> {

@@ -125,6 +125,7 @@ impl Plugin for PrintersPlugin {
     fn resources(&self) -> Vec<Resource> {
         let mut r = catalog::extension(PLUGIN, "printer", printers_table(), ASSET_TYPE);
         r.hooks = r.hooks.before(shopdb_core::addresses::ip_address_hook());
+        r.constrain("ipaddress", shopdb_core::addresses::ip_schema());
         r.search = Some(SearchSpec {
             entitytype: "printer".into(),
             title: "hostname".into(),
@@ -165,6 +166,13 @@ impl Plugin for PrintersPlugin {
             }
             _ => Ok(()),
         }
+    }
+
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![(
+            "supplies.js".into(),
+            include_str!("../static/supplies.js").into(),
+        )]
     }
 
     fn templates(&self) -> Vec<(String, String)> {

@@ -76,6 +76,19 @@ pub fn nearest_route() -> Route {
          and positionsource; needs the computers plugin",
         get(nearest),
     )
+    .query(
+        "hostname",
+        json!({"type": "string", "minLength": 1, "pattern": shopdb_core::resource::NONBLANK_PATTERN}),
+        true,
+        "the PC's hostname",
+    )
+    .query(
+        "limit",
+        json!({"type": "integer", "minimum": 1, "maximum": MAX_NEAREST}),
+        false,
+        "how many printers",
+    )
+    .fails_with(422)
 }
 
 fn context(state: &AppState) -> ApiResult<PluginContext> {

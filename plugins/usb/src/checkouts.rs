@@ -26,6 +26,37 @@ pub struct CheckoutRequest {
     pub dueat: String,
 }
 
+/// The JSON schema of a checkout body, from the same columns and field list `parse` reads.
+pub fn checkout_schema() -> Value {
+    let table = usbcheckouts_table();
+    let required = ["checkedoutto", "dueat"];
+    let props: Map<String, Value> = CHECKOUT_FIELDS
+        .iter()
+        .filter_map(|name| {
+            let column = table.get(name)?;
+            let needed = required.contains(name);
+            let mut schema = shopdb_core::resource::column_schema(column, needed);
+            if !needed {
+                schema["nullable"] = json!(true);
+            }
+            Some((name.to_string(), schema))
+        })
+        .collect();
+    json!({"type": "object", "required": required, "additionalProperties": false, "properties": props})
+}
+
+/// The JSON schema of a checkin body (`condition` is another name for `returncondition`).
+pub fn checkin_schema() -> Value {
+    let table = usbcheckouts_table();
+    let mut schema = table
+        .get("returncondition")
+        .map(|c| shopdb_core::resource::column_schema(c, false))
+        .unwrap_or_else(|| json!({"type": "string"}));
+    schema["nullable"] = json!(true);
+    json!({"type": "object", "additionalProperties": false, "properties": {
+        "returncondition": schema.clone(), "condition": schema}})
+}
+
 impl CheckoutRequest {
     /// Checks a checkout body, naming every bad field: `checkedoutto` and `dueat` are required,
     /// `dueat` lies after `now` and, when `max_days` > 0, at most that many days after it.

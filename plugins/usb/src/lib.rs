@@ -205,6 +205,10 @@ impl Plugin for UsbPlugin {
         }
     }
 
+    fn static_files(&self) -> Vec<(String, String)> {
+        vec![("desk.js".into(), include_str!("../static/desk.js").into())]
+    }
+
     fn templates(&self) -> Vec<(String, String)> {
         vec![(
             "usb/desk.html".into(),

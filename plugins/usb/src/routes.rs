@@ -21,15 +21,11 @@ const EDITOR: Access = Access::Role(Role::Editor);
 
 pub fn routes() -> Vec<Route> {
     let loan = checkouts_resource().json_schema(false);
-    let checkout_body = json!({"type": "object", "required": ["checkedoutto", "dueat"], "properties": {
-        "checkedoutto": {"type": "string", "maxLength": 100, "description": "who takes the device"},
-        "badge": {"type": "string", "maxLength": 50, "description": "badge or employee id"},
-        "purpose": {"type": "string", "maxLength": 255},
-        "dueat": {"type": "string", "format": "date-time", "description": "in the future, at most maxloandays ahead"}}});
-    let checkin_body = json!({"type": "object", "properties": {
-        "returncondition": {"type": "string", "maxLength": 255, "description": "how it came back (alias: condition)"}}});
+    let checkout_body = checkouts::checkout_schema();
+    let checkin_body = checkouts::checkin_schema();
     vec![
-        Route::new(Method::GET, "/api/usb/lookup", VIEWER, NAME, "Find a device by the serial number the desk scans (?serial=), with its open checkout", get(lookup)),
+        Route::new(Method::GET, "/api/usb/lookup", VIEWER, NAME, "Find a device by the serial number the desk scans (?serial=), with its open checkout", get(lookup))
+            .query("serial", json!({"type": "string", "minLength": 1, "pattern": shopdb_core::resource::NONBLANK_PATTERN}), true, "the serial number"),
         Route::new(Method::GET, "/api/usb/overdue", VIEWER, NAME, "Devices out past their due time, most overdue first", get(overdue)).paged(),
         Route::new(Method::GET, "/api/usb/checkouts", VIEWER, NAME, "Checkouts, newest first; filter by badge, checkedoutto, assetid, checkedinat=null (still out) or q", get(history))
             .response(loan.clone())

@@ -13,6 +13,18 @@ use crate::http::{JsonBody, ListParams};
 use crate::state::AppState;
 use crate::users::{CreateUserError, UserChange, create_user, list_users, update_user};
 
+/// Fields the user list sorts by.
+pub const USER_SORTS: &[&str] = &["username", "displayname", "role", "isactive", "createddate"];
+/// Fields the token list sorts by.
+pub const TOKEN_SORTS: &[&str] = &[
+    "tokenid",
+    "name",
+    "role",
+    "plugin",
+    "createddate",
+    "lastused",
+];
+
 /// GET /api/users — a list like any other: page, per_page, sort, q (username or name).
 pub async fn users(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let params = ListParams::parse(q.as_deref())?;
@@ -20,7 +32,7 @@ pub async fn users(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiR
         list_users(&state.db).await?,
         &params,
         "username",
-        &["username", "displayname", "role", "isactive", "createddate"],
+        USER_SORTS,
         &["username", "displayname"],
     )
 }
@@ -88,6 +100,10 @@ fn small_list(
 
 fn text_field(body: &Map<String, Value>, name: &str, errors: &mut Map<String, Value>) -> String {
     match body.get(name) {
+        Some(Value::String(s)) if s.contains('\0') => {
+            errors.insert(name.into(), json!("must not contain a NUL character"));
+            String::new()
+        }
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
         Some(Value::String(_)) | None => {
             errors.insert(name.into(), json!("is required"));
@@ -125,6 +141,12 @@ pub async fn create_user_route(
     let mut errors = Map::new();
     reject_unknown(&body, &["username", "role", "password"], &mut errors);
     let username = text_field(&body, "username", &mut errors);
+    if username != username.trim() {
+        errors.insert(
+            "username".into(),
+            json!("must not start or end with white space"),
+        );
+    }
     let password = text_field(&body, "password", &mut errors);
     let role = role_field(&body, &mut errors);
     if !errors.is_empty() {
@@ -202,7 +224,8 @@ pub fn self_change_problem(
     id: i64,
     change: &UserChange,
 ) -> Option<(&'static str, &'static str)> {
-    if actor.id != Some(id) {
+    // An API token's id is not a user id.
+    if actor.kind != "user" || actor.id != Some(id) {
         return None;
     }
     if change.isactive == Some(false) {
@@ -243,14 +266,7 @@ pub async fn tokens(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
         list_tokens(&state.db).await?,
         &params,
         "tokenid",
-        &[
-            "tokenid",
-            "name",
-            "role",
-            "plugin",
-            "createddate",
-            "lastused",
-        ],
+        TOKEN_SORTS,
         &["name", "plugin"],
     )
 }
@@ -299,7 +315,7 @@ pub async fn create_token_route(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let token = create_token(&state.db, name.trim(), role, plugin.as_deref(), &actor.name).await?;
+    let token = create_token(&state.db, &actor, name.trim(), role, plugin.as_deref()).await?;
     Ok(created(json!({
         "tokenid": token.tokenid,
         "name": name.trim(),
@@ -312,10 +328,11 @@ pub async fn create_token_route(
 
 pub async fn revoke_token_route(
     State(state): State<AppState>,
+    actor: Actor,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    let revoked = revoke_token(&state.db, id).await?;
+    let revoked = revoke_token(&state.db, &actor, id).await?;
     state.verified.clear();
     if !revoked {
         return Err(ApiError::not_found(format!(
@@ -338,7 +355,14 @@ pub async fn audit_log(
             "entitytype" => filter.entitytype = Some(v.clone()),
             "entityid" => filter.entityid = Some(parse_id(v)?),
             "actorname" => filter.actorname = Some(v.clone()),
-            "action" => filter.action = Some(v.clone()),
+            "action" if ["created", "updated", "deleted"].contains(&v.as_str()) => {
+                filter.action = Some(v.clone())
+            }
+            "action" => {
+                return Err(ApiError::bad_request(format!(
+                    "action must be created, updated or deleted, not '{v}'"
+                )));
+            }
             other => {
                 return Err(ApiError::bad_request(format!(
                     "unknown parameter '{other}': filter by entitytype, entityid, actorname or action"

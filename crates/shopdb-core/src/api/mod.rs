@@ -54,8 +54,22 @@ pub struct RouteInfo {
     pub request: Option<Value>,
     /// JSON schema of `data` in a successful answer.
     pub response: Option<Value>,
-    /// Whether the answer is a page with `meta`.
+    /// Whether the answer is a page with `meta` (and the route takes `page` and `per_page`).
     pub paged: bool,
+    /// Schemas of path parameters other than plain text (`{id}` is always a record id).
+    pub path_params: Vec<(String, Value)>,
+    /// Query parameters beyond `page` and `per_page`, as OpenAPI parameter objects.
+    pub query: Vec<Value>,
+    /// For a create route: the field of the answer that holds the new record's id, which
+    /// the item routes (`{path}/{id}`) take; gives the document its links.
+    pub creates: Option<String>,
+    /// For a versioned record: its update must carry the `version` read.
+    pub versioned: bool,
+    /// Media types of a binary answer (a floor-plan image) instead of the JSON envelope.
+    pub binary: Vec<String>,
+    /// Error statuses the route gives beyond those its shape implies (a 422 for a query
+    /// parameter the handler checks, say).
+    pub extra_errors: Vec<u16>,
     /// The plugin that contributes the route; it answers 404 while that plugin is disabled.
     pub plugin: Option<String>,
 }
@@ -89,6 +103,12 @@ impl Route {
                 request: None,
                 response: None,
                 paged: false,
+                path_params: Vec::new(),
+                query: Vec::new(),
+                creates: None,
+                versioned: false,
+                extra_errors: Vec::new(),
+                binary: Vec::new(),
                 plugin: None,
             },
             handler,
@@ -107,6 +127,62 @@ impl Route {
 
     pub fn paged(mut self) -> Route {
         self.info.paged = true;
+        self
+    }
+
+    /// Documents a binary answer of one of `types` (instead of the JSON envelope).
+    pub fn binary(mut self, types: &[&str]) -> Route {
+        self.info.binary = types.iter().map(|t| t.to_string()).collect();
+        self
+    }
+
+    /// Documents an error status the route can answer with beyond those its shape implies.
+    pub fn fails_with(mut self, status: u16) -> Route {
+        self.info.extra_errors.push(status);
+        self
+    }
+
+    /// Documents what a path parameter takes.
+    pub fn path_param(mut self, name: &str, schema: Value) -> Route {
+        self.info.path_params.push((name.to_string(), schema));
+        self
+    }
+
+    /// Documents a query parameter the route takes.
+    pub fn query(mut self, name: &str, schema: Value, required: bool, description: &str) -> Route {
+        self.info.query.push(serde_json::json!({
+            "name": name, "in": "query", "required": required, "schema": schema,
+            "description": description,
+        }));
+        self
+    }
+
+    /// Documents `sort` (one of `fields`, `-` before one for descending) and `q`.
+    pub fn sorted_by(self, fields: &[String], default: &str) -> Route {
+        // An empty sort is the default order.
+        let mut values: Vec<Value> = vec![Value::String(String::new())];
+        for f in fields {
+            values.push(Value::String(f.clone()));
+            values.push(Value::String(format!("-{f}")));
+        }
+        self.query(
+            "sort",
+            serde_json::json!({"type": "string", "enum": values}),
+            false,
+            &format!("field to sort by, - before it for descending (default {default})"),
+        )
+        .query(
+            "q",
+            serde_json::json!({"type": "string"}),
+            false,
+            "text filter: records containing it, ignoring case",
+        )
+    }
+
+    /// Marks a create route whose answer holds the new record's id in `key`.
+    pub fn creates(mut self, key: &str, versioned: bool) -> Route {
+        self.info.creates = Some(key.to_string());
+        self.info.versioned = versioned;
         self
     }
 
@@ -195,6 +271,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         &state.signing_key,
         req.headers(),
         &state.verified,
+        state.config.cookie_secure,
     )
     .await
     {

@@ -49,9 +49,23 @@ pub async fn action(
     Path((name, action)): Path<(String, String)>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let keep_data = query_pairs(q.as_deref())
-        .iter()
-        .any(|(k, v)| k == "keep_data" && v == "true");
+    let mut keep_data = false;
+    for (k, v) in query_pairs(q.as_deref()) {
+        match (k.as_str(), v.as_str()) {
+            ("keep_data", "true") => keep_data = true,
+            ("keep_data", "false") => keep_data = false,
+            ("keep_data", _) => {
+                return Err(ApiError::bad_request(format!(
+                    "keep_data must be true or false, not '{v}'"
+                )));
+            }
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "unknown parameter '{k}': only keep_data"
+                )));
+            }
+        }
+    }
     Ok(ok(perform(&state, &actor, &name, &action, keep_data).await?))
 }
 

@@ -5,12 +5,12 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::Method;
 use axum::routing::{delete, get, post, put};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Access, Route, admin, assets, auth, crud, plugins, system};
 use crate::auth::{Actor, Role};
 use crate::http::JsonBody;
-use crate::resource::Resource;
+use crate::resource::{NONBLANK_PATTERN, Resource, SchemaMode};
 use crate::state::AppState;
 
 const VIEWER: Access = Access::Role(Role::Viewer);
@@ -48,7 +48,8 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             }),
         )
         .response(res.json_schema(false))
-        .paged(),
+        .paged()
+        .sorted_by(&res.sortable(), &res.default_sort),
         Route::new(
             Method::POST,
             &base,
@@ -62,7 +63,8 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             ),
         )
         .request(res.json_schema(true))
-        .response(res.json_schema(false)),
+        .response(res.json_schema(false))
+        .creates(res.key(), res.versioned),
         Route::new(
             Method::GET,
             &item,
@@ -87,7 +89,7 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
                       JsonBody(b): JsonBody| crud::update(r4.clone(), s, a, id, b),
             ),
         )
-        .request(res.json_schema(true))
+        .request(res.schema(SchemaMode::Update))
         .response(res.json_schema(false)),
         Route::new(
             Method::DELETE,
@@ -105,10 +107,50 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
     ]
 }
 
+/// A user name as the API takes it: what `users::create_user` accepts, without surrounding
+/// white space.
+pub const USERNAME_PATTERN: &str = "^[A-Za-z0-9._@-]{1,100}$";
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Documents the plugins the server knows (`names`) where a core route takes one: the
+/// plugin routes' `{name}` and a token's `plugin`. Called once the plugins are loaded.
+pub fn name_plugins(routes: &mut [Route], names: &[String]) {
+    let values: Vec<Value> = names.iter().map(|n| json!(n)).collect();
+    for r in routes.iter_mut() {
+        match (r.info.method.as_str(), r.info.path.as_str()) {
+            ("POST", "/api/plugins/{name}/{action}") => {
+                r.info.path_params.push((
+                    "name".into(),
+                    json!({"type": "string", "enum": values.clone()}),
+                ));
+            }
+            ("POST", "/api/tokens") => {
+                let mut with_null = values.clone();
+                with_null.push(Value::Null);
+                if let Some(p) = r
+                    .info
+                    .request
+                    .as_mut()
+                    .and_then(|s| s.pointer_mut("/properties/plugin"))
+                {
+                    p["enum"] = Value::Array(with_null);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Every core route. Plugins add theirs to this list at start-up.
 pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
+    let role = json!({"type": "string", "enum": ["viewer", "editor", "admin"]});
+    let password = json!({"type": "string", "format": "password", "minLength": 10, "maxLength": 1024, "pattern": NONBLANK_PATTERN});
+    let nonblank = json!({"type": "string", "minLength": 1, "pattern": NONBLANK_PATTERN});
     let credentials = json!({"type": "object", "required": ["username", "password"], "properties": {
-        "username": {"type": "string"}, "password": {"type": "string", "format": "password"}}});
+        "username": nonblank, "password": {"type": "string", "minLength": 1, "format": "password"}}});
     let mut routes = vec![
         Route::new(Method::GET, "/api/health", Access::Public, "system", "200 when the database answers", get(system::health)),
         Route::new(Method::GET, "/api/openapi.json", Access::Public, "system", "This document", get(system::openapi)),
@@ -116,7 +158,11 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
             .request(credentials),
         Route::new(Method::POST, "/api/auth/logout", VIEWER, "auth", "Log out: the token stops working everywhere", post(auth::logout)),
         Route::new(Method::GET, "/api/auth/me", VIEWER, "auth", "Who the caller is", get(auth::me)),
-        Route::new(Method::GET, "/api/search", VIEWER, "search", "Search assets and plugin records (q, limit)", get(system::search))
+        Route::new(Method::GET, "/api/search", VIEWER, "search", "Search assets and plugin records (q, page, per_page)", get(system::search))
+            .query("q", json!({"type": "string", "minLength": 1, "maxLength": 100, "pattern": NONBLANK_PATTERN}), true, "the text to search for")
+            .query("page", json!({"type": "integer", "minimum": 1, "maximum": 100_000}), false, "page number, from 1")
+            .query("per_page", json!({"type": "integer", "minimum": 1, "maximum": 100}), false, "results per page (default 20)")
+            .query("limit", json!({"type": "integer", "minimum": 1, "maximum": 100}), false, "the same as per_page")
             .response(json!({"type": "array", "items": {"type": "object", "properties": {
                 "type": {"type": "string"}, "id": {"type": "integer"}, "title": {"type": "string"},
                 "subtitle": {"type": "string", "nullable": true}, "url": {"type": "string"}}}})),
@@ -128,32 +174,43 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
                 "mapx": {"type": "number", "nullable": true}, "mapy": {"type": "number", "nullable": true},
                 "positionsource": {"type": "string", "nullable": true, "enum": ["self", "related", "location", null]}}})),
         Route::new(Method::PUT, "/api/locations/{id}/floorplan", EDITOR, "locations", "Upload a floor-plan image (PNG, JPEG or WebP body, at most 10 MiB)", put(assets::put_floorplan)),
-        Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan)),
+        Route::new(Method::GET, "/api/locations/{id}/floorplan", VIEWER, "locations", "The floor-plan image of a location", get(assets::get_floorplan))
+            .binary(&["image/png", "image/jpeg", "image/webp", "image/svg+xml"]),
         Route::new(Method::DELETE, "/api/locations/{id}/floorplan", EDITOR, "locations", "Remove a location's floor plan", delete(assets::delete_floorplan)),
         Route::new(Method::GET, "/api/plugins", VIEWER, "plugins", "Every plugin with its state (available, enabled, disabled, quarantined) and reason", get(plugins::list)),
-        Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action)),
+        Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action))
+            .path_param("action", json!({"type": "string", "enum": ["install", "enable", "disable", "uninstall"]}))
+            .query("keep_data", json!({"type": "boolean"}), false, "uninstall: keep the plugin's tables"),
         Route::new(Method::GET, "/api/navigation", VIEWER, "plugins", "Navigation items of enabled plugins", get(plugins::navigation)),
         Route::new(Method::GET, "/api/dashboard", VIEWER, "plugins", "Dashboard widgets of enabled plugins with their data", get(plugins::dashboard)),
         Route::new(Method::GET, "/api/settings", ADMIN, "admin", "Every plugin setting: type, default, current value, help", get(plugins::settings)),
         Route::new(Method::PUT, "/api/settings/{plugin}/{key}", ADMIN, "admin", "Change a plugin setting: {\"value\": …} of its declared type", put(plugins::put_setting))
-            .request(json!({"type": "object", "required": ["value"], "properties": {"value": {}}})),
-        Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users)),
+            .request(json!({"type": "object", "required": ["value"], "additionalProperties": false, "properties": {"value": {"nullable": true}}})),
+        Route::new(Method::GET, "/api/users", ADMIN, "admin", "List users", get(admin::users))
+            .paged()
+            .sorted_by(&strings(admin::USER_SORTS), "username"),
         Route::new(Method::POST, "/api/users", ADMIN, "admin", "Create a user", post(admin::create_user_route))
-            .request(json!({"type": "object", "required": ["username", "role", "password"], "properties": {
-                "username": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
-                "password": {"type": "string", "minLength": 10}}})),
+            .request(json!({"type": "object", "required": ["username", "role", "password"], "additionalProperties": false, "properties": {
+                "username": {"type": "string", "pattern": USERNAME_PATTERN, "description": "letters, digits and . _ - @; stored in lower case"},
+                "role": role, "password": password}})),
         Route::new(Method::PUT, "/api/users/{id}", ADMIN, "admin", "Change a user's role, name, password or active flag", put(admin::update_user_route))
-            .request(json!({"type": "object", "properties": {
-                "displayname": {"type": "string", "nullable": true}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
-                "isactive": {"type": "boolean"}, "password": {"type": "string", "minLength": 10}}})),
-        Route::new(Method::GET, "/api/tokens", ADMIN, "admin", "List API tokens (never their secrets)", get(admin::tokens)),
+            .request(json!({"type": "object", "additionalProperties": false, "properties": {
+                "displayname": {"type": "string", "nullable": true, "maxLength": 200}, "role": role,
+                "isactive": {"type": "boolean"}, "password": password}})),
+        Route::new(Method::GET, "/api/tokens", ADMIN, "admin", "List API tokens (never their secrets)", get(admin::tokens))
+            .paged()
+            .sorted_by(&strings(admin::TOKEN_SORTS), "tokenid"),
         Route::new(Method::POST, "/api/tokens", ADMIN, "admin", "Create an API token; the secret is shown once", post(admin::create_token_route))
-            .request(json!({"type": "object", "required": ["name"], "properties": {
-                "name": {"type": "string"}, "role": {"type": "string", "enum": ["viewer", "editor", "admin"]},
-                "plugin": {"type": "string", "description": "makes it a collector token for this plugin"}}})),
+            .request(json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NONBLANK_PATTERN}, "role": role,
+                "plugin": {"type": "string", "nullable": true, "description": "makes it a collector token for this plugin"}}})),
         Route::new(Method::DELETE, "/api/tokens/{id}", ADMIN, "admin", "Revoke an API token", delete(admin::revoke_token_route)),
         Route::new(Method::GET, "/api/audit", ADMIN, "admin", "Audit log, newest first (entitytype, entityid, actorname, action)", get(admin::audit_log))
-            .paged(),
+            .paged()
+            .query("entitytype", json!({"type": "string"}), false, "asset, location, user, apitoken, a plugin's entity …")
+            .query("entityid", json!({"type": "integer", "format": "int64", "minimum": 1, "maximum": i64::MAX}), false, "the record's id")
+            .query("actorname", json!({"type": "string"}), false, "who made the change")
+            .query("action", json!({"type": "string", "enum": ["created", "updated", "deleted"]}), false, "what was done"),
     ];
     for res in resources {
         routes.extend(crud_routes(res));
@@ -161,8 +218,18 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
     routes
 }
 
-/// The collector routes of a plugin that declares a collector schema.
-pub fn collector_routes(plugin: &str) -> Vec<Route> {
+/// The collector routes of a plugin that declares a collector schema (`record`, as
+/// `collector::json_schema` gives it).
+pub fn collector_routes(plugin: &str, record: &crate::plugin::CollectorSchema) -> Vec<Route> {
+    // Any object is taken: each record is answered created, updated, unchanged or rejected
+    // (with why), so the body's schema is what the records are checked against, not a gate.
+    let mut each = crate::collector::json_schema(plugin, record);
+    if let Some(m) = each.as_object_mut() {
+        m.remove("$schema");
+    }
+    let body = json!({"type": "object", "description": format!(
+        "one {plugin} record, or {{\"records\": [...]}} with up to {} of them; each is answered on its own (GET /api/collector/{plugin}/schema gives the record schema)",
+        crate::collector::MAX_BATCH), "x-records": each});
     let (p1, p2) = (plugin.to_string(), plugin.to_string());
     vec![
         Route::new(
@@ -178,7 +245,8 @@ pub fn collector_routes(plugin: &str) -> Vec<Route> {
                     plugins::collect(s, p1.clone(), a, b)
                 },
             ),
-        ),
+        )
+        .request(body),
         Route::new(
             Method::GET,
             &format!("/api/collector/{plugin}/schema"),

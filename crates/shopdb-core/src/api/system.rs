@@ -33,7 +33,16 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
     let mut per_page = 20;
     for (k, v) in query_pairs(q.as_deref()) {
         match k.as_str() {
-            "q" => text = Some(v.trim().to_string()),
+            "q" => {
+                // The length as sent, as the API document states it.
+                if v.chars().count() > 100 {
+                    return Err(ApiError::bad_request("q must be at most 100 characters"));
+                }
+                if v.contains('\0') {
+                    return Err(ApiError::bad_request("q must not contain a NUL character"));
+                }
+                text = Some(v.trim().to_string())
+            }
             "limit" | "per_page" => {
                 per_page = v
                     .parse::<i64>()

@@ -17,6 +17,29 @@ use crate::util::{normalize_timestamp, now, random_token, unix_now};
 
 pub const SESSION_COOKIE: &str = "shopdb_session";
 pub const CSRF_COOKIE: &str = "shopdb_csrf";
+/// The cookie names when cookies are Secure: a browser takes a `__Host-` cookie only from
+/// this very host over HTTPS, with `Path=/` and no `Domain`, so a neighbouring subdomain
+/// cannot plant or overwrite one.
+pub const SECURE_SESSION_COOKIE: &str = "__Host-shopdb_session";
+pub const SECURE_CSRF_COOKIE: &str = "__Host-shopdb_csrf";
+
+/// The login cookie's name: `__Host-` prefixed when cookies are Secure.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The CSRF cookie's name: `__Host-` prefixed when cookies are Secure.
+pub fn csrf_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
 pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Consecutive failures before a username is locked out for a while.
 pub const FREE_LOGIN_FAILURES: i64 = 5;
@@ -146,25 +169,27 @@ impl VerifiedCache {
     }
 }
 
-/// Identifies the caller (through `cache`, see [`VerifiedCache`]).
+/// Identifies the caller (through `cache`, see [`VerifiedCache`]). `secure`: cookies are
+/// Secure, so the login cookie is read under its `__Host-` name only.
 pub async fn authenticate_cached(
     db: &Db,
     key: &[u8],
     headers: &HeaderMap,
     cache: &VerifiedCache,
+    secure: bool,
 ) -> Result<Option<Actor>, ApiError> {
     let credential = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| cookie(headers, SESSION_COOKIE).map(|c| format!("cookie {c}")));
+        .or_else(|| cookie(headers, session_cookie_name(secure)).map(|c| format!("cookie {c}")));
     let Some(credential) = credential else {
         return Ok(None);
     };
     if let Some(actor) = cache.get(&credential) {
         return Ok(Some(actor));
     }
-    let actor = authenticate(db, key, headers).await?;
+    let actor = authenticate(db, key, headers, secure).await?;
     if let Some(a) = &actor {
         cache.put(&credential, a);
     }
@@ -177,6 +202,7 @@ pub async fn authenticate(
     db: &Db,
     key: &[u8],
     headers: &HeaderMap,
+    secure: bool,
 ) -> Result<Option<Actor>, ApiError> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -192,7 +218,7 @@ pub async fn authenticate(
         }
         return session_actor(db, key, token, false).await.map(Some);
     }
-    match cookie(headers, SESSION_COOKIE) {
+    match cookie(headers, session_cookie_name(secure)) {
         Some(token) => session_actor(db, key, token, true).await.map(Some),
         None => Ok(None),
     }
@@ -357,7 +383,7 @@ pub async fn logout(db: &Db, actor: &Actor) -> Result<(), ApiError> {
     let session = match &actor.credential {
         Credential::Cookie { session, .. } | Credential::Bearer { session } => session.clone(),
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::forbidden(
                 "only login sessions can log out; revoke API tokens instead",
             ));
         }
@@ -370,25 +396,27 @@ pub async fn logout(db: &Db, actor: &Actor) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `Set-Cookie` values for a login (or, with `None`, clearing both cookies).
+/// `Set-Cookie` values for a login (or, with `None`, clearing both cookies). With `secure`
+/// the cookies are Secure and `__Host-` prefixed (which needs `Path=/` and no `Domain`).
 pub fn session_cookies(session: Option<&LoginSession>, secure: bool, hours: i64) -> [String; 2] {
+    let (session_name, csrf_name) = (session_cookie_name(secure), csrf_cookie_name(secure));
     let secure = if secure { "; Secure" } else { "" };
     match session {
         Some(s) => [
             format!(
-                "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+                "{session_name}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
                 s.token,
                 hours * 3600
             ),
             format!(
-                "{CSRF_COOKIE}={}; Path=/; SameSite=Lax; Max-Age={}{secure}",
+                "{csrf_name}={}; Path=/; SameSite=Lax; Max-Age={}{secure}",
                 s.csrftoken,
                 hours * 3600
             ),
         ],
         None => [
-            format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
-            format!("{CSRF_COOKIE}=; Path=/; SameSite=Lax; Max-Age=0{secure}"),
+            format!("{session_name}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{secure}"),
+            format!("{csrf_name}=; Path=/; SameSite=Lax; Max-Age=0{secure}"),
         ],
     }
 }

@@ -25,8 +25,8 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
 pub fn password_problem(password: &str) -> Option<&'static str> {
     if password.chars().count() < 10 {
         Some("must be at least 10 characters")
-    } else if password.len() > 1024 {
-        Some("must be at most 1024 bytes")
+    } else if password.chars().count() > 1024 {
+        Some("must be at most 1024 characters")
     } else {
         None
     }

@@ -1,9 +1,10 @@
 //! API tokens: `shopdb_<random>`, shown once, stored as SHA-256, revocable.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use sqlx::Row;
 
 use super::{Actor, Credential, Role};
+use crate::audit;
 use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
 use crate::util::{now, random_token, sha256_hex};
@@ -16,31 +17,50 @@ pub struct NewToken {
     pub secret: String,
 }
 
+/// Creates a token for `actor` (recorded as its creator), audited in the same transaction.
 pub async fn create_token(
     db: &Db,
+    actor: &Actor,
     name: &str,
     role: Role,
     plugin: Option<&str>,
-    created_by: &str,
 ) -> Result<NewToken, sqlx::Error> {
     let secret = format!("{TOKEN_PREFIX}{}", random_token(32));
-    let mut conn = db.pool().acquire().await?;
+    let prefix = &secret[..12];
+    let mut tx = db.begin().await?;
     let tokenid = db
         .insert_returning_id(
-            &mut conn,
+            &mut tx,
             "INSERT INTO apitokens (name, tokenhash, tokenprefix, role, plugin, createdby, createddate) VALUES (?, ?, ?, ?, ?, ?, ?)",
             &[
                 SqlValue::text(name),
                 SqlValue::text(sha256_hex(secret.as_bytes())),
-                SqlValue::text(&secret[..12]),
+                SqlValue::text(prefix),
                 SqlValue::text(role.as_str()),
                 SqlValue::opt_text(plugin),
-                SqlValue::text(created_by),
+                SqlValue::text(&actor.name),
                 SqlValue::text(now()),
             ],
             "tokenid",
         )
         .await?;
+    let after =
+        json!({"name": name, "role": role.as_str(), "plugin": plugin, "tokenprefix": prefix});
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action: audit::Action::Created,
+            entitytype: "apitoken",
+            entityid: Some(tokenid),
+            entityname: Some(name),
+            before: &Map::new(),
+            after: after.as_object().expect("an object"),
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(NewToken { tokenid, secret })
 }
 
@@ -66,15 +86,45 @@ pub async fn list_tokens(db: &Db) -> Result<Vec<Value>, sqlx::Error> {
         .collect()
 }
 
-/// Marks a token revoked; returns false when no live token has that id.
-pub async fn revoke_token(db: &Db, tokenid: i64) -> Result<bool, sqlx::Error> {
+/// Marks a token revoked by `actor`, audited in the same transaction; returns false when no
+/// live token has that id.
+pub async fn revoke_token(db: &Db, actor: &Actor, tokenid: i64) -> Result<bool, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let revokeddate = now();
     let done = db
         .query("UPDATE apitokens SET revokeddate = ? WHERE tokenid = ? AND revokeddate IS NULL")
-        .bind(now())
+        .bind(revokeddate.clone())
         .bind(tokenid)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() > 0)
+    if done.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    let name: String = db
+        .query("SELECT name FROM apitokens WHERE tokenid = ?")
+        .bind(tokenid)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get(0)?;
+    audit::record(
+        db,
+        &mut tx,
+        actor,
+        audit::Entry {
+            action: audit::Action::Updated,
+            entitytype: "apitoken",
+            entityid: Some(tokenid),
+            entityname: Some(&name),
+            before: json!({"revokeddate": null}).as_object().expect("an object"),
+            after: json!({"revokeddate": revokeddate})
+                .as_object()
+                .expect("an object"),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, ApiError> {

@@ -275,6 +275,14 @@ pub trait Plugin: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// Static files (name, source) served at `/static/<plugin>/<name>`: the scripts and
+    /// stylesheets of the plugin's templates. Pages may not run inline script (the
+    /// Content-Security-Policy forbids it), so a template loads its script from here.
+    /// The type comes from the name's ending: `.js`, `.css`, `.svg`, else plain text.
+    fn static_files(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+
     /// Web pages of this plugin, each under its api_prefix without `/api`.
     fn pages(&self) -> Vec<Page> {
         Vec::new()

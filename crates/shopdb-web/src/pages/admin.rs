@@ -337,7 +337,7 @@ pub async fn create_token(
     if name.is_empty() || name.chars().count() > 100 {
         return render_tokens(&web, &user, None, Some("Give the token a name (at most 100 characters), e.g. the script or PC that uses it.".into())).await;
     }
-    match shopdb_core::auth::tokens::create_token(&web.app.db, name, role, plugin, &user.actor.name)
+    match shopdb_core::auth::tokens::create_token(&web.app.db, &user.actor, name, role, plugin)
         .await
     {
         Ok(t) => {
@@ -371,7 +371,7 @@ pub async fn revoke_token(
     if let Err(page) = admin_form(&web, &user, &body).await {
         return page;
     }
-    if let Err(e) = shopdb_core::auth::tokens::revoke_token(&web.app.db, id).await {
+    if let Err(e) = shopdb_core::auth::tokens::revoke_token(&web.app.db, &user.actor, id).await {
         return error_page(
             &web,
             Some(&user),

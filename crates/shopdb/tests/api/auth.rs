@@ -102,6 +102,38 @@ backend_tests! {
         assert!(typo.body["error"]["details"]["plugin"].as_str().unwrap().contains("computers"), "names the real ones: {}", typo.body);
         assert_eq!(app.count("apitokens").await, tokens_before, "no useless token made");
     }
+
+    async fn creating_and_revoking_api_tokens_is_audited(app) {
+        let created = app.post("/api/tokens", json!({"name": "nightly export", "role": "editor"})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.data()["tokenid"].as_i64().unwrap();
+        let secret = created.data()["token"].as_str().unwrap().to_string();
+        let trail = app.get(&format!("/api/audit?entitytype=apitoken&entityid={id}")).await;
+        assert_eq!(trail.status, StatusCode::OK, "{}", trail.body);
+        let entries = trail.data().as_array().unwrap();
+        assert_eq!(entries.len(), 1, "one entry for the creation: {}", trail.body);
+        assert_eq!(entries[0]["action"], "created");
+        assert_eq!(entries[0]["actorname"], "testadmin", "who did it");
+        assert_eq!(entries[0]["actortype"], "user");
+        assert_eq!(entries[0]["entityname"], "nightly export");
+        let text = trail.body.to_string();
+        assert!(text.contains("editor"), "the role is recorded: {text}");
+        assert!(!text.contains(&secret), "never the secret: {text}");
+        assert!(!text.contains(&secret[12..]), "nor its hidden part: {text}");
+
+        assert_eq!(app.delete(&format!("/api/tokens/{id}")).await.status, StatusCode::OK);
+        let trail = app.get(&format!("/api/audit?entitytype=apitoken&entityid={id}")).await;
+        let entries = trail.data().as_array().unwrap();
+        assert_eq!(entries.len(), 2, "{}", trail.body);
+        assert_eq!(entries[0]["action"], "updated", "newest first: the revocation");
+        assert_eq!(entries[0]["actorname"], "testadmin");
+        assert!(entries[0].to_string().contains("revokeddate"), "{}", entries[0]);
+
+        // Revoking again changes nothing and records nothing.
+        assert_eq!(app.delete(&format!("/api/tokens/{id}")).await.status, StatusCode::NOT_FOUND);
+        let again = app.get(&format!("/api/audit?entitytype=apitoken&entityid={id}")).await;
+        assert_eq!(again.data().as_array().unwrap().len(), 2);
+    }
 }
 
 backend_tests! {

@@ -41,7 +41,8 @@ const PLUGINS: &[&str] = &[
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// Put in every page before its own scripts: keeps uncaught errors, failed loads, rejected
-/// promises and `console.error` calls in `window.__shopdbErrors`.
+/// promises, `console.error` calls and Content-Security-Policy violations in
+/// `window.__shopdbErrors`.
 const ERROR_COLLECTOR: &str = r#"
 (() => {
   const errors = (window.__shopdbErrors = []);
@@ -50,6 +51,9 @@ const ERROR_COLLECTOR: &str = r#"
     const what = e.message || (t && (t.src || t.href) ? "failed to load " + (t.src || t.href) : "error event");
     errors.push(what + (e.filename ? " (" + e.filename + ":" + e.lineno + ")" : ""));
   }, true);
+  document.addEventListener("securitypolicyviolation", (e) => {
+    errors.push("CSP violation: " + e.violatedDirective + " blocked " + (e.blockedURI || "inline") + (e.sourceFile ? " (" + e.sourceFile + ":" + e.lineNumber + ")" : ""));
+  });
   window.addEventListener("unhandledrejection", (e) => {
     errors.push("unhandled rejection: " + (e.reason && e.reason.message ? e.reason.message : String(e.reason)));
   });

@@ -398,7 +398,9 @@ return c.toDataURL("image/png");
 const PUT_FLOORPLAN: &str = r#"
 const [location, dataUrl, withCsrf, done] = arguments;
 (async () => {
-  const png = await (await fetch(dataUrl)).blob();
+  // Decoded here: the page's CSP (connect-src 'self') does not let fetch() read data: URLs.
+  const bytes = Uint8Array.from(atob(dataUrl.split(",")[1]), (ch) => ch.charCodeAt(0));
+  const png = new Blob([bytes], {type: "image/png"});
   const headers = {"Content-Type": "image/png"};
   const csrf = (document.cookie.match(/(?:^|;\s*)shopdb_csrf=([^;]+)/) || [])[1];
   if (withCsrf && csrf) headers["X-CSRF-Token"] = decodeURIComponent(csrf);

@@ -342,7 +342,7 @@ pub fn core_chain() -> Chain {
 /// Collectors at plant-group scale: when a collector last saw each asset (server time), a
 /// case-ignoring index on serial numbers (a renamed PC is found by its serial without reading
 /// every asset), search entries found by asset (an extended asset's two entries), and
-/// substring search that reads only matching index entries on every database (see `search`).
+/// substring search that reads an index on MySQL and PostgreSQL too (see `search`).
 fn collector_scale() -> Vec<Step> {
     vec![
         Step::AddColumn {
@@ -388,45 +388,8 @@ fn collector_scale() -> Vec<Step> {
                  END $do$"
                 .into(),
         },
-        // SQLite and MySQL/MariaDB: every word of an entry's text is stored with each of its
-        // endings, so "text inside a word" is a range of one index, whatever the rest of the
-        // text holds. It replaces SQLite's trigram index (core 3), whose phrase queries read
-        // the entries of every trigram of the term: "pc-" is in every PC's.
-        Step::Sql {
-            sqlite: "CREATE TABLE IF NOT EXISTS searchsuffixes (\
-                 suffix VARCHAR(24) NOT NULL, \
-                 searchid INTEGER NOT NULL REFERENCES searchindex (searchid) ON DELETE CASCADE, \
-                 PRIMARY KEY (suffix, searchid)\
-                 ) WITHOUT ROWID"
-                .into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
-        Step::Sql {
-            sqlite: "CREATE INDEX IF NOT EXISTS ix_searchsuffixes_searchid ON searchsuffixes (searchid)".into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
-        Step::Sql {
-            sqlite: "DROP TRIGGER IF EXISTS searchindex_fts_insert".into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
-        Step::Sql {
-            sqlite: "DROP TRIGGER IF EXISTS searchindex_fts_delete".into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
-        Step::Sql {
-            sqlite: "DROP TRIGGER IF EXISTS searchindex_fts_update".into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
-        Step::Sql {
-            sqlite: "DROP TABLE IF EXISTS searchfts".into(),
-            mysql: "SELECT 1".into(),
-            postgres: "SELECT 1".into(),
-        },
+        // MySQL/MariaDB have no substring index: every word of an entry's text is stored
+        // with each of its endings, so "text contained in a word" is a prefix lookup here.
         Step::Sql {
             sqlite: "SELECT 1".into(),
             mysql: "CREATE TABLE IF NOT EXISTS searchsuffixes (\

@@ -81,9 +81,9 @@ pub async fn index_record(
         return Ok(());
     }
     let url = spec.url.replace("{id}", &id.to_string());
-    // A changed record's entry is rewritten in place where no word endings go with it
-    // (they are simpler written anew with their entry).
-    if before.is_some() && !uses_suffixes(db.dialect()) {
+    // A changed record's entry is rewritten in place (MySQL's word endings are simpler
+    // written anew with their entry).
+    if before.is_some() && db.dialect() != Dialect::MySql {
         let done = db
             .query_with(
                 "UPDATE searchindex SET assetid = ?, title = ?, subtitle = ?, url = ?, plugin = ?, searchtext = ? \
@@ -125,7 +125,7 @@ pub async fn index_record(
             "searchid",
         )
         .await?;
-    if uses_suffixes(db.dialect()) {
+    if db.dialect() == Dialect::MySql {
         write_suffixes(db, conn, &[(searchid, entry.text)]).await?;
     }
     Ok(())
@@ -161,8 +161,8 @@ pub async fn index_many(
     spec: &SearchSpec,
     items: &[Rewrite<'_>],
 ) -> Result<(), sqlx::Error> {
-    if uses_suffixes(db.dialect()) {
-        // The word endings need each new entry's id.
+    if db.dialect() == Dialect::MySql {
+        // MySQL also needs each new entry's id for its word endings.
         for r in items {
             index_record(
                 db,
@@ -223,8 +223,8 @@ pub async fn index_many(
     Ok(())
 }
 
-/// Longest word ending kept for substring lookups (SQLite, MySQL); a longer search term is
-/// looked up by its first `SUFFIX_MAX` characters and then checked against the whole text.
+/// Longest word ending kept for MySQL's substring lookups; a longer search term is looked up
+/// by its first `SUFFIX_MAX` characters and then checked against the whole text.
 const SUFFIX_MAX: usize = 24;
 
 /// Shortest term looked up through an index; shorter ones read the table.
@@ -247,7 +247,7 @@ fn suffixes(text: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// Stores the word endings of each `(searchid, text)` (SQLite and MySQL; see `suffixes`).
+/// Stores the word endings of each `(searchid, text)` (MySQL only; see `suffixes`).
 async fn write_suffixes(
     db: &Db,
     conn: &mut AnyConnection,
@@ -275,10 +275,10 @@ async fn write_suffixes(
     Ok(())
 }
 
-/// Fills the word-ending table for entries written before it existed (the first start after
-/// the upgrade that added it); returns how many entries were done. A no-op on PostgreSQL.
+/// MySQL: fills the word-ending table for entries written before it existed (the first start
+/// after the upgrade that added it); returns how many entries were done. Elsewhere a no-op.
 pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
-    if !uses_suffixes(db.dialect()) {
+    if db.dialect() != Dialect::MySql {
         return Ok(0);
     }
     let mut done = 0;
@@ -308,48 +308,16 @@ pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
     }
 }
 
-/// Whether this dialect finds text inside words through the word-ending table
-/// (`searchsuffixes`): SQLite and MySQL. PostgreSQL's trigram index answers `LIKE '%…%'`.
-fn uses_suffixes(dialect: Dialect) -> bool {
-    dialect != Dialect::Postgres
+/// The FTS5 query for "contains `q`" when the trigram index can answer it: on SQLite, for
+/// three characters or more.
+fn trigram_term(dialect: Dialect, q: &str) -> Option<SqlValue> {
+    (dialect == Dialect::Sqlite && q.chars().count() >= 3)
+        .then(|| SqlValue::text(format!("\"{}\"", q.to_lowercase().replace('"', "\"\""))))
 }
 
-/// "Some word ending in the entry starts with the longest word of `q`", as a subquery of
-/// search ids with its values, when the word is long enough to be indexed: a range of the
-/// word-ending table's key, so it reads only the matching endings, however common the
-/// text's other parts are. The entries it gives hold `q`'s longest word; whether they hold
-/// all of `q` is for the caller to check.
-fn ending_lookup(dialect: Dialect, q: &str) -> Option<(String, Vec<SqlValue>)> {
-    if !uses_suffixes(dialect) {
-        return None;
-    }
-    // Any word of the term lies inside one word of the text.
-    let word = q
-        .to_lowercase()
-        .split_whitespace()
-        .max_by_key(|w| w.chars().count())
-        .map(str::to_string)?;
-    if word.chars().count() < INDEXED_MIN {
-        return None;
-    }
-    let start: String = word.chars().take(SUFFIX_MAX).collect();
-    // Every string that starts with `start` sorts at or after it and before `start` with its
-    // last character moved one up (binary comparison, which both dialects use here).
-    let mut upper: Vec<char> = start.chars().collect();
-    let last = upper.pop()?;
-    upper.push(char::from_u32(u32::from(last) + 1).unwrap_or(char::MAX));
-    Some((
-        "SELECT x.searchid FROM searchsuffixes x WHERE x.suffix >= ? AND x.suffix < ?".into(),
-        vec![
-            SqlValue::text(start),
-            SqlValue::text(upper.into_iter().collect::<String>()),
-        ],
-    ))
-}
-
-/// A subquery giving the ids of records of `entitytypes` whose index entry may contain `q`,
-/// when the word-ending table can answer it. Lists use it to narrow `q` before matching the
-/// columns themselves: a superset found through an index instead of reading every row.
+/// A subquery giving the ids of records of `entitytypes` whose index entry contains `q`, when
+/// the trigram index can answer it. Lists use it to narrow `q` before matching the columns
+/// themselves: a superset found through the index instead of reading every row.
 pub fn candidates(
     dialect: Dialect,
     q: &str,
@@ -358,15 +326,16 @@ pub fn candidates(
     if entitytypes.is_empty() {
         return None;
     }
-    let (endings, ending_values) = ending_lookup(dialect, q)?;
+    let term = trigram_term(dialect, q)?;
     // `+entitytype` keeps SQLite from walking the entitytype index (every asset's entry)
-    // instead of starting from the few rows the word endings give.
+    // instead of starting from the few rows the trigram index returns.
     let sql = format!(
-        "SELECT entityid FROM searchindex WHERE +entitytype IN ({}) AND searchid IN ({endings})",
+        "SELECT entityid FROM searchindex WHERE +entitytype IN ({}) \
+         AND searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)",
         vec!["?"; entitytypes.len()].join(", ")
     );
     let mut values: Vec<SqlValue> = entitytypes.iter().map(SqlValue::text).collect();
-    values.extend(ending_values);
+    values.push(term);
     Some((sql, values))
 }
 
@@ -378,19 +347,38 @@ pub struct Hits {
 }
 
 /// The condition "the entry aliased `s` contains `q`" for this dialect, with its values:
-/// the entries holding `q`'s longest word through the word-ending table (SQLite, MySQL) or
-/// PostgreSQL's trigram index behind a plain LIKE, always checked against the text itself.
-/// Terms whose words are all shorter than `INDEXED_MIN` read the table.
+/// SQLite's trigram index, PostgreSQL's trigram index behind a plain LIKE, MySQL's word
+/// endings narrowed first, each checked against the text itself where the index could
+/// return more. Terms shorter than `INDEXED_MIN` read the table.
 fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
     let pattern = SqlValue::text(like_pattern(q));
     let like = "s.searchtext LIKE ? ESCAPE '!'".to_string();
-    match ending_lookup(dialect, q) {
-        Some((endings, mut values)) => {
-            values.push(pattern);
-            (format!("s.searchid IN ({endings}) AND {like}"), values)
-        }
-        None => (like, vec![pattern]),
+    if let Some(term) = trigram_term(dialect, q) {
+        return (
+            "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)".into(),
+            vec![term],
+        );
     }
+    if dialect == Dialect::MySql {
+        // The longest word of the term: any word of it lies inside one word of the text.
+        let word = q
+            .to_lowercase()
+            .split_whitespace()
+            .max_by_key(|w| w.chars().count())
+            .map(str::to_string)
+            .unwrap_or_default();
+        if word.chars().count() >= INDEXED_MIN {
+            let start: String = word.chars().take(SUFFIX_MAX).collect();
+            let prefix = like_pattern(&start);
+            return (
+                format!(
+                    "s.searchid IN (SELECT x.searchid FROM searchsuffixes x WHERE x.suffix LIKE ? ESCAPE '!') AND {like}"
+                ),
+                vec![SqlValue::text(&prefix[1..]), pattern],
+            );
+        }
+    }
+    (like, vec![pattern])
 }
 
 /// Records whose indexed text contains `q` (case-insensitive): those whose title is `q`

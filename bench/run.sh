@@ -329,6 +329,29 @@ create_min=$(awk -F'|' 'index($2, "create, computers") == 2 && $3 + 0 > 1 { gsub
 rss_mb=$(awk '{ print $1 }' <<<"$PEAK_RSS")
 
 echo
+echo "## ShopDB benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)," \
+    "$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM;" \
+    "the load generators and the server share the machine."
+echo "Commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- crates plugins Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' (with uncommitted source changes)')"
+echo "Database: $DB_KIND. Release build: $BUILD_INFO. Demo data: $ASSETS assets in ${SEED_SECS}s ($SEED_RATE assets/s), then $COMPUTERS computers through the collector."
+if [ "$DB_KIND" = sqlite ]; then echo "SQLite file: $(du -m "$TMP/bench.sqlite" | cut -f1) MB."; fi
+echo "wrk: -t$THREADS -d$DURATION --latency, connections as listed. Server peak RSS (VmHWM): $PEAK_RSS."
+echo "Load average (1/5/15 min) before the measurements: $LOAD_BEFORE; after: $LOAD_AFTER" \
+    "(anything above ~$(nproc) before they start means other work was competing)."
+echo
+echo "Collectors (bench/collector.py; each batch checked against the answers expected):"
+echo
+cat "$TMP/collector.md"
+echo
+echo "| Scenario | Request | Conns | Req/s | p50 ms | p99 ms | Non-2xx / errors |"
+echo "|---|---|---:|---:|---:|---:|---|"
+for r in "${RESULTS[@]}"; do
+    IFS='|' read -r name path conns rps p50 p99 errors <<<"$r"
+    echo "| $name | \`$path\` | $conns | $rps | $p50 | $p99 | $errors |"
+done
+echo
 echo "| Target | Measured | Result |"
 echo "|---|---|---|"
 echo "| collector, 16 at once, 50 unchanged + 50 changed: >= $TARGET_COLLECT_RPS records/s | $mixed_rate records/s | $(verdict "$mixed_rate" ">=" $TARGET_COLLECT_RPS) |"

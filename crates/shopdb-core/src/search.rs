@@ -418,22 +418,15 @@ pub async fn search(
     values.extend(hidden_plugins.iter().map(SqlValue::text));
     values.push(SqlValue::text(like_pattern(q)));
 
-    let total: i64 = db
-        .query_with(
-            &format!("SELECT COUNT(*) FROM searchindex s WHERE {filter}"),
-            &values,
-        )
-        .fetch_one(db.pool())
-        .await?
-        .try_get(0)?;
     let prefix = like_pattern(q);
     let mut page_values = values.clone();
     page_values.push(SqlValue::text(&lowered));
     page_values.push(SqlValue::text(&prefix[1..]));
     page_values.push(SqlValue::Int((page - 1) * per_page));
-    // The page size is written into the SQL (see `db::limit_offset`).
+    // One pass finds the page and counts every match (the window counts before LIMIT); the
+    // page size is written into the SQL (see `db::limit_offset`).
     let sql = format!(
-        "SELECT s.entitytype, s.entityid, s.title, s.subtitle, s.url FROM searchindex s WHERE {filter} \
+        "SELECT s.entitytype, s.entityid, s.title, s.subtitle, s.url, COUNT(*) OVER () FROM searchindex s WHERE {filter} \
          ORDER BY CASE WHEN LOWER(s.title) = ? THEN 0 WHEN LOWER(s.title) LIKE ? ESCAPE '!' THEN 1 ELSE 2 END, s.title, s.searchid{}",
         crate::db::limit_offset(per_page)
     );
@@ -442,7 +435,9 @@ pub async fn search(
         .fetch_all(db.pool())
         .await?;
     let mut results = Vec::with_capacity(rows.len());
+    let mut total = 0;
     for r in &rows {
+        total = r.try_get::<i64, _>(5)?;
         results.push(json!({
             "type": r.try_get::<String, _>(0)?,
             "id": r.try_get::<i64, _>(1)?,
@@ -450,6 +445,17 @@ pub async fn search(
             "subtitle": r.try_get::<Option<String>, _>(3)?,
             "url": r.try_get::<String, _>(4)?,
         }));
+    }
+    // A page past the end has no row to carry the count: count alone.
+    if rows.is_empty() && page > 1 {
+        total = db
+            .query_with(
+                &format!("SELECT COUNT(*) FROM searchindex s WHERE {filter}"),
+                &values,
+            )
+            .fetch_one(db.pool())
+            .await?
+            .try_get(0)?;
     }
     Ok(Hits { results, total })
 }

@@ -257,17 +257,14 @@ impl Plugin for UsbPlugin {
     }
 
     fn cli_commands(&self) -> Vec<CliCommand> {
-        vec![CliCommand {
-            name: "overdue".into(),
-            about: "list devices out past their due time, most overdue first: shopdb usb overdue"
-                .into(),
-            run: |ctx, _args| {
-                Box::pin(async move {
-                    let (list, _) = checkouts::overdue(&ctx.db, i64::MAX, 0).await?;
-                    Ok(overdue_report(&list))
-                })
-            },
-        }]
+        let command = shopdb_core::clap::Command::new("overdue")
+            .about("List devices out past their due time, most overdue first");
+        vec![CliCommand::new(command, |ctx, _args| {
+            Box::pin(async move {
+                let (list, _) = checkouts::overdue(&ctx.db, i64::MAX, 0).await?;
+                Ok(overdue_report(&list))
+            })
+        })]
     }
 
     fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {

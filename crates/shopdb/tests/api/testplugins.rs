@@ -179,9 +179,9 @@ impl Plugin for Cameras {
     }
 
     fn cli_commands(&self) -> Vec<CliCommand> {
+        let command = shopdb_core::clap::Command::new("count").about("count cameras");
         vec![CliCommand {
-            name: "count".into(),
-            about: "count cameras".into(),
+            command,
             run: |ctx, _| {
                 Box::pin(async move {
                     let n: i64 = ctx
@@ -241,7 +241,7 @@ impl Plugin for CameraExtras {
 
 pub fn cameras() -> Candidate {
     Ok(Arc::new(Cameras {
-        manifest: manifest("cameras", ">=0.1.0,<1.0.0", &[]),
+        manifest: manifest("cameras", ">=1.0.0,<2.0.0", &[]),
         extra_table: None,
     }))
 }

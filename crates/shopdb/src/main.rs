@@ -339,10 +339,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::List => {
             for p in lifecycle::list(db, registry).await? {
-                let mut state = p.state.clone();
-                if let Some(first) = state.get_mut(0..1) {
-                    first.make_ascii_uppercase();
-                }
+                let state = p.state.title();
                 match &p.reason {
                     Some(reason) => println!("{} {} [{state}] {reason}", p.name, p.version),
                     None => println!("{} {} [{state}]", p.name, p.version),

@@ -21,7 +21,7 @@ use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
-    SettingDef, Widget,
+    SettingDef, SettingKind, Widget, WidgetSize,
 };
 use shopdb_core::resource::ChildList;
 use shopdb_core::resource::{Resource, WriteHook};
@@ -359,7 +359,7 @@ impl Plugin for ComputersPlugin {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "staledays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(30),
             help: "A PC not seen by its collector for this many days counts as stale".into(),
         }]
@@ -405,7 +405,7 @@ impl Plugin for ComputersPlugin {
         vec![Widget {
             name: "stale_computers".into(),
             title: "PCs not seen recently".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 10,
             endpoint: None,
         }]

@@ -12,7 +12,7 @@ use shopdb_core::catalog;
 use shopdb_core::error::ApiError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
-use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, Widget};
+use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, Widget, WidgetSize};
 use shopdb_core::resource::{Resource, WriteEvent, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
@@ -258,7 +258,7 @@ impl Plugin for EquipmentPlugin {
         vec![Widget {
             name: "equipment_by_status".into(),
             title: "Equipment by status".into(),
-            size: "small".into(),
+            size: WidgetSize::Small,
             position: 20,
             endpoint: None,
         }]

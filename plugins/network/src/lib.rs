@@ -28,7 +28,7 @@ use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
-    CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext, Widget,
+    CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext, Widget, WidgetSize,
 };
 use shopdb_core::resource::{HookEnv, Resource};
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -453,7 +453,7 @@ impl Plugin for NetworkPlugin {
         vec![Widget {
             name: "network_devices_by_type".into(),
             title: "Network devices by type".into(),
-            size: "small".into(),
+            size: WidgetSize::Small,
             position: 30,
             endpoint: None,
         }]

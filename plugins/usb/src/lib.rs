@@ -17,7 +17,8 @@ use shopdb_core::error::ApiError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
-    CliCommand, Manifest, NavItem, Plugin, PluginContext, SettingDef, Widget,
+    CliCommand, Manifest, NavItem, Plugin, PluginContext, SettingDef, SettingKind, Widget,
+    WidgetSize,
 };
 use shopdb_core::resource::{Hooks, Lookup, Resource, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -190,7 +191,7 @@ impl Plugin for UsbPlugin {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "maxloandays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(DEFAULT_MAX_LOAN_DAYS),
             help: "Longest loan a checkout may ask for, in days (0: no limit)".into(),
         }]
@@ -238,7 +239,7 @@ impl Plugin for UsbPlugin {
         vec![Widget {
             name: "usb_checkouts".into(),
             title: "USB drives out".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 20,
             endpoint: Some("/api/usb/overdue".into()),
         }]

@@ -170,7 +170,10 @@ mod tests {
         assert_eq!(m.prefix(), "/api/computers");
         // Written for the 0.x contract: it parses, and the loader names the version it lacks.
         let err = m.check_core_version().unwrap_err().to_string();
-        assert!(err.contains("PluginVersion") && err.contains(CONTRACT_VERSION), "{err}");
+        assert!(
+            err.contains("PluginVersion") && err.contains(CONTRACT_VERSION),
+            "{err}"
+        );
         let minimal = Manifest::parse("x", r#"{"name":"yourplugin","version":"1.0.0","description":"d","core_version":">=1.0.0,<2.0.0","dependencies":[]}"#).unwrap();
         assert_eq!(minimal.prefix(), "/api/yourplugin");
         minimal.check_core_version().unwrap();

@@ -74,11 +74,57 @@ pub struct NavItem {
 pub struct Widget {
     pub name: String,
     pub title: String,
-    /// `small`, `medium` or `large`.
-    pub size: String,
+    pub size: WidgetSize,
     pub position: i64,
     /// API route the widget's data can also be read from, if any.
     pub endpoint: Option<String>,
+}
+
+/// How much of the dashboard a widget takes; serialized `small`, `medium` or `large`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WidgetSize {
+    Small,
+    Medium,
+    Large,
+}
+
+/// The type of a plugin setting's value; serialized `text`, `integer` or `boolean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingKind {
+    /// A JSON string.
+    Text,
+    /// A JSON whole number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl SettingKind {
+    /// The name settings lists and error messages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::Integer => "integer",
+            SettingKind::Boolean => "boolean",
+        }
+    }
+
+    /// Whether `value` is of this kind.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            SettingKind::Text => value.is_string(),
+            SettingKind::Integer => value.as_i64().is_some(),
+            SettingKind::Boolean => value.is_boolean(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One field a collector may send.
@@ -124,9 +170,8 @@ pub struct CollectorSchema {
 #[derive(Clone, Debug, Serialize)]
 pub struct SettingDef {
     pub key: String,
-    /// `text`, `integer` or `boolean`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SettingKind,
     pub default: Value,
     pub help: String,
 }

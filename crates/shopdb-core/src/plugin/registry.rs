@@ -76,12 +76,7 @@ fn plugin_of(e: &PluginError) -> String {
 
 /// Checks a setting value against its declaration.
 pub fn check_setting(def: &SettingDef, value: &Value) -> Result<(), String> {
-    let ok = match def.kind.as_str() {
-        "integer" => value.as_i64().is_some(),
-        "boolean" => value.is_boolean(),
-        _ => value.is_string(),
-    };
-    if ok {
+    if def.kind.accepts(value) {
         Ok(())
     } else {
         Err(format!("must be of type {}", def.kind))

@@ -13,7 +13,7 @@ use shopdb_core::catalog;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
-    PluginError, SettingDef, Widget,
+    PluginError, SettingDef, SettingKind, Widget, WidgetSize,
 };
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -104,14 +104,14 @@ impl Plugin for Cameras {
             Widget {
                 name: "camera_count".into(),
                 title: "Cameras".into(),
-                size: "small".into(),
+                size: WidgetSize::Small,
                 position: 1,
                 endpoint: None,
             },
             Widget {
                 name: "broken".into(),
                 title: "Broken".into(),
-                size: "small".into(),
+                size: WidgetSize::Small,
                 position: 2,
                 endpoint: None,
             },
@@ -148,7 +148,7 @@ impl Plugin for Cameras {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "retentiondays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(30),
             help: "days to keep".into(),
         }]

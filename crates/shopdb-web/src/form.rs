@@ -134,7 +134,7 @@ pub async fn fields(
             && !res.defaults.iter().any(|d| d.column == c.name)
             && c.ty != ColumnType::Boolean;
         out.push(json!({
-            "name": c.name, "label": crate::render::label(&c.name), "kind": kind, "group": group,
+            "name": c.name, "label": crate::labels::label(&c.name), "kind": kind, "group": group,
             "required": required, "maxlength": maxlength, "options": options,
             "value": shown, "error": errors.get(&c.name),
         }));

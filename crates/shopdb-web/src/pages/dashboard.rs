@@ -43,7 +43,7 @@ fn view(data: &Value) -> Value {
     let figures: Vec<Value> = obj
         .iter()
         .filter(|(_, v)| v.is_number())
-        .map(|(k, v)| json!({"label": crate::render::label(k), "value": v}))
+        .map(|(k, v)| json!({"label": crate::labels::label(k), "value": v}))
         .collect();
     let bars = obj.get("bars").and_then(Value::as_array).map(|bars| {
         let max = bars.iter().filter_map(|b| b["count"].as_f64()).fold(1.0, f64::max);
@@ -74,7 +74,7 @@ fn view(data: &Value) -> Value {
                 .take(10)
                 .map(|item| columns.iter().map(|c| item.get(c).cloned().unwrap_or(Value::Null)).collect())
                 .collect();
-            Some(json!({"label": crate::render::label(k), "columns": columns.iter().map(|c| crate::render::label(c)).collect::<Vec<_>>(), "rows": rows}))
+            Some(json!({"label": crate::labels::label(k), "columns": columns.iter().map(|c| crate::labels::label(c)).collect::<Vec<_>>(), "rows": rows}))
         })
         .collect();
     json!({"figures": figures, "bars": bars, "tables": tables})

@@ -26,7 +26,8 @@ use sqlx::Row;
 
 use crate::Web;
 use crate::form::{self, FormData};
-use crate::render::{error_page, label, page_context};
+use crate::labels::label;
+use crate::render::{error_page, page_context};
 use crate::session::{MaybeUser, PageUser};
 
 /// The plugin serving `res`, if any.

@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::Web;
 use crate::form::FormData;
-use crate::render::{label, page_context};
+use crate::labels::label;
+use crate::render::page_context;
 use crate::session::PageUser;
 
 pub async fn search(

@@ -18,7 +18,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
     let mut field = |name: &str| -> String {
         match body.get(name) {
             Some(Value::String(s)) if !s.is_empty() => return s.clone(),
-            None | Some(Value::Null) | Some(Value::String(_)) => {
+            None | Some(Value::Null | Value::String(_)) => {
                 errors.insert(name.into(), json!("is required"));
             }
             Some(_) => {

@@ -1,5 +1,7 @@
 //! Templates (compiled in, replaceable by plugins) and the context every page gets.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
@@ -7,6 +9,7 @@ use serde_json::{Map, Value, json};
 use shopdb_core::state::AppState;
 
 use crate::Web;
+use crate::labels::Labels;
 use crate::viewer::PageUser;
 
 /// The core's templates, by name.
@@ -57,6 +60,8 @@ const CORE: &[(&str, &str)] = &[
 
 pub struct Templates {
     env: Environment<'static>,
+    /// Field labels and help texts, from the table descriptions.
+    pub labels: Arc<Labels>,
 }
 
 impl Templates {
@@ -76,8 +81,10 @@ impl Templates {
                 }
             }
         }
-        env.add_filter("label", crate::labels::label);
-        Templates { env }
+        let labels = Arc::new(Labels::new(&app.tables));
+        let filter = labels.clone();
+        env.add_filter("label", move |name: &str| filter.label(name));
+        Templates { env, labels }
     }
 
     pub fn has(&self, name: &str) -> bool {

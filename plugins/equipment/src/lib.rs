@@ -65,19 +65,41 @@ pub fn plugin() -> Candidate {
 pub fn equipment_table() -> Table {
     Table::new("equipment")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("machinenumber", 50).unique())
-        .column(Column::string("equipmenttype", 50).nullable())
-        .column(Column::string("controllertype", 50).nullable())
-        .column(Column::string("controllermodel", 100).nullable())
-        .column(Column::date("installdate").nullable())
-        .column(Column::integer("controllingpcid").nullable().references(
-            "assets",
-            "assetid",
-            OnDelete::SetNull,
-        ))
+        .column(
+            Column::string("machinenumber", 50)
+                .unique()
+                .label("Machine number"),
+        )
+        .column(
+            Column::string("equipmenttype", 50)
+                .nullable()
+                .label("Equipment type"),
+        )
+        .column(
+            Column::string("controllertype", 50)
+                .nullable()
+                .label("Controller"),
+        )
+        .column(
+            Column::string("controllermodel", 100)
+                .nullable()
+                .label("Controller model"),
+        )
+        .column(Column::date("installdate").nullable().label("Install date"))
+        .column(
+            Column::integer("controllingpcid")
+                .nullable()
+                .references("assets", "assetid", OnDelete::SetNull)
+                .label("Driven by PC (asset id)")
+                .help("The asset id of the PC that sends this machine its programs"),
+        )
         // DNC / communication settings.
         .column(Column::string("dncprotocol", 50).nullable())
-        .column(Column::string("ipaddress", 45).nullable())
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
         .column(Column::string("dncport", 20).nullable())
         .column(Column::integer("baudrate").nullable())
         .column(Column::integer("databits").nullable())

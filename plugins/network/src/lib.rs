@@ -55,12 +55,32 @@ pub fn plugin() -> Candidate {
 pub fn devices_table() -> Table {
     Table::new("networkdevices")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("hostname", 100).nullable())
-        .column(Column::string("ipaddress", 45).nullable())
-        .column(Column::string("macaddress", 17).nullable())
-        .column(Column::string("devicetype", 50).nullable())
+        .column(
+            Column::string("hostname", 100)
+                .nullable()
+                .label("Host name"),
+        )
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
+        .column(
+            Column::string("macaddress", 17)
+                .nullable()
+                .label("MAC address"),
+        )
+        .column(
+            Column::string("devicetype", 50)
+                .nullable()
+                .label("Device type"),
+        )
         .column(Column::string("firmware", 100).nullable())
-        .column(Column::string("managementurl", 255).nullable())
+        .column(
+            Column::string("managementurl", 255)
+                .nullable()
+                .label("Management URL"),
+        )
         .primary_key(&["assetid"])
         .index(&["hostname"])
         .index(&["ipaddress"])
@@ -70,8 +90,8 @@ pub fn devices_table() -> Table {
 pub fn subnets_table() -> Table {
     Table::new("subnets")
         .column(Column::id("subnetid"))
-        .column(Column::string("cidr", 49).unique())
-        .column(Column::integer("vlanid").nullable())
+        .column(Column::string("cidr", 49).unique().label("Network (CIDR)"))
+        .column(Column::integer("vlanid").nullable().label("VLAN"))
         .column(Column::string("gateway", 45).nullable())
         .column(Column::string("description", 255).nullable())
         .column(Column::integer("locationid").nullable().references(

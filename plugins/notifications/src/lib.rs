@@ -44,16 +44,16 @@ pub fn notifications_table() -> Table {
         .column(Column::string("title", 200))
         .column(Column::text("message"))
         .column(Column::string("severity", 20).default("'info'"))
-        .column(Column::timestamp("startsat"))
+        .column(Column::timestamp("startsat").label("Starts"))
         // Open-ended while null.
-        .column(Column::timestamp("endsat").nullable())
+        .column(Column::timestamp("endsat").nullable().label("Ends"))
         // Site-wide while null.
         .column(Column::integer("locationid").nullable().references(
             "locations",
             "locationid",
             OnDelete::SetNull,
         ))
-        .column(Column::boolean("isactive").default("1"))
+        .column(Column::boolean("isactive").default("1").label("Active"))
         .column(Column::timestamp("createddate"))
         .column(Column::timestamp("modifieddate"))
         .index(&["startsat"])

@@ -53,12 +53,24 @@ pub fn plugin() -> Candidate {
 pub fn printers_table() -> Table {
     Table::new("printers")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("hostname", 100).unique())
-        .column(Column::string("ipaddress", 45).nullable())
-        .column(Column::string("macaddress", 17).nullable())
-        .column(Column::string("printermodel", 100).nullable())
+        .column(Column::string("hostname", 100).unique().label("Host name"))
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
+        .column(
+            Column::string("macaddress", 17)
+                .nullable()
+                .label("MAC address"),
+        )
+        .column(
+            Column::string("printermodel", 100)
+                .nullable()
+                .label("Printer model"),
+        )
         .column(Column::string("printserver", 100).nullable())
-        .column(Column::string("queuename", 150).nullable())
+        .column(Column::string("queuename", 150).nullable().label("Queue"))
         .column(Column::string("driver", 150).nullable())
         .column(Column::boolean("color").default("0"))
         .column(Column::boolean("duplex").default("0"))

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use crate::Web;
 use crate::form::FormData;
-use crate::labels::label;
 use crate::render::page_context;
 use crate::session::PageUser;
 
@@ -42,7 +41,7 @@ pub async fn search(
     }
     let groups: Vec<Value> = groups
         .into_iter()
-        .map(|(kind, hits)| json!({"type": kind, "label": label(&kind), "hits": hits}))
+        .map(|(kind, hits)| json!({"type": kind, "label": web.templates.labels.label(&kind), "hits": hits}))
         .collect();
     let mut ctx = page_context(&web, Some(&user), "Search").await;
     ctx.insert("q".into(), json!(q));

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use shopdb_core::addresses::{
-    AddressBook, AddressService, Holder, SERVICE, ip_address_hook, parse_ip,
+    ADDRESS_SERVICE, AddressBook, AddressService, Holder, ip_address_hook, parse_ip,
 };
 use shopdb_core::anyhow;
 use shopdb_core::api::{Access, Route};
@@ -424,7 +424,7 @@ impl Plugin for NetworkPlugin {
 
     fn services(&self) -> Vec<(String, Arc<dyn std::any::Any + Send + Sync>)> {
         let book: Arc<dyn AddressBook> = Arc::new(IpAddresses);
-        vec![(SERVICE.to_string(), Arc::new(AddressService(book)))]
+        vec![ADDRESS_SERVICE.offer(AddressService(book))]
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {

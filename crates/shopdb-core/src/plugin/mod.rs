@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use manifest::Manifest;
-pub use registry::{LoadedPlugin, Registry};
+pub use registry::{LoadedPlugin, Registry, ServiceKey};
 
 use crate::api::Route;
 use crate::db::Db;
@@ -280,6 +280,14 @@ impl PluginContext {
     /// A service another plugin offers, typed.
     pub fn service<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>, ServiceError> {
         self.services.get::<T>(name)
+    }
+
+    /// A service another plugin offers, by its typed key.
+    pub fn service_by<T: Any + Send + Sync>(
+        &self,
+        key: &registry::ServiceKey<T>,
+    ) -> Result<Arc<T>, ServiceError> {
+        self.services.lookup(key)
     }
 
     /// Where an asset sits on the floor map.

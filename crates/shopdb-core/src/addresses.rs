@@ -13,10 +13,13 @@ use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::error::ApiError;
+use crate::plugin::registry::ServiceKey;
 use crate::resource::{HookEnv, WriteHook};
 
 /// Name under which the address service is registered.
 pub const SERVICE: &str = "network.ipaddresses";
+/// The address service's name and type: what the network plugin offers and the hook asks for.
+pub const ADDRESS_SERVICE: ServiceKey<AddressService> = ServiceKey::new(SERVICE);
 /// The plugin whose enabled state switches the check on and off.
 pub const PROVIDER: &str = "network";
 
@@ -92,7 +95,7 @@ pub fn ip_address_hook() -> WriteHook {
             }
             let raw = event.record["ipaddress"].as_str().unwrap_or_default();
             let ip = parse_ip("ipaddress", raw)?;
-            let Ok(service) = event.env.services.get::<AddressService>(SERVICE) else {
+            let Ok(service) = event.env.services.lookup(&ADDRESS_SERVICE) else {
                 return Ok(());
             };
             if !event.env.enabled(event.db, PROVIDER).await {

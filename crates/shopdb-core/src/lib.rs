@@ -26,7 +26,7 @@ pub mod users;
 pub mod util;
 
 /// Version of the plugin contract this framework offers (semver).
-pub const CONTRACT_VERSION: &str = "0.1.0";
+pub const CONTRACT_VERSION: &str = "1.0.0";
 
 /// Plugin names: lowercase ASCII letters and digits, starting with a letter.
 pub fn is_valid_plugin_name(name: &str) -> bool {
@@ -38,4 +38,4 @@ pub fn is_valid_plugin_name(name: &str) -> bool {
 }
 
 // Plugins build against the same versions of these as the framework.
-pub use {anyhow, axum, futures_util, serde_json, sqlx, time};
+pub use {anyhow, axum, clap, futures_util, serde_json, sqlx, time};

@@ -41,6 +41,30 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The step with its columns' labels and help texts removed.
+    fn without_wording(&self) -> Step {
+        fn plain(c: &Column) -> Column {
+            Column {
+                label: None,
+                help: None,
+                ..c.clone()
+            }
+        }
+        match self {
+            Step::CreateTable(t) => Step::CreateTable(Table {
+                columns: t.columns.iter().map(plain).collect(),
+                ..t.clone()
+            }),
+            Step::AddColumn { table, column } => Step::AddColumn {
+                table: table.clone(),
+                column: plain(column),
+            },
+            other => other.clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct Migration {
     pub version: i64,
@@ -57,13 +81,12 @@ impl Migration {
         }
     }
 
-    /// SHA-256 over the migration's description.
+    /// SHA-256 over the migration's description. Column labels and help texts are wording,
+    /// not schema: they are left out, so a step built from a table whose labels changed (or
+    /// that gained labels after it ran) keeps its checksum.
     pub fn checksum(&self) -> String {
-        sha256_hex(
-            serde_json::to_string(&self.steps)
-                .unwrap_or_default()
-                .as_bytes(),
-        )
+        let steps: Vec<Step> = self.steps.iter().map(Step::without_wording).collect();
+        sha256_hex(serde_json::to_string(&steps).unwrap_or_default().as_bytes())
     }
 }
 
@@ -340,5 +363,39 @@ pub fn seed_rows(v: Value) -> Vec<Map<String, Value>> {
             })
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_help_do_not_change_a_checksum() {
+        let baseline = |column: Column| {
+            Migration::new(
+                1,
+                "baseline",
+                vec![
+                    Step::CreateTable(Table::new("cameras").column(column.clone())),
+                    Step::AddColumn {
+                        table: "cameras".into(),
+                        column,
+                    },
+                ],
+            )
+        };
+        let plain = baseline(Column::string("hostname", 100));
+        let worded = baseline(
+            Column::string("hostname", 100)
+                .label("Host name")
+                .help("As the camera announces itself"),
+        );
+        assert_eq!(plain.checksum(), worded.checksum());
+        assert_ne!(
+            plain.checksum(),
+            baseline(Column::string("hostname", 120)).checksum(),
+            "the schema itself still counts"
+        );
     }
 }

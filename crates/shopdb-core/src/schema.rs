@@ -97,6 +97,12 @@ pub struct Column {
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<ForeignKey>,
+    /// What people read for this field (forms, lists, record pages); default: its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// One sentence shown under the field in forms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
 }
 
 impl Column {
@@ -108,6 +114,8 @@ impl Column {
             unique: false,
             default: None,
             references: None,
+            label: None,
+            help: None,
         }
     }
     pub fn id(name: &str) -> Column {
@@ -147,6 +155,14 @@ impl Column {
     }
     pub fn default(mut self, literal: &str) -> Column {
         self.default = Some(literal.to_string());
+        self
+    }
+    pub fn label(mut self, label: &str) -> Column {
+        self.label = Some(label.to_string());
+        self
+    }
+    pub fn help(mut self, help: &str) -> Column {
+        self.help = Some(help.to_string());
         self
     }
     pub fn references(mut self, table: &str, column: &str, on_delete: OnDelete) -> Column {

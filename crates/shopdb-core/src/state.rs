@@ -41,7 +41,7 @@ pub struct StateInner {
     /// plugin handlers that need the same.
     pub hook_env: Arc<crate::resource::HookEnv>,
     /// Credentials verified in the last second.
-    pub verified: crate::auth::VerifiedCache,
+    pub verified: crate::auth::session::VerifiedCache,
 }
 
 impl AppState {

@@ -7,6 +7,8 @@ use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, ColumnType};
 use sqlx::Row;
 
+use crate::labels::Labels;
+
 /// A decoded `application/x-www-form-urlencoded` body (or query string).
 pub struct FormData(Vec<(String, String)>);
 
@@ -103,6 +105,7 @@ pub fn to_body(res: &Resource, form: &FormData, updating: bool) -> Map<String, V
 /// the engine's message for it.
 pub async fn fields(
     db: &Db,
+    labels: &Labels,
     res: &Resource,
     values: &Map<String, Value>,
     errors: &Map<String, Value>,
@@ -134,7 +137,7 @@ pub async fn fields(
             && !res.defaults.iter().any(|d| d.column == c.name)
             && c.ty != ColumnType::Boolean;
         out.push(json!({
-            "name": c.name, "label": crate::render::label(&c.name), "kind": kind, "group": group,
+            "name": c.name, "label": labels.of(c), "help": labels.help_of(c), "kind": kind, "group": group,
             "required": required, "maxlength": maxlength, "options": options,
             "value": shown, "error": errors.get(&c.name),
         }));

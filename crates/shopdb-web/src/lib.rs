@@ -4,9 +4,11 @@
 //! detail and form pages without anyone writing them.
 
 mod form;
+mod labels;
 mod pages;
 mod render;
 mod session;
+mod viewer;
 
 use std::sync::Arc;
 

@@ -1,5 +1,7 @@
 //! Templates (compiled in, replaceable by plugins) and the context every page gets.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::Environment;
@@ -7,7 +9,8 @@ use serde_json::{Map, Value, json};
 use shopdb_core::state::AppState;
 
 use crate::Web;
-use crate::session::PageUser;
+use crate::labels::Labels;
+use crate::viewer::PageUser;
 
 /// The core's templates, by name.
 const CORE: &[(&str, &str)] = &[
@@ -57,6 +60,8 @@ const CORE: &[(&str, &str)] = &[
 
 pub struct Templates {
     env: Environment<'static>,
+    /// Field labels and help texts, from the table descriptions.
+    pub labels: Arc<Labels>,
 }
 
 impl Templates {
@@ -76,8 +81,10 @@ impl Templates {
                 }
             }
         }
-        env.add_filter("label", label);
-        Templates { env }
+        let labels = Arc::new(Labels::new(&app.tables));
+        let filter = labels.clone();
+        env.add_filter("label", move |name: &str| filter.label(name));
+        Templates { env, labels }
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -105,71 +112,6 @@ impl Templates {
                     .into_response()
             }
         }
-    }
-}
-
-/// `assetnumber` → `Asset number`: field names shown to people.
-pub fn label(name: &str) -> String {
-    const WORDS: &[(&str, &str)] = &[
-        ("assetnumber", "Asset number"),
-        ("assettypeid", "Type"),
-        ("assettypename", "Type"),
-        ("statusid", "Status"),
-        ("statusname", "Status"),
-        ("locationid", "Location"),
-        ("locationname", "Location"),
-        ("vendorid", "Vendor"),
-        ("vendorname", "Vendor"),
-        ("modelid", "Model"),
-        ("modelname", "Model"),
-        ("serialnumber", "Serial number"),
-        ("mapx", "Map x"),
-        ("mapy", "Map y"),
-        ("hostname", "Host name"),
-        ("ipaddress", "IP address"),
-        ("macaddress", "MAC address"),
-        ("osname", "OS"),
-        ("osversion", "OS version"),
-        ("currentuser", "Current user"),
-        ("computertype", "Computer type"),
-        ("lastcheckin", "Check-in (PC clock)"),
-        ("lastseen", "Last seen"),
-        ("lastseenby", "Last seen by"),
-        ("machinenumber", "Machine number"),
-        ("equipmenttype", "Equipment type"),
-        ("controllertype", "Controller"),
-        ("controllermodel", "Controller model"),
-        ("controllingpcid", "Driven by PC (asset id)"),
-        ("installdate", "Install date"),
-        ("createddate", "Created"),
-        ("modifieddate", "Modified"),
-        ("parentid", "Parent location"),
-        ("parentname", "Parent location"),
-        ("isactive", "Active"),
-        ("startsat", "Starts"),
-        ("endsat", "Ends"),
-        ("checkedoutto", "Checked out to"),
-        ("dueat", "Due"),
-        ("purpose", "Purpose"),
-        ("badge", "Badge"),
-        ("devicetype", "Device type"),
-        ("managementurl", "Management URL"),
-        ("queuename", "Queue"),
-        ("printermodel", "Printer model"),
-        ("vlanid", "VLAN"),
-        ("cidr", "Network (CIDR)"),
-        ("lowcount", "Low on supplies"),
-        ("lowsupplypercent", "Low below %"),
-        ("overduedevices", "Overdue drives"),
-        ("subnets", "Subnets"),
-    ];
-    if let Some((_, l)) = WORDS.iter().find(|(k, _)| *k == name) {
-        return (*l).to_string();
-    }
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) => c.to_uppercase().collect::<String>() + chars.as_str(),
-        None => String::new(),
     }
 }
 

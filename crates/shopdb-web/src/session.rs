@@ -7,18 +7,13 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
-use shopdb_core::auth::{self, Actor, Credential, Role, authenticate_cached, session_cookies};
+use shopdb_core::auth::session::{self, authenticate_cached, session_cookies};
+use shopdb_core::auth::{Credential, Role};
 
 use crate::Web;
 use crate::form::FormData;
 use crate::render::{error_page, page_context};
-
-/// A logged-in user and the CSRF token their forms must carry.
-#[derive(Clone)]
-pub struct PageUser {
-    pub actor: Actor,
-    pub csrf: String,
-}
+pub use crate::viewer::PageUser;
 
 impl PageUser {
     /// The user, if their role reaches `min`; else a 403 page.
@@ -152,7 +147,7 @@ pub async fn login(State(web): State<Web>, body: axum::body::Bytes) -> Response 
     let result = if username.is_empty() || password.is_empty() {
         Err("Enter your username and password.".to_string())
     } else {
-        auth::login(
+        session::login(
             &web.app.db,
             &web.app.signing_key,
             username,
@@ -192,7 +187,7 @@ pub async fn logout(State(web): State<Web>, user: PageUser, body: axum::body::By
     if let Err(page) = user.check_form(&web, &form).await {
         return page;
     }
-    if let Err(e) = auth::logout(&web.app.db, &user.actor).await {
+    if let Err(e) = session::logout(&web.app.db, &user.actor).await {
         tracing::warn!(error = %e.message, "logout failed");
     }
     web.app.verified.clear();

@@ -6,163 +6,16 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::{Parser, Subcommand};
 use shopdb::app;
+use shopdb::cli::{
+    Command, ConfigCommand, DbCommand, Parsed, PluginCommand, TokenCommand, UserCommand,
+};
 use shopdb_core::auth::tokens::create_token;
 use shopdb_core::auth::{Actor, Role};
 use shopdb_core::config::{Config, unknown_variables};
 use shopdb_core::core_schema::core_chain;
 use shopdb_core::migrate;
 use shopdb_core::users::{create_user, ensure_first_admin};
-
-const DEFAULT_BIND: &str = "127.0.0.1:5001";
-
-#[derive(Parser)]
-#[command(name = "shopdb", version, about = "Shop-floor asset database")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the server (API and pages); applies pending migrations first.
-    Serve {
-        /// Address to listen on.
-        #[arg(long, env = "SHOPDB_BIND", default_value = DEFAULT_BIND)]
-        bind: String,
-        /// Refuse to start when any plugin is quarantined (for CI).
-        #[arg(long)]
-        strict: bool,
-    },
-    /// Plugins: list, install, enable, disable, uninstall, migrate.
-    Plugin {
-        #[command(subcommand)]
-        command: PluginCommand,
-    },
-    /// Database schema.
-    Db {
-        #[command(subcommand)]
-        command: DbCommand,
-    },
-    /// User accounts.
-    User {
-        #[command(subcommand)]
-        command: UserCommand,
-    },
-    /// API tokens for scripts and collectors.
-    Token {
-        #[command(subcommand)]
-        command: TokenCommand,
-    },
-    /// Configuration.
-    Config {
-        #[command(subcommand)]
-        command: ConfigCommand,
-    },
-    /// Exit 0 when a running server answers healthy (for container health checks).
-    Healthcheck {
-        #[arg(long, default_value = "http://127.0.0.1:5001")]
-        url: String,
-    },
-    /// Print every HTTP route with who may call it.
-    Routes,
-    /// Add a demo site: a plant with four bays and their floor plans, and N assets that fill
-    /// every installed plugin (PCs, machines, network, printers, USB loans, announcements).
-    /// Running it again adds N more.
-    DemoData {
-        /// How many assets to add.
-        #[arg(long, default_value_t = 200)]
-        assets: usize,
-    },
-    /// Rebuild the search index from the records (core and installed plugins).
-    ReindexSearch,
-    /// Commands a plugin contributes: shopdb <plugin> <command> [args...]
-    #[command(external_subcommand)]
-    External(Vec<String>),
-}
-
-#[derive(Subcommand)]
-enum PluginCommand {
-    /// One line per plugin: name, version, state (and why, when quarantined).
-    List,
-    /// Run the plugin's migrations and on_install; it starts enabled.
-    Install {
-        name: String,
-    },
-    /// Remove the plugin's tables (after writing a backup), migrations, settings and search entries.
-    Uninstall {
-        name: String,
-        /// Keep the plugin's tables and rows.
-        #[arg(long)]
-        keep_data: bool,
-    },
-    Enable {
-        name: String,
-    },
-    Disable {
-        name: String,
-    },
-    /// Run one installed plugin's pending migrations.
-    Migrate {
-        name: String,
-    },
-    /// Run every installed plugin's pending migrations (safe to repeat).
-    UpgradeAll,
-    /// Generate a plugin crate under plugins/NAME that builds and passes the contract check.
-    New {
-        name: String,
-        #[arg(long)]
-        description: String,
-        /// Replace an existing plugins/NAME.
-        #[arg(long)]
-        overwrite: bool,
-        /// Generate a standalone crate in DIR instead (not added to the binary).
-        #[arg(long)]
-        dir: Option<std::path::PathBuf>,
-    },
-}
-
-#[derive(Subcommand)]
-enum DbCommand {
-    /// Apply pending migrations (safe to run again).
-    Upgrade,
-    /// Show applied and pending migrations of every chain.
-    Status,
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Create a user; prints a generated password unless --password-stdin is given.
-    Create {
-        name: String,
-        #[arg(long, value_parser = ["admin", "editor", "viewer"])]
-        role: String,
-        /// Read the password from standard input.
-        #[arg(long)]
-        password_stdin: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum TokenCommand {
-    /// Create a token and print it once.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Make it a collector token that may only post to this plugin's collector.
-        #[arg(long)]
-        plugin: Option<String>,
-        #[arg(long, value_parser = ["admin", "editor", "viewer"], default_value = "viewer")]
-        role: String,
-    },
-}
-
-#[derive(Subcommand)]
-enum ConfigCommand {
-    /// Print every problem with the configuration; exit 1 if there is any.
-    Check,
-}
 
 /// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
 /// failure in one line, so the server's "request failed" log of the same error is left out.
@@ -216,8 +69,14 @@ fn load_config() -> anyhow::Result<Config> {
 
 fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
-    let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Serve { .. }));
+    // A bad command line, --help and completions end here, before any database is opened.
+    let parsed = shopdb::cli::parse();
+    if let Parsed::Core(Command::Completions { shell }) = parsed {
+        // A reader that stops early (`| head`) is not an error.
+        let _ = std::io::stdout().write_all(&shopdb::cli::completions(shell));
+        return ExitCode::SUCCESS;
+    }
+    init_logging(matches!(parsed, Parsed::Core(Command::Serve { .. })));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -228,7 +87,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    let outcome = match parsed {
+        Parsed::Core(command) => runtime.block_on(run(command)),
+        Parsed::Plugin {
+            plugin,
+            command,
+            args,
+        } => runtime.block_on(plugin_cli_command(&plugin, &command, args)),
+    };
+    match outcome {
         Ok(code) => code,
         Err(e) => {
             let message = shopdb_core::db::one_line(&format!("{e:#}"));
@@ -242,7 +109,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve { bind, strict } => serve(&bind, strict).await,
         Command::Plugin { command } => plugin_command(command).await,
-        Command::External(args) => external_command(args).await,
+        Command::Completions { .. } => unreachable!("answered before the runtime starts"),
         Command::ReindexSearch => {
             let app = app::start(load_config()?).await?;
             let total = app::reindex_search(&app.state).await?;
@@ -472,10 +339,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
     match command {
         PluginCommand::List => {
             for p in lifecycle::list(db, registry).await? {
-                let mut state = p.state.clone();
-                if let Some(first) = state.get_mut(0..1) {
-                    first.make_ascii_uppercase();
-                }
+                let state = p.state.title();
                 match &p.reason {
                     Some(reason) => println!("{} {} [{state}] {reason}", p.name, p.version),
                     None => println!("{} {} [{state}]", p.name, p.version),
@@ -557,47 +421,40 @@ fn cli_actor() -> shopdb_core::auth::Actor {
     shopdb_core::auth::Actor::system("command line")
 }
 
-/// `shopdb <plugin> <command> [args]`: runs a command a plugin contributes.
-async fn external_command(args: Vec<String>) -> anyhow::Result<ExitCode> {
-    let Some((plugin, rest)) = args.split_first() else {
-        bail!("no command given: see shopdb --help");
-    };
+/// `shopdb <plugin> <command> [args]`: runs a command a plugin contributes, with the
+/// arguments clap has already checked.
+async fn plugin_cli_command(
+    plugin: &str,
+    name: &str,
+    args: clap::ArgMatches,
+) -> anyhow::Result<ExitCode> {
     let app = app::start(load_config()?).await?;
     let Some(loaded) = app.state.registry.get(plugin) else {
-        bail!(
-            "unknown command '{plugin}': see shopdb --help (plugin commands are shopdb <plugin> <command>)"
-        );
+        let reason = app
+            .state
+            .registry
+            .quarantined(plugin)
+            .map(|q| q.error.to_string())
+            .unwrap_or_else(|| "it is not loaded".into());
+        bail!("plugin {plugin} cannot run commands: {reason}");
     };
     // Its tables exist once it is installed; a disabled plugin's data can still be read.
     if !shopdb_core::plugin::lifecycle::installed(&app.state.db)
         .await?
-        .contains_key(plugin.as_str())
+        .contains_key(plugin)
     {
         bail!(
             "plugin {plugin} is not installed: install it first (shopdb plugin install {plugin})"
         );
     }
-    let commands = loaded.plugin.cli_commands();
-    let Some((name, args)) = rest.split_first() else {
-        let list: Vec<String> = commands
-            .iter()
-            .map(|c| format!("{} ({})", c.name, c.about))
-            .collect();
-        bail!(
-            "shopdb {plugin} needs a command: {}",
-            if list.is_empty() {
-                "it has none".into()
-            } else {
-                list.join(", ")
-            }
-        );
-    };
-    let command = commands
-        .iter()
-        .find(|c| &c.name == name)
+    let command = loaded
+        .plugin
+        .cli_commands()
+        .into_iter()
+        .find(|c| c.name() == name)
         .with_context(|| format!("plugin {plugin} has no command '{name}'"))?;
     let ctx = shopdb_core::plugin::lifecycle::context(&app.state.db, &app.state.registry, loaded);
-    let output = (command.run)(ctx, args.to_vec()).await?;
+    let output = (command.run)(ctx, args).await?;
     print!("{output}");
     Ok(ExitCode::SUCCESS)
 }

@@ -60,13 +60,7 @@ pub fn check_name(name: &str, taken: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn render(
-    template: &str,
-    name: &str,
-    description: &str,
-    core_path: &str,
-    standalone: &str,
-) -> String {
+fn render(template: &str, name: &str, description: &str, place: &Place) -> String {
     let mut pascal = name.to_string();
     if let Some(first) = pascal.get_mut(0..1) {
         first.make_ascii_uppercase();
@@ -75,8 +69,16 @@ fn render(
         .replace("{{name}}", name)
         .replace("{{Name}}", &pascal)
         .replace("{{description}}", &description.replace('"', "'"))
-        .replace("{{core_path}}", core_path)
-        .replace("{{standalone}}", standalone)
+        .replace("{{edition}}", &place.edition)
+        .replace("{{core_dependency}}", &place.core_dependency)
+        .replace("{{lints}}", &place.lints)
+}
+
+/// What differs between a plugin in the workspace and a standalone crate.
+struct Place {
+    edition: String,
+    core_dependency: String,
+    lints: String,
 }
 
 /// Generates the plugin `name`. Without `dir` it goes to `plugins/<name>` of the checkout and
@@ -116,16 +118,23 @@ pub fn scaffold(
         );
     }
     let core = checkout.join("crates/shopdb-core");
-    let (core_path, standalone) = if in_checkout {
-        ("../../crates/shopdb-core".to_string(), String::new())
+    let place = if in_checkout {
+        Place {
+            edition:
+                "edition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true"
+                    .into(),
+            core_dependency: "shopdb-core.workspace = true".into(),
+            lints: "\n[lints]\nworkspace = true\n".into(),
+        }
     } else {
         let core = core
             .canonicalize()
             .with_context(|| format!("cannot find {}", core.display()))?;
-        (
-            core.display().to_string(),
-            "\n# Built on its own, outside the ShopDB workspace.\n[workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n".to_string(),
-        )
+        Place {
+            edition: "edition = \"2024\"".into(),
+            core_dependency: format!("shopdb-core = {{ path = \"{}\" }}", core.display()),
+            lints: "\n[lints.rust]\nunsafe_code = \"forbid\"\n\n# Built on its own, outside the ShopDB workspace.\n[workspace]\n\n[profile.dev]\ndebug = \"line-tables-only\"\n".into(),
+        }
     };
     let files: [(&str, &str); 5] = [
         ("Cargo.toml", CARGO_TOML),
@@ -140,11 +149,8 @@ pub fn scaffold(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create {}", parent.display()))?;
         }
-        std::fs::write(
-            &file,
-            render(template, name, description, &core_path, &standalone),
-        )
-        .with_context(|| format!("cannot write {}", file.display()))?;
+        std::fs::write(&file, render(template, name, description, &place))
+            .with_context(|| format!("cannot write {}", file.display()))?;
     }
     // Generated code follows the project's formatting (`cargo fmt --check` runs in CI).
     let _ = std::process::Command::new("rustfmt")

@@ -29,6 +29,107 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// Runs `args` in a new empty folder and checks it stayed empty: no `data/`, no database.
+fn shopdb_in_empty_folder(name: &str, args: &[&str]) -> Output {
+    let dir = temp_dir(name);
+    let out = shopdb(&dir, args, &[]);
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "shopdb {args:?} left {left:?} behind (it must not open a database)"
+    );
+    assert!(
+        !text(&out.stderr).contains("SECRET_KEY"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    out
+}
+
+#[test]
+fn a_mistyped_command_is_refused_without_touching_a_database() {
+    let out = shopdb_in_empty_folder("typo", &["servee"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("unrecognized subcommand 'servee'") && stderr.contains("'serve'"),
+        "{stderr}"
+    );
+    let out = shopdb_in_empty_folder("plugin-typo", &["usb", "overdeu"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("'overdue'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = shopdb_in_empty_folder("plugin-arg", &["computers", "stale", "--days", "soon"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("invalid value 'soon' for '--days <N>'"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn help_lists_core_and_plugin_commands_without_touching_a_database() {
+    let out = shopdb_in_empty_folder("help", &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for line in ["serve ", "plugin ", "completions ", "computers ", "usb "] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(line)),
+            "{line}: {help}"
+        );
+    }
+    let out = shopdb_in_empty_folder("help-plugin", &["computers", "stale", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).contains("--days <N>"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = shopdb_in_empty_folder("help-sub", &["plugin", "enable", "--help"]);
+    assert!(text(&out.stdout).starts_with("Turn an installed plugin on"));
+}
+
+#[test]
+fn every_command_and_subcommand_has_a_help_line() {
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        for sub in cmd.get_subcommands() {
+            let path = format!("{path} {}", sub.get_name());
+            if sub.get_about().is_none() {
+                missing.push(path.clone());
+            }
+            walk(sub, &path, missing);
+        }
+    }
+    let mut missing = Vec::new();
+    walk(&shopdb::cli::command(), "shopdb", &mut missing);
+    assert!(missing.is_empty(), "no help line: {missing:?}");
+}
+
+#[test]
+fn completions_are_printed_for_each_shell_without_touching_a_database() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = shopdb_in_empty_folder(&format!("completions-{shell}"), &["completions", shell]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let script = text(&out.stdout);
+        assert!(
+            script.contains("shopdb")
+                && script.contains("overdue")
+                && script.contains("upgrade-all"),
+            "{shell}: {script}"
+        );
+    }
+    let out = shopdb_in_empty_folder("completions-bad", &["completions", "tcsh"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn config_check_lists_every_production_problem() {
     let dir = temp_dir("config");

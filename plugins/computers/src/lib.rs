@@ -21,7 +21,7 @@ use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
-    SettingDef, Widget,
+    SettingDef, SettingKind, Widget, WidgetSize,
 };
 use shopdb_core::resource::ChildList;
 use shopdb_core::resource::{Resource, WriteHook};
@@ -359,7 +359,7 @@ impl Plugin for ComputersPlugin {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "staledays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(30),
             help: "A PC not seen by its collector for this many days counts as stale".into(),
         }]
@@ -405,7 +405,7 @@ impl Plugin for ComputersPlugin {
         vec![Widget {
             name: "stale_computers".into(),
             title: "PCs not seen recently".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 10,
             endpoint: None,
         }]
@@ -426,35 +426,31 @@ impl Plugin for ComputersPlugin {
     }
 
     fn cli_commands(&self) -> Vec<CliCommand> {
-        vec![CliCommand {
-            name: "stale".into(),
-            about: "list PCs not seen for N days: shopdb computers stale [--days N]".into(),
-            run: |ctx, args| {
-                Box::pin(async move {
-                    let days = match args.iter().position(|a| a == "--days") {
-                        Some(i) => args
-                            .get(i + 1)
-                            .and_then(|d| d.parse::<i64>().ok())
-                            .filter(|d| *d >= 0)
-                            .ok_or_else(|| {
-                                anyhow::anyhow!("--days needs a whole number of days")
-                            })?,
-                        None => stale_days(&ctx).await?,
-                    };
-                    let list = stale(&ctx, days).await?;
-                    let mut out = format!("{} computers not seen for {days} days\n", list.len());
-                    for c in list {
-                        out.push_str(&format!(
-                            "{:<24} {:<12} {}\n",
-                            c["hostname"].as_str().unwrap_or_default(),
-                            c["assetnumber"].as_str().unwrap_or_default(),
-                            c["lastseen"].as_str().unwrap_or("never")
-                        ));
-                    }
-                    Ok(out)
-                })
-            },
-        }]
+        let command = shopdb_core::clap::Command::new("stale")
+            .about("List PCs not seen for N days (default: the staledays setting)")
+            .arg(
+                shopdb_core::clap::arg!(--days <N> "Days without a check-in")
+                    .value_parser(shopdb_core::clap::value_parser!(u32)),
+            );
+        vec![CliCommand::new(command, |ctx, args| {
+            Box::pin(async move {
+                let days = match args.get_one::<u32>("days") {
+                    Some(days) => i64::from(*days),
+                    None => stale_days(&ctx).await?,
+                };
+                let list = stale(&ctx, days).await?;
+                let mut out = format!("{} computers not seen for {days} days\n", list.len());
+                for c in list {
+                    out.push_str(&format!(
+                        "{:<24} {:<12} {}\n",
+                        c["hostname"].as_str().unwrap_or_default(),
+                        c["assetnumber"].as_str().unwrap_or_default(),
+                        c["lastseen"].as_str().unwrap_or("never")
+                    ));
+                }
+                Ok(out)
+            })
+        })]
     }
 
     fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -12,7 +12,7 @@ use shopdb_core::catalog;
 use shopdb_core::error::ApiError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
-use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, Widget};
+use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, Widget, WidgetSize};
 use shopdb_core::resource::{Resource, WriteEvent, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
@@ -65,19 +65,41 @@ pub fn plugin() -> Candidate {
 pub fn equipment_table() -> Table {
     Table::new("equipment")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("machinenumber", 50).unique())
-        .column(Column::string("equipmenttype", 50).nullable())
-        .column(Column::string("controllertype", 50).nullable())
-        .column(Column::string("controllermodel", 100).nullable())
-        .column(Column::date("installdate").nullable())
-        .column(Column::integer("controllingpcid").nullable().references(
-            "assets",
-            "assetid",
-            OnDelete::SetNull,
-        ))
+        .column(
+            Column::string("machinenumber", 50)
+                .unique()
+                .label("Machine number"),
+        )
+        .column(
+            Column::string("equipmenttype", 50)
+                .nullable()
+                .label("Equipment type"),
+        )
+        .column(
+            Column::string("controllertype", 50)
+                .nullable()
+                .label("Controller"),
+        )
+        .column(
+            Column::string("controllermodel", 100)
+                .nullable()
+                .label("Controller model"),
+        )
+        .column(Column::date("installdate").nullable().label("Install date"))
+        .column(
+            Column::integer("controllingpcid")
+                .nullable()
+                .references("assets", "assetid", OnDelete::SetNull)
+                .label("Driven by PC (asset id)")
+                .help("The asset id of the PC that sends this machine its programs"),
+        )
         // DNC / communication settings.
         .column(Column::string("dncprotocol", 50).nullable())
-        .column(Column::string("ipaddress", 45).nullable())
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
         .column(Column::string("dncport", 20).nullable())
         .column(Column::integer("baudrate").nullable())
         .column(Column::integer("databits").nullable())
@@ -258,7 +280,7 @@ impl Plugin for EquipmentPlugin {
         vec![Widget {
             name: "equipment_by_status".into(),
             title: "Equipment by status".into(),
-            size: "small".into(),
+            size: WidgetSize::Small,
             position: 20,
             endpoint: None,
         }]

@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use shopdb_core::addresses::{
-    AddressBook, AddressService, Holder, SERVICE, ip_address_hook, parse_ip,
+    ADDRESS_SERVICE, AddressBook, AddressService, Holder, ip_address_hook, parse_ip,
 };
 use shopdb_core::anyhow;
 use shopdb_core::api::{Access, Route};
@@ -28,7 +28,7 @@ use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
-    CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext, Widget,
+    CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext, Widget, WidgetSize,
 };
 use shopdb_core::resource::{HookEnv, Resource};
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -55,12 +55,32 @@ pub fn plugin() -> Candidate {
 pub fn devices_table() -> Table {
     Table::new("networkdevices")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("hostname", 100).nullable())
-        .column(Column::string("ipaddress", 45).nullable())
-        .column(Column::string("macaddress", 17).nullable())
-        .column(Column::string("devicetype", 50).nullable())
+        .column(
+            Column::string("hostname", 100)
+                .nullable()
+                .label("Host name"),
+        )
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
+        .column(
+            Column::string("macaddress", 17)
+                .nullable()
+                .label("MAC address"),
+        )
+        .column(
+            Column::string("devicetype", 50)
+                .nullable()
+                .label("Device type"),
+        )
         .column(Column::string("firmware", 100).nullable())
-        .column(Column::string("managementurl", 255).nullable())
+        .column(
+            Column::string("managementurl", 255)
+                .nullable()
+                .label("Management URL"),
+        )
         .primary_key(&["assetid"])
         .index(&["hostname"])
         .index(&["ipaddress"])
@@ -70,8 +90,8 @@ pub fn devices_table() -> Table {
 pub fn subnets_table() -> Table {
     Table::new("subnets")
         .column(Column::id("subnetid"))
-        .column(Column::string("cidr", 49).unique())
-        .column(Column::integer("vlanid").nullable())
+        .column(Column::string("cidr", 49).unique().label("Network (CIDR)"))
+        .column(Column::integer("vlanid").nullable().label("VLAN"))
         .column(Column::string("gateway", 45).nullable())
         .column(Column::string("description", 255).nullable())
         .column(Column::integer("locationid").nullable().references(
@@ -404,7 +424,7 @@ impl Plugin for NetworkPlugin {
 
     fn services(&self) -> Vec<(String, Arc<dyn std::any::Any + Send + Sync>)> {
         let book: Arc<dyn AddressBook> = Arc::new(IpAddresses);
-        vec![(SERVICE.to_string(), Arc::new(AddressService(book)))]
+        vec![ADDRESS_SERVICE.offer(AddressService(book))]
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {
@@ -453,7 +473,7 @@ impl Plugin for NetworkPlugin {
         vec![Widget {
             name: "network_devices_by_type".into(),
             title: "Network devices by type".into(),
-            size: "small".into(),
+            size: WidgetSize::Small,
             position: 30,
             endpoint: None,
         }]

@@ -12,7 +12,9 @@ use shopdb_core::anyhow;
 use shopdb_core::api::Route;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
-use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, SettingDef, Widget};
+use shopdb_core::plugin::{
+    Manifest, NavItem, Plugin, PluginContext, SettingDef, SettingKind, Widget, WidgetSize,
+};
 use shopdb_core::resource::{Lookup, Resource};
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
@@ -42,16 +44,16 @@ pub fn notifications_table() -> Table {
         .column(Column::string("title", 200))
         .column(Column::text("message"))
         .column(Column::string("severity", 20).default("'info'"))
-        .column(Column::timestamp("startsat"))
+        .column(Column::timestamp("startsat").label("Starts"))
         // Open-ended while null.
-        .column(Column::timestamp("endsat").nullable())
+        .column(Column::timestamp("endsat").nullable().label("Ends"))
         // Site-wide while null.
         .column(Column::integer("locationid").nullable().references(
             "locations",
             "locationid",
             OnDelete::SetNull,
         ))
-        .column(Column::boolean("isactive").default("1"))
+        .column(Column::boolean("isactive").default("1").label("Active"))
         .column(Column::timestamp("createddate"))
         .column(Column::timestamp("modifieddate"))
         .index(&["startsat"])
@@ -130,7 +132,7 @@ impl Plugin for NotificationsPlugin {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "kioskpublic".into(),
-            kind: "boolean".into(),
+            kind: SettingKind::Boolean,
             default: json!(false),
             help: "Let anyone read GET /api/notifications/kiosk without logging in (floor screens)"
                 .into(),
@@ -178,7 +180,7 @@ impl Plugin for NotificationsPlugin {
         vec![Widget {
             name: "recent_notifications".into(),
             title: "Notifications".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 1,
             endpoint: Some("/api/notifications/recent".into()),
         }]

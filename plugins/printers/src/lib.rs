@@ -18,7 +18,9 @@ use shopdb_core::api::Route;
 use shopdb_core::catalog;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
-use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, SettingDef, Widget};
+use shopdb_core::plugin::{
+    Manifest, NavItem, Plugin, PluginContext, SettingDef, SettingKind, Widget, WidgetSize,
+};
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, OnDelete, Table};
 use shopdb_core::search::SearchSpec;
@@ -51,12 +53,24 @@ pub fn plugin() -> Candidate {
 pub fn printers_table() -> Table {
     Table::new("printers")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("hostname", 100).unique())
-        .column(Column::string("ipaddress", 45).nullable())
-        .column(Column::string("macaddress", 17).nullable())
-        .column(Column::string("printermodel", 100).nullable())
+        .column(Column::string("hostname", 100).unique().label("Host name"))
+        .column(
+            Column::string("ipaddress", 45)
+                .nullable()
+                .label("IP address"),
+        )
+        .column(
+            Column::string("macaddress", 17)
+                .nullable()
+                .label("MAC address"),
+        )
+        .column(
+            Column::string("printermodel", 100)
+                .nullable()
+                .label("Printer model"),
+        )
         .column(Column::string("printserver", 100).nullable())
-        .column(Column::string("queuename", 150).nullable())
+        .column(Column::string("queuename", 150).nullable().label("Queue"))
         .column(Column::string("driver", 150).nullable())
         .column(Column::boolean("color").default("0"))
         .column(Column::boolean("duplex").default("0"))
@@ -70,7 +84,7 @@ pub fn setting_defs() -> Vec<SettingDef> {
     vec![
         SettingDef {
             key: "zabbixurl".into(),
-            kind: "text".into(),
+            kind: SettingKind::Text,
             default: json!(""),
             help: "Address of the Zabbix frontend, http:// only (e.g. http://zabbix.example.com/zabbix); \
                    empty turns supply monitoring off"
@@ -78,7 +92,7 @@ pub fn setting_defs() -> Vec<SettingDef> {
         },
         SettingDef {
             key: "zabbixtoken".into(),
-            kind: "text".into(),
+            kind: SettingKind::Text,
             default: json!(""),
             help: "Zabbix API token (Users > API tokens) of a user that may read the printers' hosts; \
                    never shown or logged"
@@ -86,7 +100,7 @@ pub fn setting_defs() -> Vec<SettingDef> {
         },
         SettingDef {
             key: "lowsupplypercent".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(15),
             help: "A toner, ink or drum at or below this percentage counts as low".into(),
         },
@@ -195,7 +209,7 @@ impl Plugin for PrintersPlugin {
         vec![Widget {
             name: SUPPLIES_WIDGET.into(),
             title: "Printers low on supplies".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 20,
             endpoint: None,
         }]

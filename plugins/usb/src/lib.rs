@@ -17,7 +17,8 @@ use shopdb_core::error::ApiError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
-    CliCommand, Manifest, NavItem, Plugin, PluginContext, SettingDef, Widget,
+    CliCommand, Manifest, NavItem, Plugin, PluginContext, SettingDef, SettingKind, Widget,
+    WidgetSize,
 };
 use shopdb_core::resource::{Hooks, Lookup, Resource, WriteHook};
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -52,7 +53,11 @@ pub fn usbdevices_table() -> Table {
     Table::new("usbdevices")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
         .column(Column::integer("capacitygb").nullable())
-        .column(Column::string("devicetype", 50).nullable())
+        .column(
+            Column::string("devicetype", 50)
+                .nullable()
+                .label("Device type"),
+        )
         .column(Column::boolean("encrypted").default("0"))
         // The open loan, kept by the checkout and checkin routes only.
         .column(Column::integer("currentcheckoutid").nullable())
@@ -65,12 +70,12 @@ pub fn usbcheckouts_table() -> Table {
     Table::new("usbcheckouts")
         .column(Column::id("checkoutid"))
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
-        .column(Column::string("checkedoutto", 100))
-        .column(Column::string("badge", 50).nullable())
-        .column(Column::string("purpose", 255).nullable())
+        .column(Column::string("checkedoutto", 100).label("Checked out to"))
+        .column(Column::string("badge", 50).nullable().label("Badge"))
+        .column(Column::string("purpose", 255).nullable().label("Purpose"))
         .column(Column::timestamp("checkedoutat"))
         .column(Column::string("checkedoutby", 100))
-        .column(Column::timestamp("dueat"))
+        .column(Column::timestamp("dueat").label("Due"))
         .column(Column::timestamp("checkedinat").nullable())
         .column(Column::string("checkedinby", 100).nullable())
         .column(Column::string("returncondition", 255).nullable())
@@ -190,7 +195,7 @@ impl Plugin for UsbPlugin {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "maxloandays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(DEFAULT_MAX_LOAN_DAYS),
             help: "Longest loan a checkout may ask for, in days (0: no limit)".into(),
         }]
@@ -238,7 +243,7 @@ impl Plugin for UsbPlugin {
         vec![Widget {
             name: "usb_checkouts".into(),
             title: "USB drives out".into(),
-            size: "medium".into(),
+            size: WidgetSize::Medium,
             position: 20,
             endpoint: Some("/api/usb/overdue".into()),
         }]
@@ -257,17 +262,14 @@ impl Plugin for UsbPlugin {
     }
 
     fn cli_commands(&self) -> Vec<CliCommand> {
-        vec![CliCommand {
-            name: "overdue".into(),
-            about: "list devices out past their due time, most overdue first: shopdb usb overdue"
-                .into(),
-            run: |ctx, _args| {
-                Box::pin(async move {
-                    let (list, _) = checkouts::overdue(&ctx.db, i64::MAX, 0).await?;
-                    Ok(overdue_report(&list))
-                })
-            },
-        }]
+        let command = shopdb_core::clap::Command::new("overdue")
+            .about("List devices out past their due time, most overdue first");
+        vec![CliCommand::new(command, |ctx, _args| {
+            Box::pin(async move {
+                let (list, _) = checkouts::overdue(&ctx.db, i64::MAX, 0).await?;
+                Ok(overdue_report(&list))
+            })
+        })]
     }
 
     fn on_install<'a>(&'a self, ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {

@@ -5,7 +5,8 @@ use axum::http::header::SET_COOKIE;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::auth::{self, Actor, session_cookies};
+use crate::auth::Actor;
+use crate::auth::session::{self, session_cookies};
 use crate::error::{ApiError, ApiResult, ok};
 use crate::http::JsonBody;
 use crate::state::AppState;
@@ -17,7 +18,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
     let mut field = |name: &str| -> String {
         match body.get(name) {
             Some(Value::String(s)) if !s.is_empty() => return s.clone(),
-            None | Some(Value::Null) | Some(Value::String(_)) => {
+            None | Some(Value::Null | Value::String(_)) => {
                 errors.insert(name.into(), json!("is required"));
             }
             Some(_) => {
@@ -30,7 +31,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let session = auth::login(
+    let session = session::login(
         &state.db,
         &state.signing_key,
         &username,
@@ -59,7 +60,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
 
 /// POST /api/auth/logout — revokes the session behind the token or cookie.
 pub async fn logout(State(state): State<AppState>, actor: Actor) -> ApiResult<Response> {
-    auth::logout(&state.db, &actor).await?;
+    session::logout(&state.db, &actor).await?;
     state.verified.clear();
     let mut response = ok(json!({"loggedout": true})).into_response();
     for c in session_cookies(None, state.config.cookie_secure, 0) {

@@ -24,7 +24,8 @@ use serde_json::Value;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::{Actor, Role, authenticate_cached, check_csrf};
+use crate::auth::session::authenticate_cached;
+use crate::auth::{Actor, Role, check_csrf};
 use crate::error::ApiError;
 use crate::http::BODY_LIMIT;
 use crate::state::AppState;

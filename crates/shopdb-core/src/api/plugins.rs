@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
 use crate::http::query_pairs;
-use crate::plugin::lifecycle::{self, LifecycleError};
+use crate::plugin::lifecycle::{self, LifecycleAction, LifecycleError, PluginState};
 use crate::state::AppState;
 
 /// Where uninstall writes the backup of a plugin's rows.
@@ -66,7 +66,8 @@ pub async fn action(
             }
         }
     }
-    Ok(ok(perform(&state, &actor, &name, &action, keep_data).await?))
+    let action: LifecycleAction = action.parse().map_err(ApiError::not_found)?;
+    Ok(ok(perform(&state, &actor, &name, action, keep_data).await?))
 }
 
 /// Runs a lifecycle action (install, enable, disable, uninstall) for the API and the admin
@@ -75,34 +76,35 @@ pub async fn perform(
     state: &AppState,
     actor: &crate::auth::Actor,
     name: &str,
-    action: &str,
+    action: LifecycleAction,
     keep_data: bool,
 ) -> Result<Value, ApiError> {
     let db = &state.db;
     let registry = &state.registry;
     let data = match action {
-        "install" => {
+        LifecycleAction::Install => {
             let ran = lifecycle::install(db, registry, actor, name)
                 .await
                 .map_err(lifecycle_error)?;
-            json!({"plugin": name, "state": "enabled", "migrations": ran})
+            json!({"plugin": name, "state": PluginState::Enabled, "migrations": ran})
         }
-        "enable" | "disable" => {
-            lifecycle::set_enabled(db, registry, actor, name, action == "enable")
+        LifecycleAction::Enable | LifecycleAction::Disable => {
+            let enable = action == LifecycleAction::Enable;
+            lifecycle::set_enabled(db, registry, actor, name, enable)
                 .await
                 .map_err(lifecycle_error)?;
-            json!({"plugin": name, "state": format!("{action}d")})
+            let now = if enable {
+                PluginState::Enabled
+            } else {
+                PluginState::Disabled
+            };
+            json!({"plugin": name, "state": now})
         }
-        "uninstall" => {
+        LifecycleAction::Uninstall => {
             let done = lifecycle::uninstall(db, registry, actor, name, keep_data, &backup_dir())
                 .await
                 .map_err(lifecycle_error)?;
-            json!({"plugin": name, "state": "available", "backup": done.backup, "rows": done.rows})
-        }
-        other => {
-            return Err(ApiError::not_found(format!(
-                "unknown plugin action '{other}': use install, enable, disable or uninstall"
-            )));
+            json!({"plugin": name, "state": PluginState::Available, "backup": done.backup, "rows": done.rows})
         }
     };
     state.plugin_states.invalidate();

@@ -168,6 +168,18 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
             }
         }
     }
+    let mut commands = HashSet::new();
+    for c in plugin.cli_commands() {
+        let name = c.name().to_string();
+        if !commands.insert(name.clone()) {
+            out.push(format!("command {name} is declared twice"));
+        }
+        if c.command.get_about().is_none() {
+            out.push(format!(
+                "command {name} has no help line: give it .about(\"…\")"
+            ));
+        }
+    }
     for s in plugin.settings() {
         if let Err(e) = super::registry::check_setting(&s, &s.default) {
             out.push(format!("setting {}: default {e}", s.key));

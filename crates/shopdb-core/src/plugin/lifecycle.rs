@@ -17,7 +17,113 @@ use crate::util::now;
 pub const ENABLED: &str = "enabled";
 pub const DISABLED: &str = "disabled";
 
-/// Installed plugins: name → (version, state).
+/// Where a plugin stands at a site. Serialized (JSON, `plugins.state`) in lowercase:
+/// `available`, `enabled`, `disabled`, `quarantined`; only the middle two are ever stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PluginState {
+    /// Compiled in and loadable, not installed.
+    Available,
+    Enabled,
+    /// Installed, its tables and rows kept, contributing nothing.
+    Disabled,
+    /// Refused by the loader (or installed but missing from this build).
+    Quarantined,
+}
+
+impl PluginState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PluginState::Available => "available",
+            PluginState::Enabled => ENABLED,
+            PluginState::Disabled => DISABLED,
+            PluginState::Quarantined => "quarantined",
+        }
+    }
+
+    /// A value read from `plugins.state`: anything but `enabled` counts as disabled.
+    pub fn from_stored(value: &str) -> PluginState {
+        if value == ENABLED {
+            PluginState::Enabled
+        } else {
+            PluginState::Disabled
+        }
+    }
+
+    /// As `shopdb plugin list` shows it: `Enabled`.
+    pub fn title(self) -> &'static str {
+        match self {
+            PluginState::Available => "Available",
+            PluginState::Enabled => "Enabled",
+            PluginState::Disabled => "Disabled",
+            PluginState::Quarantined => "Quarantined",
+        }
+    }
+}
+
+impl std::fmt::Display for PluginState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an admin can do to a plugin (`POST /api/plugins/{name}/{action}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LifecycleAction {
+    Install,
+    Enable,
+    Disable,
+    Uninstall,
+}
+
+impl LifecycleAction {
+    pub const ALL: [LifecycleAction; 4] = [
+        LifecycleAction::Install,
+        LifecycleAction::Enable,
+        LifecycleAction::Disable,
+        LifecycleAction::Uninstall,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Install => "install",
+            LifecycleAction::Enable => "enable",
+            LifecycleAction::Disable => "disable",
+            LifecycleAction::Uninstall => "uninstall",
+        }
+    }
+
+    /// The actions open to a plugin in `state`.
+    pub fn open_to(state: PluginState) -> &'static [LifecycleAction] {
+        match state {
+            PluginState::Available => &[LifecycleAction::Install],
+            PluginState::Enabled => &[LifecycleAction::Disable, LifecycleAction::Uninstall],
+            PluginState::Disabled => &[LifecycleAction::Enable, LifecycleAction::Uninstall],
+            PluginState::Quarantined => &[],
+        }
+    }
+}
+
+impl std::str::FromStr for LifecycleAction {
+    type Err = String;
+    fn from_str(s: &str) -> Result<LifecycleAction, String> {
+        LifecycleAction::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown plugin action '{s}': use install, enable, disable or uninstall")
+            })
+    }
+}
+
+impl std::fmt::Display for LifecycleAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Installed plugins: name → (version, state as stored).
 pub async fn installed(db: &Db) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
     let rows = db
         .query("SELECT pluginname, version, state FROM plugins")
@@ -38,8 +144,7 @@ pub async fn installed(db: &Db) -> Result<HashMap<String, (String, String)>, sql
 pub struct PluginStatus {
     pub name: String,
     pub version: String,
-    /// `available`, `enabled`, `disabled` or `quarantined`.
-    pub state: String,
+    pub state: PluginState,
     pub reason: Option<String>,
 }
 
@@ -55,8 +160,8 @@ pub async fn list(db: &Db, registry: &Registry) -> Result<Vec<PluginStatus>, sql
             version: p.manifest.version.clone(),
             state: installed
                 .get(&p.manifest.name)
-                .map(|(_, s)| s.clone())
-                .unwrap_or_else(|| "available".into()),
+                .map(|(_, s)| PluginState::from_stored(s))
+                .unwrap_or(PluginState::Available),
             reason: None,
         })
         .collect();
@@ -64,7 +169,7 @@ pub async fn list(db: &Db, registry: &Registry) -> Result<Vec<PluginStatus>, sql
         out.push(PluginStatus {
             name: q.name.clone(),
             version: q.version.clone(),
-            state: "quarantined".into(),
+            state: PluginState::Quarantined,
             reason: Some(q.error.to_string()),
         });
     }
@@ -73,7 +178,7 @@ pub async fn list(db: &Db, registry: &Registry) -> Result<Vec<PluginStatus>, sql
             out.push(PluginStatus {
                 name: name.clone(),
                 version: version.clone(),
-                state: "quarantined".into(),
+                state: PluginState::Quarantined,
                 reason: Some(format!(
                     "{name} is installed but this build does not include it; its data is kept"
                 )),

@@ -52,7 +52,7 @@ pub struct Manifest {
     pub author: Option<String>,
     #[serde(default)]
     pub dependencies: Vec<String>,
-    /// Semver range of the framework contract this plugin supports (`>=0.1.0,<1.0.0`).
+    /// Semver range of the framework contract this plugin supports (`>=1.0.0,<2.0.0`).
     pub core_version: String,
     /// Where its routes live; defaults to `/api/<name>`.
     #[serde(default)]
@@ -168,9 +168,15 @@ mod tests {
     fn the_seed_example_loads_unchanged() {
         let m = Manifest::parse("computers", SEED_EXAMPLE).unwrap();
         assert_eq!(m.prefix(), "/api/computers");
-        m.check_core_version().unwrap();
-        let minimal = Manifest::parse("x", r#"{"name":"yourplugin","version":"1.0.0","description":"d","core_version":">=0.1.0,<1.0.0","dependencies":[]}"#).unwrap();
+        // Written for the 0.x contract: it parses, and the loader names the version it lacks.
+        let err = m.check_core_version().unwrap_err().to_string();
+        assert!(
+            err.contains("PluginVersion") && err.contains(CONTRACT_VERSION),
+            "{err}"
+        );
+        let minimal = Manifest::parse("x", r#"{"name":"yourplugin","version":"1.0.0","description":"d","core_version":">=1.0.0,<2.0.0","dependencies":[]}"#).unwrap();
         assert_eq!(minimal.prefix(), "/api/yourplugin");
+        minimal.check_core_version().unwrap();
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use manifest::Manifest;
-pub use registry::{LoadedPlugin, Registry};
+pub use registry::{LoadedPlugin, Registry, ServiceKey};
 
 use crate::api::Route;
 use crate::db::Db;
@@ -74,11 +74,57 @@ pub struct NavItem {
 pub struct Widget {
     pub name: String,
     pub title: String,
-    /// `small`, `medium` or `large`.
-    pub size: String,
+    pub size: WidgetSize,
     pub position: i64,
     /// API route the widget's data can also be read from, if any.
     pub endpoint: Option<String>,
+}
+
+/// How much of the dashboard a widget takes; serialized `small`, `medium` or `large`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WidgetSize {
+    Small,
+    Medium,
+    Large,
+}
+
+/// The type of a plugin setting's value; serialized `text`, `integer` or `boolean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingKind {
+    /// A JSON string.
+    Text,
+    /// A JSON whole number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl SettingKind {
+    /// The name settings lists and error messages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::Integer => "integer",
+            SettingKind::Boolean => "boolean",
+        }
+    }
+
+    /// Whether `value` is of this kind.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            SettingKind::Text => value.is_string(),
+            SettingKind::Integer => value.as_i64().is_some(),
+            SettingKind::Boolean => value.is_boolean(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One field a collector may send.
@@ -124,19 +170,55 @@ pub struct CollectorSchema {
 #[derive(Clone, Debug, Serialize)]
 pub struct SettingDef {
     pub key: String,
-    /// `text`, `integer` or `boolean`.
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: SettingKind,
     pub default: Value,
     pub help: String,
 }
 
-/// A command contributed under `shopdb <plugin> <name>`.
+/// A command contributed under `shopdb <plugin> <name>`, declared with clap like the core's
+/// commands: its name, help line and arguments are a [`clap::Command`], so `shopdb --help`
+/// lists it, `shopdb <plugin> <name> --help` describes it and a bad argument is refused
+/// before the database is opened.
 pub struct CliCommand {
-    pub name: String,
-    pub about: String,
-    /// Runs with the remaining arguments; returns what to print.
-    pub run: fn(PluginContext, Vec<String>) -> BoxFuture<'static, anyhow::Result<String>>,
+    /// Name, help line (`about`, required) and arguments.
+    pub command: clap::Command,
+    /// Runs with the parsed arguments; returns what to print.
+    pub run: fn(PluginContext, clap::ArgMatches) -> BoxFuture<'static, anyhow::Result<String>>,
+}
+
+impl CliCommand {
+    /// A command declared by `command` and carried out by `run`.
+    pub fn new(
+        command: clap::Command,
+        run: fn(PluginContext, clap::ArgMatches) -> BoxFuture<'static, anyhow::Result<String>>,
+    ) -> CliCommand {
+        CliCommand { command, run }
+    }
+
+    /// The word after `shopdb <plugin>`.
+    pub fn name(&self) -> &str {
+        self.command.get_name()
+    }
+
+    /// Parses `args` (what follows `shopdb <plugin> <name>`) as the command line does and
+    /// runs the command: for tests and for callers other than the binary.
+    pub async fn call(&self, ctx: PluginContext, args: &[&str]) -> anyhow::Result<String> {
+        let matches = self
+            .command
+            .clone()
+            .no_binary_name(true)
+            .try_get_matches_from(args)?;
+        (self.run)(ctx, matches).await
+    }
+}
+
+impl std::fmt::Debug for CliCommand {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CliCommand")
+            .field("name", &self.name())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A web page a plugin adds: the template is rendered with the usual page context (user,
@@ -198,6 +280,14 @@ impl PluginContext {
     /// A service another plugin offers, typed.
     pub fn service<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>, ServiceError> {
         self.services.get::<T>(name)
+    }
+
+    /// A service another plugin offers, by its typed key.
+    pub fn service_by<T: Any + Send + Sync>(
+        &self,
+        key: &registry::ServiceKey<T>,
+    ) -> Result<Arc<T>, ServiceError> {
+        self.services.lookup(key)
     }
 
     /// Where an asset sits on the floor map.

@@ -3,6 +3,7 @@
 
 use std::any::Any;
 use std::collections::{HashMap, HashSet};
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -11,11 +12,59 @@ use super::{Manifest, Plugin, PluginError, ServiceError, SettingDef};
 use crate::resource::Resource;
 use crate::schema::Table;
 
+/// A service's name together with its type, stated once next to the type: the provider
+/// registers with [`ServiceKey::offer`], a consumer looks up with [`Services::lookup`] (or
+/// `PluginContext::service_by`), and neither can name the other type by mistake.
+pub struct ServiceKey<T> {
+    name: &'static str,
+    service: PhantomData<fn() -> T>,
+}
+
+impl<T: Any + Send + Sync> ServiceKey<T> {
+    pub const fn new(name: &'static str) -> ServiceKey<T> {
+        ServiceKey {
+            name,
+            service: PhantomData,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The entry `Plugin::services()` returns to offer `service` under this key.
+    pub fn offer(&self, service: T) -> (String, Arc<dyn Any + Send + Sync>) {
+        (self.name.to_string(), Arc::new(service))
+    }
+}
+
+impl<T> Clone for ServiceKey<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ServiceKey<T> {}
+
+impl<T> std::fmt::Debug for ServiceKey<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ServiceKey({})", self.name)
+    }
+}
+
 /// Services offered by loaded plugins, by name.
 #[derive(Default)]
 pub struct Services(HashMap<String, Arc<dyn Any + Send + Sync>>);
 
 impl Services {
+    /// The service registered under `key`, of the key's type.
+    pub fn lookup<T: Any + Send + Sync>(
+        &self,
+        key: &ServiceKey<T>,
+    ) -> Result<Arc<T>, ServiceError> {
+        self.get::<T>(key.name)
+    }
+
     pub fn get<T: Any + Send + Sync>(&self, name: &str) -> Result<Arc<T>, ServiceError> {
         let service = self
             .0
@@ -76,12 +125,7 @@ fn plugin_of(e: &PluginError) -> String {
 
 /// Checks a setting value against its declaration.
 pub fn check_setting(def: &SettingDef, value: &Value) -> Result<(), String> {
-    let ok = match def.kind.as_str() {
-        "integer" => value.as_i64().is_some(),
-        "boolean" => value.is_boolean(),
-        _ => value.is_string(),
-    };
-    if ok {
+    if def.kind.accepts(value) {
         Ok(())
     } else {
         Err(format!("must be of type {}", def.kind))
@@ -311,5 +355,29 @@ impl Registry {
             .iter()
             .map(|q| q.error.to_string())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(u32);
+
+    #[test]
+    fn a_typed_key_finds_what_it_offered_and_names_the_wrong_type() {
+        const COUNTER: ServiceKey<Counter> = ServiceKey::new("counter");
+        const WRONG: ServiceKey<String> = ServiceKey::new("counter");
+        let (name, service) = COUNTER.offer(Counter(7));
+        let services = Services(HashMap::from([(name, service)]));
+        assert_eq!(services.lookup(&COUNTER).unwrap().0, 7);
+        assert!(matches!(
+            services.lookup(&WRONG),
+            Err(ServiceError::WrongType(n)) if n == "counter"
+        ));
+        assert!(matches!(
+            Services::default().lookup(&COUNTER),
+            Err(ServiceError::Missing(_))
+        ));
     }
 }

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Map, Value, json};
 use shopdb_core::audit::{self, AuditQuery};
 use shopdb_core::auth::Role;
-use shopdb_core::plugin::lifecycle;
+use shopdb_core::plugin::SettingKind;
+use shopdb_core::plugin::lifecycle::{self, LifecycleAction};
 
 use crate::Web;
 use crate::form::FormData;
@@ -50,12 +51,7 @@ pub async fn plugins(
     let rows: Vec<Value> = list
         .iter()
         .map(|p| {
-            let actions: &[&str] = match p.state.as_str() {
-                "available" => &["install"],
-                "enabled" => &["disable", "uninstall"],
-                "disabled" => &["enable", "uninstall"],
-                _ => &[],
-            };
+            let actions = LifecycleAction::open_to(p.state);
             let description = web.app.registry.get(&p.name).map(|l| l.manifest.description.clone());
             json!({"name": p.name, "version": p.version, "state": p.state, "reason": p.reason, "actions": actions, "description": description})
         })
@@ -68,21 +64,20 @@ pub async fn plugins(
         .render("admin/plugins.html", &Value::Object(ctx))
 }
 
-fn describe_action(name: &str, action: &str) -> String {
+fn describe_action(name: &str, action: LifecycleAction) -> String {
     match action {
-        "install" => {
+        LifecycleAction::Install => {
             format!("Install the {name} plugin? Its tables are created and it is enabled at once.")
         }
-        "enable" => format!(
+        LifecycleAction::Enable => format!(
             "Enable the {name} plugin? Its pages, routes, widgets and search results come back."
         ),
-        "disable" => format!(
+        LifecycleAction::Disable => format!(
             "Disable the {name} plugin? Its pages and routes stop answering and its navigation, widgets and search results are hidden; its data is kept."
         ),
-        "uninstall" => format!(
+        LifecycleAction::Uninstall => format!(
             "Uninstall the {name} plugin? A JSON backup of its rows is written first, then its tables and settings are removed. Assets stay."
         ),
-        _ => String::new(),
     }
 }
 
@@ -95,7 +90,7 @@ pub async fn confirm_plugin_action(
     if let Err(page) = admin(&web, &user).await {
         return page;
     }
-    if !["install", "enable", "disable", "uninstall"].contains(&action.as_str()) {
+    let Ok(action) = action.parse::<LifecycleAction>() else {
         return error_page(
             &web,
             Some(&user),
@@ -103,9 +98,9 @@ pub async fn confirm_plugin_action(
             "There is no such action.",
         )
         .await;
-    }
+    };
     let mut ctx = page_context(&web, Some(&user), &format!("{action} {name}")).await;
-    ctx.insert("question".into(), json!(describe_action(&name, &action)));
+    ctx.insert("question".into(), json!(describe_action(&name, action)));
     ctx.insert(
         "action".into(),
         json!(format!("/admin/plugins/{name}/{action}")),
@@ -113,7 +108,11 @@ pub async fn confirm_plugin_action(
     ctx.insert("cancel".into(), json!("/admin/plugins"));
     ctx.insert(
         "button".into(),
-        json!(format!("{}{}", action[..1].to_uppercase(), &action[1..])),
+        json!(format!(
+            "{}{}",
+            action.as_str()[..1].to_uppercase(),
+            &action.as_str()[1..]
+        )),
     );
     web.templates.render("confirm.html", &Value::Object(ctx))
 }
@@ -128,9 +127,18 @@ pub async fn plugin_action(
     if let Err(page) = admin_form(&web, &user, &body).await {
         return page;
     }
-    match shopdb_core::api::plugins::perform(&web.app, &user.actor, &name, &action, false).await {
+    let action = match action.parse::<LifecycleAction>() {
+        Ok(action) => action,
+        Err(message) => {
+            return error_page(&web, Some(&user), StatusCode::NOT_FOUND, &message).await;
+        }
+    };
+    match shopdb_core::api::plugins::perform(&web.app, &user.actor, &name, action, false).await {
         Ok(done) => {
-            let mut message = format!("{name}: {}", done["state"].as_str().unwrap_or(&action));
+            let mut message = format!(
+                "{name}: {}",
+                done["state"].as_str().unwrap_or(action.as_str())
+            );
             if let Some(backup) = done["backup"].as_str() {
                 message.push_str(&format!(
                     " — backup of {} rows written to {backup}",
@@ -459,11 +467,10 @@ pub async fn save_setting(
         let message = format!("{key}: type the new value; the stored one is kept otherwise");
         return render_settings(&web, &user, None, Some((id, message))).await;
     }
-    let value = match def.kind.as_str() {
-        "integer" => raw.parse::<i64>().map(Value::from).unwrap_or(json!(raw)),
-        "number" => raw.parse::<f64>().map(Value::from).unwrap_or(json!(raw)),
-        "boolean" => json!(raw == "true" || raw == "on"),
-        _ => json!(raw),
+    let value = match def.kind {
+        SettingKind::Integer => raw.parse::<i64>().map(Value::from).unwrap_or(json!(raw)),
+        SettingKind::Boolean => json!(raw == "true" || raw == "on"),
+        SettingKind::Text => json!(raw),
     };
     match shopdb_core::api::plugins::save_setting(&web.app, &user.actor, plugin, key, value).await {
         Ok(_) => render_settings(&web, &user, Some(format!("Saved {plugin} {key}.")), None).await,

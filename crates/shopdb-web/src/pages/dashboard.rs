@@ -6,6 +6,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::Web;
+use crate::labels::Labels;
 use crate::render::page_context;
 use crate::session::PageUser;
 
@@ -15,7 +16,7 @@ pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
         let template = format!("widgets/{}.html", w["name"].as_str().unwrap_or_default());
         w["template"] = json!(web.templates.has(&template).then_some(template));
         if w["error"].is_null() {
-            w["view"] = view(&w["data"]);
+            w["view"] = view(&web.templates.labels, &w["data"]);
         }
     }
     let assets: i64 = match web
@@ -36,14 +37,14 @@ pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
 
 /// How a widget's data is drawn when its plugin ships no template: numbers as figures,
 /// `bars` as a bar chart (SVG drawn here), lists of records as small tables.
-fn view(data: &Value) -> Value {
+fn view(labels: &Labels, data: &Value) -> Value {
     let Some(obj) = data.as_object() else {
         return json!({"figures": [], "bars": null, "tables": []});
     };
     let figures: Vec<Value> = obj
         .iter()
         .filter(|(_, v)| v.is_number())
-        .map(|(k, v)| json!({"label": crate::render::label(k), "value": v}))
+        .map(|(k, v)| json!({"label": labels.label(k), "value": v}))
         .collect();
     let bars = obj.get("bars").and_then(Value::as_array).map(|bars| {
         let max = bars.iter().filter_map(|b| b["count"].as_f64()).fold(1.0, f64::max);
@@ -74,7 +75,7 @@ fn view(data: &Value) -> Value {
                 .take(10)
                 .map(|item| columns.iter().map(|c| item.get(c).cloned().unwrap_or(Value::Null)).collect())
                 .collect();
-            Some(json!({"label": crate::render::label(k), "columns": columns.iter().map(|c| crate::render::label(c)).collect::<Vec<_>>(), "rows": rows}))
+            Some(json!({"label": labels.label(k), "columns": columns.iter().map(|c| labels.label(c)).collect::<Vec<_>>(), "rows": rows}))
         })
         .collect();
     json!({"figures": figures, "bars": bars, "tables": tables})

@@ -26,7 +26,8 @@ use sqlx::Row;
 
 use crate::Web;
 use crate::form::{self, FormData};
-use crate::render::{error_page, label, page_context};
+use crate::labels::Labels;
+use crate::render::{error_page, page_context};
 use crate::session::{MaybeUser, PageUser};
 
 /// The plugin serving `res`, if any.
@@ -206,9 +207,9 @@ fn list_columns(res: &Resource) -> Vec<String> {
 }
 
 /// Title shown for a resource (`network/subnets` → `Subnets`).
-fn heading(res: &Resource) -> String {
+fn heading(labels: &Labels, res: &Resource) -> String {
     let last = res.path.rsplit('/').next().unwrap_or(&res.path);
-    label(last)
+    labels.label(last)
 }
 
 async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Response {
@@ -253,7 +254,7 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
         .map(|c| {
             let next = if sort == *c { format!("-{c}") } else { c.clone() };
             let sortable = res.column_sql(c).is_some() || res.lookups.iter().any(|l| &l.alias == c);
-            json!({"name": c, "label": label(c), "sorted": if sort == *c {"asc"} else if sort == format!("-{c}") {"desc"} else {""},
+            json!({"name": c, "label": web.templates.labels.label(c), "sorted": if sort == *c {"asc"} else if sort == format!("-{c}") {"desc"} else {""},
                    "href": sortable.then(|| format!("{base}?{}", with(&raw, "sort", &next).without_page().encode()))})
         })
         .collect();
@@ -267,7 +268,7 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
         .collect();
     let pages = ((total + params.per_page - 1) / params.per_page).max(1);
     let page_href = |p: i64| format!("{base}?{}", with(&raw, "page", &p.to_string()).encode());
-    let mut ctx = page_context(web, Some(user), &heading(res)).await;
+    let mut ctx = page_context(web, Some(user), &heading(&web.templates.labels, res)).await;
     ctx.insert(
         "resource".into(),
         json!({"path": res.path, "entity": res.entity, "base": base}),
@@ -440,7 +441,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
                 .map(|i| format!("/assets/{i}")),
             _ => None,
         };
-        fields.push(json!({"name": name, "label": label(&c.name), "value": display(&value), "link": link, "group": if res.table.get(&c.name).is_some() {"main"} else {"details"}}));
+        fields.push(json!({"name": name, "label": web.templates.labels.of(c), "value": display(&value), "link": link, "group": if res.table.get(&c.name).is_some() {"main"} else {"details"}}));
     }
     // An asset that a plugin extends (a computer, a machine …) shows that plugin's fields too.
     let mut extended_as = Vec::new();
@@ -455,7 +456,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
                         .filter(|c| c.name != "assetid")
                     {
                         let value = record.get(&c.name).cloned().unwrap_or(Value::Null);
-                        fields.push(json!({"name": c.name, "label": label(&c.name), "value": display(&value), "link": null, "group": r.entity}));
+                        fields.push(json!({"name": c.name, "label": web.templates.labels.of(c), "value": display(&value), "link": null, "group": r.entity}));
                     }
                     extended_as
                         .push(json!({"entity": r.entity, "href": format!("/{}/{id}", r.path)}));
@@ -471,7 +472,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
             .and_then(Value::as_object)
             .map(|o| o.keys().cloned().collect())
             .unwrap_or_default();
-        lists.push(json!({"name": list.field, "label": label(&list.field), "columns": cols, "items": items}));
+        lists.push(json!({"name": list.field, "label": web.templates.labels.label(&list.field), "columns": cols, "items": items}));
     }
     let is_asset = res.table.name == "assets";
     let mut ctx = page_context(web, Some(user), &title).await;
@@ -519,7 +520,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
         json!(
             history
                 .iter()
-                .map(|e| change_lines(e, &names))
+                .map(|e| change_lines(&web.templates.labels, e, &names))
                 .collect::<Vec<_>>()
         ),
     );
@@ -591,7 +592,11 @@ async fn reference_names(
     names
 }
 
-fn change_lines(entry: &Value, names: &std::collections::HashMap<(String, i64), String>) -> Value {
+fn change_lines(
+    labels: &Labels,
+    entry: &Value,
+    names: &std::collections::HashMap<(String, i64), String>,
+) -> Value {
     let before = entry["changes"]["before"]
         .as_object()
         .cloned()
@@ -624,7 +629,7 @@ fn change_lines(entry: &Value, names: &std::collections::HashMap<(String, i64), 
     };
     let changes: Vec<Value> = keys
         .into_iter()
-        .map(|k| json!({"field": label(k), "before": short(k, before.get(k)), "after": short(k, after.get(k))}))
+        .map(|k| json!({"field": labels.label(k), "before": short(k, before.get(k)), "after": short(k, after.get(k))}))
         .collect();
     json!({"when": entry["occurredat"], "who": entry["actorname"], "action": entry["action"], "entity": entry["entitytype"], "changes": changes})
 }
@@ -641,7 +646,7 @@ async fn edit_form(
     if let Err(page) = user.require(web, res.write_role).await {
         return page;
     }
-    let fields = form::fields(&web.app.db, res, &values, &errors).await;
+    let fields = form::fields(&web.app.db, &web.templates.labels, res, &values, &errors).await;
     let title = match id {
         Some(id) => format!("Edit {} {id}", res.entity),
         None => format!("New {}", res.entity),

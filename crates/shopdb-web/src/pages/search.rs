@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::Web;
 use crate::form::FormData;
-use crate::render::{label, page_context};
+use crate::render::page_context;
 use crate::session::PageUser;
 
 pub async fn search(
@@ -41,7 +41,7 @@ pub async fn search(
     }
     let groups: Vec<Value> = groups
         .into_iter()
-        .map(|(kind, hits)| json!({"type": kind, "label": label(&kind), "hits": hits}))
+        .map(|(kind, hits)| json!({"type": kind, "label": web.templates.labels.label(&kind), "hits": hits}))
         .collect();
     let mut ctx = page_context(&web, Some(&user), "Search").await;
     ctx.insert("q".into(), json!(q));

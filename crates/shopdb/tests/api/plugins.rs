@@ -266,8 +266,8 @@ backend_tests! {
         assert_eq!(testplugins::service_description(&ctx), "counts cameras");
         let missing = ctx.service::<testplugins::CameraCounter>("zabbix").err().unwrap();
         assert!(missing.to_string().contains("no plugin offers the service 'zabbix'"));
-        let count = loaded.plugin.cli_commands().into_iter().find(|c| c.name == "count").unwrap();
-        assert_eq!((count.run)(ctx, Vec::new()).await.unwrap(), "0 cameras\n");
+        let count = loaded.plugin.cli_commands().into_iter().find(|c| c.name() == "count").unwrap();
+        assert_eq!(count.call(ctx, &[]).await.unwrap(), "0 cameras\n");
         let routes = app.call(Method::GET, "/api/openapi.json", None, None).await;
         assert!(routes.body["paths"]["/api/cameras/ping"].is_object(), "plugin routes are documented");
     }

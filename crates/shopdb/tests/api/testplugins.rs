@@ -13,7 +13,7 @@ use shopdb_core::catalog;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     CliCommand, CollectorField, CollectorSchema, Manifest, NavItem, Plugin, PluginContext,
-    PluginError, SettingDef, Widget,
+    PluginError, SettingDef, SettingKind, Widget, WidgetSize,
 };
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, OnDelete, Table};
@@ -104,14 +104,14 @@ impl Plugin for Cameras {
             Widget {
                 name: "camera_count".into(),
                 title: "Cameras".into(),
-                size: "small".into(),
+                size: WidgetSize::Small,
                 position: 1,
                 endpoint: None,
             },
             Widget {
                 name: "broken".into(),
                 title: "Broken".into(),
-                size: "small".into(),
+                size: WidgetSize::Small,
                 position: 2,
                 endpoint: None,
             },
@@ -148,7 +148,7 @@ impl Plugin for Cameras {
     fn settings(&self) -> Vec<SettingDef> {
         vec![SettingDef {
             key: "retentiondays".into(),
-            kind: "integer".into(),
+            kind: SettingKind::Integer,
             default: json!(30),
             help: "days to keep".into(),
         }]
@@ -179,9 +179,9 @@ impl Plugin for Cameras {
     }
 
     fn cli_commands(&self) -> Vec<CliCommand> {
+        let command = shopdb_core::clap::Command::new("count").about("count cameras");
         vec![CliCommand {
-            name: "count".into(),
-            about: "count cameras".into(),
+            command,
             run: |ctx, _| {
                 Box::pin(async move {
                     let n: i64 = ctx
@@ -241,7 +241,7 @@ impl Plugin for CameraExtras {
 
 pub fn cameras() -> Candidate {
     Ok(Arc::new(Cameras {
-        manifest: manifest("cameras", ">=0.1.0,<1.0.0", &[]),
+        manifest: manifest("cameras", ">=1.0.0,<2.0.0", &[]),
         extra_table: None,
     }))
 }

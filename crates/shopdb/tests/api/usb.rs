@@ -254,8 +254,8 @@ backend_tests! {
 
         let ctx = app.state.plugin_context("usb").unwrap();
         let loaded = app.state.registry.get("usb").unwrap();
-        let command = loaded.plugin.cli_commands().into_iter().find(|c| c.name == "overdue").unwrap();
-        let printed = (command.run)(ctx.clone(), Vec::new()).await.unwrap();
+        let command = loaded.plugin.cli_commands().into_iter().find(|c| c.name() == "overdue").unwrap();
+        let printed = command.call(ctx.clone(), &[]).await.unwrap();
         let lines: Vec<&str> = printed.lines().collect();
         assert_eq!(lines.len(), 2, "{printed}");
         assert!(lines[0].starts_with("USB-B") && lines[0].contains("Bob (badge B-Bob)"), "{printed}");
@@ -263,7 +263,7 @@ backend_tests! {
         for id in [a, b] {
             app.post(&format!("/api/usb/{id}/checkin"), json!({})).await;
         }
-        assert_eq!((command.run)(ctx, Vec::new()).await.unwrap(), "no overdue devices\n");
+        assert_eq!(command.call(ctx, &[]).await.unwrap(), "no overdue devices\n");
     }
 
     async fn loan_history_per_person_by_badge_or_name(app) {

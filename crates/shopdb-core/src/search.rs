@@ -315,6 +315,17 @@ fn trigram_term(dialect: Dialect, q: &str) -> Option<SqlValue> {
         .then(|| SqlValue::text(format!("\"{}\"", q.to_lowercase().replace('"', "\"\""))))
 }
 
+/// The part of `q` the trigram index is asked for: from its first digit on, when that leaves
+/// three characters or more, else all of it. FTS5 reads every entry of each trigram it is
+/// asked for, and letters and dashes such as "pc-" are in every PC's entry while numbers are
+/// rare; the entries found hold that part, and the caller checks them for all of `q`.
+fn selective_part(q: &str) -> &str {
+    match q.find(|c: char| c.is_ascii_digit()) {
+        Some(start) if q[start..].chars().count() >= 3 => &q[start..],
+        _ => q,
+    }
+}
+
 /// A subquery giving the ids of records of `entitytypes` whose index entry contains `q`, when
 /// the trigram index can answer it. Lists use it to narrow `q` before matching the columns
 /// themselves: a superset found through the index instead of reading every row.
@@ -353,11 +364,13 @@ pub struct Hits {
 fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
     let pattern = SqlValue::text(like_pattern(q));
     let like = "s.searchtext LIKE ? ESCAPE '!'".to_string();
-    if let Some(term) = trigram_term(dialect, q) {
-        return (
-            "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)".into(),
-            vec![term],
-        );
+    let part = selective_part(q);
+    if let Some(term) = trigram_term(dialect, part) {
+        let fts = "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)";
+        if part.len() == q.len() {
+            return (fts.into(), vec![term]);
+        }
+        return (format!("{fts} AND {like}"), vec![term, pattern]);
     }
     if dialect == Dialect::MySql {
         // The longest word of the term: any word of it lies inside one word of the text.
@@ -463,6 +476,15 @@ pub async fn search(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_index_is_asked_for_the_number_in_a_term() {
+        assert_eq!(selective_part("PC-0123"), "0123");
+        assert_eq!(selective_part("10.20.30"), "10.20.30");
+        assert_eq!(selective_part("lathe"), "lathe");
+        assert_eq!(selective_part("cell 7"), "cell 7", "too little after the digit");
+        assert_eq!(selective_part("Müller-42x"), "42x");
+    }
 
     #[test]
     fn every_part_of_a_word_starts_one_of_its_endings() {

@@ -482,7 +482,11 @@ mod tests {
         assert_eq!(selective_part("PC-0123"), "0123");
         assert_eq!(selective_part("10.20.30"), "10.20.30");
         assert_eq!(selective_part("lathe"), "lathe");
-        assert_eq!(selective_part("cell 7"), "cell 7", "too little after the digit");
+        assert_eq!(
+            selective_part("cell 7"),
+            "cell 7",
+            "too little after the digit"
+        );
         assert_eq!(selective_part("Müller-42x"), "42x");
     }
 

@@ -316,10 +316,9 @@ fn trigram_term(dialect: Dialect, q: &str) -> Option<SqlValue> {
 }
 
 /// The part of `q` the trigram index is asked for: from its first digit on, when that leaves
-/// three characters or more, else all of it. Both trigram indexes (SQLite's FTS5,
-/// PostgreSQL's pg_trgm) read every entry of each trigram they are asked for, and letters
-/// and dashes such as "pc-" are in every PC's entry while numbers are rare; the entries
-/// found hold that part, and the caller checks them for all of `q`.
+/// three characters or more, else all of it. FTS5 reads every entry of each trigram it is
+/// asked for, and letters and dashes such as "pc-" are in every PC's entry while numbers are
+/// rare; the entries found hold that part, and the caller checks them for all of `q`.
 fn selective_part(q: &str) -> &str {
     match q.find(|c: char| c.is_ascii_digit()) {
         Some(start) if q[start..].chars().count() >= 3 => &q[start..],
@@ -366,14 +365,6 @@ fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
     let pattern = SqlValue::text(like_pattern(q));
     let like = "s.searchtext LIKE ? ESCAPE '!'".to_string();
     let part = selective_part(q);
-    if dialect == Dialect::Postgres && part.len() < q.len() {
-        // The trigram index is asked for the selective part only: the whole term is checked
-        // on the rows found, written so that the planner cannot take it to the index too.
-        return (
-            format!("{like} AND (s.searchtext || '') LIKE ? ESCAPE '!'"),
-            vec![SqlValue::text(like_pattern(part)), pattern],
-        );
-    }
     if let Some(term) = trigram_term(dialect, part) {
         let fts = "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)";
         if part.len() == q.len() {

@@ -74,41 +74,17 @@ pub async fn record(
     actor: &Actor,
     entry: Entry<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let (before, after) = diff(entry.before, entry.after);
-    if entry.action == Action::Updated && before.is_empty() && after.is_empty() {
-        return Ok(false);
-    }
-    let changes = json!({"before": before, "after": after}).to_string();
-    let name = entry
-        .entityname
-        .map(|n| n.chars().take(200).collect::<String>());
-    db.query_with(
-        "INSERT INTO auditlog (occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        &[
-            SqlValue::text(now()),
-            SqlValue::text(actor.kind),
-            SqlValue::opt_int(actor.id),
-            SqlValue::text(&actor.name),
-            SqlValue::text(entry.action.as_str()),
-            SqlValue::text(entry.entitytype),
-            SqlValue::opt_int(entry.entityid),
-            SqlValue::opt_text(name),
-            SqlValue::text(changes),
-        ],
-    )
-    .execute(conn)
-    .await?;
-    Ok(true)
+    Ok(record_many(db, conn, actor, std::slice::from_ref(&entry)).await? > 0)
 }
 
-/// Writes many entries in a few statements (a collector batch's updates): what `record`
-/// writes for each, without the rows of entries that changed nothing.
+/// Writes many entries in a few statements (a collector batch's updates), leaving out the
+/// updates that changed nothing; returns how many rows were written.
 pub async fn record_many(
     db: &Db,
     conn: &mut AnyConnection,
     actor: &Actor,
     entries: &[Entry<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<usize, sqlx::Error> {
     let at = now();
     let mut rows: Vec<[SqlValue; 9]> = Vec::with_capacity(entries.len());
     for entry in entries {
@@ -142,7 +118,7 @@ pub async fn record_many(
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(rows.len())
 }
 
 /// Filters for reading the trail.

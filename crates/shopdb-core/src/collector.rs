@@ -827,24 +827,17 @@ async fn mark_seen(
         Some(ext) if ext.get(field).is_some() => ext,
         _ => &res.table,
     };
-    for (id, value) in heartbeats {
-        let unchanged = stored
-            .get(id)
-            .is_some_and(|before| before.get(field) == Some(&value.to_json()));
-        if unchanged {
-            continue;
-        }
-        db.query_with(
-            &format!(
-                "UPDATE {} SET {field} = ? WHERE {} = ?",
-                table.name,
-                res.key()
-            ),
-            &[value.clone(), SqlValue::Int(*id)],
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    // One statement for the batch's check-in times (those that moved).
+    let moved: Vec<(i64, &SqlValue)> = heartbeats
+        .iter()
+        .filter(|(id, value)| {
+            stored
+                .get(id)
+                .is_none_or(|before| before.get(field) != Some(&value.to_json()))
+        })
+        .map(|(id, value)| (*id, value))
+        .collect();
+    res.set_each(db, conn, table, field, &moved).await?;
     Ok(())
 }
 

@@ -596,7 +596,7 @@ async fn apply_batch(
             .await;
             decided.insert(id);
             match checked {
-                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) if e.stops_batch() => return Err(e),
                 Err(e) => out[index] = Some(rejected(&e)),
                 Ok(values) if values.is_empty() => {
                     seen.push(id);
@@ -631,7 +631,7 @@ async fn apply_batch(
                         stored.insert(id, after);
                     }
                 }
-                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) if e.stops_batch() => return Err(e),
                 Err(e) => {
                     tracing::warn!(error = %e, "writing a collector batch's updates together failed; writing them one by one");
                     savepoint
@@ -661,7 +661,7 @@ async fn apply_batch(
             }
             let to_create = matches!(matched, Ok(None));
             let mut outcome = apply_one(push, &mut tx, record, matched, &stored).await;
-            if outcome.as_ref().is_err_and(|e| !e.is_retryable()) && to_create {
+            if outcome.as_ref().is_err_and(|e| !e.stops_batch()) && to_create {
                 // Another collector may have created the same machine since it was matched (a
                 // unique index, or "host names ignore case", refused this one): match again.
                 let again = match_all(db, &mut tx, res, schema, &[record])
@@ -693,7 +693,7 @@ async fn apply_batch(
                     }
                     out[index] = Some(answer);
                 }
-                Err(e) if e.is_retryable() => return Err(e),
+                Err(e) if e.stops_batch() => return Err(e),
                 Err(e) => out[index] = Some(rejected(&e)),
             }
         }
@@ -790,7 +790,7 @@ async fn apply_one(
         }
         // The database undid the whole transaction (MySQL does on a deadlock): the savepoint
         // is gone with it, and the batch runs again.
-        Err(e) if e.is_retryable() => Err(e),
+        Err(e) if e.stops_batch() => Err(e),
         Err(e) => match savepoint.rollback().await {
             Ok(()) => Err(e),
             Err(lost) => {
@@ -885,14 +885,15 @@ fn rejected(e: &ApiError) -> Value {
 
 /// Applies a batch; the answer lists one result per record, in order. The batch is one
 /// write transaction (one bad record is undone alone, in its savepoint); a batch the
-/// database undid to break a deadlock is run again, up to five times in all.
+/// database undid to break a deadlock is run again, up to five times in all. A failure of the
+/// database itself (disk full, not answering) fails the whole batch instead.
 pub async fn ingest(
     db: &Db,
     actor: &Actor,
     res: &Resource,
     schema: &CollectorSchema,
     records: &[Value],
-) -> Vec<Value> {
+) -> Result<Vec<Value>, ApiError> {
     let mut shaped: Vec<Option<Map<String, Value>>> = Vec::with_capacity(records.len());
     let mut early: Vec<Option<Value>> = Vec::with_capacity(records.len());
     for raw in records {
@@ -923,12 +924,15 @@ pub async fn ingest(
             result => break result,
         }
     };
-    let applied = applied.unwrap_or_else(|e| {
-        shaped
+    let applied = match applied {
+        Ok(applied) => applied,
+        // The database's failure, not the records': the request fails as a whole.
+        Err(e) if e.is_systemic() => return Err(e),
+        Err(e) => shaped
             .iter()
             .map(|r| r.as_ref().map(|_| rejected(&e)))
-            .collect()
-    });
+            .collect(),
+    };
     let mut results = Vec::with_capacity(records.len());
     for (index, ((raw, early), applied)) in records.iter().zip(early).zip(applied).enumerate() {
         let mut entry = early
@@ -941,7 +945,7 @@ pub async fn ingest(
             .unwrap_or(Value::Null);
         results.push(entry);
     }
-    results
+    Ok(results)
 }
 
 #[cfg(test)]

@@ -100,10 +100,26 @@ const DUPLICATE: &str = "the change conflicts with an existing record";
 /// The code of a write the database undid to break a deadlock; sending it again succeeds.
 const RETRY: &str = "retry";
 
+/// Codes of errors that are the database's, not the request's (see `is_systemic`).
+const DISK_FULL: &str = "disk_full";
+const UNAVAILABLE: &str = "database_unavailable";
+
 impl ApiError {
     /// A write the database undid to break a deadlock with another transaction.
     pub fn is_retryable(&self) -> bool {
         self.code == RETRY
+    }
+
+    /// True when the failure is the database's, not the request's: its disk is full or it
+    /// is not answering. A batch stops as a whole instead of blaming its records one by one.
+    pub fn is_systemic(&self) -> bool {
+        self.code == DISK_FULL || self.code == UNAVAILABLE
+    }
+
+    /// True when a batch cannot go on past this error: it is systemic, or running the whole
+    /// transaction again can cure it.
+    pub fn stops_batch(&self) -> bool {
+        self.is_retryable() || self.is_systemic()
     }
 
     /// This error, marked as one that running the whole transaction again can cure.
@@ -155,6 +171,30 @@ impl From<sqlx::Error> for ApiError {
         }
         if crate::db::is_foreign_key_violation(&e) {
             return ApiError::conflict("the change conflicts with records that refer to this one");
+        }
+        if crate::db::is_disk_full(&e) {
+            let cause = crate::db::one_line(&e.to_string());
+            tracing::error!(error = %cause, "the database's disk is full");
+            let mut full = ApiError::new(
+                StatusCode::INSUFFICIENT_STORAGE,
+                DISK_FULL,
+                "the database's disk is full, so nothing was written: free space where the \
+                 database keeps its files, then send it again",
+            );
+            full.cause = Some(cause);
+            return full;
+        }
+        if crate::db::is_unavailable(&e) {
+            let cause = crate::db::redact_urls(&crate::db::one_line(&e.to_string()));
+            tracing::warn!(error = %cause, "the database is not answering");
+            let mut down = ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                UNAVAILABLE,
+                "the database is not answering right now, so nothing was done: try again in a \
+                 few seconds",
+            );
+            down.cause = Some(cause);
+            return down;
         }
         ApiError::internal(e)
     }

@@ -176,7 +176,7 @@ pub async fn collect(
         ))
     })?;
     let records = crate::collector::records_of(body)?;
-    let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await;
+    let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await?;
     let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
     if count("created") > 0 {
         // A first push can fill a plugin's table in one go: let the planner learn its size

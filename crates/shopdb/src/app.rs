@@ -214,10 +214,14 @@ pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Resu
         shopdb_core::plugin::lifecycle::upgrade_all(&app.state.db, &app.state.registry).await?
     {
         match outcome {
-            Ok(ran) if !ran.is_empty() => {
-                tracing::info!(plugin = %name, "applied {} migration(s)", ran.len())
+            Ok(m) => {
+                if !m.ran.is_empty() {
+                    tracing::info!(plugin = %name, "applied {} migration(s)", m.ran.len())
+                }
+                if !m.waiting.is_empty() {
+                    tracing::warn!(plugin = %name, "declared model steps wait for `shopdb plugin migrate {name}`: {}", m.waiting.join(", "))
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::error!(plugin = %name, "migration failed: {e}"),
         }
     }

@@ -63,23 +63,6 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
             out.push(format!("table {} has no primary key", t.name));
         }
     }
-    let migrated: HashSet<String> = plugin
-        .migrations()
-        .iter()
-        .flat_map(|m| m.steps.iter())
-        .filter_map(|s| match s {
-            crate::migrate::Step::CreateTable(t) => Some(t.name.clone()),
-            _ => None,
-        })
-        .collect();
-    for t in &tables {
-        if !migrated.contains(&t.name) {
-            out.push(format!(
-                "table {} is in models() but no migration creates it",
-                t.name
-            ));
-        }
-    }
     let mut routes = plugin.routes();
     plugin.init(&mut routes);
     for r in &routes {

@@ -292,3 +292,52 @@ pub fn service_description(ctx: &PluginContext) -> String {
         .map(|c| c.describe().to_string())
         .unwrap_or_default()
 }
+
+/// A plugin whose tables each test chooses: one server start per version of its model, as a
+/// site upgrading from one plugin release to the next sees it. It keeps the default (empty)
+/// `migrations()`, so its tables are made and changed by the planner only.
+pub struct Gauges {
+    pub manifest: Manifest,
+    pub tables: Vec<Table>,
+}
+
+impl Plugin for Gauges {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn models(&self) -> Vec<Table> {
+        self.tables.clone()
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        Vec::new()
+    }
+}
+
+pub fn gauges(tables: Vec<Table>) -> Candidate {
+    Ok(Arc::new(Gauges {
+        manifest: manifest("gauges", ">=1.0.0,<2.0.0", &[]),
+        tables,
+    }))
+}
+
+/// Release 1 of the gauges model: an asset extension and a standalone table.
+pub fn gauges_v1() -> Vec<Table> {
+    vec![
+        Table::new("gauges")
+            .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
+            .column(Column::string("tag", 20).unique())
+            .column(Column::string("span", 20).nullable())
+            .column(
+                Column::string("kind", 20)
+                    .nullable()
+                    .choices(&["dial", "digital"]),
+            )
+            .column(Column::integer("reading").nullable())
+            .primary_key(&["assetid"]),
+        Table::new("gaugeunits")
+            .column(Column::id("unitid"))
+            .column(Column::string("name", 20)),
+    ]
+}

@@ -1,0 +1,607 @@
+//! A plugin's model chain: the planned changes (`planner`) between the model recorded when
+//! its tables were last migrated and `Plugin::models()`, run one recorded step at a time.
+//!
+//! The recorded model lives in `pluginmodels` (one JSON row per plugin), updated in the same
+//! transaction as each step and its record in `schemamigrations` under the chain
+//! `<plugin>.model`. A plugin installed before models were recorded gets one derived from
+//! its live tables the first time it is planned.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+use sqlx::Row;
+
+use crate::db::{Db, Dialect, WriteTx, decode_column};
+use crate::migrate::{self, Applied, ChainStatus, Migration};
+use crate::planner::{self, Change, Refused, normalized};
+use crate::schema::{
+    Column, Index, Table, add_column_sql, create_index_sql, index_sql, live_columns, lower_column,
+};
+use crate::util::{now, sha256_hex};
+
+/// The chain a plugin's planned steps are recorded under.
+pub fn model_chain(plugin: &str) -> String {
+    format!("{plugin}.model")
+}
+
+/// How far a run may go.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Upgrades (`db upgrade`, `plugin upgrade-all`, `serve`, install): lossless steps only;
+    /// the run stops before the first declared rename or drop.
+    Automatic,
+    /// `shopdb plugin migrate NAME`: every step, declared drops backed up into this folder.
+    Explicit { backup_dir: PathBuf },
+}
+
+/// Why a plugin's model change did not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EvolveError {
+    #[error("plugin {plugin}: model change refused, nothing was changed: {refused}")]
+    Refused { plugin: String, refused: Refused },
+    #[error(
+        "plugin {plugin}: step {version} ({name}) failed: {reason}; the steps before it stay applied"
+    )]
+    StepFailed {
+        plugin: String,
+        version: i64,
+        name: String,
+        reason: String,
+    },
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Where a plugin's model stands: the model its tables have, and the steps to `models()`.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub recorded: Vec<Table>,
+    /// False when no model was recorded yet and `recorded` was read from the live tables.
+    pub was_recorded: bool,
+    pub steps: Vec<Change>,
+}
+
+/// The plan for `plugin` from its recorded (or live) tables to `wanted`; reads only.
+pub async fn plan(db: &Db, plugin: &str, wanted: &[Table]) -> Result<Plan, EvolveError> {
+    let (recorded, was_recorded) = match recorded(db, plugin).await? {
+        Some(tables) => (tables, true),
+        None => (derive(db, wanted).await?, false),
+    };
+    let refused = |refused| EvolveError::Refused {
+        plugin: plugin.to_string(),
+        refused,
+    };
+    let steps = planner::plan(&recorded, wanted).map_err(refused)?;
+    let mut problems = Vec::new();
+    for step in &steps {
+        if let Change::RemoveChoice {
+            table,
+            column,
+            choice,
+        } = step
+        {
+            let n = holders(db, db.pool(), table, column, choice).await?;
+            if n > 0 {
+                problems.push(format!(
+                    "{table}.{column}: choice '{choice}' is still held by {n} rows; change them first or keep the choice"
+                ));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(refused(Refused { problems }));
+    }
+    Ok(Plan {
+        recorded,
+        was_recorded,
+        steps,
+    })
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Steps recorded, as (version, name).
+    pub ran: Vec<(i64, String)>,
+    /// Declared renames and drops left for `shopdb plugin migrate NAME`.
+    pub waiting: Vec<String>,
+    /// Backup files written before declared drops.
+    pub backups: Vec<PathBuf>,
+}
+
+/// Plans and runs `plugin`'s model chain. `hand_written` is empty when the plugin keeps the
+/// default (empty) `migrations()`: a `1 baseline` recorded by older builds is then adopted
+/// into the model chain.
+pub async fn apply(
+    db: &Db,
+    plugin: &str,
+    wanted: &[Table],
+    hand_written: &[Migration],
+    mode: &Mode,
+) -> Result<Outcome, EvolveError> {
+    let plan = plan(db, plugin, wanted).await?;
+    let chain = model_chain(plugin);
+    if !plan.was_recorded {
+        if hand_written.is_empty() {
+            adopt_default_baseline(db, plugin).await?;
+        }
+        let mut tx = db.begin().await?;
+        save(db, &mut tx, plugin, &plan.recorded).await?;
+        tx.commit().await?;
+    }
+    let mut model = plan.recorded;
+    let mut version = migrate::applied(db, &chain)
+        .await?
+        .iter()
+        .map(|a| a.version)
+        .max()
+        .unwrap_or(0);
+    let mut outcome = Outcome::default();
+    for (i, change) in plan.steps.iter().enumerate() {
+        if matches!(mode, Mode::Automatic) && !change.is_lossless() {
+            outcome.waiting = plan.steps[i..].iter().map(Change::describe).collect();
+            break;
+        }
+        version += 1;
+        let name = change.describe();
+        let fail = |reason: String| EvolveError::StepFailed {
+            plugin: plugin.to_string(),
+            version,
+            name: name.clone(),
+            reason,
+        };
+        if let (Change::DropColumn { renamed: false, .. }, Mode::Explicit { backup_dir }) =
+            (change, mode)
+        {
+            let file = backup_column(db, plugin, &model, change, backup_dir)
+                .await
+                .map_err(fail)?;
+            outcome.backups.push(file);
+        }
+        let mut after = model.clone();
+        change.apply(&mut after);
+        let mut tx = db.begin().await?;
+        let run = async {
+            run_change(db, &mut tx, change, &model, &after).await?;
+            let checksum = sha256_hex(serde_json::to_string(change).unwrap_or_default().as_bytes());
+            migrate::record(db, &mut tx, &chain, (version, &name), &checksum)
+                .await
+                .map_err(|e| e.to_string())?;
+            save(db, &mut tx, plugin, &after)
+                .await
+                .map_err(|e| e.to_string())
+        }
+        .await;
+        if let Err(reason) = run {
+            let _ = tx.rollback().await;
+            return Err(fail(crate::db::one_line(&reason)));
+        }
+        tx.commit().await?;
+        db.forget_counts();
+        model = after;
+        outcome.ran.push((version, name));
+    }
+    Ok(outcome)
+}
+
+/// Follows hand-written migrations that just ran in the recorded model, so the planner does
+/// not plan what they did again. Nothing to do while no model is recorded (it is then read
+/// from the live tables).
+pub async fn follow(db: &Db, plugin: &str, ran: &[&Migration]) -> Result<(), sqlx::Error> {
+    let Some(mut model) = recorded(db, plugin).await? else {
+        return Ok(());
+    };
+    for step in ran.iter().flat_map(|m| m.steps.iter()) {
+        planner::replay(&mut model, step);
+    }
+    let mut tx = db.begin().await?;
+    save(db, &mut tx, plugin, &model).await?;
+    tx.commit().await
+}
+
+/// The model chain's state for `db status`: its recorded steps and, as pending, the plan (or
+/// why it is refused).
+pub async fn status(db: &Db, plugin: &str, wanted: &[Table]) -> Result<ChainStatus, sqlx::Error> {
+    let chain = model_chain(plugin);
+    let applied: Vec<Applied> = migrate::applied(db, &chain).await?;
+    let next = applied.iter().map(|a| a.version).max().unwrap_or(0);
+    let mut status = ChainStatus {
+        chain,
+        applied,
+        pending: Vec::new(),
+        changed: Vec::new(),
+        unknown: Vec::new(),
+        refused: None,
+    };
+    match plan(db, plugin, wanted).await {
+        Ok(plan) => {
+            status.pending = (next + 1..)
+                .zip(plan.steps.iter().map(Change::describe))
+                .collect();
+        }
+        Err(EvolveError::Database(e)) => return Err(e),
+        Err(e) => status.refused = Some(e.to_string()),
+    }
+    Ok(status)
+}
+
+/// Forgets the recorded model and the model chain of `plugin` (uninstall).
+pub async fn forget(db: &Db, plugin: &str) -> Result<(), sqlx::Error> {
+    migrate::forget_chain(db, &model_chain(plugin)).await?;
+    db.query("DELETE FROM pluginmodels WHERE pluginname = ?")
+        .bind(plugin.to_string())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The model recorded for `plugin`, if any.
+pub async fn recorded(db: &Db, plugin: &str) -> Result<Option<Vec<Table>>, sqlx::Error> {
+    let row = db
+        .query("SELECT tables FROM pluginmodels WHERE pluginname = ?")
+        .bind(plugin.to_string())
+        .fetch_optional(db.pool())
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let text: String = row.try_get(0)?;
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+async fn save(db: &Db, tx: &mut WriteTx, plugin: &str, model: &[Table]) -> Result<(), sqlx::Error> {
+    let text = serde_json::to_string(model).unwrap_or_default();
+    db.query("DELETE FROM pluginmodels WHERE pluginname = ?")
+        .bind(plugin.to_string())
+        .execute(&mut **tx)
+        .await?;
+    db.query("INSERT INTO pluginmodels (pluginname, tables, recordedat) VALUES (?, ?, ?)")
+        .bind(plugin.to_string())
+        .bind(text)
+        .bind(now())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The model a plugin installed before models were recorded has: `wanted`, cut down to the
+/// tables, columns and indexes that exist, plus live columns the model no longer has (so a
+/// removal is noticed). A live column that a field is `renamed_from` takes that field's type.
+async fn derive(db: &Db, wanted: &[Table]) -> Result<Vec<Table>, sqlx::Error> {
+    let mut model = Vec::new();
+    for table in wanted {
+        let live = live_columns(db, &table.name).await?;
+        if live.is_empty() {
+            continue;
+        }
+        let indexes = live_indexes(db, &table.name).await?;
+        let mut t = normalized(table);
+        t.columns.retain(|c| live.contains(&c.name));
+        t.indexes.retain(|i| indexes.contains(&i.name));
+        for name in &live {
+            if t.get(name).is_some() {
+                continue;
+            }
+            let column = match table
+                .columns
+                .iter()
+                .find(|c| c.renamed_from.as_deref() == Some(name.as_str()))
+            {
+                Some(new) => Column {
+                    name: name.clone(),
+                    renamed_from: None,
+                    ..new.clone()
+                },
+                None => Column::text(name).nullable(),
+            };
+            t.columns.push(column);
+        }
+        model.push(normalized(&t));
+    }
+    Ok(model)
+}
+
+/// Index names of `table` as the database has them.
+async fn live_indexes(db: &Db, table: &str) -> Result<Vec<String>, sqlx::Error> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?",
+        Dialect::MySql => {
+            "SELECT DISTINCT CAST(index_name AS CHAR) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ?"
+        }
+        Dialect::Postgres => {
+            "SELECT CAST(indexname AS TEXT) FROM pg_indexes WHERE schemaname = current_schema() AND tablename = ?"
+        }
+    };
+    db.query(sql)
+        .bind(table.to_string())
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|r| r.try_get::<String, _>(0))
+        .collect()
+}
+
+/// Older builds recorded the default chain's `1 baseline` (the tables of `models()` at
+/// install time) under the plugin's own chain; it belongs to the model chain now.
+async fn adopt_default_baseline(db: &Db, plugin: &str) -> Result<(), sqlx::Error> {
+    db.query("UPDATE schemamigrations SET chain = ? WHERE chain = ? AND version = 1 AND name = 'baseline'")
+        .bind(model_chain(plugin))
+        .bind(plugin.to_string())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// Rows of `table` whose `column` holds `choice`.
+async fn holders<'c, E>(
+    db: &Db,
+    conn: E,
+    table: &str,
+    column: &str,
+    choice: &str,
+) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    db.query(&format!("SELECT COUNT(*) FROM {table} WHERE {column} = ?"))
+        .bind(choice.to_string())
+        .fetch_one(conn)
+        .await?
+        .try_get(0)
+}
+
+/// Writes every row's key and the value of the column a declared drop removes to a new file
+/// in `dir`, readable by its owner only.
+async fn backup_column(
+    db: &Db,
+    plugin: &str,
+    model: &[Table],
+    change: &Change,
+    dir: &Path,
+) -> Result<PathBuf, String> {
+    let Change::DropColumn { table, column, .. } = change else {
+        return Err("not a drop".into());
+    };
+    let key = model
+        .iter()
+        .find(|t| &t.name == table)
+        .map(|t| {
+            let k = t.key_column().to_string();
+            let ty = t
+                .get(&k)
+                .map(|c| c.ty)
+                .unwrap_or(crate::schema::ColumnType::Integer);
+            (k, ty)
+        })
+        .ok_or_else(|| format!("table {table} is not in the recorded model"))?;
+    let rows = db
+        .query(&format!("SELECT {}, {} FROM {table}", key.0, column.name))
+        .fetch_all(db.pool())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for row in &rows {
+        let mut m = Map::new();
+        let id = decode_column(row, 0, key.1.value_kind()).map_err(|e| e.to_string())?;
+        let value = decode_column(row, 1, column.ty.value_kind()).map_err(|e| e.to_string())?;
+        m.insert(key.0.clone(), id);
+        m.insert(column.name.clone(), value);
+        out.push(Value::Object(m));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let file = dir.join(format!(
+        "{plugin}-{table}-{}-{}-{}.json",
+        column.name,
+        now().replace(':', ""),
+        crate::util::random_token(4)
+    ));
+    let body =
+        json!({"plugin": plugin, "table": table, "column": column, "takenat": now(), "rows": out});
+    crate::util::write_private(&file, &serde_json::to_vec_pretty(&body).unwrap_or_default())
+        .map_err(|e| format!("cannot write the backup {}: {e}", file.display()))?;
+    Ok(file)
+}
+
+/// Runs one change on the step's transaction. `before`/`after`: the model around it.
+async fn run_change(
+    db: &Db,
+    tx: &mut WriteTx,
+    change: &Change,
+    before: &[Table],
+    after: &[Table],
+) -> Result<(), String> {
+    let dialect = db.dialect();
+    let table_of = |model: &[Table], name: &str| model.iter().find(|t| t.name == name).cloned();
+    let statements: Vec<String> = match change {
+        Change::CreateTable { table } => table.create_sql(dialect),
+        Change::AddColumn { table, column } => add_column_sql(table, column, dialect),
+        Change::CreateIndex { table, index } => vec![create_index_sql(table, index, dialect)],
+        Change::DropIndex { table, index } => vec![drop_index_sql(table, index, dialect)],
+        Change::AddChoice { .. } => Vec::new(),
+        Change::RemoveChoice {
+            table,
+            column,
+            choice,
+        } => {
+            let n = holders(db, &mut **tx, table, column, choice)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n > 0 {
+                return Err(format!(
+                    "{table}.{column}: choice '{choice}' is still held by {n} rows"
+                ));
+            }
+            Vec::new()
+        }
+        Change::CopyColumn { table, from, to } => {
+            let copy = table_of(after, table)
+                .and_then(|t| t.get(&to.name).cloned())
+                .ok_or("column missing from the model")?;
+            let mut sql = add_column_sql(table, &copy, dialect);
+            sql.push(format!("UPDATE {table} SET {} = {from}", to.name));
+            sql
+        }
+        Change::SwitchColumn { table, from, to } => {
+            let mut sql = vec![format!(
+                "UPDATE {table} SET {} = {from} WHERE {} IS NULL",
+                to.name, to.name
+            )];
+            let (old, new) = (table_of(before, table), table_of(after, table));
+            let (old, new) = old.zip(new).ok_or("table missing from the model")?;
+            if dialect != Dialect::Sqlite {
+                for name in [&to.name, from] {
+                    let (a, b) = old.get(name).zip(new.get(name)).ok_or("column missing")?;
+                    sql.extend(alter_sql(table, a, b, dialect));
+                }
+            }
+            sql
+        }
+        Change::AlterColumn { table, from, to } => alter_sql(table, from, to, dialect),
+        Change::DropColumn { table, column, .. } => {
+            if dialect == Dialect::Sqlite {
+                Vec::new()
+            } else {
+                vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)]
+            }
+        }
+    };
+    for sql in statements {
+        db.query(&sql)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let rebuilds = matches!(
+        change,
+        Change::AlterColumn { .. } | Change::SwitchColumn { .. } | Change::DropColumn { .. }
+    );
+    if dialect == Dialect::Sqlite && rebuilds {
+        let name = table_name(change);
+        let (old, new) = table_of(before, name)
+            .zip(table_of(after, name))
+            .ok_or("table missing from the model")?;
+        rebuild_sqlite(db, tx, &old, &new).await?;
+    }
+    Ok(())
+}
+
+fn table_name(change: &Change) -> &str {
+    match change {
+        Change::CreateTable { table } => &table.name,
+        Change::AddColumn { table, .. }
+        | Change::CreateIndex { table, .. }
+        | Change::DropIndex { table, .. }
+        | Change::AlterColumn { table, .. }
+        | Change::AddChoice { table, .. }
+        | Change::RemoveChoice { table, .. }
+        | Change::CopyColumn { table, .. }
+        | Change::SwitchColumn { table, .. }
+        | Change::DropColumn { table, .. } => table,
+    }
+}
+
+fn drop_index_sql(table: &str, index: &Index, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::MySql if index.lower => format!(
+            "ALTER TABLE {table} DROP INDEX {}, DROP COLUMN {}",
+            index.name,
+            lower_column(&index.columns[0])
+        ),
+        Dialect::MySql => format!("ALTER TABLE {table} DROP INDEX {}", index.name),
+        _ => format!("DROP INDEX IF EXISTS {}", index.name),
+    }
+}
+
+/// Statements turning column `from` into `to` on MySQL and PostgreSQL (SQLite rebuilds).
+fn alter_sql(table: &str, from: &Column, to: &Column, dialect: Dialect) -> Vec<String> {
+    let c = &to.name;
+    let mut sql = Vec::new();
+    match dialect {
+        Dialect::Sqlite => return sql,
+        Dialect::MySql => {
+            if from.ty != to.ty || from.nullable != to.nullable || from.default != to.default {
+                sql.push(format!(
+                    "ALTER TABLE {table} MODIFY COLUMN {}",
+                    to.definition(dialect)
+                ));
+            }
+        }
+        Dialect::Postgres => {
+            if from.ty != to.ty {
+                sql.push(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {c} TYPE {}",
+                    to.ty.sql(dialect)
+                ));
+            }
+            if from.nullable != to.nullable {
+                let how = if to.nullable { "DROP" } else { "SET" };
+                sql.push(format!(
+                    "ALTER TABLE {table} ALTER COLUMN {c} {how} NOT NULL"
+                ));
+            }
+            if from.default != to.default {
+                sql.push(match &to.default {
+                    Some(d) => format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {d}"),
+                    None => format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT"),
+                });
+            }
+        }
+    }
+    if !from.unique && to.unique {
+        sql.push(format!("ALTER TABLE {table} ADD UNIQUE ({c})"));
+    }
+    sql
+}
+
+/// SQLite cannot alter a column: the table is created again as `new` describes it, every row
+/// copied with its id, the old table dropped and the new one renamed, all on the step's
+/// transaction. Refused while another table refers to this one (dropping it would act on the
+/// references).
+async fn rebuild_sqlite(db: &Db, tx: &mut WriteTx, old: &Table, new: &Table) -> Result<(), String> {
+    let referring: Vec<String> = db
+        .query("SELECT m.name FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f.\"table\" = ? AND m.name <> ?")
+        .bind(new.name.clone())
+        .bind(new.name.clone())
+        .fetch_all(&mut **tx)
+        .await
+        .map_err(|e| e.to_string())?
+        .iter()
+        .filter_map(|r| r.try_get::<String, _>(0).ok())
+        .collect();
+    if !referring.is_empty() {
+        return Err(format!(
+            "not yet possible on SQLite: table {} is referred to by {}, so it cannot be rebuilt",
+            new.name,
+            referring.join(", ")
+        ));
+    }
+    let temp = Table {
+        name: format!("{}_rebuild", new.name),
+        indexes: Vec::new(),
+        ..new.clone()
+    };
+    let columns: Vec<&str> = new
+        .columns
+        .iter()
+        .filter(|c| old.get(&c.name).is_some())
+        .map(|c| c.name.as_str())
+        .collect();
+    let list = columns.join(", ");
+    let mut statements = temp.create_sql(Dialect::Sqlite);
+    statements.push(format!(
+        "INSERT INTO {} ({list}) SELECT {list} FROM {}",
+        temp.name, old.name
+    ));
+    statements.push(format!("DROP TABLE {}", old.name));
+    statements.push(format!("ALTER TABLE {} RENAME TO {}", temp.name, new.name));
+    statements.extend(new.indexes.iter().map(|i| index_sql(&new.name, i)));
+    for sql in statements {
+        db.query(&sql)
+            .execute(&mut **tx)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}

@@ -585,3 +585,106 @@ fn plan_column(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v1() -> Table {
+        Table::new("cameras")
+            .column(Column::integer("assetid"))
+            .column(Column::string("hostname", 100).unique())
+            .column(Column::string("resolution", 10).choices(&["720p", "1080p"]))
+            .primary_key(&["assetid"])
+    }
+
+    fn names(steps: &[Change]) -> Vec<String> {
+        steps.iter().map(Change::describe).collect()
+    }
+
+    #[test]
+    fn an_unchanged_model_plans_nothing_and_wording_is_not_a_change() {
+        let worded = Table {
+            columns: v1()
+                .columns
+                .into_iter()
+                .map(|c| c.label("A label").help("Some help"))
+                .collect(),
+            ..v1()
+        };
+        assert_eq!(plan(&[v1()], &[worded]), Ok(Vec::new()));
+        assert_eq!(
+            names(&plan(&[], &[v1()]).unwrap()),
+            ["create table cameras"]
+        );
+    }
+
+    #[test]
+    fn applying_the_plan_gives_the_wanted_model() {
+        let wanted = v1()
+            .column(Column::string("poeport", 20).nullable())
+            .index(&["poeport"]);
+        let mut wanted = wanted;
+        wanted.columns[1] = Column::string("hostname", 200).unique();
+        wanted.columns[2] = Column::string("resolution", 10).choices(&["720p", "1080p", "4K"]);
+        let steps = plan(&[v1()], std::slice::from_ref(&wanted)).unwrap();
+        assert_eq!(
+            names(&steps),
+            [
+                "alter column cameras.hostname (string(100) -> string(200))",
+                "add choice '4K' to cameras.resolution",
+                "add column cameras.poeport",
+                "add index ix_cameras_poeport on cameras",
+            ]
+        );
+        let mut model = vec![v1()];
+        for step in &steps {
+            step.apply(&mut model);
+        }
+        assert_eq!(model, vec![normalized(&wanted)]);
+        assert_eq!(plan(&model, &[wanted]), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn a_declared_rename_is_three_steps_and_resumes_where_it_stopped() {
+        let mut wanted = v1();
+        wanted.columns[1] = Column::string("hostname2", 100)
+            .unique()
+            .renamed_from("hostname");
+        let steps = plan(&[v1()], std::slice::from_ref(&wanted)).unwrap();
+        assert_eq!(steps.len(), 3);
+        assert!(steps.iter().all(|s| !s.is_lossless()));
+        let mut model = vec![v1()];
+        steps[0].apply(&mut model);
+        let rest = plan(&model, std::slice::from_ref(&wanted)).unwrap();
+        assert_eq!(rest, steps[1..].to_vec(), "after the copy: switch and drop");
+        for step in &rest {
+            step.apply(&mut model);
+        }
+        assert_eq!(plan(&model, &[wanted]), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn lossy_changes_are_refused_each_naming_its_field() {
+        let narrowed = Table {
+            columns: vec![
+                Column::integer("assetid"),
+                Column::string("hostname", 50).unique(),
+            ],
+            ..v1()
+        };
+        let refused = plan(&[v1()], &[narrowed]).unwrap_err();
+        assert_eq!(refused.problems.len(), 2, "{refused}");
+        assert!(refused.problems[0].contains("cameras.hostname: narrowing string(100)"));
+        assert!(refused.problems[1].contains("cameras.resolution was removed"));
+        let declared = Table {
+            columns: vec![Column::integer("assetid"), v1().columns[1].clone()],
+            ..v1()
+        }
+        .dropped("resolution");
+        assert_eq!(
+            names(&plan(&[v1()], &[declared]).unwrap()),
+            ["drop column cameras.resolution (backed up)"]
+        );
+    }
+}

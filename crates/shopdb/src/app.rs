@@ -204,6 +204,15 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     start_with(config, crate::plugins::bundled()).await
 }
 
+/// Opens, migrates the core and builds, leaving plugin migrations to the caller: what the
+/// `shopdb plugin …` commands use, so that `plugin migrate NAME --plan` sees the steps an
+/// upgrade would run instead of finding them already run.
+pub async fn start_without_plugin_migrations(config: Config) -> anyhow::Result<App> {
+    let db = open_database(&config).await?;
+    upgrade(&db).await?;
+    build_with(config, db, crate::plugins::bundled()).await
+}
+
 /// Like `start`, with an explicit plugin list (tests use their own plugins).
 pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let db = open_database(&config).await?;

@@ -347,7 +347,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let app = app::start(load_config()?).await?;
+    let app = app::start_without_plugin_migrations(load_config()?).await?;
     let (db, registry) = (&app.state.db, &app.state.registry);
     match command {
         PluginCommand::List => {

@@ -136,6 +136,28 @@ fn v2() -> Vec<Table> {
 }
 
 backend_tests! {
+    async fn bundled_plugins_record_their_models_and_have_nothing_planned(app) {
+        for p in ["computers", "equipment", "network", "printers", "usb", "notifications"] {
+            let r = app.post(&format!("/api/plugins/{p}/install"), json!({})).await;
+            assert_eq!(r.status, StatusCode::OK, "{p}: {}", r.body);
+            let loaded = app.state.registry.get(p).unwrap();
+            let plan = evolve::plan(app.db(), p, &loaded.tables).await.unwrap();
+            assert!(plan.was_recorded, "{p}: model recorded at install");
+            assert_eq!(plan.steps, Vec::new(), "{p}: its migrations and its models() agree");
+        }
+        // Installed by an older build: the default baseline in the plugin's own chain.
+        let db = app.db();
+        db.query("DELETE FROM pluginmodels WHERE pluginname = 'equipment'").execute(db.pool()).await.unwrap();
+        db.query("UPDATE schemamigrations SET chain = 'equipment' WHERE chain = 'equipment.model'").execute(db.pool()).await.unwrap();
+        db.query("UPDATE schemamigrations SET name = 'baseline' WHERE chain = 'equipment' AND version = 1").execute(db.pool()).await.unwrap();
+        let again = app.with_plugins(shopdb::plugins::bundled()).await;
+        let own = texts(&again, "SELECT name FROM schemamigrations WHERE chain = 'equipment'").await;
+        assert!(own.is_empty(), "the old baseline moved to the model chain: {own:?}");
+        let status = evolve::status(again.db(), "equipment", &again.state.registry.get("equipment").unwrap().tables).await.unwrap();
+        assert_eq!(status.applied[0].name, "baseline");
+        assert!(status.pending.is_empty() && status.refused.is_none(), "{status:?}");
+    }
+
     async fn an_installed_plugin_upgrades_after_its_model_gains_fields_and_keeps_its_data(app) {
         let (v1, ids) = installed_v1(&app).await;
         assert_eq!(recorded_steps(&v1).await, ["create table gauges", "create table gaugeunits"]);

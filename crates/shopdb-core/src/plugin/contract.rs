@@ -62,6 +62,7 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
         {
             out.push(format!("table {} has no primary key", t.name));
         }
+        out.extend(declaration_problems(t));
     }
     let mut routes = plugin.routes();
     plugin.init(&mut routes);
@@ -172,6 +173,31 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
 }
 
 /// Panics with every problem: call it from a plugin's own tests.
+/// Rename and drop declarations (`Column::renamed_from`, `Table::dropped`) that contradict
+/// the table they are in.
+fn declaration_problems(t: &crate::schema::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in &t.dropped {
+        if t.get(name).is_some() {
+            out.push(format!(
+                "{}.{name} is declared dropped but is still a field of the table",
+                t.name
+            ));
+        }
+    }
+    for c in &t.columns {
+        if let Some(old) = &c.renamed_from
+            && t.get(old).is_some()
+        {
+            out.push(format!(
+                "{}.{} is renamed_from {old}, which is still a field of the table",
+                t.name, c.name
+            ));
+        }
+    }
+    out
+}
+
 pub fn check(plugin: &dyn Plugin) {
     let problems = problems(plugin);
     assert!(

@@ -5,13 +5,14 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use shopdb_core::evolve::{self, Mode};
+use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::lifecycle;
 use shopdb_core::schema::{Column, Table, live_columns};
 use sqlx::Row;
 
 use crate::backend_tests;
 use crate::support::TestApp;
-use crate::testplugins::{gauges, gauges_v1};
+use crate::testplugins::{gauges, gauges_v1, gauges_with};
 
 /// Release 1 installed, with two gauges (tag, span, kind, reading) and one unit.
 async fn installed_v1(app: &TestApp) -> (TestApp, Vec<i64>) {
@@ -248,6 +249,20 @@ backend_tests! {
         }
     }
 
+    async fn what_a_hand_written_migration_did_is_not_planned_again(app) {
+        let (v1, _) = installed_v1(&app).await;
+        let tables = edited(|t| t.column(Column::string("unit", 10).nullable()));
+        let by_hand = Migration::new(1, "unit by hand", vec![
+            Step::AddColumn { table: "gauges".into(), column: Column::string("unit", 10).nullable() },
+            Step::Sql { sqlite: "UPDATE gauges SET unit = 'bar'".into(), mysql: "UPDATE gauges SET unit = 'bar'".into(), postgres: "UPDATE gauges SET unit = 'bar'".into() },
+        ]);
+        let v2app = v1.with_plugins(vec![gauges_with(tables.clone(), vec![by_hand])]).await;
+        assert_eq!(texts(&v2app, "SELECT name FROM schemamigrations WHERE chain = 'gauges'").await, ["unit by hand"]);
+        assert_eq!(recorded_steps(&v2app).await, ["create table gauges", "create table gaugeunits"], "nothing planned");
+        assert_eq!(texts(&v2app, "SELECT unit FROM gauges").await, ["bar", "bar"]);
+        assert_eq!(plan_names(&v2app, &tables).await, Vec::<String>::new());
+    }
+
     async fn an_unused_choice_can_be_removed(app) {
         let (v1, _) = installed_v1(&app).await;
         v1.db().query("UPDATE gauges SET kind = 'dial'").execute(v1.db().pool()).await.unwrap();
@@ -306,4 +321,28 @@ backend_tests! {
         assert_eq!(texts(&v2app, "SELECT tag FROM gauges ORDER BY assetid").await, ["PG-1", "PG-2"], "the other fields keep their rows");
         assert_eq!(recorded_steps(&v2app).await.last().unwrap(), "drop column gauges.span (backed up)");
     }
+}
+
+#[test]
+fn the_contract_check_names_declarations_that_contradict_their_table() {
+    let tables = edited(|t| {
+        t.dropped("tag").column(
+            Column::string("reading2", 20)
+                .nullable()
+                .renamed_from("reading"),
+        )
+    });
+    let plugin = gauges(tables).unwrap();
+    let all = shopdb_core::plugin::contract::problems(plugin.as_ref()).join("\n");
+    assert!(
+        all.contains("gauges.tag is declared dropped but is still a field of the table"),
+        "{all}"
+    );
+    assert!(
+        all.contains(
+            "gauges.reading2 is renamed_from reading, which is still a field of the table"
+        ),
+        "{all}"
+    );
+    shopdb_core::plugin::contract::check(gauges(gauges_v1()).unwrap().as_ref());
 }

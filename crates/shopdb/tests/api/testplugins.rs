@@ -295,10 +295,11 @@ pub fn service_description(ctx: &PluginContext) -> String {
 
 /// A plugin whose tables each test chooses: one server start per version of its model, as a
 /// site upgrading from one plugin release to the next sees it. It keeps the default (empty)
-/// `migrations()`, so its tables are made and changed by the planner only.
+/// `migrations()` unless a test gives some, so its tables are made and changed by the planner.
 pub struct Gauges {
     pub manifest: Manifest,
     pub tables: Vec<Table>,
+    pub migrations: Vec<shopdb_core::migrate::Migration>,
 }
 
 impl Plugin for Gauges {
@@ -310,15 +311,28 @@ impl Plugin for Gauges {
         self.tables.clone()
     }
 
+    fn migrations(&self) -> Vec<shopdb_core::migrate::Migration> {
+        self.migrations.clone()
+    }
+
     fn routes(&self) -> Vec<Route> {
         Vec::new()
     }
 }
 
 pub fn gauges(tables: Vec<Table>) -> Candidate {
+    gauges_with(tables, Vec::new())
+}
+
+/// The gauges plugin with hand-written migrations.
+pub fn gauges_with(
+    tables: Vec<Table>,
+    migrations: Vec<shopdb_core::migrate::Migration>,
+) -> Candidate {
     Ok(Arc::new(Gauges {
         manifest: manifest("gauges", ">=1.0.0,<2.0.0", &[]),
         tables,
+        migrations,
     }))
 }
 

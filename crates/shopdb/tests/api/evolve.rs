@@ -263,6 +263,37 @@ backend_tests! {
         assert_eq!(plan_names(&v2app, &tables).await, Vec::<String>::new());
     }
 
+    async fn a_table_other_tables_refer_to_is_altered_keeping_their_rows_and_its_ids(app) {
+        let units = |len| Table::new("gaugeunits").column(Column::id("unitid")).column(Column::string("name", len));
+        let readings = Table::new("gaugereadings")
+            .column(Column::id("readingid"))
+            .column(Column::integer("unitid").references("gaugeunits", "unitid", shopdb_core::schema::OnDelete::Cascade))
+            .column(Column::integer("value"));
+        let v1 = app.with_plugins(vec![gauges(vec![units(20), readings.clone()])]).await;
+        assert_eq!(v1.post("/api/plugins/gauges/install", json!({})).await.status, StatusCode::OK);
+        let db = v1.db();
+        for sql in [
+            "INSERT INTO gaugeunits (name) VALUES ('bar')",
+            "INSERT INTO gaugeunits (name) VALUES ('psi')",
+            "DELETE FROM gaugeunits WHERE name = 'psi'",
+            "INSERT INTO gaugereadings (unitid, value) SELECT unitid, 7 FROM gaugeunits",
+            "INSERT INTO gaugereadings (unitid, value) SELECT unitid, 8 FROM gaugeunits",
+        ] {
+            db.query(sql).execute(db.pool()).await.unwrap();
+        }
+        let v2app = v1.with_plugins(vec![gauges(vec![units(40), readings])]).await;
+        assert_eq!(recorded_steps(&v2app).await.last().unwrap(), "alter column gaugeunits.name (string(20) -> string(40))");
+        assert_eq!(v2app.count("gaugereadings").await, 2, "no cascade fired");
+        let db = v2app.db();
+        db.query("INSERT INTO gaugeunits (name) VALUES ('a unit name of thirty chars..')").execute(db.pool()).await.unwrap();
+        let ids: Vec<i64> = db.query("SELECT unitid FROM gaugeunits ORDER BY unitid").fetch_all(db.pool()).await.unwrap().iter().map(|r| r.try_get(0).unwrap()).collect();
+        assert_eq!(ids, [1, 3], "ids kept, and a deleted id is not given out again");
+        let orphan = db.query("INSERT INTO gaugereadings (unitid, value) VALUES (99, 1)").execute(db.pool()).await;
+        assert!(orphan.is_err(), "the reference is still enforced");
+        db.query("DELETE FROM gaugeunits WHERE unitid = 1").execute(db.pool()).await.unwrap();
+        assert_eq!(v2app.count("gaugereadings").await, 0, "and still cascades");
+    }
+
     async fn an_unused_choice_can_be_removed(app) {
         let (v1, _) = installed_v1(&app).await;
         v1.db().query("UPDATE gauges SET kind = 'dial'").execute(v1.db().pool()).await.unwrap();

@@ -6,17 +6,17 @@
 //! `<plugin>.model`. A plugin installed before models were recorded gets one derived from
 //! its live tables the first time it is planned.
 
+mod ddl;
+
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
-use crate::db::{Db, Dialect, WriteTx, decode_column};
+use crate::db::{Db, Dialect, decode_column};
 use crate::migrate::{self, Applied, ChainStatus, Migration};
 use crate::planner::{self, Change, Refused, normalized};
-use crate::schema::{
-    Column, Index, Table, add_column_sql, create_index_sql, index_sql, live_columns, lower_column,
-};
+use crate::schema::{Column, Table, live_columns};
 use crate::util::{now, sha256_hex};
 
 /// The chain a plugin's planned steps are recorded under.
@@ -160,28 +160,60 @@ pub async fn apply(
         }
         let mut after = model.clone();
         change.apply(&mut after);
-        let mut tx = db.begin().await?;
-        let run = async {
-            run_change(db, &mut tx, change, &model, &after).await?;
-            let checksum = sha256_hex(serde_json::to_string(change).unwrap_or_default().as_bytes());
-            migrate::record(db, &mut tx, &chain, (version, &name), &checksum)
-                .await
-                .map_err(|e| e.to_string())?;
-            save(db, &mut tx, plugin, &after)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
+        let step = Recorded {
+            plugin,
+            chain: &chain,
+            version,
+            name: &name,
+        };
+        let run = if db.dialect() == Dialect::Sqlite && ddl::rebuilds(change) {
+            let mut conn = ddl::begin_without_foreign_keys(db).await.map_err(&fail)?;
+            let done = run_step(db, &mut conn, &step, change, (&model, &after)).await;
+            ddl::end_without_foreign_keys(db, conn, done).await
+        } else {
+            let mut tx = db.begin().await?;
+            match run_step(db, &mut tx, &step, change, (&model, &after)).await {
+                Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    Err(e)
+                }
+            }
+        };
         if let Err(reason) = run {
-            let _ = tx.rollback().await;
             return Err(fail(crate::db::one_line(&reason)));
         }
-        tx.commit().await?;
         db.forget_counts();
         model = after;
         outcome.ran.push((version, name));
     }
     Ok(outcome)
+}
+
+/// Which step of which plugin is being run.
+struct Recorded<'a> {
+    plugin: &'a str,
+    chain: &'a str,
+    version: i64,
+    name: &'a str,
+}
+
+/// One step on `conn` inside its transaction: the change, its record and the new model.
+async fn run_step(
+    db: &Db,
+    conn: &mut AnyConnection,
+    step: &Recorded<'_>,
+    change: &Change,
+    (before, after): (&[Table], &[Table]),
+) -> Result<(), String> {
+    ddl::run_change(db, conn, change, before, after).await?;
+    let checksum = sha256_hex(serde_json::to_string(change).unwrap_or_default().as_bytes());
+    migrate::record(db, conn, step.chain, (step.version, step.name), &checksum)
+        .await
+        .map_err(|e| e.to_string())?;
+    save(db, conn, step.plugin, after)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Follows hand-written migrations that just ran in the recorded model, so the planner does
@@ -251,17 +283,22 @@ pub async fn recorded(db: &Db, plugin: &str) -> Result<Option<Vec<Table>>, sqlx:
         .map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-async fn save(db: &Db, tx: &mut WriteTx, plugin: &str, model: &[Table]) -> Result<(), sqlx::Error> {
+async fn save(
+    db: &Db,
+    conn: &mut AnyConnection,
+    plugin: &str,
+    model: &[Table],
+) -> Result<(), sqlx::Error> {
     let text = serde_json::to_string(model).unwrap_or_default();
     db.query("DELETE FROM pluginmodels WHERE pluginname = ?")
         .bind(plugin.to_string())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     db.query("INSERT INTO pluginmodels (pluginname, tables, recordedat) VALUES (?, ?, ?)")
         .bind(plugin.to_string())
         .bind(text)
         .bind(now())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(())
 }
@@ -335,7 +372,7 @@ async fn adopt_default_baseline(db: &Db, plugin: &str) -> Result<(), sqlx::Error
 }
 
 /// Rows of `table` whose `column` holds `choice`.
-async fn holders<'c, E>(
+pub(crate) async fn holders<'c, E>(
     db: &Db,
     conn: E,
     table: &str,
@@ -402,206 +439,4 @@ async fn backup_column(
     crate::util::write_private(&file, &serde_json::to_vec_pretty(&body).unwrap_or_default())
         .map_err(|e| format!("cannot write the backup {}: {e}", file.display()))?;
     Ok(file)
-}
-
-/// Runs one change on the step's transaction. `before`/`after`: the model around it.
-async fn run_change(
-    db: &Db,
-    tx: &mut WriteTx,
-    change: &Change,
-    before: &[Table],
-    after: &[Table],
-) -> Result<(), String> {
-    let dialect = db.dialect();
-    let table_of = |model: &[Table], name: &str| model.iter().find(|t| t.name == name).cloned();
-    let statements: Vec<String> = match change {
-        Change::CreateTable { table } => table.create_sql(dialect),
-        Change::AddColumn { table, column } => add_column_sql(table, column, dialect),
-        Change::CreateIndex { table, index } => vec![create_index_sql(table, index, dialect)],
-        Change::DropIndex { table, index } => vec![drop_index_sql(table, index, dialect)],
-        Change::AddChoice { .. } => Vec::new(),
-        Change::RemoveChoice {
-            table,
-            column,
-            choice,
-        } => {
-            let n = holders(db, &mut **tx, table, column, choice)
-                .await
-                .map_err(|e| e.to_string())?;
-            if n > 0 {
-                return Err(format!(
-                    "{table}.{column}: choice '{choice}' is still held by {n} rows"
-                ));
-            }
-            Vec::new()
-        }
-        Change::CopyColumn { table, from, to } => {
-            let copy = table_of(after, table)
-                .and_then(|t| t.get(&to.name).cloned())
-                .ok_or("column missing from the model")?;
-            let mut sql = add_column_sql(table, &copy, dialect);
-            sql.push(format!("UPDATE {table} SET {} = {from}", to.name));
-            sql
-        }
-        Change::SwitchColumn { table, from, to } => {
-            let mut sql = vec![format!(
-                "UPDATE {table} SET {} = {from} WHERE {} IS NULL",
-                to.name, to.name
-            )];
-            let (old, new) = (table_of(before, table), table_of(after, table));
-            let (old, new) = old.zip(new).ok_or("table missing from the model")?;
-            if dialect != Dialect::Sqlite {
-                for name in [&to.name, from] {
-                    let (a, b) = old.get(name).zip(new.get(name)).ok_or("column missing")?;
-                    sql.extend(alter_sql(table, a, b, dialect));
-                }
-            }
-            sql
-        }
-        Change::AlterColumn { table, from, to } => alter_sql(table, from, to, dialect),
-        Change::DropColumn { table, column, .. } => {
-            if dialect == Dialect::Sqlite {
-                Vec::new()
-            } else {
-                vec![format!("ALTER TABLE {table} DROP COLUMN {}", column.name)]
-            }
-        }
-    };
-    for sql in statements {
-        db.query(&sql)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let rebuilds = matches!(
-        change,
-        Change::AlterColumn { .. } | Change::SwitchColumn { .. } | Change::DropColumn { .. }
-    );
-    if dialect == Dialect::Sqlite && rebuilds {
-        let name = table_name(change);
-        let (old, new) = table_of(before, name)
-            .zip(table_of(after, name))
-            .ok_or("table missing from the model")?;
-        rebuild_sqlite(db, tx, &old, &new).await?;
-    }
-    Ok(())
-}
-
-fn table_name(change: &Change) -> &str {
-    match change {
-        Change::CreateTable { table } => &table.name,
-        Change::AddColumn { table, .. }
-        | Change::CreateIndex { table, .. }
-        | Change::DropIndex { table, .. }
-        | Change::AlterColumn { table, .. }
-        | Change::AddChoice { table, .. }
-        | Change::RemoveChoice { table, .. }
-        | Change::CopyColumn { table, .. }
-        | Change::SwitchColumn { table, .. }
-        | Change::DropColumn { table, .. } => table,
-    }
-}
-
-fn drop_index_sql(table: &str, index: &Index, dialect: Dialect) -> String {
-    match dialect {
-        Dialect::MySql if index.lower => format!(
-            "ALTER TABLE {table} DROP INDEX {}, DROP COLUMN {}",
-            index.name,
-            lower_column(&index.columns[0])
-        ),
-        Dialect::MySql => format!("ALTER TABLE {table} DROP INDEX {}", index.name),
-        _ => format!("DROP INDEX IF EXISTS {}", index.name),
-    }
-}
-
-/// Statements turning column `from` into `to` on MySQL and PostgreSQL (SQLite rebuilds).
-fn alter_sql(table: &str, from: &Column, to: &Column, dialect: Dialect) -> Vec<String> {
-    let c = &to.name;
-    let mut sql = Vec::new();
-    match dialect {
-        Dialect::Sqlite => return sql,
-        Dialect::MySql => {
-            if from.ty != to.ty || from.nullable != to.nullable || from.default != to.default {
-                sql.push(format!(
-                    "ALTER TABLE {table} MODIFY COLUMN {}",
-                    to.definition(dialect)
-                ));
-            }
-        }
-        Dialect::Postgres => {
-            if from.ty != to.ty {
-                sql.push(format!(
-                    "ALTER TABLE {table} ALTER COLUMN {c} TYPE {}",
-                    to.ty.sql(dialect)
-                ));
-            }
-            if from.nullable != to.nullable {
-                let how = if to.nullable { "DROP" } else { "SET" };
-                sql.push(format!(
-                    "ALTER TABLE {table} ALTER COLUMN {c} {how} NOT NULL"
-                ));
-            }
-            if from.default != to.default {
-                sql.push(match &to.default {
-                    Some(d) => format!("ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {d}"),
-                    None => format!("ALTER TABLE {table} ALTER COLUMN {c} DROP DEFAULT"),
-                });
-            }
-        }
-    }
-    if !from.unique && to.unique {
-        sql.push(format!("ALTER TABLE {table} ADD UNIQUE ({c})"));
-    }
-    sql
-}
-
-/// SQLite cannot alter a column: the table is created again as `new` describes it, every row
-/// copied with its id, the old table dropped and the new one renamed, all on the step's
-/// transaction. Refused while another table refers to this one (dropping it would act on the
-/// references).
-async fn rebuild_sqlite(db: &Db, tx: &mut WriteTx, old: &Table, new: &Table) -> Result<(), String> {
-    let referring: Vec<String> = db
-        .query("SELECT m.name FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f WHERE m.type = 'table' AND f.\"table\" = ? AND m.name <> ?")
-        .bind(new.name.clone())
-        .bind(new.name.clone())
-        .fetch_all(&mut **tx)
-        .await
-        .map_err(|e| e.to_string())?
-        .iter()
-        .filter_map(|r| r.try_get::<String, _>(0).ok())
-        .collect();
-    if !referring.is_empty() {
-        return Err(format!(
-            "not yet possible on SQLite: table {} is referred to by {}, so it cannot be rebuilt",
-            new.name,
-            referring.join(", ")
-        ));
-    }
-    let temp = Table {
-        name: format!("{}_rebuild", new.name),
-        indexes: Vec::new(),
-        ..new.clone()
-    };
-    let columns: Vec<&str> = new
-        .columns
-        .iter()
-        .filter(|c| old.get(&c.name).is_some())
-        .map(|c| c.name.as_str())
-        .collect();
-    let list = columns.join(", ");
-    let mut statements = temp.create_sql(Dialect::Sqlite);
-    statements.push(format!(
-        "INSERT INTO {} ({list}) SELECT {list} FROM {}",
-        temp.name, old.name
-    ));
-    statements.push(format!("DROP TABLE {}", old.name));
-    statements.push(format!("ALTER TABLE {} RENAME TO {}", temp.name, new.name));
-    statements.extend(new.indexes.iter().map(|i| index_sql(&new.name, i)));
-    for sql in statements {
-        db.query(&sql)
-            .execute(&mut **tx)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }

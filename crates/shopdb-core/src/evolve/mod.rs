@@ -16,7 +16,7 @@ use sqlx::{AnyConnection, Row};
 use crate::db::{Db, Dialect, decode_column};
 use crate::migrate::{self, Applied, ChainStatus, Migration};
 use crate::planner::{self, Change, Refused, normalized};
-use crate::schema::{Column, Table, live_columns};
+use crate::schema::{Column, ColumnType, Table, live_columns};
 use crate::util::{now, sha256_hex};
 
 /// The chain a plugin's planned steps are recorded under.
@@ -305,7 +305,8 @@ async fn save(
 
 /// The model a plugin installed before models were recorded has: `wanted`, cut down to the
 /// tables, columns and indexes that exist, plus live columns the model no longer has (so a
-/// removal is noticed). A live column that a field is `renamed_from` takes that field's type.
+/// removal is noticed), with string lengths and nullability as the database declares them. A
+/// live column that a field is `renamed_from` takes that field's type.
 async fn derive(db: &Db, wanted: &[Table]) -> Result<Vec<Table>, sqlx::Error> {
     let mut model = Vec::new();
     for table in wanted {
@@ -335,9 +336,78 @@ async fn derive(db: &Db, wanted: &[Table]) -> Result<Vec<Table>, sqlx::Error> {
             };
             t.columns.push(column);
         }
+        let shapes = live_shapes(db, &table.name).await?;
+        for c in &mut t.columns {
+            if let Some(shape) = shapes.iter().find(|s| s.name == c.name) {
+                shape.apply(c);
+            }
+        }
         model.push(normalized(&t));
     }
     Ok(model)
+}
+
+/// What the database says about a text column: its declared length (none for unbounded
+/// text) and whether it takes NULL.
+struct LiveShape {
+    name: String,
+    length: Option<u32>,
+    text: bool,
+    nullable: bool,
+}
+
+impl LiveShape {
+    /// Corrects `c` (as `models()` has it) to what the table really has, so a string
+    /// widened or a field made optional by the new release is planned as such.
+    fn apply(&self, c: &mut Column) {
+        if matches!(c.ty, ColumnType::String(_) | ColumnType::Text) {
+            if let Some(n) = self.length {
+                c.ty = ColumnType::String(n);
+            } else if self.text {
+                c.ty = ColumnType::Text;
+            }
+        }
+        if c.ty != ColumnType::Id {
+            c.nullable = self.nullable;
+        }
+    }
+}
+
+/// Declared type and nullability of `table`'s columns.
+async fn live_shapes(db: &Db, table: &str) -> Result<Vec<LiveShape>, sqlx::Error> {
+    let sql = match db.dialect() {
+        Dialect::Sqlite => "SELECT name, type, \"notnull\" = 0 FROM pragma_table_info(?)",
+        Dialect::MySql => {
+            "SELECT CAST(column_name AS CHAR), CAST(column_type AS CHAR), is_nullable = 'YES' FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = ?"
+        }
+        Dialect::Postgres => {
+            "SELECT CAST(column_name AS TEXT), CASE WHEN data_type = 'character varying' THEN 'varchar(' || character_maximum_length || ')' ELSE CAST(data_type AS TEXT) END, is_nullable = 'YES' FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = ?"
+        }
+    };
+    let rows = db
+        .query(sql)
+        .bind(table.to_string())
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let declared = r.try_get::<String, _>(1)?.to_lowercase();
+            let nullable = match r.try_get::<bool, _>(2) {
+                Ok(b) => b,
+                Err(_) => r.try_get::<i64, _>(2)? != 0,
+            };
+            let length = declared
+                .strip_prefix("varchar(")
+                .and_then(|rest| rest.strip_suffix(')'))
+                .and_then(|n| n.parse().ok());
+            Ok(LiveShape {
+                name: r.try_get(0)?,
+                length,
+                text: declared.ends_with("text"),
+                nullable,
+            })
+        })
+        .collect()
 }
 
 /// Index names of `table` as the database has them.
@@ -406,10 +476,7 @@ async fn backup_column(
         .find(|t| &t.name == table)
         .map(|t| {
             let k = t.key_column().to_string();
-            let ty = t
-                .get(&k)
-                .map(|c| c.ty)
-                .unwrap_or(crate::schema::ColumnType::Integer);
+            let ty = t.get(&k).map(|c| c.ty).unwrap_or(ColumnType::Integer);
             (k, ty)
         })
         .ok_or_else(|| format!("table {table} is not in the recorded model"))?;

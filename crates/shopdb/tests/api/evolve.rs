@@ -215,14 +215,18 @@ backend_tests! {
         db.query("DELETE FROM schemamigrations WHERE chain = 'gauges.model'").execute(db.pool()).await.unwrap();
         db.query("DELETE FROM pluginmodels").execute(db.pool()).await.unwrap();
         db.query("INSERT INTO schemamigrations (chain, version, name, checksum, appliedat) VALUES ('gauges', 1, 'baseline', 'old', '2026-01-01T00:00:00Z')").execute(db.pool()).await.unwrap();
-        let tables = edited(|t| t.column(Column::string("unit", 10).nullable()));
-        assert_eq!(plan_names(&v1, &tables).await, ["add column gauges.unit"]);
+        // Release 2 widens a string and adds a field; the live table still has the old length.
+        let tables = edited(|t| replaced(t, "tag", Column::string("tag", 40).unique()).column(Column::string("unit", 10).nullable()));
+        assert_eq!(plan_names(&v1, &tables).await, ["alter column gauges.tag (string(20) -> string(40))", "add column gauges.unit"]);
 
         let v2app = v1.with_plugins(vec![gauges(tables.clone())]).await;
-        assert_eq!(recorded_steps(&v2app).await, ["baseline", "add column gauges.unit"], "the old baseline is adopted");
+        assert_eq!(recorded_steps(&v2app).await, ["baseline", "alter column gauges.tag (string(20) -> string(40))", "add column gauges.unit"], "the old baseline is adopted");
+
         assert!(texts(&v2app, "SELECT name FROM schemamigrations WHERE chain = 'gauges'").await.is_empty());
         assert!(live_columns(v2app.db(), "gauges").await.unwrap().contains(&"unit".to_string()));
         assert_eq!(texts(&v2app, "SELECT tag FROM gauges ORDER BY assetid").await, ["PG-1", "PG-2"]);
+        let long = "PG-THIRTY-CHARACTERS-LONG-TAG1";
+        v2app.db().query("UPDATE gauges SET tag = ? WHERE tag = 'PG-1'").bind(long).execute(v2app.db().pool()).await.unwrap();
         let status = evolve::status(v2app.db(), "gauges", &tables).await.unwrap();
         assert!(status.pending.is_empty() && status.refused.is_none(), "{status:?}");
     }

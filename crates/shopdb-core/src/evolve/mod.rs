@@ -166,20 +166,7 @@ pub async fn apply(
             version,
             name: &name,
         };
-        let run = if db.dialect() == Dialect::Sqlite && ddl::rebuilds(change) {
-            let mut conn = ddl::begin_without_foreign_keys(db).await.map_err(&fail)?;
-            let done = run_step(db, &mut conn, &step, change, (&model, &after)).await;
-            ddl::end_without_foreign_keys(db, conn, done).await
-        } else {
-            let mut tx = db.begin().await?;
-            match run_step(db, &mut tx, &step, change, (&model, &after)).await {
-                Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
-                Err(e) => {
-                    let _ = tx.rollback().await;
-                    Err(e)
-                }
-            }
-        };
+        let run = run_in_transaction(db, &step, change, (&model, &after)).await;
         if let Err(reason) = run {
             return Err(fail(crate::db::one_line(&reason)));
         }
@@ -196,6 +183,29 @@ struct Recorded<'a> {
     chain: &'a str,
     version: i64,
     name: &'a str,
+}
+
+/// One step in its own transaction; on SQLite a step that rebuilds a table gets a connection
+/// with foreign keys off (see `ddl::begin_without_foreign_keys`).
+async fn run_in_transaction(
+    db: &Db,
+    step: &Recorded<'_>,
+    change: &Change,
+    models: (&[Table], &[Table]),
+) -> Result<(), String> {
+    if db.dialect() == Dialect::Sqlite && ddl::rebuilds(change) {
+        let mut conn = ddl::begin_without_foreign_keys(db).await?;
+        let done = run_step(db, &mut conn, step, change, models).await;
+        return ddl::end_without_foreign_keys(db, conn, done).await;
+    }
+    let mut tx = db.begin().await.map_err(|e| e.to_string())?;
+    match run_step(db, &mut tx, step, change, models).await {
+        Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+        Err(e) => {
+            let _ = tx.rollback().await;
+            Err(e)
+        }
+    }
 }
 
 /// One step on `conn` inside its transaction: the change, its record and the new model.

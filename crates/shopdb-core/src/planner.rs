@@ -375,6 +375,13 @@ fn plan_table(old: &Table, new: &Table, steps: &mut Vec<Change>, problems: &mut 
         }
     }
     for (before, column) in renames {
+        if old.primary_key.contains(&before.name) || before.ty == ColumnType::Id {
+            problems.push(format!(
+                "{t}.{}: renaming a key field is not planned",
+                before.name
+            ));
+            continue;
+        }
         plan_rename(t, before, column, steps, problems);
     }
     for column in &old.columns {
@@ -685,6 +692,17 @@ mod tests {
         assert_eq!(
             names(&plan(&[v1()], &[declared]).unwrap()),
             ["drop column cameras.resolution (backed up)"]
+        );
+        let mut key_renamed = v1().primary_key(&["id"]);
+        key_renamed.columns[0] = Column::integer("id").renamed_from("assetid");
+        let mut keyed = v1();
+        keyed.primary_key = vec!["assetid".into()];
+        let refused = plan(&[keyed], &[key_renamed]).unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("cameras.assetid: renaming a key field"),
+            "{refused}"
         );
     }
 }

@@ -298,6 +298,19 @@ backend_tests! {
         assert_eq!(v2app.count("gaugereadings").await, 0, "and still cascades");
     }
 
+    async fn choices_are_enforced_and_a_choice_added_by_an_upgrade_is_accepted(app) {
+        let (v1, _) = installed_v1(&app).await;
+        assert_eq!(v1.post("/api/assettypes", json!({"name": "Gauge"})).await.status, StatusCode::CREATED);
+        let analog = v1.post("/api/gauges", json!({"assetnumber": "G-9", "tag": "PG-9", "kind": "pressure"})).await;
+        assert_eq!(analog.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", analog.body);
+        assert_eq!(analog.body["error"]["details"]["kind"], "must be one of dial, digital");
+        let v2app = v1.with_plugins(vec![gauges(v2())]).await;
+        let made = v2app.post("/api/gauges", json!({"assetnumber": "G-9", "tag": "PG-9", "kind": "pressure"})).await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        assert_eq!(made.data()["kind"], "pressure");
+        assert_eq!(made.data()["calibrated"], false, "the new field's default");
+    }
+
     async fn an_unused_choice_can_be_removed(app) {
         let (v1, _) = installed_v1(&app).await;
         v1.db().query("UPDATE gauges SET kind = 'dial'").execute(v1.db().pool()).await.unwrap();

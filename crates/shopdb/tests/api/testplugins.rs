@@ -315,6 +315,15 @@ impl Plugin for Gauges {
         self.migrations.clone()
     }
 
+    /// The generic CRUD of the first table when it extends assets (`/api/gauges`).
+    fn resources(&self) -> Vec<Resource> {
+        self.tables
+            .first()
+            .filter(|t| t.primary_key == ["assetid"])
+            .map(|t| vec![catalog::extension("gauges", "gauge", t.clone(), "Gauge")])
+            .unwrap_or_default()
+    }
+
     fn routes(&self) -> Vec<Route> {
         Vec::new()
     }

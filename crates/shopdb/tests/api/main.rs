@@ -13,6 +13,7 @@ mod computers;
 mod demo;
 mod equipment;
 mod evolve;
+mod faults;
 mod migrations;
 mod network;
 mod notifications;

@@ -244,6 +244,16 @@ pub fn plugins() -> Table {
         .primary_key(&["pluginname"])
 }
 
+/// The model of each installed plugin's tables as they were last migrated (JSON): what the
+/// planner compares `Plugin::models()` with (see `evolve`).
+pub fn pluginmodels() -> Table {
+    Table::new("pluginmodels")
+        .column(Column::string("pluginname", 64))
+        .column(Column::text("tables"))
+        .column(Column::timestamp("recordedat"))
+        .primary_key(&["pluginname"])
+}
+
 /// One row per searchable record, kept current on every write.
 pub fn searchindex() -> Table {
     Table::new("searchindex")
@@ -284,12 +294,15 @@ pub fn core_tables() -> Vec<Table> {
         auditlog(),
         plugins(),
         searchindex(),
+        pluginmodels(),
     ]
 }
 
 pub fn core_chain() -> Chain {
+    // Tables added by later migrations are not part of the baseline.
     let baseline = core_tables()
         .into_iter()
+        .filter(|t| t.name != "pluginmodels")
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
             _ => t,
@@ -335,6 +348,7 @@ pub fn core_chain() -> Chain {
             Migration::new(3, "search_trigram_index", search_trigram_index()),
             Migration::new(4, "assets_by_location_index", assets_by_location_index()),
             Migration::new(5, "collector_scale", collector_scale()),
+            Migration::new(6, "plugin_models", vec![Step::CreateTable(pluginmodels())]),
         ],
     }
 }

@@ -48,12 +48,14 @@ impl Step {
             Column {
                 label: None,
                 help: None,
+                renamed_from: None,
                 ..c.clone()
             }
         }
         match self {
             Step::CreateTable(t) => Step::CreateTable(Table {
                 columns: t.columns.iter().map(plain).collect(),
+                dropped: Vec::new(),
                 ..t.clone()
             }),
             Step::AddColumn { table, column } => Step::AddColumn {
@@ -116,6 +118,9 @@ pub struct ChainStatus {
     pub changed: Vec<(i64, String)>,
     /// Versions recorded in the database that this build does not know.
     pub unknown: Vec<(i64, String)>,
+    /// Why the pending steps cannot run (a plugin's model change that could lose data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl ChainStatus {
@@ -163,16 +168,15 @@ async fn ensure_ledger(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-/// Reads the chain's state without changing anything (the ledger table is created if absent).
-pub async fn status(db: &Db, chain: &Chain) -> Result<ChainStatus, sqlx::Error> {
+/// The migrations recorded for `chain`, oldest first (the ledger table is created if absent).
+pub async fn applied(db: &Db, chain: &str) -> Result<Vec<Applied>, sqlx::Error> {
     ensure_ledger(db).await?;
     let rows = db
         .query("SELECT version, name, checksum, appliedat FROM schemamigrations WHERE chain = ? ORDER BY version")
-        .bind(chain.name.clone())
+        .bind(chain.to_string())
         .fetch_all(db.pool())
         .await?;
-    let applied: Vec<Applied> = rows
-        .iter()
+    rows.iter()
         .map(|r| {
             Ok(Applied {
                 version: r.try_get(0)?,
@@ -181,13 +185,38 @@ pub async fn status(db: &Db, chain: &Chain) -> Result<ChainStatus, sqlx::Error> 
                 appliedat: r.try_get(3)?,
             })
         })
-        .collect::<Result<_, sqlx::Error>>()?;
+        .collect()
+}
+
+/// Records migration `version` of `chain` as applied, on the migration's own transaction.
+pub async fn record(
+    db: &Db,
+    conn: &mut sqlx::AnyConnection,
+    chain: &str,
+    (version, name): (i64, &str),
+    checksum: &str,
+) -> Result<(), sqlx::Error> {
+    db.query("INSERT INTO schemamigrations (chain, version, name, checksum, appliedat) VALUES (?, ?, ?, ?, ?)")
+        .bind(chain.to_string())
+        .bind(version)
+        .bind(name.to_string())
+        .bind(checksum.to_string())
+        .bind(now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Reads the chain's state without changing anything (the ledger table is created if absent).
+pub async fn status(db: &Db, chain: &Chain) -> Result<ChainStatus, sqlx::Error> {
+    let applied = applied(db, &chain.name).await?;
     let mut status = ChainStatus {
         chain: chain.name.clone(),
         applied: applied.clone(),
         pending: Vec::new(),
         changed: Vec::new(),
         unknown: Vec::new(),
+        refused: None,
     };
     for m in &chain.migrations {
         match applied.iter().find(|a| a.version == m.version) {
@@ -243,15 +272,14 @@ pub async fn upgrade(db: &Db, chain: &Chain) -> Result<Vec<(i64, String)>, Migra
                 return Err(fail(i + 1, crate::db::one_line(&e.to_string())));
             }
         }
-        let record = db
-            .query("INSERT INTO schemamigrations (chain, version, name, checksum, appliedat) VALUES (?, ?, ?, ?, ?)")
-            .bind(chain.name.clone())
-            .bind(migration.version)
-            .bind(migration.name.clone())
-            .bind(migration.checksum())
-            .bind(now())
-            .execute(&mut *tx)
-            .await;
+        let record = record(
+            db,
+            &mut tx,
+            &chain.name,
+            (migration.version, &migration.name),
+            &migration.checksum(),
+        )
+        .await;
         if let Err(e) = record {
             let _ = tx.rollback().await;
             return Err(fail(migration.steps.len(), e.to_string()));

@@ -2272,6 +2272,9 @@ pub fn column_schema(c: &Column, nonblank: bool) -> Value {
         }
         ColumnType::Float => json!({"type": "number"}),
         ColumnType::Boolean => json!({"type": "boolean"}),
+        ColumnType::String(_) | ColumnType::Text if !c.choices.is_empty() => {
+            json!({"type": "string", "enum": c.choices})
+        }
         ColumnType::String(n) => text(Some(n)),
         ColumnType::Text => text(None),
         ColumnType::Timestamp => json!({"type": "string", "format": "date-time"}),
@@ -2399,6 +2402,9 @@ pub fn to_sql_value(column: &Column, raw: &Value) -> Result<SqlValue, String> {
             // PostgreSQL cannot store it, and no one types it: refused everywhere alike.
             if s.contains('\0') {
                 return Err("must not contain a NUL character".to_string());
+            }
+            if !column.choices.is_empty() && !column.choices.iter().any(|c| c == s) {
+                return Err(format!("must be one of {}", column.choices.join(", ")));
             }
             match column.ty {
                 ColumnType::Timestamp => {

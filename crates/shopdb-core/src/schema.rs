@@ -103,6 +103,14 @@ pub struct Column {
     /// One sentence shown under the field in forms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The values a choice field accepts (empty: any value of its type). Adding one is a
+    /// planned step; removing one that rows still hold is refused (see `planner`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
+    /// Declares that this field was called `renamed_from` before: the planner moves the data
+    /// over in three steps (copy, switch, drop) instead of refusing the change as a drop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 impl Column {
@@ -116,6 +124,8 @@ impl Column {
             references: None,
             label: None,
             help: None,
+            choices: Vec::new(),
+            renamed_from: None,
         }
     }
     pub fn id(name: &str) -> Column {
@@ -165,6 +175,16 @@ impl Column {
         self.help = Some(help.to_string());
         self
     }
+    /// The values this field accepts.
+    pub fn choices(mut self, choices: &[&str]) -> Column {
+        self.choices = choices.iter().map(|c| c.to_string()).collect();
+        self
+    }
+    /// Declares that the field was called `old` in the model installed before (a rename).
+    pub fn renamed_from(mut self, old: &str) -> Column {
+        self.renamed_from = Some(old.to_string());
+        self
+    }
     pub fn references(mut self, table: &str, column: &str, on_delete: OnDelete) -> Column {
         self.references = Some(ForeignKey {
             table: table.to_string(),
@@ -175,6 +195,16 @@ impl Column {
     }
 
     fn ddl(&self, dialect: Dialect) -> String {
+        let mut sql = self.definition(dialect);
+        if self.unique && self.ty != ColumnType::Id {
+            sql.push_str(" UNIQUE");
+        }
+        sql
+    }
+
+    /// The column's DDL without a UNIQUE constraint: what `ALTER TABLE … MODIFY COLUMN`
+    /// takes, which would otherwise add a second unique index.
+    pub fn definition(&self, dialect: Dialect) -> String {
         let mut sql = format!("{} {}", self.name, self.ty.sql(dialect));
         if self.ty == ColumnType::Id {
             return sql;
@@ -185,9 +215,6 @@ impl Column {
         if let Some(default) = &self.default {
             sql.push_str(" DEFAULT ");
             sql.push_str(default);
-        }
-        if self.unique {
-            sql.push_str(" UNIQUE");
         }
         sql
     }
@@ -226,7 +253,7 @@ pub const LOWER_MAX: u32 = 255;
 /// MySQL/MariaDB have no index on an expression (MariaDB 10.11), so the lower-cased text
 /// lives in a generated column next to the original, named with an underscore that no
 /// model column can have.
-fn lower_column(column: &str) -> String {
+pub fn lower_column(column: &str) -> String {
     format!("{column}_lower")
 }
 
@@ -262,6 +289,10 @@ pub struct Table {
     pub primary_key: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Index>,
+    /// Fields removed from the model on purpose: the planner writes their data to a backup
+    /// file and then drops them. A field that disappears without being listed here is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 impl Table {
@@ -271,6 +302,7 @@ impl Table {
             columns: Vec::new(),
             primary_key: Vec::new(),
             indexes: Vec::new(),
+            dropped: Vec::new(),
         }
     }
 
@@ -309,6 +341,13 @@ impl Table {
     /// Adds an index of `LOWER(column)` (see `Index::lower`).
     pub fn lower_index(mut self, column: &str) -> Table {
         self.indexes.push(Index::lower(&self.name, column));
+        self
+    }
+
+    /// Declares that field `column` was removed on purpose: its data goes to a backup file
+    /// before the column is dropped.
+    pub fn dropped(mut self, column: &str) -> Table {
+        self.dropped.push(column.to_string());
         self
     }
 
@@ -406,7 +445,8 @@ fn index_name(prefix: &str, table: &str, columns: &[&str]) -> String {
     format!("{}_{}", &full[..51], &hash[..8])
 }
 
-fn index_sql(table: &str, index: &Index) -> String {
+/// `CREATE INDEX` of `index` on `table` (SQLite and PostgreSQL).
+pub fn index_sql(table: &str, index: &Index) -> String {
     if index.lower {
         return format!(
             "CREATE INDEX IF NOT EXISTS {} ON {table} (LOWER({}))",

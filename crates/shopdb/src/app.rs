@@ -204,6 +204,15 @@ pub async fn start(config: Config) -> anyhow::Result<App> {
     start_with(config, crate::plugins::bundled()).await
 }
 
+/// Opens, migrates the core and builds, leaving plugin migrations to the caller: what the
+/// `shopdb plugin …` commands use, so that `plugin migrate NAME --plan` sees the steps an
+/// upgrade would run instead of finding them already run.
+pub async fn start_without_plugin_migrations(config: Config) -> anyhow::Result<App> {
+    let db = open_database(&config).await?;
+    upgrade(&db).await?;
+    build_with(config, db, crate::plugins::bundled()).await
+}
+
 /// Like `start`, with an explicit plugin list (tests use their own plugins).
 pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let db = open_database(&config).await?;
@@ -214,10 +223,14 @@ pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Resu
         shopdb_core::plugin::lifecycle::upgrade_all(&app.state.db, &app.state.registry).await?
     {
         match outcome {
-            Ok(ran) if !ran.is_empty() => {
-                tracing::info!(plugin = %name, "applied {} migration(s)", ran.len())
+            Ok(m) => {
+                if !m.ran.is_empty() {
+                    tracing::info!(plugin = %name, "applied {} migration(s)", m.ran.len())
+                }
+                if !m.waiting.is_empty() {
+                    tracing::warn!(plugin = %name, "declared model steps wait for `shopdb plugin migrate {name}`: {}", m.waiting.join(", "))
+                }
             }
-            Ok(_) => {}
             Err(e) => tracing::error!(plugin = %name, "migration failed: {e}"),
         }
     }

@@ -113,12 +113,17 @@ pub enum PluginCommand {
         /// The plugin's name.
         name: String,
     },
-    /// Run one installed plugin's pending migrations.
+    /// Run one installed plugin's pending migrations and the planned steps of its model
+    /// edits, declared renames and drops included.
     Migrate {
         /// The plugin's name.
         name: String,
+        /// Only list the steps; change nothing.
+        #[arg(long)]
+        plan: bool,
     },
-    /// Run every installed plugin's pending migrations (safe to repeat).
+    /// Run every installed plugin's pending migrations and lossless model steps (safe to
+    /// repeat).
     UpgradeAll,
     /// Generate a plugin crate under plugins/NAME that builds and passes the contract check.
     New {

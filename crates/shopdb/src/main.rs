@@ -180,8 +180,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                         shopdb_core::plugin::lifecycle::upgrade_all(&db, &registry).await?
                     {
                         match outcome {
-                            Ok(steps) => {
-                                ran.extend(steps.into_iter().map(|(v, n)| (name.clone(), v, n)))
+                            Ok(migrated) => {
+                                print_waiting(&name, &migrated.waiting);
+                                ran.extend(migrated.ran)
                             }
                             Err(e) => {
                                 failed = true;
@@ -201,6 +202,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 }
                 DbCommand::Status => {
                     let mut chains = vec![core_chain()];
+                    let mut models = Vec::new();
                     let core = migrate::status(&db, &chains[0]).await?;
                     if core.current_version() > 0 {
                         let installed = shopdb_core::plugin::lifecycle::installed(&db).await?;
@@ -211,13 +213,24 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                             .filter(|p| installed.contains_key(&p.manifest.name))
                         {
                             chains.push(shopdb_core::plugin::lifecycle::chain_of(p));
+                            models.push((p.manifest.name.clone(), p.tables.clone()));
                         }
                     }
                     let mut changed = false;
                     for chain in &chains {
                         let status = migrate::status(&db, chain).await?;
-                        print_status(&status);
+                        // A plugin without hand-written migrations shows its model chain only.
+                        if !chain.migrations.is_empty() || !status.applied.is_empty() {
+                            print_status(&status);
+                        }
                         changed |= !status.changed.is_empty();
+                        if let Some((plugin, tables)) =
+                            models.iter().find(|(n, _)| *n == chain.name)
+                        {
+                            let status = shopdb_core::evolve::status(&db, plugin, tables).await?;
+                            print_status(&status);
+                            changed |= status.refused.is_some();
+                        }
                     }
                     if changed {
                         return Ok(ExitCode::FAILURE);
@@ -334,7 +347,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let app = app::start(load_config()?).await?;
+    let app = app::start_without_plugin_migrations(load_config()?).await?;
     let (db, registry) = (&app.state.db, &app.state.registry);
     match command {
         PluginCommand::List => {
@@ -348,8 +361,8 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         PluginCommand::Install { name } => {
             let ran = lifecycle::install(db, registry, &cli_actor(), &name).await?;
-            for (v, n) in ran {
-                println!("applied {name} {v} {n}");
+            for (chain, v, n) in ran {
+                println!("applied {chain} {v} {n}");
             }
             println!("installed {name} [Enabled]");
         }
@@ -380,13 +393,20 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             lifecycle::set_enabled(db, registry, &cli_actor(), &name, false).await?;
             println!("{name} [Disabled]");
         }
-        PluginCommand::Migrate { name } => {
-            let ran = lifecycle::migrate_plugin(db, registry, &name).await?;
-            if ran.is_empty() {
+        PluginCommand::Migrate { name, plan: true } => print_plan(db, registry, &name).await?,
+        PluginCommand::Migrate { name, plan: false } => {
+            let mode = shopdb_core::evolve::Mode::Explicit {
+                backup_dir: shopdb_core::api::plugins::backup_dir(),
+            };
+            let migrated = lifecycle::migrate_plugin(db, registry, &name, &mode).await?;
+            if migrated.ran.is_empty() {
                 println!("{name} is up to date");
             }
-            for (v, n) in ran {
-                println!("applied {name} {v} {n}");
+            for file in &migrated.backups {
+                println!("backed up to {}", file.display());
+            }
+            for (chain, v, n) in migrated.ran {
+                println!("applied {chain} {v} {n}");
             }
         }
         PluginCommand::New { .. } => unreachable!("handled above"),
@@ -394,14 +414,22 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             let mut failed = false;
             for (name, outcome) in lifecycle::upgrade_all(db, registry).await? {
                 match outcome {
-                    Ok(ran) if ran.is_empty() => println!("{name}: up to date"),
-                    Ok(ran) => println!(
-                        "{name}: applied {}",
-                        ran.iter()
-                            .map(|(v, n)| format!("{v} {n}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    Ok(m) if m.ran.is_empty() && m.waiting.is_empty() => {
+                        println!("{name}: up to date")
+                    }
+                    Ok(m) => {
+                        if !m.ran.is_empty() {
+                            println!(
+                                "{name}: applied {}",
+                                m.ran
+                                    .iter()
+                                    .map(|(c, v, n)| format!("{c} {v} {n}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            );
+                        }
+                        print_waiting(&name, &m.waiting);
+                    }
                     Err(e) => {
                         failed = true;
                         println!("{name}: FAILED {e}");
@@ -459,6 +487,49 @@ async fn plugin_cli_command(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `shopdb plugin migrate NAME --plan`: the steps, numbered as they would be recorded.
+async fn print_plan(
+    db: &shopdb_core::db::Db,
+    registry: &shopdb_core::plugin::Registry,
+    name: &str,
+) -> anyhow::Result<()> {
+    let (pending, plan) = shopdb_core::plugin::lifecycle::plan_plugin(db, registry, name).await?;
+    if pending.is_empty() && plan.steps.is_empty() {
+        println!("{name} is up to date");
+        return Ok(());
+    }
+    for (v, n) in &pending {
+        println!("{name} {v} {n}");
+    }
+    let chain = shopdb_core::evolve::model_chain(name);
+    let next = migrate::applied(db, &chain)
+        .await?
+        .iter()
+        .map(|a| a.version)
+        .max()
+        .unwrap_or(0);
+    for (v, step) in (next + 1..).zip(&plan.steps) {
+        let when = if step.is_lossless() {
+            ""
+        } else {
+            "  (only by `shopdb plugin migrate`)"
+        };
+        println!("{chain} {v} {}{when}", step.describe());
+    }
+    Ok(())
+}
+
+/// Declared renames and drops an upgrade left for `shopdb plugin migrate NAME`.
+fn print_waiting(name: &str, waiting: &[String]) {
+    if !waiting.is_empty() {
+        println!(
+            "{name}: {} declared step(s) wait for `shopdb plugin migrate {name}`: {}",
+            waiting.len(),
+            waiting.join(", ")
+        );
+    }
+}
+
 fn print_status(status: &migrate::ChainStatus) {
     println!(
         "chain {}: version {}",
@@ -481,6 +552,9 @@ fn print_status(status: &migrate::ChainStatus) {
     }
     for (v, n) in &status.unknown {
         println!("  unknown  {v:>3} {n} (recorded in the database, not known to this build)");
+    }
+    if let Some(reason) = &status.refused {
+        println!("  refused  {reason}");
     }
 }
 

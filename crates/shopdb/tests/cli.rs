@@ -851,3 +851,53 @@ fn every_answer_over_http_carries_the_security_headers_and_secure_cookies_are_ho
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+#[test]
+fn plugin_migrate_plans_then_applies_a_model_step_and_db_status_shows_it() {
+    let dir = temp_dir("evolve");
+    let installed = shopdb(&dir, &["plugin", "install", "usb"], &[]);
+    assert!(installed.status.success(), "{}", text(&installed.stderr));
+    assert!(
+        text(&installed.stdout).contains("applied usb.model 1 create table usbdevices"),
+        "{}",
+        text(&installed.stdout)
+    );
+    let plan = shopdb(&dir, &["plugin", "migrate", "usb", "--plan"], &[]);
+    assert_eq!(text(&plan.stdout).trim(), "usb is up to date");
+
+    // A site whose usbdevices table predates the capacitygb field, installed before models
+    // were recorded (the model is then read from the live table).
+    let status = Command::new("sqlite3")
+        .arg(dir.join("data/shopdb.sqlite"))
+        .arg("DELETE FROM pluginmodels; ALTER TABLE usbdevices DROP COLUMN capacitygb;")
+        .status();
+    if !status.is_ok_and(|s| s.success()) {
+        eprintln!("sqlite3 is not installed: the rest of this test is skipped");
+        return;
+    }
+    let plan = shopdb(&dir, &["plugin", "migrate", "usb", "--plan"], &[]);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    let steps = text(&plan.stdout);
+    assert!(
+        steps.trim().ends_with("add column usbdevices.capacitygb") && steps.lines().count() == 1,
+        "{steps}"
+    );
+    let migrated = shopdb(&dir, &["plugin", "migrate", "usb"], &[]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert!(
+        text(&migrated.stdout).contains("add column usbdevices.capacitygb"),
+        "{}",
+        text(&migrated.stdout)
+    );
+    let status = shopdb(&dir, &["db", "status"], &[]);
+    let stdout = text(&status.stdout);
+    assert!(status.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("chain usb.model: version 3")
+            && stdout.contains("add column usbdevices.capacitygb")
+            && !stdout.contains("pending"),
+        "{stdout}"
+    );
+    let again = shopdb(&dir, &["plugin", "migrate", "usb"], &[]);
+    assert_eq!(text(&again.stdout).trim(), "usb is up to date");
+}

@@ -53,6 +53,12 @@ pub fn plugin() -> Candidate {
 }
 
 pub fn devices_table() -> Table {
+    devices_baseline()
+}
+
+/// The table as migration 1 created it: never edit it. New fields go into `devices_table`,
+/// and the planner adds them on upgrade (docs/PLUGIN-MIGRATIONS.md).
+fn devices_baseline() -> Table {
     Table::new("networkdevices")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
         .column(
@@ -88,6 +94,11 @@ pub fn devices_table() -> Table {
 }
 
 pub fn subnets_table() -> Table {
+    subnets_baseline()
+}
+
+/// The table as migration 1 created it: never edit it (see `devices_baseline`).
+fn subnets_baseline() -> Table {
     Table::new("subnets")
         .column(Column::id("subnetid"))
         .column(Column::string("cidr", 49).unique().label("Network (CIDR)"))
@@ -358,11 +369,14 @@ impl Plugin for NetworkPlugin {
 
     fn migrations(&self) -> Vec<Migration> {
         vec![
-            // The default chain's baseline, unchanged.
+            // The tables as first shipped, frozen: the checksum of a step that ran never changes.
             Migration::new(
                 1,
                 "baseline",
-                self.models().into_iter().map(Step::CreateTable).collect(),
+                vec![
+                    Step::CreateTable(devices_baseline()),
+                    Step::CreateTable(subnets_baseline()),
+                ],
             ),
             // Stored MAC addresses in the form new writes get, as the collector compares them.
             Migration::new(

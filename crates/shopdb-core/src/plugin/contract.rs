@@ -62,23 +62,7 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
         {
             out.push(format!("table {} has no primary key", t.name));
         }
-    }
-    let migrated: HashSet<String> = plugin
-        .migrations()
-        .iter()
-        .flat_map(|m| m.steps.iter())
-        .filter_map(|s| match s {
-            crate::migrate::Step::CreateTable(t) => Some(t.name.clone()),
-            _ => None,
-        })
-        .collect();
-    for t in &tables {
-        if !migrated.contains(&t.name) {
-            out.push(format!(
-                "table {} is in models() but no migration creates it",
-                t.name
-            ));
-        }
+        out.extend(declaration_problems(t));
     }
     let mut routes = plugin.routes();
     plugin.init(&mut routes);
@@ -189,6 +173,31 @@ pub fn problems(plugin: &dyn Plugin) -> Vec<String> {
 }
 
 /// Panics with every problem: call it from a plugin's own tests.
+/// Rename and drop declarations (`Column::renamed_from`, `Table::dropped`) that contradict
+/// the table they are in.
+fn declaration_problems(t: &crate::schema::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    for name in &t.dropped {
+        if t.get(name).is_some() {
+            out.push(format!(
+                "{}.{name} is declared dropped but is still a field of the table",
+                t.name
+            ));
+        }
+    }
+    for c in &t.columns {
+        if let Some(old) = &c.renamed_from
+            && t.get(old).is_some()
+        {
+            out.push(format!(
+                "{}.{} is renamed_from {old}, which is still a field of the table",
+                t.name, c.name
+            ));
+        }
+    }
+    out
+}
+
 pub fn check(plugin: &dyn Plugin) {
     let problems = problems(plugin);
     assert!(

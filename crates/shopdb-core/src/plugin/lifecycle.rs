@@ -11,7 +11,8 @@ use super::{LoadedPlugin, PluginContext, Registry};
 use crate::audit::{self, Action};
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue, decode_column};
-use crate::migrate::{self, Chain};
+use crate::evolve::{self, Mode};
+use crate::migrate::{self, Chain, Migration};
 use crate::util::now;
 
 pub const ENABLED: &str = "enabled";
@@ -218,6 +219,8 @@ pub enum LifecycleError {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Migrate(#[from] migrate::MigrateError),
+    #[error(transparent)]
+    Evolve(#[from] evolve::EvolveError),
 }
 
 impl LifecycleError {
@@ -226,7 +229,9 @@ impl LifecycleError {
         use axum::http::StatusCode;
         match self {
             LifecycleError::Unknown(_) => StatusCode::NOT_FOUND,
+            LifecycleError::Evolve(evolve::EvolveError::Refused { .. }) => StatusCode::CONFLICT,
             LifecycleError::Database(_)
+            | LifecycleError::Evolve(_)
             | LifecycleError::Migrate(_)
             | LifecycleError::Failed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::CONFLICT,
@@ -283,19 +288,6 @@ fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, Life
         }),
         None => Err(LifecycleError::Unknown(name.into())),
     }
-}
-
-/// Writes a new file readable by its owner only (a backup holds the plugin's records).
-fn write_private(file: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(file)?.write_all(bytes)
 }
 
 /// Runs `sql` on the plugins table with an audit entry for plugin `name`, in one transaction.
@@ -355,7 +347,7 @@ pub async fn install(
     registry: &Registry,
     actor: &Actor,
     name: &str,
-) -> Result<Vec<(i64, String)>, LifecycleError> {
+) -> Result<Vec<(String, i64, String)>, LifecycleError> {
     let p = find(registry, name)?;
     let state = installed(db).await?;
     if state.contains_key(name) {
@@ -372,7 +364,7 @@ pub async fn install(
             dependency: dep.clone(),
         });
     }
-    let ran = migrate::upgrade(db, &chain_of(p)).await?;
+    let ran = run_chains(db, p, &Mode::Automatic).await?.ran;
     db.forget_counts();
     let ctx = context(db, registry, p);
     if let Err(e) = p.plugin.on_install(&ctx).await {
@@ -380,6 +372,7 @@ pub async fn install(
         if !ran.is_empty() {
             drop_tables(db, p).await?;
             migrate::forget_chain(db, name).await?;
+            evolve::forget(db, name).await?;
         }
         return Err(LifecycleError::Failed {
             plugin: name.into(),
@@ -542,16 +535,16 @@ pub async fn uninstall(
             crate::util::random_token(4)
         ));
         let body = json!({"plugin": name, "version": p.manifest.version, "takenat": now(), "tables": dump});
-        write_private(&file, &serde_json::to_vec_pretty(&body).unwrap_or_default()).map_err(
-            |e| LifecycleError::Failed {
+        crate::util::write_private(&file, &serde_json::to_vec_pretty(&body).unwrap_or_default())
+            .map_err(|e| LifecycleError::Failed {
                 plugin: name.into(),
                 step: "backup".into(),
                 reason: format!("cannot write {}: {e}", file.display()),
-            },
-        )?;
+            })?;
         result.backup = Some(file);
         drop_tables(db, p).await?;
         migrate::forget_chain(db, name).await?;
+        evolve::forget(db, name).await?;
     }
     let mut tx = db.begin().await?;
     for sql in [
@@ -572,17 +565,77 @@ pub async fn uninstall(
     Ok(result)
 }
 
-/// Runs pending migrations of one installed plugin.
-pub async fn migrate_plugin(
+/// What migrating a plugin did.
+#[derive(Debug, Default)]
+pub struct Migrated {
+    /// Migrations recorded, as (chain, version, name): the plugin's own chain, then its model
+    /// chain (`<plugin>.model`).
+    pub ran: Vec<(String, i64, String)>,
+    /// Declared renames and drops left for `shopdb plugin migrate NAME`.
+    pub waiting: Vec<String>,
+    /// Backup files written before declared drops.
+    pub backups: Vec<PathBuf>,
+}
+
+/// Runs the plugin's hand-written chain, then the planned steps from its recorded model to
+/// `models()` (as far as `mode` allows).
+async fn run_chains(db: &Db, p: &LoadedPlugin, mode: &Mode) -> Result<Migrated, LifecycleError> {
+    let chain = chain_of(p);
+    let ran = migrate::upgrade(db, &chain).await?;
+    let ran_migrations: Vec<&Migration> = chain
+        .migrations
+        .iter()
+        .filter(|m| ran.iter().any(|(v, _)| *v == m.version))
+        .collect();
+    evolve::follow(db, &chain.name, &ran_migrations).await?;
+    let planned = evolve::apply(db, &chain.name, &p.tables, &chain.migrations, mode).await?;
+    let model_chain = evolve::model_chain(&chain.name);
+    let mut migrated = Migrated {
+        ran: ran
+            .into_iter()
+            .map(|(v, n)| (chain.name.clone(), v, n))
+            .collect(),
+        waiting: planned.waiting,
+        backups: planned.backups,
+    };
+    migrated.ran.extend(
+        planned
+            .ran
+            .into_iter()
+            .map(|(v, n)| (model_chain.clone(), v, n)),
+    );
+    Ok(migrated)
+}
+
+/// The steps `shopdb plugin migrate NAME` would run for an installed plugin: its pending
+/// hand-written migrations and the planned model steps. Changes nothing.
+pub async fn plan_plugin(
     db: &Db,
     registry: &Registry,
     name: &str,
-) -> Result<Vec<(i64, String)>, LifecycleError> {
+) -> Result<(Vec<(i64, String)>, evolve::Plan), LifecycleError> {
     let p = find(registry, name)?;
     if !installed(db).await?.contains_key(name) {
         return Err(LifecycleError::NotInstalled(name.into()));
     }
-    let ran = migrate::upgrade(db, &chain_of(p)).await?;
+    let pending = migrate::status(db, &chain_of(p)).await?.pending;
+    let plan = evolve::plan(db, name, &p.tables).await?;
+    Ok((pending, plan))
+}
+
+/// Runs the pending migrations and planned model steps of one installed plugin and records
+/// its new version.
+pub async fn migrate_plugin(
+    db: &Db,
+    registry: &Registry,
+    name: &str,
+    mode: &Mode,
+) -> Result<Migrated, LifecycleError> {
+    let p = find(registry, name)?;
+    if !installed(db).await?.contains_key(name) {
+        return Err(LifecycleError::NotInstalled(name.into()));
+    }
+    let migrated = run_chains(db, p, mode).await?;
     db.query_with(
         "UPDATE plugins SET version = ?, modifieddate = ? WHERE pluginname = ?",
         &[
@@ -593,19 +646,20 @@ pub async fn migrate_plugin(
     )
     .execute(db.pool())
     .await?;
-    Ok(ran)
+    Ok(migrated)
 }
 
-/// Pending migrations of every installed plugin; per plugin, what ran (or why it failed).
+/// Pending migrations and lossless planned steps of every installed plugin; per plugin,
+/// what ran (or why it failed).
 pub async fn upgrade_all(
     db: &Db,
     registry: &Registry,
-) -> Result<Vec<(String, Result<Vec<(i64, String)>, String>)>, sqlx::Error> {
+) -> Result<Vec<(String, Result<Migrated, String>)>, sqlx::Error> {
     let state = installed(db).await?;
     let mut report = Vec::new();
     for p in &registry.loaded {
         if state.contains_key(&p.manifest.name) {
-            let outcome = migrate_plugin(db, registry, &p.manifest.name)
+            let outcome = migrate_plugin(db, registry, &p.manifest.name, &Mode::Automatic)
                 .await
                 .map_err(|e| e.to_string());
             report.push((p.manifest.name.clone(), outcome));

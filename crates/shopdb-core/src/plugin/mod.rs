@@ -22,7 +22,7 @@ pub use registry::{LoadedPlugin, Registry, ServiceKey};
 
 use crate::api::Route;
 use crate::db::Db;
-use crate::migrate::{Migration, Step};
+use crate::migrate::Migration;
 use crate::resource::Resource;
 use crate::schema::Table;
 use crate::search::SearchSpec;
@@ -320,13 +320,11 @@ pub trait Plugin: Send + Sync + 'static {
         Vec::new()
     }
 
-    /// The plugin's migration chain. The default is one baseline rendered from `models()`.
+    /// Hand-written migrations (data changes, SQL the planner cannot write). The default is
+    /// none: the tables of `models()` are created, and later edits of them applied, by the
+    /// planner (`evolve`), which records each step in the chain `<plugin>.model`.
     fn migrations(&self) -> Vec<Migration> {
-        vec![Migration::new(
-            1,
-            "baseline",
-            self.models().into_iter().map(Step::CreateTable).collect(),
-        )]
+        Vec::new()
     }
 
     /// Runs once routes and models are known; may add routes registered elsewhere.

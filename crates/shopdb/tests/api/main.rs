@@ -12,6 +12,7 @@ mod collector;
 mod computers;
 mod demo;
 mod equipment;
+mod evolve;
 mod faults;
 mod migrations;
 mod network;

@@ -123,7 +123,7 @@ backend_tests! {
         let db = app.db();
         db.query("UPDATE networkdevices SET macaddress = '00-11-22-AA-BB-CC' WHERE assetid = ?").bind(id).execute(db.pool()).await.unwrap();
         db.query("DELETE FROM schemamigrations WHERE chain = 'network' AND version = 2").execute(db.pool()).await.unwrap();
-        let ran = shopdb_core::plugin::lifecycle::migrate_plugin(db, &app.state.registry, "network").await.unwrap();
+        let ran = shopdb_core::plugin::lifecycle::migrate_plugin(db, &app.state.registry, "network", &shopdb_core::evolve::Mode::Automatic).await.unwrap().ran;
         assert_eq!(ran.len(), 1, "{ran:?}");
         assert_eq!(app.get(&format!("/api/network/{id}")).await.data()["macaddress"], "00:11:22:aa:bb:cc");
     }

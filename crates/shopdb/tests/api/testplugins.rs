@@ -292,3 +292,75 @@ pub fn service_description(ctx: &PluginContext) -> String {
         .map(|c| c.describe().to_string())
         .unwrap_or_default()
 }
+
+/// A plugin whose tables each test chooses: one server start per version of its model, as a
+/// site upgrading from one plugin release to the next sees it. It keeps the default (empty)
+/// `migrations()` unless a test gives some, so its tables are made and changed by the planner.
+pub struct Gauges {
+    pub manifest: Manifest,
+    pub tables: Vec<Table>,
+    pub migrations: Vec<shopdb_core::migrate::Migration>,
+}
+
+impl Plugin for Gauges {
+    fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    fn models(&self) -> Vec<Table> {
+        self.tables.clone()
+    }
+
+    fn migrations(&self) -> Vec<shopdb_core::migrate::Migration> {
+        self.migrations.clone()
+    }
+
+    /// The generic CRUD of the first table when it extends assets (`/api/gauges`).
+    fn resources(&self) -> Vec<Resource> {
+        self.tables
+            .first()
+            .filter(|t| t.primary_key == ["assetid"])
+            .map(|t| vec![catalog::extension("gauges", "gauge", t.clone(), "Gauge")])
+            .unwrap_or_default()
+    }
+
+    fn routes(&self) -> Vec<Route> {
+        Vec::new()
+    }
+}
+
+pub fn gauges(tables: Vec<Table>) -> Candidate {
+    gauges_with(tables, Vec::new())
+}
+
+/// The gauges plugin with hand-written migrations.
+pub fn gauges_with(
+    tables: Vec<Table>,
+    migrations: Vec<shopdb_core::migrate::Migration>,
+) -> Candidate {
+    Ok(Arc::new(Gauges {
+        manifest: manifest("gauges", ">=1.0.0,<2.0.0", &[]),
+        tables,
+        migrations,
+    }))
+}
+
+/// Release 1 of the gauges model: an asset extension and a standalone table.
+pub fn gauges_v1() -> Vec<Table> {
+    vec![
+        Table::new("gauges")
+            .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
+            .column(Column::string("tag", 20).unique())
+            .column(Column::string("span", 20).nullable())
+            .column(
+                Column::string("kind", 20)
+                    .nullable()
+                    .choices(&["dial", "digital"]),
+            )
+            .column(Column::integer("reading").nullable())
+            .primary_key(&["assetid"]),
+        Table::new("gaugeunits")
+            .column(Column::id("unitid"))
+            .column(Column::string("name", 20)),
+    ]
+}

@@ -244,6 +244,17 @@ pub fn plugins() -> Table {
         .primary_key(&["pluginname"])
 }
 
+/// The model of each installed folder plugin, so every server process loads the same one.
+pub fn folderplugins() -> Table {
+    Table::new("folderplugins")
+        .column(Column::string("pluginname", 64))
+        .column(Column::text("manifest"))
+        .column(Column::text("model"))
+        .column(Column::string("checksum", 64))
+        .column(Column::timestamp("storeddate"))
+        .primary_key(&["pluginname"])
+}
+
 /// One row per searchable record, kept current on every write.
 pub fn searchindex() -> Table {
     Table::new("searchindex")
@@ -284,12 +295,15 @@ pub fn core_tables() -> Vec<Table> {
         auditlog(),
         plugins(),
         searchindex(),
+        folderplugins(),
     ]
 }
 
 pub fn core_chain() -> Chain {
     let baseline = core_tables()
         .into_iter()
+        // Added by a later step; the baseline stays as it was released.
+        .filter(|t| t.name != "folderplugins")
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
             _ => t,
@@ -335,6 +349,11 @@ pub fn core_chain() -> Chain {
             Migration::new(3, "search_trigram_index", search_trigram_index()),
             Migration::new(4, "assets_by_location_index", assets_by_location_index()),
             Migration::new(5, "collector_scale", collector_scale()),
+            Migration::new(
+                6,
+                "folder_plugins",
+                vec![Step::CreateTable(folderplugins())],
+            ),
         ],
     }
 }

@@ -405,6 +405,8 @@ pub struct Resource {
     /// document (an enum, a range, a pattern): replaces the schema the column alone gives.
     /// Set with [`Resource::constrain`] next to the code that enforces it.
     pub field_schemas: Vec<(String, Value)>,
+    /// Columns of the list page, in order; empty: the pages choose.
+    pub list: Vec<String>,
 }
 
 /// What a record's search entries were before a write (see `Resource::index`).
@@ -444,6 +446,7 @@ impl Resource {
             readonly: Vec::new(),
             normalize: Vec::new(),
             field_schemas: Vec::new(),
+            list: Vec::new(),
         }
     }
 

@@ -42,6 +42,30 @@ pub struct StateInner {
     pub hook_env: Arc<crate::resource::HookEnv>,
     /// Credentials verified in the last second.
     pub verified: crate::auth::session::VerifiedCache,
+    /// Rebuilds what the server serves after this process installed or removed a plugin.
+    pub reloader: Arc<Reloader>,
+}
+
+type Reload = Box<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+
+/// How a handler asks for the served catalog to be rebuilt and swapped (a folder plugin
+/// installed or uninstalled): set by whoever assembles the server; a no-op until then.
+/// Other processes notice the same change by polling the database.
+#[derive(Default)]
+pub struct Reloader(std::sync::OnceLock<Reload>);
+
+impl Reloader {
+    /// Sets the rebuild; the first call wins.
+    pub fn set(&self, reload: Reload) {
+        let _ = self.0.set(reload);
+    }
+
+    /// Rebuilds and swaps; returns once requests see the new catalog.
+    pub async fn reload(&self) {
+        if let Some(reload) = self.0.get() {
+            reload().await;
+        }
+    }
 }
 
 impl AppState {

@@ -12,17 +12,36 @@ use shopdb_core::core_schema::{core_chain, core_tables};
 use shopdb_core::db::Db;
 use shopdb_core::migrate;
 use shopdb_core::plugin::Registry;
+use shopdb_core::plugin::folder::{self, Owners};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::states::PluginStates;
 use shopdb_core::resource::{HookEnv, Resource};
 use shopdb_core::settings::{add_setting, get_setting};
-use shopdb_core::state::{AppState, StateInner};
+use shopdb_core::state::{AppState, Reloader, StateInner};
 use shopdb_core::util::random_token;
 
-/// A ready server: its state and its router.
+/// A ready server: the state and router requests see now, and the router to serve, which
+/// hands each request to the current one.
 pub struct App {
+    /// The state as it was built at start (commands and tests read it); after a folder
+    /// plugin is installed or removed, [`App::current`] has the rebuilt one.
     pub state: AppState,
+    /// Serves every request with the catalog current when it arrives.
     pub router: Router,
+    live: Arc<crate::live::Live>,
+}
+
+impl App {
+    /// The state requests are served with now.
+    pub fn current(&self) -> AppState {
+        self.live.current().state.clone()
+    }
+
+    /// Rebuilds the catalog now if the installed folder plugins or the plugin folder changed
+    /// (what the background poll does every two seconds).
+    pub async fn refresh(&self) {
+        self.live.refresh(false).await;
+    }
 }
 
 /// Opens the database named by the configuration.
@@ -83,17 +102,47 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
         .into_bytes())
 }
 
-/// Builds the application on an opened, migrated database with the given plugins.
+/// Builds the application on an opened, migrated database with the given plugins (and the
+/// folder plugins installed in the database or found in the plugin folder). A background
+/// task notices folder plugins installed or removed by any process and swaps the catalog.
 pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let key = signing_key(&db, &config)
         .await
         .context("cannot read the signing key")?;
+    let live = crate::live::Live::start(config, db, key, plugins).await?;
+    let served = live.current();
+    let router = crate::live::router(&live);
+    Ok(App {
+        state: served.state.clone(),
+        router,
+        live,
+    })
+}
+
+/// What a catalog is built from besides the plugins: kept for every rebuild.
+pub struct Parts {
+    pub config: Config,
+    pub db: Db,
+    pub signing_key: Vec<u8>,
+    pub plugin_states: Arc<PluginStates>,
+    pub reloader: Arc<Reloader>,
+}
+
+/// One frozen catalog: the state and router built from `plugins`.
+pub fn assemble(parts: &Parts, mut plugins: Vec<Candidate>) -> (AppState, Router) {
     let resources: Vec<Arc<Resource>> = core_resources().into_iter().map(Arc::new).collect();
     let mut routes = core_routes(&resources);
     let core_prefixes: Vec<String> = routes
         .iter()
         .map(|r| first_segments(&r.info.path))
         .collect();
+    for (i, problems) in folder_conflicts(&plugins, &core_prefixes) {
+        let name = plugins[i]
+            .as_ref()
+            .map(|p| p.manifest().name.clone())
+            .unwrap_or_default();
+        plugins[i] = Err(folder::as_error(&name, &problems));
+    }
     let prefixes: Vec<&str> = core_prefixes.iter().map(String::as_str).collect();
     let registry = Registry::load(plugins, &core_tables(), &prefixes);
     for p in &registry.loaded {
@@ -135,7 +184,7 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
     }
     let mut tables = core_tables();
     tables.extend(registry.tables());
-    let plugin_states = Arc::new(PluginStates::default());
+    let plugin_states = parts.plugin_states.clone();
     let hook_env = Arc::new(HookEnv {
         services: registry.services.clone(),
         tables: core_tables()
@@ -163,9 +212,9 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         r.hooks.bind(hook_env.clone());
     }
     let state = AppState::new(StateInner {
-        db,
-        config,
-        signing_key: key,
+        db: parts.db.clone(),
+        config: parts.config.clone(),
+        signing_key: parts.signing_key.clone(),
         resources: all_resources,
         tables,
         access,
@@ -174,6 +223,7 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         plugin_states,
         hook_env,
         verified: Default::default(),
+        reloader: parts.reloader.clone(),
     });
     let https = state.config.cookie_secure;
     let router = api::router(state.clone(), routes)
@@ -181,7 +231,58 @@ pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyh
         .layer(axum::middleware::from_fn(move |req, next| {
             shopdb_core::security::add_headers(https, req, next)
         }));
-    Ok(App { state, router })
+    (state, router)
+}
+
+/// Folder plugins among `plugins` whose tables or route prefix the core or an earlier plugin
+/// owns, by index, with the file and line of each clash (the loader would refuse them too,
+/// without the line).
+fn folder_conflicts(
+    plugins: &[Candidate],
+    core_prefixes: &[String],
+) -> Vec<(usize, Vec<folder::Problem>)> {
+    let mut owners = Owners {
+        tables: core_tables()
+            .into_iter()
+            .map(|t| (t.name, "the core".to_string()))
+            .collect(),
+        prefixes: core_prefixes
+            .iter()
+            .map(|p| (p.clone(), "the core".to_string()))
+            .collect(),
+    };
+    let mut found = Vec::new();
+    for (i, candidate) in plugins.iter().enumerate() {
+        let Ok(plugin) = candidate else { continue };
+        if let Some(folder) = plugin.folder() {
+            let problems = folder.conflicts(&owners);
+            if !problems.is_empty() {
+                found.push((i, problems));
+                continue;
+            }
+        }
+        let owner = format!("plugin {}", plugin.manifest().name);
+        for t in plugin.models() {
+            owners.tables.push((t.name, owner.clone()));
+        }
+        owners.prefixes.push((plugin.manifest().prefix(), owner));
+    }
+    found
+}
+
+/// The clashes of the last of `plugins` (a folder plugin being checked) with the core and
+/// the plugins before it.
+pub fn conflicts_of_last(plugins: &[Candidate]) -> Option<Vec<folder::Problem>> {
+    let resources: Vec<Arc<Resource>> = core_resources().into_iter().map(Arc::new).collect();
+    let prefixes: Vec<String> = core_routes(&resources)
+        .iter()
+        .map(|r| first_segments(&r.info.path))
+        .collect();
+    let last = plugins.len().checked_sub(1)?;
+    folder_conflicts(plugins, &prefixes)
+        .into_iter()
+        .find(|(i, _)| *i == last)
+        .map(|(_, p)| p)
 }
 
 /// `/api/assets/{id}` → `/api/assets`: the prefix a core route occupies.

@@ -3,5 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod demo;
+pub mod folders;
+pub mod live;
 pub mod plugins;
 pub mod scaffold;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
@@ -108,7 +108,30 @@ pub async fn perform(
         }
     };
     state.plugin_states.invalidate();
+    // A folder plugin installed or removed changes what is served: swap before answering, so
+    // the caller's next request finds it.
+    let folder = registry
+        .get(name)
+        .is_some_and(|p| p.plugin.folder().is_some());
+    if folder
+        && matches!(
+            action,
+            LifecycleAction::Install | LifecycleAction::Uninstall
+        )
+    {
+        state.reloader.reload().await;
+    }
     Ok(data)
+}
+
+/// GET /api/plugins/model.schema.json: the JSON Schema of a folder plugin's model.toml.
+pub async fn model_schema() -> Response {
+    let mut response = crate::plugin::folder::MODEL_SCHEMA.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/schema+json"),
+    );
+    response
 }
 
 /// GET /api/navigation — items of enabled plugins, by position.

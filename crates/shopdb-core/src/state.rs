@@ -46,7 +46,8 @@ pub struct StateInner {
     pub reloader: Arc<Reloader>,
 }
 
-type Reload = Box<dyn Fn() -> futures_util::future::BoxFuture<'static, ()> + Send + Sync>;
+type Reload =
+    Box<dyn Fn() -> futures_util::future::BoxFuture<'static, Option<AppState>> + Send + Sync>;
 
 /// How a handler asks for the served catalog to be rebuilt and swapped (a folder plugin
 /// installed or uninstalled): set by whoever assembles the server; a no-op until then.
@@ -60,10 +61,12 @@ impl Reloader {
         let _ = self.0.set(reload);
     }
 
-    /// Rebuilds and swaps; returns once requests see the new catalog.
-    pub async fn reload(&self) {
-        if let Some(reload) = self.0.get() {
-            reload().await;
+    /// Rebuilds and swaps; returns the new state once requests see it (None: nothing to
+    /// rebuild, as in a command that serves no requests).
+    pub async fn reload(&self) -> Option<AppState> {
+        match self.0.get() {
+            Some(reload) => reload().await,
+            None => None,
         }
     }
 }

@@ -65,9 +65,9 @@ impl Live {
         live.parts.reloader.set(Box::new(move || {
             let weak = weak.clone();
             Box::pin(async move {
-                if let Some(live) = weak.upgrade() {
-                    live.refresh(true).await;
-                }
+                let live = weak.upgrade()?;
+                live.refresh(true).await;
+                Some(live.current().state.clone())
             })
         }));
         tokio::spawn(poll(Arc::downgrade(&live)));

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
 use crate::http::query_pairs;
+use crate::plugin::folder::pack;
 use crate::plugin::lifecycle::{self, LifecycleAction, LifecycleError, PluginState};
 use crate::state::AppState;
 
@@ -122,6 +123,58 @@ pub async fn perform(
         state.reloader.reload().await;
     }
     Ok(data)
+}
+
+/// POST /api/plugins/upload — a packed folder plugin (the file `shopdb plugin pack` writes)
+/// as the body: checked, unpacked into the plugin folder and installed.
+pub async fn upload(
+    State(state): State<AppState>,
+    actor: crate::auth::Actor,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let bytes = axum::body::to_bytes(body, pack::MAX_PACKED)
+        .await
+        .map_err(|_| ApiError::too_large())?;
+    Ok(ok(install_packed(&state, &actor, &bytes).await?))
+}
+
+/// Checks, unpacks and installs a packed folder plugin (upload on the API or the admin page).
+pub async fn install_packed(
+    state: &AppState,
+    actor: &crate::auth::Actor,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let (name, plugin) = pack::unpack(bytes).map_err(|e| match e {
+        pack::PackError::TooLarge(_) => ApiError::too_large(),
+        pack::PackError::Invalid(_) => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            e.to_string(),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    if lifecycle::installed(&state.db).await?.contains_key(&name) {
+        return Err(ApiError::conflict(format!(
+            "plugin {name} is already installed: uninstall it first to install this file"
+        )));
+    }
+    if state
+        .registry
+        .get(&name)
+        .is_some_and(|p| p.plugin.folder().is_none())
+    {
+        return Err(ApiError::conflict(format!(
+            "{name} is a plugin built into this server: choose another name"
+        )));
+    }
+    pack::write_folder(&state.config.plugin_dir, &name, plugin.sources())
+        .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+    let fresh = state
+        .reloader
+        .reload()
+        .await
+        .unwrap_or_else(|| state.clone());
+    perform(&fresh, actor, &name, LifecycleAction::Install, false).await
 }
 
 /// GET /api/plugins/model.schema.json: the JSON Schema of a folder plugin's model.toml.

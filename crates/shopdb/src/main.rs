@@ -261,22 +261,31 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Create { name, plugin, role },
         } => {
-            if let Some(p) = &plugin {
-                let known: Vec<String> = shopdb::plugins::bundled()
-                    .into_iter()
-                    .filter_map(|c| c.ok())
-                    .map(|c| c.manifest().name.clone())
-                    .collect();
-                if !known.contains(p) {
-                    bail!("no plugin named '{p}': use one of {}", known.join(", "));
-                }
-            }
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }
             let config = load_config()?;
             let db = app::open_database(&config).await?;
             app::upgrade(&db).await?;
+            if let Some(p) = &plugin {
+                // The bundled plugins, and the folder plugins installed or in the folder.
+                let mut known: Vec<String> = shopdb::plugins::bundled()
+                    .into_iter()
+                    .filter_map(|c| c.ok())
+                    .map(|c| c.manifest().name.clone())
+                    .collect();
+                use shopdb_core::plugin::folder;
+                known.extend(
+                    folder::store::stored(&db)
+                        .await?
+                        .into_iter()
+                        .map(|(n, _)| n),
+                );
+                known.extend(folder::scan(&config.plugin_dir).into_iter().map(|(n, _)| n));
+                if !known.contains(p) {
+                    bail!("no plugin named '{p}': use one of {}", known.join(", "));
+                }
+            }
             let role = Role::parse(&role).context("unknown role")?;
             let token = create_token(
                 &db,

@@ -341,3 +341,6 @@ impl Plugin for FolderPlugin {
         Some(self)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1130,3 +1130,47 @@ fn the_folder_plugin_quickstart_works_as_written_on_postgresql() {
         folder_plugin_quickstart("quickstart-postgres", Some(db.url()));
     }
 }
+
+#[test]
+fn a_broken_folder_plugin_is_listed_with_its_line_and_strict_serve_refuses_to_start() {
+    let dir = temp_dir("broken-folder");
+    let made = shopdb(
+        &dir,
+        &["plugin", "new", "kiosks", "--description", "Kiosk PCs"],
+        &[],
+    );
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let model = dir.join("plugins.d/kiosks/model.toml");
+    let broken = std::fs::read_to_string(&model)
+        .unwrap()
+        .replace("name = \"model\"", "name = \"Model_Name\"");
+    std::fs::write(&model, broken).unwrap();
+    let checked = shopdb(&dir, &["plugin", "check", "kiosks"], &[]);
+    assert_eq!(checked.status.code(), Some(1));
+    assert!(
+        text(&checked.stderr)
+            .contains("plugins.d/kiosks/model.toml:24: table.kiosks.field.Model_Name.name"),
+        "{}",
+        text(&checked.stderr)
+    );
+    let listed = shopdb(&dir, &["plugin", "list"], &[]);
+    assert!(listed.status.success(), "{}", text(&listed.stderr));
+    let line = text(&listed.stdout)
+        .lines()
+        .find(|l| l.starts_with("kiosks"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        line.contains("[Quarantined]") && line.contains("model.toml:24"),
+        "{}",
+        text(&listed.stdout)
+    );
+    let strict = shopdb(&dir, &["serve", "--strict", "--bind", "127.0.0.1:1"], &[]);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        text(&strict.stderr).contains("kiosks"),
+        "{}",
+        text(&strict.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -79,7 +79,7 @@ pub fn check(dir: &Path) -> (Option<FolderPlugin>, Vec<Problem>) {
             let mut candidates = crate::plugins::bundled();
             let plugin: std::sync::Arc<dyn Plugin> = std::sync::Arc::new(plugin);
             candidates.push(Ok(plugin));
-            match crate::app::conflicts_of_last(&candidates) {
+            match crate::catalog::conflicts_of_last(&candidates) {
                 Some(problems) => (None, problems),
                 None => (FolderPlugin::load(dir).ok(), Vec::new()),
             }

@@ -1,6 +1,7 @@
 //! The `shopdb` binary's pieces, as a library so tests boot the server exactly as `main` does.
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod demo;
 pub mod folders;

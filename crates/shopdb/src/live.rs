@@ -15,7 +15,7 @@ use shopdb_core::plugin::states::REFRESH;
 use shopdb_core::state::AppState;
 use tower::ServiceExt;
 
-use crate::app::{Parts, assemble};
+use crate::catalog::{Parts, assemble};
 
 /// One built catalog.
 pub struct Served {

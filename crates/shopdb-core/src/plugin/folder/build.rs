@@ -226,52 +226,39 @@ fn validation_hook(t: &TableSpec) -> WriteHook {
 
 /// Why `value` breaks a rule of `f`, if it does.
 pub fn check_value(f: &Field, value: &Value) -> Result<(), String> {
-    match f.ty {
-        FieldType::Choice => {
-            if !value
-                .as_str()
-                .is_some_and(|v| f.choices.iter().any(|c| c == v))
-            {
-                return Err(format!("must be one of {}", f.choices.join(", ")));
-            }
-        }
-        FieldType::Integer | FieldType::Number => {
-            if let Some(n) = value.as_f64() {
-                if f.min.is_some_and(|m| n < m) {
-                    return Err(format!("must be at least {}", f.min.unwrap_or_default()));
-                }
-                if f.max.is_some_and(|m| n > m) {
-                    return Err(format!("must be at most {}", f.max.unwrap_or_default()));
-                }
-            }
-        }
-        FieldType::Url => {
-            let ok = value
-                .as_str()
-                .and_then(|v| url::Url::parse(v).ok())
-                .is_some_and(|u| u.has_host());
-            if !ok {
-                return Err("must be an absolute URL such as rtsp://10.0.0.5/stream".into());
-            }
-        }
-        FieldType::Ip => {
-            if value
-                .as_str()
-                .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
-                .is_none()
-            {
-                return Err("must be an IPv4 or IPv6 address".into());
-            }
-        }
-        _ => {}
+    let text = value.as_str();
+    let problem = match f.ty {
+        FieldType::Choice => (!text.is_some_and(|v| f.choices.iter().any(|c| c == v)))
+            .then(|| format!("must be one of {}", f.choices.join(", "))),
+        FieldType::Integer | FieldType::Number => value.as_f64().and_then(|n| out_of_range(f, n)),
+        FieldType::Url => (!text
+            .and_then(|v| url::Url::parse(v).ok())
+            .is_some_and(|u| u.has_host()))
+        .then(|| "must be an absolute URL such as rtsp://10.0.0.5/stream".to_string()),
+        FieldType::Ip => text
+            .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok())
+            .is_none()
+            .then(|| "must be an IPv4 or IPv6 address".to_string()),
+        _ => None,
+    };
+    if let Some(problem) = problem {
+        return Err(problem);
     }
-    if let (Some(p), Some(text)) = (&f.pattern, value.as_str()) {
+    if let (Some(p), Some(text)) = (&f.pattern, text) {
         let re = regex_lite::Regex::new(&anchored(p)).map_err(|e| e.to_string())?;
         if !re.is_match(text) {
             return Err(format!("must match the pattern {p}"));
         }
     }
     Ok(())
+}
+
+fn out_of_range(f: &Field, n: f64) -> Option<String> {
+    match (f.min, f.max) {
+        (Some(min), _) if n < min => Some(format!("must be at least {min}")),
+        (_, Some(max)) if n > max => Some(format!("must be at most {max}")),
+        _ => None,
+    }
 }
 
 pub fn navigation(spec: &Spec, prefix: &str) -> Vec<NavItem> {

@@ -61,6 +61,116 @@ pub fn is_plain_name(name: &str) -> bool {
     crate::is_valid_plugin_name(name)
 }
 
+/// Words SQLite, MariaDB or PostgreSQL reserve: not usable as table or field names.
+const SQL_WORDS: &[&str] = &[
+    "all",
+    "alter",
+    "analyze",
+    "and",
+    "any",
+    "as",
+    "asc",
+    "between",
+    "both",
+    "by",
+    "case",
+    "cast",
+    "check",
+    "collate",
+    "column",
+    "constraint",
+    "create",
+    "cross",
+    "current",
+    "default",
+    "delete",
+    "desc",
+    "distinct",
+    "div",
+    "drop",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "false",
+    "fetch",
+    "for",
+    "foreign",
+    "from",
+    "full",
+    "grant",
+    "group",
+    "having",
+    "in",
+    "index",
+    "inner",
+    "insert",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "join",
+    "key",
+    "keys",
+    "leading",
+    "left",
+    "like",
+    "limit",
+    "match",
+    "mod",
+    "natural",
+    "not",
+    "null",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "outer",
+    "primary",
+    "range",
+    "references",
+    "rename",
+    "replace",
+    "right",
+    "row",
+    "rows",
+    "select",
+    "set",
+    "some",
+    "table",
+    "then",
+    "to",
+    "trailing",
+    "true",
+    "union",
+    "unique",
+    "update",
+    "usage",
+    "user",
+    "using",
+    "values",
+    "when",
+    "where",
+    "window",
+    "with",
+];
+
+/// Why `name` cannot name a table or field, if it cannot.
+fn bad_name(name: &str) -> Option<String> {
+    if !is_plain_name(name) {
+        Some(format!(
+            "'{name}' must be lowercase concatenated: lowercase letters and digits, starting with a letter (no _, - or capitals)"
+        ))
+    } else if SQL_WORDS.contains(&name) {
+        Some(format!(
+            "'{name}' is a word the databases reserve: choose another name"
+        ))
+    } else {
+        None
+    }
+}
+
 /// The line (from 1) of byte `offset` in `text`.
 pub fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].matches('\n').count() + 1
@@ -190,11 +300,11 @@ fn asset_fields() -> Vec<String> {
 fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> TableSpec {
     let name = t.name.get_ref().clone();
     let here = format!("table.{name}");
-    if !is_plain_name(&name) {
+    if let Some(why) = bad_name(&name) {
         c.at(
             t.name.span(),
             &format!("{here}.name"),
-            format!("table name '{name}' must be lowercase letters and digits, starting with a letter (no _ or -)"),
+            format!("table name {why}"),
         );
     }
     let extends_assets = match &t.extends {
@@ -220,12 +330,9 @@ fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> T
         "assetid".to_string()
     } else {
         match &t.key {
-            Some(k) if !is_plain_name(k.get_ref()) => {
-                c.at(
-                    k.span(),
-                    &format!("{here}.key"),
-                    "the key must be lowercase letters and digits",
-                );
+            Some(k) if bad_name(k.get_ref()).is_some() => {
+                let why = bad_name(k.get_ref()).unwrap_or_default();
+                c.at(k.span(), &format!("{here}.key"), format!("the key {why}"));
                 k.get_ref().clone()
             }
             Some(k) => k.get_ref().clone(),
@@ -233,11 +340,16 @@ fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> T
         }
     };
     let mut fields: Vec<Field> = Vec::new();
-    let taken: Vec<String> = if extends_assets {
+    let mut taken: Vec<String> = if extends_assets {
         asset_fields()
     } else {
         vec![key.clone()]
     };
+    taken.extend(
+        crate::resource::MANAGED_COLUMNS
+            .iter()
+            .map(|c| c.to_string()),
+    );
     for f in &t.fields {
         let field = check_field(c, f, &here, earlier, &name);
         if fields.iter().any(|o| o.name == field.name) {
@@ -247,7 +359,10 @@ fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> T
                 "this field is declared twice",
             );
         } else if taken.contains(&field.name) {
-            let whose = if extends_assets {
+            let managed = crate::resource::MANAGED_COLUMNS.contains(&field.name.as_str());
+            let whose = if managed {
+                "a field the server keeps"
+            } else if extends_assets {
                 "an asset field"
             } else {
                 "the table's key"
@@ -316,11 +431,11 @@ fn check_field(
 ) -> Field {
     let name = f.name.get_ref().clone();
     let here = format!("{table}.field.{name}");
-    if !is_plain_name(&name) {
+    if let Some(why) = bad_name(&name) {
         c.at(
             f.name.span(),
             &format!("{here}.name"),
-            format!("field name '{name}' must be lowercase concatenated: lowercase letters and digits, starting with a letter (no _, - or capitals)"),
+            format!("field name {why}"),
         );
     }
     let ty = match FieldType::parse(f.kind.get_ref()) {

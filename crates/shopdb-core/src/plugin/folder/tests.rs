@@ -330,3 +330,27 @@ fn a_packed_plugin_round_trips_and_hostile_files_are_refused() {
     assert_eq!(plugin.sources(), &sources);
     assert!(matches!(unpack(b"junk"), Err(PackError::NotZip(_))));
 }
+
+#[test]
+fn names_the_databases_or_the_server_use_are_refused() {
+    let model = "[[table]]\nname = \"order\"\n[[table.field]]\nname = \"group\"\ntype = \"string\"\n\
+                 [[table.field]]\nname = \"version\"\ntype = \"integer\"\n\
+                 [[table]]\nname = \"cams\"\nextends = \"assets\"\n[[table.field]]\nname = \"serialnumber\"\ntype = \"string\"\n";
+    let found = problems(model).join("\n");
+    assert!(
+        found.contains("2:table.order.name: table name 'order' is a word the databases reserve"),
+        "{found}"
+    );
+    assert!(
+        found.contains("4:table.order.field.group.name: field name 'group' is a word"),
+        "{found}"
+    );
+    assert!(
+        found.contains("'version' is a field the server keeps"),
+        "{found}"
+    );
+    assert!(
+        found.contains("'serialnumber' is an asset field"),
+        "{found}"
+    );
+}

@@ -7,6 +7,8 @@ pub mod build;
 pub mod check;
 pub mod model;
 pub mod pack;
+pub mod problem;
+mod sections;
 pub mod spec;
 pub mod store;
 

@@ -136,13 +136,40 @@ impl FolderPlugin {
                 None
             }
         };
-        match (manifest, spec) {
-            (Some(manifest), Some(spec)) if problems.is_empty() => Ok(FolderPlugin {
+        let plugin = match (manifest, spec) {
+            (Some(manifest), Some(spec)) if problems.is_empty() => FolderPlugin {
                 manifest,
                 spec,
                 sources,
-            }),
-            _ => Err(problems),
+            },
+            _ => return Err(problems),
+        };
+        // A core table named, with its line; then what the loader checks of every plugin,
+        // Rust or folder (a core_version this framework does not offer, say).
+        let core = Owners {
+            tables: crate::core_schema::core_tables()
+                .into_iter()
+                .map(|t| (t.name, "the core".to_string()))
+                .collect(),
+            prefixes: Vec::new(),
+        };
+        let clashes = plugin.conflicts(&core);
+        if !clashes.is_empty() {
+            return Err(clashes);
+        }
+        let contract: Vec<Problem> = super::contract::problems(&plugin)
+            .into_iter()
+            .map(|message| Problem {
+                file: MODEL_FILE.into(),
+                line: 0,
+                key: "(plugin contract)".into(),
+                message,
+            })
+            .collect();
+        if contract.is_empty() {
+            Ok(plugin)
+        } else {
+            Err(contract)
         }
     }
 
@@ -318,6 +345,13 @@ impl Plugin for FolderPlugin {
             );
             build::widget_data(&ctx.db, &res, w).await
         })
+    }
+
+    fn searchable(&self) -> Vec<crate::search::SearchSpec> {
+        self.resources()
+            .into_iter()
+            .filter_map(|r| r.search)
+            .collect()
     }
 
     fn collector_schema(&self) -> Option<CollectorSchema> {

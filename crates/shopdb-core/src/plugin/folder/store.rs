@@ -53,3 +53,13 @@ pub fn save_statement(name: &str, sources: &Sources) -> (&'static str, Vec<SqlVa
 
 /// The statement that forgets `name`'s sources.
 pub const DELETE_SQL: &str = "DELETE FROM folderplugins WHERE pluginname = ?";
+
+/// The statements that replace the stored sources of an installed plugin `name` (after its
+/// tables were migrated to a new model), for the caller's transaction; every server then
+/// loads the new model.
+pub fn replace_statements(name: &str, sources: &Sources) -> [(&'static str, Vec<SqlValue>); 2] {
+    [
+        (DELETE_SQL, vec![SqlValue::text(name)]),
+        save_statement(name, sources),
+    ]
+}

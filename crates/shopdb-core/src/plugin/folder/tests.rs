@@ -354,3 +354,36 @@ fn names_the_databases_or_the_server_use_are_refused() {
         "{found}"
     );
 }
+
+#[test]
+fn the_quickstart_model_keeps_the_plugin_contract() {
+    let doc = include_str!("../../../../../docs/PLUGIN-QUICKSTART.md");
+    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
+    let model = &doc[start..start + doc[start..].find("```").expect("its end")];
+    let plugin = FolderPlugin::from_sources(
+        "cameras",
+        Sources {
+            manifest: MANIFEST.into(),
+            model: model.into(),
+        },
+    )
+    .unwrap_or_else(|p| panic!("{}", super::describe(&p)));
+    crate::plugin::contract::check(&plugin);
+    assert_eq!(plugin.searchable()[0].url, "/cameras/{id}");
+    let too_new = MANIFEST.replace(">=1.0.0,<2.0.0", ">=9.0.0");
+    let refused = FolderPlugin::from_sources(
+        "cameras",
+        Sources {
+            manifest: too_new,
+            model: model.into(),
+        },
+    );
+    assert!(describe_err(refused).contains("PluginVersion"));
+}
+
+fn describe_err(r: Result<FolderPlugin, Vec<super::Problem>>) -> String {
+    match r {
+        Ok(_) => String::new(),
+        Err(p) => super::describe(&p),
+    }
+}

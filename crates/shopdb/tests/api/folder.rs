@@ -243,6 +243,10 @@ backend_tests! {
         assert_eq!(app.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
         assert_eq!(app.count("folderplugins").await, 0);
         assert_eq!(plugin(app.get("/api/plugins").await.data(), "cameras")["state"], "available");
+        // Installed again: new, empty tables; the asset itself stayed with the core.
+        assert_eq!(app.post("/api/plugins/cameras/install", json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras").await.body["meta"]["total"], 0);
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.status, StatusCode::OK);
     }
 
     async fn an_install_on_one_server_is_live_on_another_within_seconds(app) {

@@ -407,6 +407,9 @@ pub struct Resource {
     pub field_schemas: Vec<(String, Value)>,
     /// Columns of the list page, in order; empty: the pages choose.
     pub list: Vec<String>,
+    /// Fields whose value is one of a fixed list (a folder plugin's `choice`): forms offer
+    /// the list as a drop-down. Enforcing it is the resource's hooks' job.
+    pub choices: Vec<(String, Vec<String>)>,
 }
 
 /// What a record's search entries were before a write (see `Resource::index`).
@@ -447,6 +450,7 @@ impl Resource {
             normalize: Vec::new(),
             field_schemas: Vec::new(),
             list: Vec::new(),
+            choices: Vec::new(),
         }
     }
 

@@ -218,6 +218,11 @@ backend_tests! {
         let doc = app.get("/api/openapi.json").await;
         assert!(doc.body["paths"].get("/api/cameras/{id}").is_some());
         assert!(doc.body["paths"].get("/api/cameras/lenses").is_some());
+        let form = app.get("/cameras/new").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let html = form.body.as_str().unwrap_or_default();
+        assert!(html.contains(r#"<select id="f-resolution""#) && html.contains(r#"<option value="4K""#), "a drop-down of the choices");
+        assert!(html.contains("Host name"), "the model's label");
         let settings = app.get("/api/settings").await;
         assert!(settings.body.to_string().contains("stalehours"), "{}", settings.body);
 

@@ -157,6 +157,9 @@ pub fn resource(plugin: &str, spec: &Spec, t: &TableSpec, path: &str) -> Resourc
         if let Some(l) = lookup(spec, f) {
             r.lookups.push(l);
         }
+        if f.ty == FieldType::Choice {
+            r.choices.push((f.name.clone(), f.choices.clone()));
+        }
         if f.ty == FieldType::Mac {
             r.normalize_field(
                 &f.name,

@@ -36,6 +36,8 @@ CROSS_FIELD = [
     r"cannot be related to itself",
     r"cannot be driven by itself",
     r"must be a PNG, JPEG or WebP image",
+    # two items of one list with the same key (a printer's supply levels)
+    r"is given twice$",
 ]
 ALLOWED = re.compile("|".join(STATE_DEPENDENT + CROSS_FIELD))
 # 3. A value whose validity is arithmetic, not syntax: a subnet's address must have no bits

@@ -131,6 +131,44 @@ fn check_shape(
     }
 }
 
+/// The records of a push body: one record (a JSON object) or `{"records": [...]}` with 1 to
+/// [`MAX_BATCH`] entries. Each entry is then checked on its own by [`prepare`].
+pub fn records_of(body: Value) -> Result<Vec<Value>, ApiError> {
+    let records = match body {
+        Value::Object(mut m) if m.contains_key("records") => match m.remove("records") {
+            Some(Value::Array(items)) => items,
+            _ => return Err(ApiError::bad_request("records must be an array of objects")),
+        },
+        body @ Value::Object(_) => vec![body],
+        _ => {
+            return Err(ApiError::bad_request(
+                "send one record (a JSON object) or {\"records\": [...]}",
+            ));
+        }
+    };
+    if records.is_empty() {
+        return Err(ApiError::bad_request("records is empty"));
+    }
+    if records.len() > MAX_BATCH {
+        return Err(ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("at most {MAX_BATCH} records per request"),
+        ));
+    }
+    Ok(records)
+}
+
+/// One pushed record checked against the collector schema and put in the forms the resource
+/// stores (MAC and IP spellings, …), before any database work; field → reason otherwise.
+pub fn prepare(
+    schema: &CollectorSchema,
+    res: &Resource,
+    raw: &Value,
+) -> Result<Map<String, Value>, Map<String, Value>> {
+    check_shape(schema, raw).and_then(|record| res.normalized(&record))
+}
+
 /// What a pushed record turned out to be: an existing record (with the match field that
 /// recognised it when it was not the identity), a new one, or a record that cannot be told
 /// apart from others.
@@ -858,8 +896,7 @@ pub async fn ingest(
     let mut shaped: Vec<Option<Map<String, Value>>> = Vec::with_capacity(records.len());
     let mut early: Vec<Option<Value>> = Vec::with_capacity(records.len());
     for raw in records {
-        let checked = check_shape(schema, raw).and_then(|record| res.normalized(&record));
-        match checked {
+        match prepare(schema, res, raw) {
             Ok(record) => {
                 shaped.push(Some(record));
                 early.push(None);

@@ -711,14 +711,25 @@ impl Resource {
         }
     }
 
+    /// The WHERE and ORDER BY clauses of a list with their bound values: every value a
+    /// request gives is bound, never written into the SQL; unknown fields and sorts are a 400.
+    pub fn list_clauses(
+        &self,
+        dialect: Dialect,
+        params: &ListParams,
+    ) -> Result<(String, String, Vec<SqlValue>), ApiError> {
+        let (filter, values) = self.where_sql(dialect, params)?;
+        let order = self.order_sql(params.sort.as_deref())?;
+        Ok((filter, order, values))
+    }
+
     async fn list_page(
         &self,
         db: &Db,
         params: &ListParams,
         want_json: bool,
     ) -> Result<(PageRows, i64), ApiError> {
-        let (filter, mut values) = self.where_sql(db.dialect(), params)?;
-        let order = self.order_sql(params.sort.as_deref())?;
+        let (filter, order, mut values) = self.list_clauses(db.dialect(), params)?;
         // Joined names are only needed for counting when `q` searches one of them.
         let q_uses_lookups = params.q.is_some()
             && self

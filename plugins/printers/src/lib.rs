@@ -5,6 +5,7 @@
 //! the flat list print-mapping scripts read, and `GET /api/printers/nearest` finds the printers
 //! closest to a PC on the floor map.
 
+pub mod levels;
 pub mod nearest;
 pub mod routes;
 pub mod store;
@@ -17,6 +18,7 @@ use shopdb_core::anyhow;
 use shopdb_core::api::Route;
 use shopdb_core::catalog;
 use shopdb_core::futures_util::future::BoxFuture;
+use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
     Manifest, NavItem, Plugin, PluginContext, SettingDef, SettingKind, Widget, WidgetSize,
@@ -50,7 +52,14 @@ pub fn plugin() -> Candidate {
     }))
 }
 
+/// The printers table as it is now: the baseline plus what later migrations added.
 pub fn printers_table() -> Table {
+    printers_baseline()
+}
+
+/// The table as migration 1 created it; recorded steps never change, so a column added later
+/// goes into `printers_table` and a migration of its own.
+fn printers_baseline() -> Table {
     Table::new("printers")
         .column(Column::integer("assetid").references("assets", "assetid", OnDelete::Cascade))
         .column(Column::string("hostname", 100).unique().label("Host name"))
@@ -123,11 +132,22 @@ impl Plugin for PrintersPlugin {
     }
 
     fn models(&self) -> Vec<Table> {
-        vec![printers_table()]
+        vec![printers_table(), levels::printersupplies_table()]
+    }
+
+    fn migrations(&self) -> Vec<Migration> {
+        vec![
+            Migration::new(1, "baseline", vec![Step::CreateTable(printers_baseline())]),
+            Migration::new(
+                2,
+                "last known supply levels",
+                vec![Step::CreateTable(levels::printersupplies_table())],
+            ),
+        ]
     }
 
     fn routes(&self) -> Vec<Route> {
-        vec![routes::supplies_route()]
+        vec![routes::supplies_route(), routes::report_supplies_route()]
     }
 
     /// The print-mapping routes live outside the generic resource, as in the old system.

@@ -6,16 +6,16 @@ use shopdb_core::auth::Role;
 use shopdb_core::axum::extract::{Path, RawQuery, State};
 use shopdb_core::axum::http::Method;
 use shopdb_core::axum::response::Response;
-use shopdb_core::axum::routing::get;
+use shopdb_core::axum::routing::{get, put};
 use shopdb_core::error::{ApiError, ApiResult, ok};
-use shopdb_core::http::query_pairs;
+use shopdb_core::http::{JsonBody, query_pairs};
 use shopdb_core::plugin::PluginContext;
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::state::AppState;
 
 use crate::nearest::{self, LocationTree};
-use crate::zabbix::ZabbixService;
-use crate::{PLUGIN, store};
+use crate::zabbix::{ZabbixService, low_supply_percent};
+use crate::{PLUGIN, levels, store};
 
 const VIEWER: Access = Access::Role(Role::Viewer);
 
@@ -40,10 +40,35 @@ pub fn supplies_route() -> Route {
         "lowsupplypercent": {"type": "integer"},
         "supplies": {"type": "array", "items": {"type": "object", "properties": {
             "name": {"type": "string"}, "key": {"type": "string"}, "level": {"type": "number"},
-            "low": {"type": "boolean"}, "updated": {"type": "string", "nullable": true}}}},
+            "low": {"type": "boolean"}, "updated": {"type": "string", "nullable": true},
+            "readat": {"type": "string"}, "source": {"type": "string", "enum": ["zabbix", "reported"]}}}},
+        "stored": {"type": "boolean"},
         "device": {"type": "array", "items": {"type": "object", "properties": {
             "name": {"type": "string"}, "key": {"type": "string"}, "value": {"type": "string"},
             "updated": {"type": "string", "nullable": true}}}}}}))
+}
+
+pub fn report_supplies_route() -> Route {
+    Route::new(
+        Method::PUT,
+        "/api/printers/{id}/supplies",
+        Access::Role(Role::Editor),
+        PLUGIN,
+        "Store a printer's supply levels read by a script (SNMP, the printer's web page): they \
+         replace what is stored and are shown while Zabbix cannot answer",
+        put(report_supplies),
+    )
+    .request(json!({"type": "object", "required": ["supplies"], "additionalProperties": false,
+        "properties": {"supplies": {"type": "array", "maxItems": levels::MAX_SUPPLIES, "items": {
+            "type": "object", "required": ["name", "level"], "additionalProperties": false,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "\\S"},
+                "level": {"type": "number", "minimum": 0, "maximum": 100},
+                "key": {"type": "string", "minLength": 1, "maxLength": 150, "pattern": "\\S",
+                        "description": "tells two supplies apart; the name in lower case when left out"}}}}}}))
+    .response(json!({"type": "array", "items": {"type": "object", "properties": {
+        "name": {"type": "string"}, "key": {"type": "string"}, "level": {"type": "number"},
+        "low": {"type": "boolean"}, "readat": {"type": "string"}, "source": {"type": "string"}}}}))
 }
 
 pub fn legacy_route() -> Route {
@@ -109,6 +134,26 @@ async fn supplies(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     data["assetid"] = json!(printer.assetid);
     data["hostname"] = json!(printer.hostname);
     Ok(ok(data))
+}
+
+/// PUT /api/printers/{id}/supplies
+async fn report_supplies(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let id = parse_id(&id)?;
+    store::find_printer_host(&state.db, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no printer with assetid {id}")))?;
+    let report: Vec<_> = levels::parse_report(&body)
+        .map_err(ApiError::validation)?
+        .into_iter()
+        .map(|level| (level, None))
+        .collect();
+    levels::save(&state.db, id, &report, levels::REPORTED).await?;
+    let threshold = low_supply_percent(&context(&state)?).await?;
+    Ok(ok(json!(levels::load(&state.db, id, threshold).await?)))
 }
 
 /// GET /api/printers/legacy[?locationid=N | ?location=NAME]

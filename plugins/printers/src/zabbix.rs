@@ -20,7 +20,8 @@ use shopdb_core::plugin::PluginContext;
 use shopdb_core::serde_json::{Value, json};
 use tokio::net::TcpStream;
 
-use crate::{printers_context, store};
+pub use crate::levels::Supply;
+use crate::{levels, printers_context, store};
 
 /// The name other code looks the service up by: `ctx.service::<ZabbixService>("zabbix")`.
 pub const SERVICE: &str = "zabbix";
@@ -100,19 +101,6 @@ fn unavailable(status: ZabbixStatus, message: impl Into<String>) -> Unavailable 
     }
 }
 
-/// One toner, ink, drum … level.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Supply {
-    pub name: String,
-    pub key: String,
-    /// Percent left.
-    pub level: f64,
-    /// At or below `lowsupplypercent`.
-    pub low: bool,
-    /// When Zabbix last got the value.
-    pub updated: Option<String>,
-}
-
 /// One device-status item (printer status, error state, ping), its value mapped to text when
 /// Zabbix has a value map for it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -134,6 +122,8 @@ pub struct SupplyReport {
     pub checkedat: String,
     pub lowsupplypercent: i64,
     pub supplies: Vec<Supply>,
+    /// True when `supplies` are the last levels stored (Zabbix could not give them now).
+    pub stored: bool,
     pub device: Vec<DeviceStatus>,
 }
 
@@ -235,6 +225,7 @@ impl ZabbixService {
             checkedat: shopdb_core::util::now(),
             lowsupplypercent: threshold,
             supplies: Vec::new(),
+            stored: false,
             device: Vec::new(),
         };
         let params = json!({
@@ -274,7 +265,19 @@ impl ZabbixService {
         let Some(printer) = store::find_printer_host(&ctx.db, assetid).await? else {
             return Ok(None);
         };
-        let report = self.host_report(ctx, &printer.zabbixhost).await?;
+        let mut report = self.host_report(ctx, &printer.zabbixhost).await?;
+        if report.status == ZabbixStatus::Ok && !report.supplies.is_empty() {
+            // Kept for when Zabbix cannot answer; a failure here only costs that.
+            if let Err(e) = levels::save_from_zabbix(&ctx.db, assetid, &report.supplies).await {
+                tracing::warn!(error = %e, assetid, "printers: cannot store supply levels");
+            }
+        } else {
+            let stored = levels::load(&ctx.db, assetid, report.lowsupplypercent).await?;
+            report.stored = !stored.is_empty();
+            if report.stored {
+                report.supplies = stored;
+            }
+        }
         Ok(Some((printer, report)))
     }
 
@@ -305,7 +308,7 @@ impl ZabbixService {
     }
 }
 
-async fn low_supply_percent(ctx: &PluginContext) -> anyhow::Result<i64> {
+pub async fn low_supply_percent(ctx: &PluginContext) -> anyhow::Result<i64> {
     Ok(printers_context(ctx)
         .setting("lowsupplypercent")
         .await?
@@ -391,7 +394,25 @@ pub async fn low_supplies_widget(
                     .collect();
                 (json!({"status": ZabbixStatus::Ok, "message": null}), low)
             }
-            Err(why) => (json!(why), Vec::new()),
+            // The last levels stored, each with when it was read.
+            Err(why) => {
+                let low = levels::low(&ctx.db, threshold)
+                    .await?
+                    .into_iter()
+                    .flat_map(|l| {
+                        printers
+                            .iter()
+                            .filter(move |p| p.assetid == l.assetid)
+                            .map(move |p| {
+                                json!({"assetid": p.assetid, "assetnumber": p.assetnumber,
+                                   "hostname": p.hostname, "name": p.name,
+                                   "supply": l.supply.name, "level": l.supply.level,
+                                   "readat": l.supply.readat})
+                            })
+                    })
+                    .collect();
+                (json!(why), low)
+            }
         }
     };
     low.sort_by(|a, b| {
@@ -471,6 +492,8 @@ pub fn supply(item: &Value, threshold: i64) -> Option<Supply> {
         level,
         low: level <= threshold as f64,
         updated: Some(updated),
+        readat: None,
+        source: None,
     })
 }
 

@@ -7,8 +7,15 @@ document.addEventListener("DOMContentLoaded", () => {
   try {
     const env = await shopdb.api("GET", "/api/printers/" + box.dataset.printer + "/supplies");
     const r = env.data;
-    if (r.status !== "ok") { state.textContent = r.message || r.status; state.className = "error"; return; }
-    state.textContent = r.supplies.length ? "From Zabbix host " + r.zabbixhost + ", checked " + r.checkedat + "." : "Zabbix has no supply levels for " + r.zabbixhost + ".";
+    if (r.stored) {
+      const first = r.supplies[0];
+      const from = first.source === "zabbix" ? "from Zabbix" : "reported by a script";
+      state.textContent = "Last known levels, " + from + ", stored " + new Date(first.readat).toLocaleString() + ". Now: " + (r.message || r.status);
+    } else if (r.status !== "ok") {
+      state.textContent = r.message || r.status; state.className = "error"; return;
+    } else {
+      state.textContent = r.supplies.length ? "From Zabbix host " + r.zabbixhost + ", checked " + r.checkedat + "." : "Zabbix has no supply levels for " + r.zabbixhost + ".";
+    }
     const ns = "http://www.w3.org/2000/svg";
     r.supplies.forEach((s, i) => {
       const y = i * 26;

@@ -211,23 +211,44 @@ impl Plugin for UsbPlugin {
     }
 
     fn static_files(&self) -> Vec<(String, String)> {
-        vec![("desk.js".into(), include_str!("../static/desk.js").into())]
+        vec![
+            ("desk.js".into(), include_str!("../static/desk.js").into()),
+            (
+                "checkouts.js".into(),
+                include_str!("../static/checkouts.js").into(),
+            ),
+        ]
     }
 
     fn templates(&self) -> Vec<(String, String)> {
-        vec![(
-            "usb/desk.html".into(),
-            include_str!("../templates/desk.html").into(),
-        )]
+        vec![
+            (
+                "usb/desk.html".into(),
+                include_str!("../templates/desk.html").into(),
+            ),
+            (
+                "usb/checkouts.html".into(),
+                include_str!("../templates/checkouts.html").into(),
+            ),
+        ]
     }
 
     fn pages(&self) -> Vec<shopdb_core::plugin::Page> {
-        vec![shopdb_core::plugin::Page {
-            path: "/usb/desk".into(),
-            title: "USB desk".into(),
-            template: "usb/desk.html".into(),
-            role: Some(shopdb_core::auth::Role::Editor),
-        }]
+        vec![
+            shopdb_core::plugin::Page {
+                path: "/usb/desk".into(),
+                title: "USB desk".into(),
+                template: "usb/desk.html".into(),
+                role: Some(shopdb_core::auth::Role::Editor),
+            },
+            // Every loan, newest first: who had which drive, for how long, returned how.
+            shopdb_core::plugin::Page {
+                path: "/usb/checkouts".into(),
+                title: "USB loan history".into(),
+                template: "usb/checkouts.html".into(),
+                role: Some(shopdb_core::auth::Role::Viewer),
+            },
+        ]
     }
 
     fn navigation_items(&self) -> Vec<NavItem> {

@@ -251,31 +251,7 @@ pub async fn collect(
             "plugin {plugin} has a collector schema but no asset resource"
         ))
     })?;
-    let records = match body {
-        Value::Object(ref m) if m.contains_key("records") => match m.get("records") {
-            Some(Value::Array(items)) => items.clone(),
-            _ => return Err(ApiError::bad_request("records must be an array of objects")),
-        },
-        Value::Object(_) => vec![body],
-        _ => {
-            return Err(ApiError::bad_request(
-                "send one record (a JSON object) or {\"records\": [...]}",
-            ));
-        }
-    };
-    if records.is_empty() {
-        return Err(ApiError::bad_request("records is empty"));
-    }
-    if records.len() > crate::collector::MAX_BATCH {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!(
-                "at most {} records per request",
-                crate::collector::MAX_BATCH
-            ),
-        ));
-    }
+    let records = crate::collector::records_of(body)?;
     let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await;
     let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
     if count("created") > 0 {

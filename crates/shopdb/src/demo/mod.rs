@@ -189,6 +189,7 @@ pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
     let mut subnets_seen: HashSet<String> = HashSet::new();
     let mut pcs: HashMap<usize, i64> = HashMap::new();
     let mut drives = Vec::new();
+    let mut printers = Vec::new();
     let subnets = on("network").then(|| state.resource("network/subnets"));
     let mut done = 0usize;
     while done < assets {
@@ -239,6 +240,7 @@ pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
                     pcs.insert(n, id);
                 }
                 Kind::Usb if on("usb") => drives.push(id),
+                Kind::Printer if on("printers") => printers.push((id, n)),
                 _ => {}
             }
             tally.add(what, 1);
@@ -251,6 +253,9 @@ pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
         }
     }
 
+    if on("printers") {
+        records::read_supplies(db, &printers).await?;
+    }
     if on("usb") {
         let loans = records::lend(db, &actor, &drives).await?;
         tally.add("USB loans", loans);

@@ -607,6 +607,43 @@ impl Site {
     }
 }
 
+/// Stores supply levels for each printer as a script reading the printers would report them:
+/// toner, drum and waste box, four toners on the colour models (every third, as `record`
+/// makes them); every fifth printer, the first included, is low on black toner.
+pub async fn read_supplies(db: &Db, printers: &[(i64, usize)]) -> anyhow::Result<()> {
+    for (k, &(id, n)) in printers.iter().enumerate() {
+        let colour = n.is_multiple_of(3);
+        let toners: &[&str] = if colour {
+            &["Black", "Cyan", "Magenta", "Yellow"]
+        } else {
+            &["Black"]
+        };
+        let mut names: Vec<String> = toners.iter().map(|t| format!("{t} toner")).collect();
+        names.extend(["Drum unit".to_string(), "Waste toner box".to_string()]);
+        let levels: Vec<(printers::levels::Reported, Option<String>)> = names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let level = if i == 0 && k % 5 == 0 {
+                    (n % 9 + 3) as f64
+                } else {
+                    (20 + (n * 37 + i * 53) % 80) as f64
+                };
+                let supply = printers::levels::Reported {
+                    key: name.to_lowercase(),
+                    name,
+                    level,
+                };
+                (supply, None)
+            })
+            .collect();
+        printers::levels::save(db, id, &levels, printers::levels::REPORTED)
+            .await
+            .with_context(|| format!("cannot store demo supply levels of printer {id}"))?;
+    }
+    Ok(())
+}
+
 /// Lends some of `drives` at the USB desk: the first is overdue, the second came back, and
 /// every third after them is out now. Returns how many loans were made.
 pub async fn lend(db: &Db, actor: &Actor, drives: &[i64]) -> anyhow::Result<usize> {

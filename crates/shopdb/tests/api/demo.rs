@@ -118,6 +118,14 @@ backend_tests! {
         page(&app, &format!("/equipment/{machine}"), &["MC-0000"]).await;
         let printer = first_id(&app.get("/api/printers").await, "assetid");
         page(&app, &format!("/printers/{printer}"), &["WJ-PRN-"]).await;
+        page(&app, "/usb/checkouts", &["USB loan history"]).await;
+        // Printers have supply levels, as a script reading them would report: shown without Zabbix.
+        let levels = app.get(&format!("/api/printers/{printer}/supplies")).await;
+        assert_eq!(levels.data()["stored"], true, "{}", levels.body);
+        let names: Vec<&str> = levels.data()["supplies"].as_array().unwrap().iter().filter_map(|s| s["name"].as_str()).collect();
+        assert!(names.contains(&"Black toner") && names.contains(&"Drum unit"), "{names:?}");
+        let printers_widget = dash.data().as_array().unwrap().iter().find(|w| w["name"] == "printer_supplies").unwrap();
+        assert!(printers_widget["data"]["lowcount"].as_i64().unwrap() >= 1, "one printer in five runs low: {printers_widget}");
 
         // A second run adds, numbered after the first, and keeps what is there.
         shopdb::demo::seed(&app.state, 40).await.expect("second run");

@@ -12,6 +12,7 @@ mod collector;
 mod computers;
 mod demo;
 mod equipment;
+mod faults;
 mod folder;
 mod migrations;
 mod network;

@@ -372,6 +372,77 @@ backend_tests! {
 }
 
 backend_tests! {
+    async fn supply_levels_are_kept_and_shown_while_zabbix_cannot_answer(app) {
+        install(&app, "printers").await;
+        let ship = printer(&app, json!({"assetnumber": "PRN-0042", "hostname": "PRN-SHIP-01"})).await;
+        let supplies = format!("/api/printers/{ship}/supplies");
+        let levels = |r: &Value| -> Vec<(String, f64, bool, String)> {
+            r["supplies"].as_array().unwrap().iter()
+                .map(|s| (s["name"].as_str().unwrap().to_string(), s["level"].as_f64().unwrap(),
+                          s["low"].as_bool().unwrap(), s["source"].as_str().unwrap_or("").to_string()))
+                .collect()
+        };
+
+        // Nothing known yet: Zabbix is not set up, so there is nothing to show.
+        let none = app.get(&supplies).await;
+        assert_eq!((none.data()["status"].clone(), none.data()["stored"].clone()), (json!("notconfigured"), json!(false)));
+
+        // A script that reads the printer itself reports its levels.
+        let put = app.put(&supplies, json!({"supplies": [
+            {"name": "Black toner", "level": 9}, {"name": "Drum unit", "level": 71.5, "key": "drum"}]})).await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.body);
+        let shown = app.get(&supplies).await;
+        let d = shown.data();
+        assert_eq!((d["status"].clone(), d["stored"].clone()), (json!("notconfigured"), json!(true)), "{}", shown.body);
+        assert_eq!(levels(d), vec![
+            ("Black toner".to_string(), 9.0, true, "reported".to_string()),
+            ("Drum unit".to_string(), 71.5, false, "reported".to_string()),
+        ]);
+        assert!(d["supplies"][0]["readat"].as_str().is_some_and(|t| t.ends_with('Z')));
+        let w = widget(&app.get("/api/dashboard").await.body);
+        assert_eq!(w["data"]["zabbix"]["status"], "notconfigured", "{w}");
+        assert_eq!((w["data"]["lowcount"].clone(), w["data"]["low"][0]["supply"].clone()), (json!(1), json!("Black toner")), "{w}");
+
+        // Bad reports are refused, naming the field, and change nothing.
+        for (body, field) in [
+            (json!({"supplies": [{"name": "Black toner", "level": 150}]}), "supplies[0].level"),
+            (json!({"supplies": [{"name": "Cyan", "level": 5}, {"name": "cyan", "level": 6}]}), "supplies[1].key"),
+            (json!({"levels": []}), "supplies"),
+        ] {
+            let bad = app.put(&supplies, body).await;
+            assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+            assert!(bad.body["error"]["details"].get(field).is_some(), "{field}: {}", bad.body);
+        }
+        assert_eq!(levels(app.get(&supplies).await.data()).len(), 2, "the stored levels are untouched");
+        let other = app.asset(json!({"assetnumber": "CNC-9"})).await["assetid"].as_i64().unwrap();
+        let not_printer = app.put(&format!("/api/printers/{other}/supplies"), json!({"supplies": []})).await;
+        assert_eq!(not_printer.status, StatusCode::NOT_FOUND);
+        let viewer = app.login_as("vera", shopdb_core::auth::Role::Viewer).await;
+        let refused = app.call(Method::PUT, &supplies, Some(&viewer), Some(json!({"supplies": []}))).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+        // Zabbix answering replaces them; when it goes away its last answer is shown.
+        set(&app, "zabbixurl", json!(fake_zabbix().await)).await;
+        set(&app, "zabbixtoken", json!(ZABBIX_TOKEN)).await;
+        let live = app.get(&supplies).await;
+        assert_eq!((live.data()["status"].clone(), live.data()["stored"].clone()), (json!("ok"), json!(false)));
+        set(&app, "zabbixurl", json!(closed_port().await)).await;
+        let down = app.get(&supplies).await;
+        let d = down.data();
+        assert_eq!((d["status"].clone(), d["stored"].clone()), (json!("unreachable"), json!(true)), "{}", down.body);
+        assert_eq!(levels(d), vec![
+            ("Black toner level".to_string(), 8.0, true, "zabbix".to_string()),
+            ("Drum unit level".to_string(), 64.0, false, "zabbix".to_string()),
+        ]);
+        assert_eq!(app.count("printersupplies").await, 2);
+
+        // Deleting the printer deletes its levels.
+        assert_eq!(app.delete(&format!("/api/printers/{ship}")).await.status, StatusCode::OK);
+        assert_eq!(app.count("printersupplies").await, 0);
+    }
+}
+
+backend_tests! {
     async fn a_printer_cannot_take_an_address_a_pc_holds(app) {
         for p in ["network", "computers", "printers"] {
             assert_eq!(app.post(&format!("/api/plugins/{p}/install"), json!({})).await.status, StatusCode::OK);

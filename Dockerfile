@@ -28,13 +28,15 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/*
 RUN useradd --system --user-group --uid 10001 --home-dir /app --shell /usr/sbin/nologin shopdb \
-    && mkdir -p /app/data \
+    && mkdir -p /app/data /app/plugins.d \
     && chown -R shopdb:shopdb /app
 COPY --from=build /usr/local/bin/shopdb /usr/local/bin/shopdb
 
 WORKDIR /app
 # SQLite database (the default DATABASE_URL sqlite://data/shopdb.sqlite lands here).
 VOLUME ["/app/data"]
+# Folder plugins (docs/PLUGIN-FOLDER.md): mount a volume or a host folder here.
+ENV SHOPDB_PLUGIN_DIR=/app/plugins.d
 USER shopdb
 
 # `shopdb serve` takes its --bind from SHOPDB_BIND; inside a container it must

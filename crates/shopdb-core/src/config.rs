@@ -16,7 +16,11 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "SHOPDB_BIND",
     "SHOPDB_LOG",
     "SHOPDB_SESSION_HOURS",
+    "SHOPDB_PLUGIN_DIR",
 ];
+
+/// Where folder plugins live unless `SHOPDB_PLUGIN_DIR` says otherwise.
+pub const DEFAULT_PLUGIN_DIR: &str = "plugins.d";
 
 /// A secret whose `Debug` and `Display` never show the value.
 #[derive(Clone, Default)]
@@ -59,6 +63,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// How long a login lasts.
     pub session_hours: i64,
+    /// Folder plugins, one folder each (`SHOPDB_PLUGIN_DIR`, default `./plugins.d`).
+    pub plugin_dir: std::path::PathBuf,
 }
 
 impl Config {
@@ -71,6 +77,7 @@ impl Config {
             cors_origins: Vec::new(),
             cookie_secure: false,
             session_hours: 12,
+            plugin_dir: DEFAULT_PLUGIN_DIR.into(),
         }
     }
 
@@ -170,6 +177,11 @@ impl Config {
             },
         };
 
+        let plugin_dir = get("SHOPDB_PLUGIN_DIR")
+            .filter(|d| !d.trim().is_empty())
+            .unwrap_or_else(|| DEFAULT_PLUGIN_DIR.into())
+            .into();
+
         (
             Config {
                 database_url,
@@ -178,6 +190,7 @@ impl Config {
                 cors_origins,
                 cookie_secure,
                 session_hours,
+                plugin_dir,
             },
             problems,
         )

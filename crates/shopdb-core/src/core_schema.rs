@@ -254,6 +254,17 @@ pub fn pluginmodels() -> Table {
         .primary_key(&["pluginname"])
 }
 
+/// The model of each installed folder plugin, so every server process loads the same one.
+pub fn folderplugins() -> Table {
+    Table::new("folderplugins")
+        .column(Column::string("pluginname", 64))
+        .column(Column::text("manifest"))
+        .column(Column::text("model"))
+        .column(Column::string("checksum", 64))
+        .column(Column::timestamp("storeddate"))
+        .primary_key(&["pluginname"])
+}
+
 /// One row per searchable record, kept current on every write.
 pub fn searchindex() -> Table {
     Table::new("searchindex")
@@ -295,6 +306,7 @@ pub fn core_tables() -> Vec<Table> {
         plugins(),
         searchindex(),
         pluginmodels(),
+        folderplugins(),
     ]
 }
 
@@ -302,7 +314,8 @@ pub fn core_chain() -> Chain {
     // Tables added by later migrations are not part of the baseline.
     let baseline = core_tables()
         .into_iter()
-        .filter(|t| t.name != "pluginmodels")
+        // Added by later steps; the baseline stays as it was released.
+        .filter(|t| t.name != "pluginmodels" && t.name != "folderplugins")
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
             _ => t,
@@ -349,6 +362,11 @@ pub fn core_chain() -> Chain {
             Migration::new(4, "assets_by_location_index", assets_by_location_index()),
             Migration::new(5, "collector_scale", collector_scale()),
             Migration::new(6, "plugin_models", vec![Step::CreateTable(pluginmodels())]),
+            Migration::new(
+                7,
+                "folder_plugins",
+                vec![Step::CreateTable(folderplugins())],
+            ),
         ],
     }
 }

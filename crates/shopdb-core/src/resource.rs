@@ -405,6 +405,11 @@ pub struct Resource {
     /// document (an enum, a range, a pattern): replaces the schema the column alone gives.
     /// Set with [`Resource::constrain`] next to the code that enforces it.
     pub field_schemas: Vec<(String, Value)>,
+    /// Columns of the list page, in order; empty: the pages choose.
+    pub list: Vec<String>,
+    /// Fields whose value is one of a fixed list (a folder plugin's `choice`): forms offer
+    /// the list as a drop-down. Enforcing it is the resource's hooks' job.
+    pub choices: Vec<(String, Vec<String>)>,
 }
 
 /// What a record's search entries were before a write (see `Resource::index`).
@@ -444,6 +449,8 @@ impl Resource {
             readonly: Vec::new(),
             normalize: Vec::new(),
             field_schemas: Vec::new(),
+            list: Vec::new(),
+            choices: Vec::new(),
         }
     }
 

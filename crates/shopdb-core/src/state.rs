@@ -42,6 +42,33 @@ pub struct StateInner {
     pub hook_env: Arc<crate::resource::HookEnv>,
     /// Credentials verified in the last second.
     pub verified: crate::auth::session::VerifiedCache,
+    /// Rebuilds what the server serves after this process installed or removed a plugin.
+    pub reloader: Arc<Reloader>,
+}
+
+type Reload =
+    Box<dyn Fn() -> futures_util::future::BoxFuture<'static, Option<AppState>> + Send + Sync>;
+
+/// How a handler asks for the served catalog to be rebuilt and swapped (a folder plugin
+/// installed or uninstalled): set by whoever assembles the server; a no-op until then.
+/// Other processes notice the same change by polling the database.
+#[derive(Default)]
+pub struct Reloader(std::sync::OnceLock<Reload>);
+
+impl Reloader {
+    /// Sets the rebuild; the first call wins.
+    pub fn set(&self, reload: Reload) {
+        let _ = self.0.set(reload);
+    }
+
+    /// Rebuilds and swaps; returns the new state once requests see it (None: nothing to
+    /// rebuild, as in a command that serves no requests).
+    pub async fn reload(&self) -> Option<AppState> {
+        match self.0.get() {
+            Some(reload) => reload().await,
+            None => None,
+        }
+    }
 }
 
 impl AppState {

@@ -113,8 +113,16 @@ pub async fn fields(
     let mut out = Vec::new();
     for (c, group) in form_columns(res) {
         let lookup = res.lookups.iter().find(|l| l.column == c.name);
+        let choices = res.choices.iter().find(|(f, _)| *f == c.name);
         let (kind, options) = match (lookup, c.ty) {
             (Some(l), _) => ("select", options(db, &l.table, &l.key, &l.display).await),
+            (None, _) if choices.is_some() => (
+                "select",
+                choices
+                    .into_iter()
+                    .flat_map(|(_, list)| list.iter().map(|v| json!({"value": v, "label": v})))
+                    .collect(),
+            ),
             (None, ColumnType::Boolean) => ("checkbox", Vec::new()),
             (None, ColumnType::Integer) => ("number", Vec::new()),
             (None, ColumnType::Float) => ("decimal", Vec::new()),

@@ -112,3 +112,29 @@ document.addEventListener("submit", (e) => {
   const question = e.target instanceof HTMLFormElement && e.target.dataset.confirm;
   if (question && !window.confirm(question)) e.preventDefault();
 });
+
+// The admin plugins page: a packed folder plugin uploaded, checked and installed.
+(function pluginUpload() {
+  const form = document.getElementById("plugin-upload");
+  if (!form) return;
+  const out = document.getElementById("plugin-upload-error");
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = document.getElementById("plugin-file").files[0];
+    if (!file) {
+      out.textContent = "Choose a file first";
+      return;
+    }
+    out.textContent = "";
+    const res = await fetch("/api/plugins/upload", {
+      method: "POST", credentials: "same-origin", body: file,
+      headers: { "Content-Type": "application/zip", "X-CSRF-Token": shopdb.csrf() },
+    });
+    const env = await res.json().catch(() => ({ success: false, error: { message: "unexpected answer (" + res.status + ")" } }));
+    if (env.success) {
+      location.href = "/admin/plugins?done=" + encodeURIComponent("Installed " + env.data.plugin + ": it is enabled");
+    } else {
+      out.textContent = env.error.message;
+    }
+  });
+})();

@@ -1,28 +1,42 @@
 //! Assembling the server: open the database, bring the schema up to date, build the router.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use shopdb_core::api::{self, routes::collector_routes, routes::core_routes, routes::crud_routes};
-use shopdb_core::catalog::core_resources;
 use shopdb_core::config::Config;
 use shopdb_core::core_schema::{core_chain, core_tables};
 use shopdb_core::db::Db;
 use shopdb_core::migrate;
 use shopdb_core::plugin::Registry;
 use shopdb_core::plugin::registry::Candidate;
-use shopdb_core::plugin::states::PluginStates;
-use shopdb_core::resource::{HookEnv, Resource};
+use shopdb_core::resource::Resource;
 use shopdb_core::settings::{add_setting, get_setting};
-use shopdb_core::state::{AppState, StateInner};
+use shopdb_core::state::AppState;
 use shopdb_core::util::random_token;
 
-/// A ready server: its state and its router.
+/// A ready server: the state and router requests see now, and the router to serve, which
+/// hands each request to the current one.
 pub struct App {
+    /// The state as it was built at start (commands and tests read it); after a folder
+    /// plugin is installed or removed, [`App::current`] has the rebuilt one.
     pub state: AppState,
+    /// Serves every request with the catalog current when it arrives.
     pub router: Router,
+    live: Arc<crate::live::Live>,
+}
+
+impl App {
+    /// The state requests are served with now.
+    pub fn current(&self) -> AppState {
+        self.live.current().state.clone()
+    }
+
+    /// Rebuilds the catalog now if the installed folder plugins or the plugin folder changed
+    /// (what the background poll does every two seconds).
+    pub async fn refresh(&self) {
+        self.live.refresh(false).await;
+    }
 }
 
 /// Opens the database named by the configuration.
@@ -83,110 +97,21 @@ async fn signing_key(db: &Db, config: &Config) -> anyhow::Result<Vec<u8>> {
         .into_bytes())
 }
 
-/// Builds the application on an opened, migrated database with the given plugins.
+/// Builds the application on an opened, migrated database with the given plugins (and the
+/// folder plugins installed in the database or found in the plugin folder). A background
+/// task notices folder plugins installed or removed by any process and swaps the catalog.
 pub async fn build_with(config: Config, db: Db, plugins: Vec<Candidate>) -> anyhow::Result<App> {
     let key = signing_key(&db, &config)
         .await
         .context("cannot read the signing key")?;
-    let resources: Vec<Arc<Resource>> = core_resources().into_iter().map(Arc::new).collect();
-    let mut routes = core_routes(&resources);
-    let core_prefixes: Vec<String> = routes
-        .iter()
-        .map(|r| first_segments(&r.info.path))
-        .collect();
-    let prefixes: Vec<&str> = core_prefixes.iter().map(String::as_str).collect();
-    let registry = Registry::load(plugins, &core_tables(), &prefixes);
-    for p in &registry.loaded {
-        let name = p.manifest.name.clone();
-        let mut contributed = p.plugin.routes();
-        p.plugin.init(&mut contributed);
-        for res in &p.resources {
-            contributed.extend(crud_routes(res));
-        }
-        if let Some(schema) = p.plugin.collector_schema() {
-            contributed.extend(collector_routes(&name, &schema));
-        }
-        routes.extend(contributed.into_iter().map(|r| r.plugin(&name)));
-    }
-    let plugin_names: Vec<String> = registry
-        .loaded
-        .iter()
-        .map(|p| p.manifest.name.clone())
-        .collect();
-    shopdb_core::api::routes::name_plugins(&mut routes, &plugin_names);
-    let access = routes
-        .iter()
-        .map(|r| {
-            (
-                (r.info.method.clone(), r.info.path.clone()),
-                (r.info.access, r.info.plugin.clone()),
-            )
-        })
-        .collect::<HashMap<_, _>>();
-    let infos = routes.iter().map(|r| r.info.clone()).collect();
-    let mut all_resources: HashMap<String, Arc<Resource>> = resources
-        .iter()
-        .map(|r| (r.path.clone(), r.clone()))
-        .collect();
-    for p in &registry.loaded {
-        for r in &p.resources {
-            all_resources.insert(r.path.clone(), r.clone());
-        }
-    }
-    let mut tables = core_tables();
-    tables.extend(registry.tables());
-    let plugin_states = Arc::new(PluginStates::default());
-    let hook_env = Arc::new(HookEnv {
-        services: registry.services.clone(),
-        tables: core_tables()
-            .into_iter()
-            .map(|t| (None, t))
-            .chain(registry.loaded.iter().flat_map(|p| {
-                p.tables
-                    .iter()
-                    .map(|t| (Some(p.manifest.name.clone()), t.clone()))
-            }))
-            .collect(),
-        plugin_states: plugin_states.clone(),
-        asset_delete_hooks: registry
-            .loaded
-            .iter()
-            .flat_map(|p| {
-                p.resources
-                    .iter()
-                    .filter(|r| r.extension.is_some() && !r.hooks.before_delete.is_empty())
-                    .map(|r| (p.manifest.name.clone(), r.hooks.before_delete.clone()))
-            })
-            .collect(),
-    });
-    for r in all_resources.values() {
-        r.hooks.bind(hook_env.clone());
-    }
-    let state = AppState::new(StateInner {
-        db,
-        config,
-        signing_key: key,
-        resources: all_resources,
-        tables,
-        access,
-        routes: infos,
-        registry: Arc::new(registry),
-        plugin_states,
-        hook_env,
-        verified: Default::default(),
-    });
-    let https = state.config.cookie_secure;
-    let router = api::router(state.clone(), routes)
-        .merge(shopdb_web::router(state.clone()))
-        .layer(axum::middleware::from_fn(move |req, next| {
-            shopdb_core::security::add_headers(https, req, next)
-        }));
-    Ok(App { state, router })
-}
-
-/// `/api/assets/{id}` → `/api/assets`: the prefix a core route occupies.
-fn first_segments(path: &str) -> String {
-    path.split('/').take(3).collect::<Vec<_>>().join("/")
+    let live = crate::live::Live::start(config, db, key, plugins).await?;
+    let served = live.current();
+    let router = crate::live::router(&live);
+    Ok(App {
+        state: served.state.clone(),
+        router,
+        live,
+    })
 }
 
 /// The loader's verdict on the bundled plugins, without building a server.

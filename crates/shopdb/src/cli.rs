@@ -90,10 +90,24 @@ pub enum Command {
 pub enum PluginCommand {
     /// One line per plugin: name, version, state (and why, when quarantined).
     List,
-    /// Run the plugin's migrations and on_install; it starts enabled.
+    /// Run the plugin's migrations and on_install; it starts enabled (on running servers too).
     Install {
-        /// The plugin's name, as `shopdb plugin list` shows it.
+        /// The plugin's name, as `shopdb plugin list` shows it, or a file `shopdb plugin pack`
+        /// wrote (it is checked and unpacked into the plugin folder first).
         name: String,
+    },
+    /// Check a folder plugin: every problem with its file, line and key; exit 1 if any.
+    Check {
+        /// The plugin's name (a folder in SHOPDB_PLUGIN_DIR) or the path of its folder.
+        target: String,
+    },
+    /// Pack a folder plugin into one file that another site installs.
+    Pack {
+        /// The plugin's name (a folder in SHOPDB_PLUGIN_DIR) or the path of its folder.
+        target: String,
+        /// Where to write it; default NAME-VERSION.zip here.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
     },
     /// Remove the plugin's tables (after writing a backup), migrations, settings and search entries.
     Uninstall {
@@ -125,18 +139,22 @@ pub enum PluginCommand {
     /// Run every installed plugin's pending migrations and lossless model steps (safe to
     /// repeat).
     UpgradeAll,
-    /// Generate a plugin crate under plugins/NAME that builds and passes the contract check.
+    /// Generate a folder plugin in SHOPDB_PLUGIN_DIR that passes `plugin check` (or, with
+    /// --rust, a plugin crate under plugins/NAME).
     New {
         /// Lowercase letters and digits, starting with a letter.
         name: String,
         /// One line saying what the plugin tracks (goes into its manifest).
         #[arg(long)]
         description: String,
-        /// Replace an existing plugins/NAME.
+        /// Replace an existing plugin of that name.
         #[arg(long)]
         overwrite: bool,
-        /// Generate a standalone crate in DIR instead (not added to the binary).
+        /// Generate a Rust plugin crate (needs a ShopDB checkout and a rebuild).
         #[arg(long)]
+        rust: bool,
+        /// With --rust: generate a standalone crate in DIR instead (not added to the binary).
+        #[arg(long, requires = "rust")]
         dir: Option<std::path::PathBuf>,
     },
 }

@@ -2,6 +2,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -273,22 +274,31 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Token {
             command: TokenCommand::Create { name, plugin, role },
         } => {
-            if let Some(p) = &plugin {
-                let known: Vec<String> = shopdb::plugins::bundled()
-                    .into_iter()
-                    .filter_map(|c| c.ok())
-                    .map(|c| c.manifest().name.clone())
-                    .collect();
-                if !known.contains(p) {
-                    bail!("no plugin named '{p}': use one of {}", known.join(", "));
-                }
-            }
             if name.trim().is_empty() {
                 bail!("--name must not be empty");
             }
             let config = load_config()?;
             let db = app::open_database(&config).await?;
             app::upgrade(&db).await?;
+            if let Some(p) = &plugin {
+                // The bundled plugins, and the folder plugins installed or in the folder.
+                let mut known: Vec<String> = shopdb::plugins::bundled()
+                    .into_iter()
+                    .filter_map(|c| c.ok())
+                    .map(|c| c.manifest().name.clone())
+                    .collect();
+                use shopdb_core::plugin::folder;
+                known.extend(
+                    folder::store::stored(&db)
+                        .await?
+                        .into_iter()
+                        .map(|(n, _)| n),
+                );
+                known.extend(folder::scan(&config.plugin_dir).into_iter().map(|(n, _)| n));
+                if !known.contains(p) {
+                    bail!("no plugin named '{p}': use one of {}", known.join(", "));
+                }
+            }
             let role = Role::parse(&role).context("unknown role")?;
             let token = create_token(
                 &db,
@@ -315,11 +325,54 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 
 async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
     use shopdb_core::plugin::lifecycle;
+    let plugin_dir = || Config::from_env().0.plugin_dir;
+    match &command {
+        PluginCommand::New {
+            name,
+            description,
+            overwrite,
+            rust: false,
+            ..
+        } => {
+            let dir = shopdb::folders::scaffold(&plugin_dir(), name, description, *overwrite)?;
+            println!("created folder plugin {name} in {}", dir.display());
+            println!("next steps:");
+            println!(
+                "  1. edit {}: replace the example fields with the fields a {name} record needs",
+                dir.join("model.toml").display()
+            );
+            println!("  2. shopdb plugin check {name}");
+            println!(
+                "  3. shopdb plugin install {name}      (live on running servers within seconds)"
+            );
+            println!("  4. shopdb plugin list                ({name} 0.1.0 [Enabled])");
+            return Ok(ExitCode::SUCCESS);
+        }
+        PluginCommand::Check { target } => {
+            let ok = shopdb::folders::check_command(&plugin_dir(), target)?;
+            return Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        PluginCommand::Pack { target, output } => {
+            let file = shopdb::folders::pack_command(&plugin_dir(), target, output.clone())?;
+            println!("packed {target} into {}", file.display());
+            println!(
+                "install it on another site with: shopdb plugin install {}",
+                file.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     if let PluginCommand::New {
         name,
         description,
         overwrite,
         dir,
+        ..
     } = command
     {
         let checkout = shopdb::scaffold::find_checkout(&std::env::current_dir()?)?;
@@ -347,7 +400,20 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let app = app::start_without_plugin_migrations(load_config()?).await?;
+    let config = load_config()?;
+    // A packed file is checked and unpacked into the plugin folder, then installed by name.
+    let command = match command {
+        PluginCommand::Install { name } if Path::new(&name).is_file() => {
+            let unpacked = shopdb::folders::unpack_file(&config.plugin_dir, Path::new(&name))?;
+            println!(
+                "unpacked {name} into {}",
+                config.plugin_dir.join(&unpacked).display()
+            );
+            PluginCommand::Install { name: unpacked }
+        }
+        other => other,
+    };
+    let app = app::start_without_plugin_migrations(config).await?;
     let (db, registry) = (&app.state.db, &app.state.registry);
     match command {
         PluginCommand::List => {
@@ -365,6 +431,12 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 println!("applied {chain} {v} {n}");
             }
             println!("installed {name} [Enabled]");
+            if registry
+                .get(&name)
+                .is_some_and(|p| p.plugin.folder().is_some())
+            {
+                println!("running servers load {name} within a few seconds");
+            }
         }
         PluginCommand::Uninstall { name, keep_data } => {
             let done = lifecycle::uninstall(
@@ -409,7 +481,9 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 println!("applied {chain} {v} {n}");
             }
         }
-        PluginCommand::New { .. } => unreachable!("handled above"),
+        PluginCommand::New { .. } | PluginCommand::Check { .. } | PluginCommand::Pack { .. } => {
+            unreachable!("handled above")
+        }
         PluginCommand::UpgradeAll => {
             let mut failed = false;
             for (name, outcome) in lifecycle::upgrade_all(db, registry).await? {

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
 use crate::http::query_pairs;
+use crate::plugin::folder::pack;
 use crate::plugin::lifecycle::{self, LifecycleAction, LifecycleError, PluginState};
 use crate::state::AppState;
 
@@ -108,7 +109,82 @@ pub async fn perform(
         }
     };
     state.plugin_states.invalidate();
+    // A folder plugin installed or removed changes what is served: swap before answering, so
+    // the caller's next request finds it.
+    let folder = registry
+        .get(name)
+        .is_some_and(|p| p.plugin.folder().is_some());
+    if folder
+        && matches!(
+            action,
+            LifecycleAction::Install | LifecycleAction::Uninstall
+        )
+    {
+        state.reloader.reload().await;
+    }
     Ok(data)
+}
+
+/// POST /api/plugins/upload — a packed folder plugin (the file `shopdb plugin pack` writes)
+/// as the body: checked, unpacked into the plugin folder and installed.
+pub async fn upload(
+    State(state): State<AppState>,
+    actor: crate::auth::Actor,
+    body: axum::body::Body,
+) -> ApiResult<Response> {
+    let bytes = axum::body::to_bytes(body, pack::MAX_PACKED)
+        .await
+        .map_err(|_| ApiError::too_large())?;
+    Ok(ok(install_packed(&state, &actor, &bytes).await?))
+}
+
+/// Checks, unpacks and installs a packed folder plugin (upload on the API or the admin page).
+pub async fn install_packed(
+    state: &AppState,
+    actor: &crate::auth::Actor,
+    bytes: &[u8],
+) -> Result<Value, ApiError> {
+    let (name, plugin) = pack::unpack(bytes).map_err(|e| match e {
+        pack::PackError::TooLarge(_) => ApiError::too_large(),
+        pack::PackError::Invalid(_) => ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_plugin",
+            e.to_string(),
+        ),
+        other => ApiError::bad_request(other.to_string()),
+    })?;
+    if lifecycle::installed(&state.db).await?.contains_key(&name) {
+        return Err(ApiError::conflict(format!(
+            "plugin {name} is already installed: uninstall it first to install this file"
+        )));
+    }
+    if state
+        .registry
+        .get(&name)
+        .is_some_and(|p| p.plugin.folder().is_none())
+    {
+        return Err(ApiError::conflict(format!(
+            "{name} is a plugin built into this server: choose another name"
+        )));
+    }
+    pack::write_folder(&state.config.plugin_dir, &name, plugin.sources())
+        .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+    let fresh = state
+        .reloader
+        .reload()
+        .await
+        .unwrap_or_else(|| state.clone());
+    perform(&fresh, actor, &name, LifecycleAction::Install, false).await
+}
+
+/// GET /api/plugins/model.schema.json: the JSON Schema of a folder plugin's model.toml.
+pub async fn model_schema() -> Response {
+    let mut response = crate::plugin::folder::MODEL_SCHEMA.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/schema+json"),
+    );
+    response
 }
 
 /// GET /api/navigation — items of enabled plugins, by position.

@@ -178,6 +178,10 @@ pub fn core_routes(resources: &[Arc<Resource>]) -> Vec<Route> {
             .binary(&["image/png", "image/jpeg", "image/webp", "image/svg+xml"]),
         Route::new(Method::DELETE, "/api/locations/{id}/floorplan", EDITOR, "locations", "Remove a location's floor plan", delete(assets::delete_floorplan)),
         Route::new(Method::GET, "/api/plugins", VIEWER, "plugins", "Every plugin with its state (available, enabled, disabled, quarantined) and reason", get(plugins::list)),
+        Route::new(Method::GET, "/api/plugins/model.schema.json", Access::Public, "plugins", "JSON Schema of a folder plugin's model.toml (for editors)", get(plugins::model_schema))
+            .binary(&["application/schema+json"]),
+        Route::new(Method::POST, "/api/plugins/upload", ADMIN, "plugins", "Install a packed folder plugin (the body is the file `shopdb plugin pack` writes, at most 1 MiB)", post(plugins::upload))
+            .fails_with(413),
         Route::new(Method::POST, "/api/plugins/{name}/{action}", ADMIN, "plugins", "install, enable, disable or uninstall (?keep_data=true) a plugin", post(plugins::action))
             .path_param("action", json!({"type": "string", "enum": ["install", "enable", "disable", "uninstall"]}))
             .query("keep_data", json!({"type": "boolean"}), false, "uninstall: keep the plugin's tables"),

@@ -290,17 +290,21 @@ fn find<'a>(registry: &'a Registry, name: &str) -> Result<&'a LoadedPlugin, Life
     }
 }
 
-/// Runs `sql` on the plugins table with an audit entry for plugin `name`, in one transaction.
+/// Runs `sql` on the plugins table (and `also`) with an audit entry for plugin `name`, in one
+/// transaction.
 async fn write_state(
     db: &Db,
     actor: &Actor,
     name: &str,
     (action, before, after): (Action, Value, Value),
-    sql: &str,
-    values: &[SqlValue],
+    (sql, values): (&str, &[SqlValue]),
+    also: Option<(&str, Vec<SqlValue>)>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.begin().await?;
     db.query_with(sql, values).execute(&mut *tx).await?;
+    if let Some((sql, values)) = also {
+        db.query_with(sql, &values).execute(&mut *tx).await?;
+    }
     audit_plugin(db, &mut tx, actor, name, (action, before, after)).await?;
     tx.commit().await
 }
@@ -387,8 +391,10 @@ pub async fn install(
         actor,
         name,
         (Action::Created, json!({}), json!({"version": version, "state": ENABLED})),
-        "INSERT INTO plugins (pluginname, version, state, installeddate, modifieddate) VALUES (?, ?, ?, ?, ?)",
-        &[SqlValue::text(name), SqlValue::text(version), SqlValue::text(ENABLED), SqlValue::text(&stamp), SqlValue::text(&stamp)],
+        ("INSERT INTO plugins (pluginname, version, state, installeddate, modifieddate) VALUES (?, ?, ?, ?, ?)",
+        &[SqlValue::text(name), SqlValue::text(version), SqlValue::text(ENABLED), SqlValue::text(&stamp), SqlValue::text(&stamp)]),
+        // A folder plugin's model goes with it, for every other server process to load.
+        p.plugin.folder().map(|f| super::folder::store::save_statement(name, f.sources())),
     )
     .await?;
     if let Err(e) = p.plugin.on_enable(&ctx).await {
@@ -451,12 +457,15 @@ pub async fn set_enabled(
             json!({"state": current}),
             json!({"state": wanted}),
         ),
-        "UPDATE plugins SET state = ?, modifieddate = ? WHERE pluginname = ?",
-        &[
-            SqlValue::text(wanted),
-            SqlValue::text(now()),
-            SqlValue::text(name),
-        ],
+        (
+            "UPDATE plugins SET state = ?, modifieddate = ? WHERE pluginname = ?",
+            &[
+                SqlValue::text(wanted),
+                SqlValue::text(now()),
+                SqlValue::text(name),
+            ],
+        ),
+        None,
     )
     .await?;
     Ok(())
@@ -551,6 +560,7 @@ pub async fn uninstall(
         "DELETE FROM settings WHERE scope = ?",
         "DELETE FROM searchindex WHERE plugin = ?",
         "DELETE FROM plugins WHERE pluginname = ?",
+        super::folder::store::DELETE_SQL,
     ] {
         db.query(sql)
             .bind(name.to_string())

@@ -5,6 +5,7 @@
 //! `plugins` table so every server process agrees.
 
 pub mod contract;
+pub mod folder;
 pub mod lifecycle;
 pub mod manifest;
 pub mod registry;
@@ -409,5 +410,11 @@ pub trait Plugin: Send + Sync + 'static {
 
     fn on_disable<'a>(&'a self, _ctx: &'a PluginContext) -> BoxFuture<'a, anyhow::Result<()>> {
         done()
+    }
+
+    /// Set by folder plugins only (a Rust plugin keeps the default): the folder plugin behind
+    /// this value, whose sources install stores in the database for every server process.
+    fn folder(&self) -> Option<&folder::FolderPlugin> {
+        None
     }
 }

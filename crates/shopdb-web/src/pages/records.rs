@@ -162,6 +162,17 @@ async fn api_error(web: &Web, user: &PageUser, e: ApiError) -> Response {
 
 /// Columns a list shows: the record's name, then what tells records apart at a glance.
 fn list_columns(res: &Resource) -> Vec<String> {
+    if !res.list.is_empty() {
+        // Chosen by the resource (a folder plugin's `list`); a reference shows its name.
+        return res
+            .list
+            .iter()
+            .map(|c| match res.lookups.iter().find(|l| &l.column == c) {
+                Some(l) => l.alias.clone(),
+                None => c.clone(),
+            })
+            .collect();
+    }
     let mut cols: Vec<String> = Vec::new();
     let is_asset = res.table.name == "assets";
     if is_asset {

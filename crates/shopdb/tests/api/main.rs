@@ -14,6 +14,7 @@ mod demo;
 mod equipment;
 mod evolve;
 mod faults;
+mod folder;
 mod migrations;
 mod network;
 mod notifications;

@@ -215,6 +215,33 @@ impl TestApp {
         }
     }
 
+    /// Another server on the same database with the bundled plugins and the folder plugins
+    /// in `dir` (a second process, in effect).
+    pub async fn with_plugin_dir(&self, dir: &std::path::Path) -> TestApp {
+        let mut config = Config::for_database(&self._db.url);
+        config.plugin_dir = dir.to_path_buf();
+        let app = app::start(config).await.expect("app with a plugin folder");
+        TestApp {
+            router: app.router,
+            state: app.state,
+            backend: self.backend,
+            admin: self.admin.clone(),
+            _db: self._db.clone(),
+        }
+    }
+
+    /// Sends raw bytes with the admin's token.
+    pub async fn post_bytes(&self, path: &str, token: &str, bytes: Vec<u8>) -> Reply {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/zip")
+            .body(Body::from(bytes))
+            .expect("request");
+        self.send(req).await
+    }
+
     pub fn db(&self) -> &Db {
         &self.state.db
     }

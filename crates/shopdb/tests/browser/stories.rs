@@ -855,3 +855,103 @@ async fn an_admin_disables_a_plugin_and_its_navigation_goes() -> anyhow::Result<
     b.quit().await?;
     h.finish()
 }
+
+/// A folder plugin packed at another site (what `shopdb plugin pack cameras` writes).
+fn packed_cameras() -> anyhow::Result<Vec<u8>> {
+    use shopdb_core::plugin::folder::{Sources, pack};
+    let manifest = r#"{"name": "cameras", "version": "1.0.0", "description": "Network cameras",
+  "core_version": ">=1.0.0,<2.0.0"}"#;
+    let model = r#"[[table]]
+name = "cameras"
+extends = "assets"
+label = "Camera"
+title = "hostname"
+
+[[table.field]]
+name = "hostname"
+type = "string"
+required = true
+unique = true
+label = "Host name"
+help = "As the camera announces itself on the network"
+
+[[table.field]]
+name = "fps"
+type = "integer"
+min = 1
+max = 240
+label = "Frames per second"
+
+[nav]
+label = "Cameras"
+position = 40
+"#;
+    pack::pack(
+        "cameras",
+        &Sources {
+            manifest: manifest.into(),
+            model: model.into(),
+        },
+    )
+}
+
+#[tokio::test]
+async fn an_admin_uploads_a_packed_plugin_and_creates_a_record_through_its_form()
+-> anyhow::Result<()> {
+    let h = harness!("folderplugin");
+    let file = h.dir.join("cameras-1.0.0.zip");
+    std::fs::write(&file, packed_cameras()?)?;
+    let b = h.browser().await?;
+    log_in(&h, &b).await?;
+
+    b.goto(&h.url("/admin/plugins")).await?;
+    b.wait_find("form#plugin-upload", WAIT).await?;
+    let nav = "nav#nav a[data-plugin=\"cameras\"]";
+    ensure!(
+        b.find_maybe(nav).await?.is_none(),
+        "no cameras before the upload"
+    );
+    b.find("input#plugin-file")
+        .await?
+        .send_keys(file.to_str().context("a UTF-8 path")?)
+        .await?;
+    b.find("form#plugin-upload button[type=submit]")
+        .await?
+        .click()
+        .await?;
+    wait_for_text(&b, "#plugin-done", "Installed cameras").await?;
+    wait_for_text(&b, "tr[data-plugin=\"cameras\"] .state", "enabled").await?;
+    assert_page_clean(&h, &b, &[]).await?;
+
+    // Its navigation item leads to its list, and its form creates a camera.
+    b.wait_find(nav, WAIT).await?.click().await?;
+    wait_for_path(&h, &b, "/cameras").await?;
+    b.wait_find("a#new-record", WAIT).await?.click().await?;
+    wait_for_path(&h, &b, "/cameras/new").await?;
+    b.wait_find("form#record-form", WAIT).await?;
+    let form = b.find("form#record-form").await?.text().await?;
+    ensure!(
+        form.contains("Host name") && form.contains("As the camera announces itself"),
+        "the model's label and help text: {form}"
+    );
+    fill(&b, "assetnumber", "CAM-0001").await?;
+    fill(&b, "hostname", "cam-gate-01").await?;
+    fill(&b, "fps", "500").await?;
+    b.find("button#save").await?.click().await?;
+    wait_for_text(&b, "form#record-form", "must be at most 240").await?;
+    fill(&b, "fps", "25").await?;
+    b.find("button#save").await?.click().await?;
+    wait_for_text(&b, "h1#record-title", "cam-gate-01").await?;
+    ensure!(detail_field(&b, "fps").await? == "25");
+    screenshot(&b, "folder-plugin-detail").await?;
+    // The refused save answered 422, as a form with a mistake does.
+    assert_page_clean(&h, &b, &["status of 422"]).await?;
+
+    let found = h.api("GET", "/api/cameras", None).await?;
+    ensure!(
+        found[0]["assetnumber"] == json!("CAM-0001"),
+        "saved: {found}"
+    );
+    b.quit().await?;
+    h.finish()
+}

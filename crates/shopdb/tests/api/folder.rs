@@ -1,0 +1,340 @@
+//! Folder plugins: a manifest.json and a model.toml in the plugin folder, installed and
+//! served without a restart, checked with file and line, shared as one packed file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+use shopdb_core::plugin::folder::{Sources, pack};
+
+use crate::backend_tests;
+use crate::support::TestApp;
+
+fn manifest(name: &str) -> String {
+    format!(
+        r#"{{
+  "name": "{name}",
+  "version": "1.0.0",
+  "description": "Network cameras",
+  "core_version": ">=1.0.0,<2.0.0",
+  "dependencies": []
+}}"#
+    )
+}
+
+const CAMERAS: &str = r#"
+[[table]]
+name = "cameras"
+extends = "assets"
+label = "Camera"
+title = "hostname"
+subtitle = "streamurl"
+search = ["hostname", "streamurl"]
+list = ["hostname", "resolution", "fps"]
+
+[[table.field]]
+name = "hostname"
+type = "string"
+length = 100
+required = true
+unique = true
+label = "Host name"
+
+[[table.field]]
+name = "streamurl"
+type = "url"
+
+[[table.field]]
+name = "resolution"
+type = "choice"
+choices = ["720p", "1080p", "4K"]
+
+[[table.field]]
+name = "fps"
+type = "integer"
+min = 1
+max = 240
+
+[[table.field]]
+name = "poeport"
+type = "string"
+length = 20
+pattern = "[A-Za-z]*[0-9]+(/[0-9]+)*"
+
+[[table.field]]
+name = "macaddress"
+type = "mac"
+
+[[table]]
+name = "lenses"
+title = "lensname"
+
+[[table.field]]
+name = "lensname"
+type = "string"
+required = true
+
+[[table.field]]
+name = "camera"
+type = "reference"
+references = "cameras"
+
+[nav]
+label = "Cameras"
+position = 40
+
+[[widget]]
+name = "camerasbyresolution"
+title = "Cameras by resolution"
+kind = "bars"
+field = "resolution"
+
+[[widget]]
+name = "fourk"
+title = "4K cameras"
+kind = "list"
+filter = { resolution = "4K" }
+
+[collector]
+identity = "hostname"
+match = ["serialnumber", "macaddress"]
+
+[[setting]]
+key = "stalehours"
+type = "integer"
+default = 24
+"#;
+
+/// A plugin folder holding `plugins` (name, model.toml), removed with the guard.
+struct PluginDir(PathBuf);
+
+impl PluginDir {
+    fn new(plugins: &[(&str, &str)]) -> PluginDir {
+        let dir = std::env::temp_dir().join(format!(
+            "shopdb-folder-{}",
+            shopdb_core::util::random_token(8)
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        ));
+        for (name, model) in plugins {
+            let p = dir.join(name);
+            std::fs::create_dir_all(&p).unwrap();
+            std::fs::write(p.join("manifest.json"), manifest(name)).unwrap();
+            std::fs::write(p.join("model.toml"), model).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        PluginDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for PluginDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn plugin<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    list.as_array()
+        .and_then(|l| l.iter().find(|p| p["name"] == name))
+        .unwrap_or_else(|| panic!("{name} not listed in {list}"))
+}
+
+/// Waits until `app` answers `path` with `status`, for at most ten seconds.
+async fn eventually(app: &TestApp, path: &str, status: StatusCode) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = app.get(path).await.status;
+        if got == status {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{path}: still {got}, wanted {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+backend_tests! {
+    async fn a_folder_plugin_gets_api_validation_search_widgets_and_collector(app) {
+        let dir = PluginDir::new(&[("cameras", CAMERAS)]);
+        let app = app.with_plugin_dir(dir.path()).await;
+        assert_eq!(plugin(app.get("/api/plugins").await.data(), "cameras")["state"], "available");
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
+        let installed = app.post("/api/plugins/cameras/install", json!({})).await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.body);
+
+        let created = app.post("/api/cameras", json!({
+            "assetnumber": "CAM-001", "name": "Gate camera", "hostname": "cam-gate-01",
+            "streamurl": "rtsp://10.1.2.3/stream1", "resolution": "4K", "fps": 30,
+            "poeport": "Gi1/0/12", "macaddress": "00-1A-2B-3C-4D-5E"
+        })).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let camera = created.data().clone();
+        assert_eq!(camera["assettypename"], "Camera");
+        assert_eq!(camera["macaddress"], "00:1a:2b:3c:4d:5e");
+        let id = camera["assetid"].as_i64().unwrap();
+
+        // Every rule of the model, each named in the answer; nothing is written.
+        let assets = app.count("assets").await;
+        let bad = app.post("/api/cameras", json!({
+            "assetnumber": "CAM-002", "hostname": "CAM-GATE-01", "streamurl": "not a url",
+            "resolution": "8K", "fps": 0, "poeport": "port twelve"
+        })).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        let details = &bad.body["error"]["details"];
+        for field in ["streamurl", "resolution", "fps", "poeport"] {
+            assert!(details.get(field).is_some(), "{field} not named: {details}");
+        }
+        let taken = app.post("/api/cameras", json!({"assetnumber": "CAM-002", "hostname": "CAM-GATE-01"})).await;
+        assert_eq!(taken.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", taken.body);
+        assert!(taken.body["error"]["details"]["hostname"].as_str().unwrap().contains("ignoring case"));
+        assert_eq!(app.count("assets").await, assets);
+
+        // A standalone table referring to the camera.
+        let lens = app.post("/api/cameras/lenses", json!({"lensname": "Wide 2.8mm", "camera": id})).await;
+        assert_eq!(lens.status, StatusCode::CREATED, "{}", lens.body);
+        let no_camera = app.post("/api/cameras/lenses", json!({"lensname": "Tele", "camera": 999_999})).await;
+        assert!(no_camera.status.is_client_error(), "{}", no_camera.body);
+
+        let list = app.get("/api/cameras?resolution=4K").await;
+        assert_eq!(list.body["meta"]["total"], 1, "{}", list.body);
+        let found = app.get("/api/search?q=gate-01").await;
+        let hit = found.data().as_array().unwrap().iter().find(|h| h["type"] == "cameras").cloned();
+        assert_eq!(hit.expect("a camera in the results")["url"], format!("/cameras/{id}"));
+
+        let dashboard = app.get("/api/dashboard").await;
+        let bars = dashboard.data().as_array().unwrap().iter().find(|w| w["name"] == "camerasbyresolution").unwrap();
+        assert_eq!(bars["data"]["bars"][0]["label"], "4K", "{bars}");
+        let fourk = dashboard.data().as_array().unwrap().iter().find(|w| w["name"] == "fourk").unwrap();
+        assert_eq!(fourk["data"]["cameras"][0]["hostname"], "cam-gate-01", "{fourk}");
+        let nav = app.get("/api/navigation").await;
+        assert!(nav.data().as_array().unwrap().iter().any(|n| n["name"] == "Cameras" && n["route"] == "/cameras"), "{}", nav.body);
+        let doc = app.get("/api/openapi.json").await;
+        assert!(doc.body["paths"].get("/api/cameras/{id}").is_some());
+        assert!(doc.body["paths"].get("/api/cameras/lenses").is_some());
+        let form = app.get("/cameras/new").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let html = form.body.as_str().unwrap_or_default();
+        assert!(html.contains(r#"<select id="f-resolution""#) && html.contains(r#"<option value="4K""#), "a drop-down of the choices");
+        assert!(html.contains("Host name"), "the model's label");
+        let settings = app.get("/api/settings").await;
+        assert!(settings.body.to_string().contains("stalehours"), "{}", settings.body);
+
+        // The collector recognises a renamed camera by its MAC address.
+        let token = app.post("/api/tokens", json!({"name": "camera scan", "plugin": "cameras"})).await.data()["token"].as_str().unwrap().to_string();
+        let push = app.call(Method::POST, "/api/collector/cameras", Some(&token), Some(json!({
+            "hostname": "cam-gate-01-new", "macaddress": "00:1a:2b:3c:4d:5e", "fps": 25
+        }))).await;
+        assert_eq!(push.status, StatusCode::OK, "{}", push.body);
+        let renamed = app.get(&format!("/api/cameras/{id}")).await;
+        assert_eq!(renamed.data()["hostname"], "cam-gate-01-new", "{}", push.body);
+        assert_eq!(renamed.data()["fps"], 25);
+
+        // Disabled: hidden; uninstalled: gone, with a backup; the folder still offers it.
+        assert_eq!(app.post("/api/plugins/cameras/disable", json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.post("/api/plugins/cameras/enable", json!({})).await.status, StatusCode::OK);
+        let gone = app.post("/api/plugins/cameras/uninstall", json!({})).await;
+        assert_eq!(gone.status, StatusCode::OK, "{}", gone.body);
+        let backup = gone.data()["backup"].as_str().unwrap().to_string();
+        assert!(std::fs::read_to_string(&backup).unwrap().contains("cam-gate-01-new"));
+        let _ = std::fs::remove_file(backup);
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.count("folderplugins").await, 0);
+        assert_eq!(plugin(app.get("/api/plugins").await.data(), "cameras")["state"], "available");
+        // Installed again: new, empty tables; the asset itself stayed with the core.
+        assert_eq!(app.post("/api/plugins/cameras/install", json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras").await.body["meta"]["total"], 0);
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.status, StatusCode::OK);
+    }
+
+    async fn an_install_on_one_server_is_live_on_another_within_seconds(app) {
+        let with_folder = PluginDir::new(&[("cameras", CAMERAS)]);
+        let empty = PluginDir::new(&[]);
+        let one = app.with_plugin_dir(with_folder.path()).await;
+        // The other server has no plugin folder at all: it loads the model from the database.
+        let two = app.with_plugin_dir(empty.path()).await;
+        assert_eq!(two.get("/api/cameras").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(one.post("/api/plugins/cameras/install", json!({})).await.status, StatusCode::OK);
+        eventually(&two, "/api/cameras", StatusCode::OK).await;
+        let created = two.post("/api/cameras", json!({"assetnumber": "CAM-9", "hostname": "cam-dock-09"})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let bad = two.post("/api/cameras", json!({"assetnumber": "CAM-10", "hostname": "cam-dock-10", "fps": 1000})).await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+        assert_eq!(one.post("/api/plugins/cameras/uninstall", json!({})).await.status, StatusCode::OK);
+        eventually(&two, "/api/cameras", StatusCode::NOT_FOUND).await;
+        assert!(two.get("/api/plugins").await.data().as_array().unwrap().iter().all(|p| p["name"] != "cameras"));
+    }
+
+    async fn a_broken_or_conflicting_folder_plugin_is_quarantined_with_file_and_line(app) {
+        let broken = "[[table]]\nname = \"widgets\"\n\n[[table.field]]\nname = \"size\"\ntype = \"strng\"\n";
+        let clash = "[[table]]\nname = \"locations\"\n\n[[table.field]]\nname = \"x\"\ntype = \"string\"\n";
+        let dir = PluginDir::new(&[("broken", broken), ("clash", clash), ("cameras", CAMERAS)]);
+        let app = app.with_plugin_dir(dir.path()).await;
+        let list = app.get("/api/plugins").await;
+        let b = plugin(list.data(), "broken");
+        assert_eq!(b["state"], "quarantined");
+        let reason = b["reason"].as_str().unwrap();
+        assert!(reason.contains("model.toml:6") && reason.contains("strng"), "{reason}");
+        let c = plugin(list.data(), "clash");
+        assert_eq!(c["state"], "quarantined");
+        assert!(c["reason"].as_str().unwrap().contains("model.toml:2: table.locations.name: table locations belongs to the core"), "{}", c["reason"]);
+        // The rest of the site works, the good plugin included.
+        assert_eq!(plugin(list.data(), "cameras")["state"], "available");
+        assert_eq!(app.post("/api/plugins/broken/install", json!({})).await.status, StatusCode::CONFLICT);
+        assert_eq!(app.post("/api/plugins/cameras/install", json!({})).await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::OK);
+        assert_eq!(app.get("/api/locations").await.status, StatusCode::OK);
+    }
+
+    async fn a_packed_plugin_installs_by_upload_and_bad_files_change_nothing(app) {
+        let dir = PluginDir::new(&[]);
+        let app = app.with_plugin_dir(dir.path()).await;
+        let sources = Sources { manifest: manifest("cameras"), model: CAMERAS.to_string() };
+        let packed = pack::pack("cameras", &sources).unwrap();
+
+        let viewer = app.login_as("looker", shopdb_core::auth::Role::Viewer).await;
+        assert_eq!(app.post_bytes("/api/plugins/upload", &viewer, packed.clone()).await.status, StatusCode::FORBIDDEN);
+        let junk = app.post_bytes("/api/plugins/upload", &app.admin, b"not a zip".to_vec()).await;
+        assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.body);
+        let evil = zip_of(&[("../evil/manifest.json", "{}"), ("../evil/model.toml", "")]);
+        let refused = app.post_bytes("/api/plugins/upload", &app.admin, evil).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("unexpected entry"));
+        let extra = zip_of(&[("cameras/manifest.json", &manifest("cameras")), ("cameras/model.toml", CAMERAS), ("cameras/run.sh", "echo")]);
+        assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, extra).await.status, StatusCode::BAD_REQUEST);
+        let broken = pack::pack("cameras", &Sources { manifest: manifest("cameras"), model: "[[table]]\nname = \"Cameras\"\n".into() }).unwrap();
+        let invalid = app.post_bytes("/api/plugins/upload", &app.admin, broken).await;
+        assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);
+        let huge = vec![0u8; pack::MAX_PACKED + 1];
+        assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, huge).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing unpacked");
+        assert_eq!(app.count("folderplugins").await, 0);
+
+        let uploaded = app.post_bytes("/api/plugins/upload", &app.admin, packed.clone()).await;
+        assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.body);
+        assert_eq!(uploaded.data()["plugin"], "cameras");
+        assert_eq!(app.get("/api/cameras").await.status, StatusCode::OK);
+        assert!(dir.path().join("cameras/model.toml").is_file());
+        let again = app.post_bytes("/api/plugins/upload", &app.admin, packed).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    }
+}
+
+/// A zip holding `entries` (path, text), as a hand-made (or hostile) packed file.
+fn zip_of(entries: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write;
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for (path, text) in entries {
+        out.start_file(*path, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        out.write_all(text.as_bytes()).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}

@@ -15,6 +15,7 @@ pub mod floorplan;
 pub mod http;
 pub mod migrate;
 pub mod plugin;
+pub mod portable;
 pub mod position;
 pub mod resource;
 pub mod schema;

@@ -19,6 +19,8 @@ use shopdb_core::settings::{add_setting, get_setting};
 use shopdb_core::state::{AppState, StateInner};
 use shopdb_core::util::random_token;
 
+use crate::progress::Progress;
+
 /// A ready server: its state and its router.
 pub struct App {
     pub state: AppState,
@@ -225,8 +227,8 @@ pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Resu
 }
 
 /// Rebuilds the search index from the records of the core and every installed plugin;
-/// returns how many records were indexed.
-pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
+/// returns how many records were indexed. Each resource done is counted on `progress`.
+pub async fn reindex_search(state: &AppState, progress: &Progress) -> anyhow::Result<usize> {
     let installed = shopdb_core::plugin::lifecycle::installed(&state.db).await?;
     state
         .db
@@ -245,10 +247,13 @@ pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
         if owner.is_some_and(|p| !installed.contains_key(&p.manifest.name)) {
             continue;
         }
-        total += res
+        progress.stage(&res.path);
+        let done = res
             .reindex_all(&state.db)
             .await
             .with_context(|| format!("cannot reindex {}", res.path))?;
+        progress.add(done as u64);
+        total += done;
     }
     Ok(total)
 }

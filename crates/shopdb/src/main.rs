@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use shopdb::app;
+use shopdb::backup;
 use shopdb::cli::{
     Command, ConfigCommand, DbCommand, Parsed, PluginCommand, TokenCommand, UserCommand,
 };
+use shopdb::progress::Progress;
 use shopdb_core::auth::tokens::create_token;
 use shopdb_core::auth::{Actor, Role};
 use shopdb_core::config::{Config, unknown_variables};
@@ -112,8 +114,37 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Completions { .. } => unreachable!("answered before the runtime starts"),
         Command::ReindexSearch => {
             let app = app::start(load_config()?).await?;
-            let total = app::reindex_search(&app.state).await?;
+            let progress = Progress::new("reindex-search", None);
+            let total = app::reindex_search(&app.state, &progress).await?;
+            progress.finish();
             println!("search index rebuilt: {total} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let db = app::open_database(&load_config()?).await?;
+            let progress = Progress::new("backup", None);
+            let done = backup::backup(&db, &app::registry(), &file, &progress).await?;
+            progress.finish();
+            println!(
+                "backup written to {}: {} tables, {} rows",
+                file.display(),
+                done.tables,
+                done.rows
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            let db = app::open_database(&load_config()?).await?;
+            let progress = Progress::new("restore", None);
+            let done = backup::restore(&db, &app::registry(), &file, &progress).await?;
+            progress.finish();
+            println!(
+                "restored {} into {}: {} tables, {} rows",
+                file.display(),
+                db.display_url(),
+                done.tables,
+                done.rows
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
@@ -294,7 +325,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::DemoData { assets } => {
             let app = app::start(load_config()?).await?;
-            shopdb::demo::seed(&app.state, assets).await?;
+            let progress = Progress::new("demo-data", Some(assets as u64));
+            shopdb::demo::seed_with_progress(&app.state, assets, &progress).await?;
+            progress.finish();
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -390,6 +423,17 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
         }
         PluginCommand::New { .. } => unreachable!("handled above"),
+        PluginCommand::Restore { file } => {
+            let done =
+                shopdb_core::plugin::restore::restore_plugin(db, registry, &cli_actor(), &file)
+                    .await?;
+            let how = if done.installed {
+                " (installed it first)"
+            } else {
+                ""
+            };
+            println!("restored {} rows of {}{how}", done.rows, done.plugin);
+        }
         PluginCommand::UpgradeAll => {
             let mut failed = false;
             for (name, outcome) in lifecycle::upgrade_all(db, registry).await? {

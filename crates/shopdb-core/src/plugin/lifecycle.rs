@@ -314,7 +314,7 @@ async fn write_state(
 }
 
 /// The audit entry of a change to plugin `name`'s state, on the change's own transaction.
-async fn audit_plugin(
+pub(super) async fn audit_plugin(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
     actor: &Actor,

@@ -8,6 +8,7 @@ pub mod contract;
 pub mod lifecycle;
 pub mod manifest;
 pub mod registry;
+pub mod restore;
 pub mod states;
 
 use std::any::Any;

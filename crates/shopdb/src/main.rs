@@ -20,7 +20,8 @@ use shopdb_core::migrate;
 use shopdb_core::users::{create_user, ensure_first_admin};
 
 /// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
-/// failure in one line, so the server's "request failed" log of the same error is left out.
+/// failure in one line, so the server's "request failed" log of the same error is left out,
+/// and so are sqlx's slow-statement warnings (unless at debug level).
 fn init_logging(serving: bool) {
     use tracing_subscriber::prelude::*;
     let level = match std::env::var("SHOPDB_LOG").unwrap_or_default().as_str() {
@@ -29,9 +30,12 @@ fn init_logging(serving: bool) {
         "debug" => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
+    // sqlx's "slow statement" warning is for the server; a backup reads whole tables on purpose.
     let filter = tracing_subscriber::filter::filter_fn(move |meta| {
         meta.level() <= &level
-            && (serving || level == tracing::Level::DEBUG || meta.target() != "shopdb_core::error")
+            && (serving
+                || level == tracing::Level::DEBUG
+                || (meta.target() != "shopdb_core::error" && meta.target() != "sqlx::query"))
     });
     tracing_subscriber::registry()
         .with(

@@ -22,6 +22,9 @@ use crate::progress::Progress;
 /// Rows written between two progress updates.
 const PROGRESS_EVERY: u64 = 1_000;
 
+/// Bytes of JSON lines handed to the compressor at once.
+const BLOCK_BYTES: usize = 256 * 1024;
+
 /// Writes a backup of `db` to `file`, which must not exist yet. Everything is read in one
 /// read-only snapshot, so writers carry on and the archive still shows one moment. The
 /// archive is written under a temporary name and renamed when complete: a failed backup
@@ -127,19 +130,26 @@ async fn write_snapshot<W: Write + std::io::Seek>(
         let mut record = TableRecord::new(chain, table);
         zip.start_file(record.file.as_str(), options)?;
         let mut rows = db.query(&portable::select_all_sql(table)).fetch(&mut *tx);
+        // Lines are gathered and handed to the compressor in blocks, not one small write each.
+        let mut block = Vec::with_capacity(BLOCK_BYTES + 4096);
         let mut pending = 0;
         while let Some(row) = rows.try_next().await? {
             let values = portable::read_row(&row, table)
                 .with_context(|| format!("cannot read a row of {}", table.name))?;
-            serde_json::to_writer(&mut *zip, &values)?;
-            zip.write_all(b"\n")?;
+            serde_json::to_writer(&mut block, &values)?;
+            block.push(b'\n');
             record.rows += 1;
             pending += 1;
+            if block.len() >= BLOCK_BYTES {
+                zip.write_all(&block)?;
+                block.clear();
+            }
             if pending == PROGRESS_EVERY {
                 progress.add(pending);
                 pending = 0;
             }
         }
+        zip.write_all(&block)?;
         progress.add(pending);
         records.push(record);
     }

@@ -118,8 +118,12 @@ fn kind_name(kind: ValueKind) -> &'static str {
     }
 }
 
+/// Bytes of text and binary values per INSERT, well below MySQL's smallest usual packet
+/// limit (`max_allowed_packet`, 16 MB on MariaDB): floor-plan images can be megabytes each.
+const BYTES_PER_INSERT: usize = 4 << 20;
+
 /// Inserts `rows` (values in the order of `columns`) into `table` with multi-row INSERTs of
-/// `rows_per_insert(columns.len())` rows each.
+/// at most `rows_per_insert(columns.len())` rows and about `BYTES_PER_INSERT` bytes each.
 pub async fn insert_rows(
     db: &Db,
     conn: &mut AnyConnection,
@@ -130,16 +134,50 @@ pub async fn insert_rows(
     if columns.is_empty() {
         return Ok(());
     }
-    let one = format!("({})", vec!["?"; columns.len()].join(", "));
-    for chunk in rows.chunks(rows_per_insert(columns.len())) {
-        let sql = format!(
-            "INSERT INTO {table} ({}) VALUES {}",
-            columns.join(", "),
-            vec![one.as_str(); chunk.len()].join(", ")
-        );
-        let values: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
-        db.query_with(&sql, &values).execute(&mut *conn).await?;
+    let most = rows_per_insert(columns.len());
+    let mut start = 0;
+    while start < rows.len() {
+        let mut end = start;
+        let mut bytes = 0;
+        while end < rows.len() && end - start < most && (end == start || bytes < BYTES_PER_INSERT) {
+            bytes += rows[end].iter().map(size_of_value).sum::<usize>();
+            end += 1;
+        }
+        insert_chunk(db, conn, table, columns, &rows[start..end]).await?;
+        start = end;
     }
+    Ok(())
+}
+
+fn size_of_value(value: &SqlValue) -> usize {
+    match value {
+        SqlValue::Text(s) => s.len(),
+        SqlValue::Bytes(b) => b.len(),
+        _ => 8,
+    }
+}
+
+async fn insert_chunk(
+    db: &Db,
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &[&str],
+    chunk: &[Vec<SqlValue>],
+) -> Result<(), sqlx::Error> {
+    let one = format!("({})", vec!["?"; columns.len()].join(", "));
+    let sql = format!(
+        "INSERT INTO {table} ({}) VALUES {}",
+        columns.join(", "),
+        vec![one.as_str(); chunk.len()].join(", ")
+    );
+    // A statement of many rows is used once or a few times: not worth keeping prepared
+    // (see `Db::query_with`).
+    let query = chunk
+        .iter()
+        .flatten()
+        .fold(db.query(&sql), |q, v| v.bind(q))
+        .persistent(chunk.len() == 1);
+    query.execute(&mut *conn).await?;
     Ok(())
 }
 

@@ -21,6 +21,9 @@ use zip::ZipArchive;
 use super::{FORMAT, FORMAT_VERSION, Manifest, Summary, TableRecord};
 use crate::progress::Progress;
 
+/// Bytes of archive lines held in memory at once while loading (floor-plan images are large).
+const BATCH_BYTES: usize = 16 << 20;
+
 /// Tables the migrations create that hold no rows of their own (derived from `searchindex`),
 /// dropped with the others when a restore is undone.
 const DERIVED_TABLES: [&str; 2] = ["searchsuffixes", "searchfts"];
@@ -229,6 +232,7 @@ async fn load_table<R: Read + Seek>(
         .map(|(i, _)| i)
         .collect();
     let batch_size = portable::rows_per_insert(columns.len()) * 4;
+    let mut batch_bytes = 0;
     let entry = archive
         .by_name(&table.file)
         .with_context(|| format!("the archive has no {}", table.file))?;
@@ -249,11 +253,14 @@ async fn load_table<R: Read + Seek>(
                 }
             }
             batch.push(row);
+            batch_bytes += line.len();
         }
-        if batch.len() >= batch_size || (line.is_none() && !batch.is_empty()) {
+        let full = batch.len() >= batch_size || batch_bytes >= BATCH_BYTES;
+        if full || (line.is_none() && !batch.is_empty()) {
             portable::insert_rows(db, conn, &table.name, &columns, &batch).await?;
             progress.add(batch.len() as u64);
             batch.clear();
+            batch_bytes = 0;
         }
         if line.is_none() {
             break;

@@ -292,6 +292,35 @@ backend_tests! {
         assert!(format!("{:#}", again.expect_err("file exists")).contains("exists already"));
     }
 
+    async fn floor_plans_of_megabytes_come_back_whole(app) {
+        // Three 9 MB images: two of them are more than MySQL takes in one statement (16 MB).
+        let mut sums = Vec::new();
+        for n in 0..3u64 {
+            let location = app.post("/api/locations", json!({"name": format!("Hall {n}")})).await;
+            let id = location.data()["locationid"].as_i64().unwrap();
+            let mut image = b"\x89PNG\r\n\x1a\n".to_vec();
+            let mut x = 0x9E37_79B9_7F4A_7C15u64.wrapping_mul(n + 1);
+            image.extend((0..9 << 20).map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            }));
+            sums.push((id, shopdb_core::util::sha256_hex(&image)));
+            assert!(shopdb_core::floorplan::store(app.db(), &Actor::system("tests"), id, "image/png", image).await.unwrap());
+        }
+        let file = scratch("plans.zip");
+        take_backup(&app, &file).await;
+        let target = Throwaway::create(app.backend).await.unwrap();
+        let db = Db::connect(&target.url).await.unwrap();
+        backup::restore(&db, &shopdb::app::registry(), &file, &Progress::silent()).await.expect("restore");
+        for (id, sum) in sums {
+            let (kind, image) = shopdb_core::floorplan::load(&db, id).await.unwrap().expect("plan restored");
+            assert_eq!((kind.as_str(), shopdb_core::util::sha256_hex(&image)), ("image/png", sum), "location {id}");
+        }
+        db.close().await;
+    }
+
     async fn a_backup_taken_while_assets_are_written_shows_one_moment(app) {
         shopdb::demo::seed(&app.state, 300).await.expect("demo data");
         let state = app.state.clone();

@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::{LoadedPlugin, PluginContext, Registry};
 use crate::audit::{self, Action};
 use crate::auth::Actor;
-use crate::db::{Db, SqlValue, decode_column};
+use crate::db::{Db, SqlValue};
 use crate::migrate::{self, Chain};
 use crate::util::now;
 
@@ -523,7 +523,8 @@ pub async fn uninstall(
             for row in &rows {
                 let mut m = Map::new();
                 for (i, c) in table.columns.iter().enumerate() {
-                    m.insert(c.name.clone(), decode_column(row, i, c.ty.value_kind())?);
+                    // By column type, bytes as base64: what `plugin restore` reads back.
+                    m.insert(c.name.clone(), crate::portable::read_value(row, i, c.ty)?);
                 }
                 out.push(Value::Object(m));
             }

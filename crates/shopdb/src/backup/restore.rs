@@ -209,8 +209,7 @@ async fn create_and_load<R: Read + Seek>(
     Ok(())
 }
 
-/// Loads one table's rows in multi-row inserts. A column referring to its own table (a
-/// location's parent) is filled in afterwards, so that rows may come in any order.
+/// Loads one table's rows in multi-row inserts, in batches bounded by rows and by bytes.
 async fn load_table<R: Read + Seek>(
     db: &Db,
     conn: &mut AnyConnection,
@@ -219,39 +218,21 @@ async fn load_table<R: Read + Seek>(
     progress: &Progress,
 ) -> anyhow::Result<()> {
     let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    let key = table
-        .id_column()
-        .map(|k| columns.iter().position(|c| *c == k).unwrap_or(0));
-    let deferred: Vec<usize> = table
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| {
-            c.nullable && c.references.as_deref() == Some(&table.name) && key.is_some()
-        })
-        .map(|(i, _)| i)
-        .collect();
     let batch_size = portable::rows_per_insert(columns.len()) * 4;
-    let mut batch_bytes = 0;
     let entry = archive
         .by_name(&table.file)
         .with_context(|| format!("the archive has no {}", table.file))?;
     let mut lines = BufReader::new(entry).lines();
+    let mut own = SelfReferences::of(table);
     let mut batch: Vec<Vec<SqlValue>> = Vec::with_capacity(batch_size);
-    let mut later: Vec<(usize, SqlValue, SqlValue)> = Vec::new();
-    let mut line_no = 0;
+    let (mut batch_bytes, mut line_no) = (0, 0u64);
     loop {
         let line = lines.next().transpose()?;
         if let Some(line) = &line {
             line_no += 1;
             let mut row = decode_line(line, table)
                 .with_context(|| format!("{} line {line_no}", table.file))?;
-            for &i in &deferred {
-                if !matches!(row[i], SqlValue::Null(_)) {
-                    let value = std::mem::replace(&mut row[i], SqlValue::Null(ValueKind::Int));
-                    later.push((i, row[key.unwrap_or(0)].clone(), value));
-                }
-            }
+            own.take(&mut row);
             batch.push(row);
             batch_bytes += line.len();
         }
@@ -266,28 +247,78 @@ async fn load_table<R: Read + Seek>(
             break;
         }
     }
-    if line_no as u64 != table.rows {
+    if line_no != table.rows {
         bail!(
             "{} holds {line_no} rows, the manifest says {}: the archive is damaged",
             table.file,
             table.rows
         );
     }
-    for (i, id, value) in later {
-        let sql = format!(
-            "UPDATE {} SET {} = ? WHERE {} = ?",
-            table.name,
-            columns[i],
-            columns[key.unwrap_or(0)]
-        );
-        db.query_with(&sql, &[value, id])
-            .execute(&mut *conn)
-            .await?;
-    }
+    own.fill_in(db, conn, &table.name).await?;
     if let Some(id) = table.id_column() {
         portable::reset_identity(db, conn, &table.name, id).await?;
     }
     Ok(())
+}
+
+/// Columns that refer to their own table (a location's parent). A row may come before the
+/// row it refers to, so they are inserted empty and filled in once the table is loaded.
+struct SelfReferences {
+    /// The key column's position and name.
+    key: (usize, String),
+    /// Positions and names of the self-referring columns.
+    columns: Vec<(usize, String)>,
+    /// (column position, key value, value) to set afterwards.
+    later: Vec<(usize, SqlValue, SqlValue)>,
+}
+
+impl SelfReferences {
+    fn of(table: &TableRecord) -> SelfReferences {
+        let key = table
+            .id_column()
+            .and_then(|k| table.columns.iter().position(|c| c.name == k))
+            .map(|i| (i, table.columns[i].name.clone()));
+        let columns = match key {
+            None => Vec::new(),
+            Some(_) => table
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.nullable && c.references.as_deref() == Some(&table.name))
+                .map(|(i, c)| (i, c.name.clone()))
+                .collect(),
+        };
+        SelfReferences {
+            key: key.unwrap_or((0, String::new())),
+            columns,
+            later: Vec::new(),
+        }
+    }
+
+    /// Empties the row's self-referring values, keeping them for `fill_in`.
+    fn take(&mut self, row: &mut [SqlValue]) {
+        for (i, _) in &self.columns {
+            if !matches!(row[*i], SqlValue::Null(_)) {
+                let value = std::mem::replace(&mut row[*i], SqlValue::Null(ValueKind::Int));
+                self.later.push((*i, row[self.key.0].clone(), value));
+            }
+        }
+    }
+
+    async fn fill_in(self, db: &Db, conn: &mut AnyConnection, table: &str) -> anyhow::Result<()> {
+        for (i, id, value) in self.later {
+            let column = self.columns.iter().find(|(c, _)| *c == i).map(|(_, n)| n);
+            let sql = format!(
+                "UPDATE {table} SET {} = ? WHERE {} = ?",
+                column.map_or("", String::as_str),
+                self.key.1
+            );
+            db.query_with(&sql, &[value, id])
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 fn decode_line(line: &str, table: &TableRecord) -> anyhow::Result<Vec<SqlValue>> {

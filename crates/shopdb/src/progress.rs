@@ -79,6 +79,7 @@ impl Progress {
     /// Sets or changes how many items there are in all.
     pub fn set_total(&self, total: u64) {
         if let Some(bar) = &self.bar {
+            bar.set_style(style(true));
             bar.set_length(total);
         }
         if let Ok(mut plain) = self.plain.lock() {
@@ -156,16 +157,27 @@ impl Plain {
 
 fn bar(total: Option<u64>) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(total, ProgressDrawTarget::stderr());
-    let template = if total.is_some() {
-        "{msg} [{bar:30}] {human_pos}/{human_len} ({per_sec}, {eta} left)"
-    } else {
-        "{msg} {human_pos} ({per_sec})"
-    };
-    if let Ok(style) = ProgressStyle::with_template(template) {
-        bar.set_style(style.progress_chars("=> "));
-    }
+    bar.set_style(style(total.is_some()));
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// A bar with count, rate and time left when the total is known; count and rate otherwise.
+fn style(with_total: bool) -> ProgressStyle {
+    let template = if with_total {
+        "{msg} [{bar:30}] {human_pos}/{human_len} ({rate}, {eta} left)"
+    } else {
+        "{msg} {human_pos} ({rate})"
+    };
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
+        .progress_chars("=> ")
 }
 
 #[cfg(test)]

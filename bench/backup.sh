@@ -13,7 +13,7 @@
 #   BENCH_PROFILE       release (default) or debug
 #   BENCH_SKIP_BUILD=1  use the existing binary as is
 #   BENCH_ASSETS        demo assets (default 100000)
-#   BENCH_SOURCE        an existing SQLite file to back up instead of loading demo data
+#   BENCH_SOURCE        an existing SQLite file to back up (in place) instead of loading demo data
 #   BENCH_RESTORE_URL   also restore into this server, e.g. mysql://root@127.0.0.1:3306 or
 #                       postgres://postgres@127.0.0.1:5432 (database shopdbrestore, made afresh)
 set -euo pipefail
@@ -53,9 +53,11 @@ timed() {
     echo "$secs $((kb / 1024))"
 }
 
+SOURCE="$TMP/source.sqlite"
 if [ -n "${BENCH_SOURCE:-}" ]; then
-    cp "$BENCH_SOURCE" "$TMP/source.sqlite"
-    export DATABASE_URL="sqlite://$TMP/source.sqlite"
+    # Backed up in place (a backup only reads); a copy with cp could miss the -wal file.
+    SOURCE="$(cd "$(dirname "$BENCH_SOURCE")" && pwd)/$(basename "$BENCH_SOURCE")"
+    export DATABASE_URL="sqlite://$SOURCE"
 else
     export DATABASE_URL="sqlite://$TMP/source.sqlite"
     for plugin in computers network equipment printers usb notifications; do
@@ -64,7 +66,7 @@ else
     log "loading $ASSETS demo assets"
     "$BIN" demo-data --assets "$ASSETS" >/dev/null
 fi
-rows=$(sqlite3 "$TMP/source.sqlite" "SELECT (SELECT COUNT(*) FROM assets) || ' assets'" 2>/dev/null || echo "?")
+rows=$(sqlite3 "$SOURCE" "SELECT (SELECT COUNT(*) FROM assets) || ' assets'" 2>/dev/null || echo "?")
 
 log "backup"
 read -r backup_secs backup_mb < <(timed backup "$TMP/site.zip")

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde_json::Value;
 use shopdb_core::core_schema::{CORE_CHAIN, core_chain};
 use shopdb_core::db::{Db, Dialect, SqlValue, ValueKind};
-use shopdb_core::migrate::{self, Chain};
+use shopdb_core::migrate::{self, Chain, Step};
 use shopdb_core::plugin::Registry;
 use shopdb_core::plugin::lifecycle::chain_of;
 use shopdb_core::portable;
@@ -192,10 +192,13 @@ async fn create_and_load<R: Read + Seek>(
     let mut tx = db.begin().await?;
     // The migrations' reference rows (statuses, asset types …) are in the archive as they
     // were at the source; theirs go first.
+    let seeded = seeded_tables(chains);
     for table in manifest.tables.iter().rev() {
-        db.query(&format!("DELETE FROM {}", table.name))
-            .execute(&mut *tx)
-            .await?;
+        if seeded.contains(&table.name.as_str()) {
+            db.query(&format!("DELETE FROM {}", table.name))
+                .execute(&mut *tx)
+                .await?;
+        }
     }
     for table in &manifest.tables {
         progress.stage(&table.name);
@@ -207,6 +210,19 @@ async fn create_and_load<R: Read + Seek>(
     tx.commit().await?;
     db.forget_counts();
     Ok(())
+}
+
+/// Tables the migrations (cut at the archive's versions) put reference rows into.
+fn seeded_tables(chains: &[(Chain, Chain)]) -> Vec<&str> {
+    chains
+        .iter()
+        .flat_map(|(cut, _)| &cut.migrations)
+        .flat_map(|m| &m.steps)
+        .filter_map(|step| match step {
+            Step::Seed { table, .. } => Some(table.as_str()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Loads one table's rows in multi-row inserts, in batches bounded by rows and by bytes.

@@ -54,6 +54,7 @@ pub async fn restore(
         };
     }
     // Migrations this build has beyond the archive's versions run on the restored rows.
+    progress.stage("migrations");
     for (chain, full) in &chains {
         migrate::upgrade(db, full).await.with_context(|| {
             format!(
@@ -62,7 +63,9 @@ pub async fn restore(
             )
         })?;
     }
-    // MySQL's word endings for search are derived from the restored entries.
+    // MySQL's word endings for search are derived from the restored entries (on a large
+    // site, the longest part of a restore there).
+    progress.stage("search word endings");
     shopdb_core::search::backfill_suffixes(db).await?;
     Ok(Summary {
         tables: manifest.tables.len(),

@@ -28,13 +28,28 @@ const ALL: [&str; 6] = [
     "notifications",
 ];
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "shopdb-backup-test-{}",
-        shopdb_core::util::random_token(6).replace(['-', '_'], "x")
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+/// A folder in the temp directory for a test's archives, removed when it goes.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Scratch {
+        let dir = std::env::temp_dir().join(format!(
+            "shopdb-backup-test-{}",
+            shopdb_core::util::random_token(6).replace(['-', '_'], "x")
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Every row of every table, read column by column with the column's own type (bytes as
@@ -161,7 +176,8 @@ async fn a_database_moved_sqlite_mariadb_postgres_sqlite_keeps_every_row() {
         }
     }
 
-    let mut file = scratch("sqlite.zip");
+    let scratch = Scratch::new();
+    let mut file = scratch.file("sqlite.zip");
     let summary = take_backup(&source, &file).await;
     assert_eq!(
         summary.tables,
@@ -179,7 +195,7 @@ async fn a_database_moved_sqlite_mariadb_postgres_sqlite_keeps_every_row() {
             assert_eq!(got, want, "{backend:?}: table {table} differs");
         }
         // The next hop starts from this database as restored.
-        file = scratch(&format!("{backend:?}.zip"));
+        file = scratch.file(&format!("{backend:?}.zip"));
         backup::backup(&db, &shopdb::app::registry(), &file, &Progress::silent())
             .await
             .expect("backup of the restored database");
@@ -262,7 +278,8 @@ fn column(manifest: &Manifest, table: &str, name: &str) -> usize {
 backend_tests! {
     async fn restore_refuses_a_database_that_is_not_empty_and_undoes_a_failed_load(app) {
         app.asset(json!({"assetnumber": "KEEP-1"})).await;
-        let file = scratch("own.zip");
+        let scratch = Scratch::new();
+        let file = scratch.file("own.zip");
         take_backup(&app, &file).await;
         let before = app.count("assets").await;
         let refused = backup::restore(app.db(), &app.state.registry, &file, &Progress::silent()).await;
@@ -309,7 +326,8 @@ backend_tests! {
             sums.push((id, shopdb_core::util::sha256_hex(&image)));
             assert!(shopdb_core::floorplan::store(app.db(), &Actor::system("tests"), id, "image/png", image).await.unwrap());
         }
-        let file = scratch("plans.zip");
+        let scratch = Scratch::new();
+        let file = scratch.file("plans.zip");
         take_backup(&app, &file).await;
         let target = Throwaway::create(app.backend).await.unwrap();
         let db = Db::connect(&target.url).await.unwrap();
@@ -338,7 +356,8 @@ backend_tests! {
             n
         });
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let file = scratch("busy.zip");
+        let scratch = Scratch::new();
+        let file = scratch.file("busy.zip");
         take_backup(&app, &file).await;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let written = writer.await.unwrap();
@@ -386,7 +405,8 @@ backend_tests! {
         for id in &ids {
             before.push(app.get(&format!("/api/computers/{id}")).await.data().clone());
         }
-        let dir = scratch("uninstalled");
+        let scratch = Scratch::new();
+        let dir = scratch.file("uninstalled");
         let done = shopdb_core::plugin::lifecycle::uninstall(app.db(), &app.state.registry, &Actor::system("tests"), "computers", false, &dir).await.unwrap();
         let file = done.backup.expect("uninstall wrote a backup");
 

@@ -17,6 +17,7 @@ pub mod http;
 pub mod migrate;
 pub mod planner;
 pub mod plugin;
+pub mod portable;
 pub mod position;
 pub mod resource;
 pub mod schema;

@@ -15,6 +15,8 @@ use shopdb_core::settings::{add_setting, get_setting};
 use shopdb_core::state::AppState;
 use shopdb_core::util::random_token;
 
+use crate::progress::Progress;
+
 /// A ready server: the state and router requests see now, and the router to serve, which
 /// hands each request to the current one.
 pub struct App {
@@ -163,8 +165,8 @@ pub async fn start_with(config: Config, plugins: Vec<Candidate>) -> anyhow::Resu
 }
 
 /// Rebuilds the search index from the records of the core and every installed plugin;
-/// returns how many records were indexed.
-pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
+/// returns how many records were indexed. Each resource done is counted on `progress`.
+pub async fn reindex_search(state: &AppState, progress: &Progress) -> anyhow::Result<usize> {
     let installed = shopdb_core::plugin::lifecycle::installed(&state.db).await?;
     state
         .db
@@ -183,10 +185,13 @@ pub async fn reindex_search(state: &AppState) -> anyhow::Result<usize> {
         if owner.is_some_and(|p| !installed.contains_key(&p.manifest.name)) {
             continue;
         }
-        total += res
+        progress.stage(&res.path);
+        let done = res
             .reindex_all(&state.db)
             .await
             .with_context(|| format!("cannot reindex {}", res.path))?;
+        progress.add(done as u64);
+        total += done;
     }
     Ok(total)
 }

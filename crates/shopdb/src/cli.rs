@@ -76,6 +76,20 @@ pub enum Command {
     },
     /// Rebuild the search index from the records (core and installed plugins).
     ReindexSearch,
+    /// Write the whole database to one archive while the server keeps running.
+    ///
+    /// Every table of the core and of the plugins (floor plans, plugin states and settings
+    /// included) and the migration records, read in one consistent snapshot. The archive
+    /// restores into any kind of database (`shopdb restore`). See docs/BACKUP.md.
+    Backup {
+        /// The archive to write (a zip file); it must not exist yet.
+        file: std::path::PathBuf,
+    },
+    /// Load an archive written by `shopdb backup` into an empty database of any kind.
+    Restore {
+        /// The archive to read.
+        file: std::path::PathBuf,
+    },
     /// Print a shell completion script.
     ///
     /// For example `shopdb completions bash > /etc/bash_completion.d/shopdb`, or
@@ -139,6 +153,11 @@ pub enum PluginCommand {
     /// Run every installed plugin's pending migrations and lossless model steps (safe to
     /// repeat).
     UpgradeAll,
+    /// Bring back a plugin's rows from the backup its uninstall wrote (installs it if needed).
+    Restore {
+        /// The backup file uninstall named (under data/backups/).
+        file: std::path::PathBuf,
+    },
     /// Generate a folder plugin in SHOPDB_PLUGIN_DIR that passes `plugin check` (or, with
     /// --rust, a plugin crate under plugins/NAME).
     New {

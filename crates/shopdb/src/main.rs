@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use shopdb::app;
+use shopdb::backup;
 use shopdb::cli::{
     Command, ConfigCommand, DbCommand, Parsed, PluginCommand, TokenCommand, UserCommand,
 };
+use shopdb::progress::Progress;
 use shopdb_core::auth::tokens::create_token;
 use shopdb_core::auth::{Actor, Role};
 use shopdb_core::config::{Config, unknown_variables};
@@ -19,7 +21,8 @@ use shopdb_core::migrate;
 use shopdb_core::users::{create_user, ensure_first_admin};
 
 /// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
-/// failure in one line, so the server's "request failed" log of the same error is left out.
+/// failure in one line, so the server's "request failed" log of the same error is left out,
+/// and so are sqlx's slow-statement warnings (unless at debug level).
 fn init_logging(serving: bool) {
     use tracing_subscriber::prelude::*;
     let level = match std::env::var("SHOPDB_LOG").unwrap_or_default().as_str() {
@@ -28,9 +31,12 @@ fn init_logging(serving: bool) {
         "debug" => tracing::Level::DEBUG,
         _ => tracing::Level::INFO,
     };
+    // sqlx's "slow statement" warning is for the server; a backup reads whole tables on purpose.
     let filter = tracing_subscriber::filter::filter_fn(move |meta| {
         meta.level() <= &level
-            && (serving || level == tracing::Level::DEBUG || meta.target() != "shopdb_core::error")
+            && (serving
+                || level == tracing::Level::DEBUG
+                || (meta.target() != "shopdb_core::error" && meta.target() != "sqlx::query"))
     });
     tracing_subscriber::registry()
         .with(
@@ -113,8 +119,37 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Completions { .. } => unreachable!("answered before the runtime starts"),
         Command::ReindexSearch => {
             let app = app::start(load_config()?).await?;
-            let total = app::reindex_search(&app.state).await?;
+            let progress = Progress::new("reindex-search", None);
+            let total = app::reindex_search(&app.state, &progress).await?;
+            progress.finish();
             println!("search index rebuilt: {total} entries");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Backup { file } => {
+            let db = app::open_database(&load_config()?).await?;
+            let progress = Progress::new("backup", None);
+            let done = backup::backup(&db, &app::registry(), &file, &progress).await?;
+            progress.finish();
+            println!(
+                "backup written to {}: {} tables, {} rows",
+                file.display(),
+                done.tables,
+                done.rows
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { file } => {
+            let db = app::open_database(&load_config()?).await?;
+            let progress = Progress::new("restore", None);
+            let done = backup::restore(&db, &app::registry(), &file, &progress).await?;
+            progress.finish();
+            println!(
+                "restored {} into {}: {} tables, {} rows",
+                file.display(),
+                db.display_url(),
+                done.tables,
+                done.rows
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config {
@@ -317,7 +352,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::DemoData { assets } => {
             let app = app::start(load_config()?).await?;
-            shopdb::demo::seed(&app.state, assets).await?;
+            let progress = Progress::new("demo-data", Some(assets as u64));
+            shopdb::demo::seed_with_progress(&app.state, assets, &progress).await?;
+            progress.finish();
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -483,6 +520,17 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         PluginCommand::New { .. } | PluginCommand::Check { .. } | PluginCommand::Pack { .. } => {
             unreachable!("handled above")
+        }
+        PluginCommand::Restore { file } => {
+            let done =
+                shopdb_core::plugin::restore::restore_plugin(db, registry, &cli_actor(), &file)
+                    .await?;
+            let how = if done.installed {
+                " (installed it first)"
+            } else {
+                ""
+            };
+            println!("restored {} rows of {}{how}", done.rows, done.plugin);
         }
         PluginCommand::UpgradeAll => {
             let mut failed = false;

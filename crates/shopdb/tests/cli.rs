@@ -1224,3 +1224,103 @@ fn a_broken_folder_plugin_is_listed_with_its_line_and_strict_serve_refuses_to_st
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Lines of stderr other than log lines and progress lines.
+fn messages(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| !l.contains(" WARN ") && !l.contains(" done in "))
+        .collect()
+}
+
+#[test]
+fn backup_restore_and_plugin_restore_from_the_command_line() {
+    let dir = temp_dir("backup");
+    let source = format!("sqlite://{}/source.sqlite", dir.display());
+    let env = [("DATABASE_URL", source.as_str())];
+    let out = shopdb(&dir, &["plugin", "install", "computers"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = shopdb(&dir, &["demo-data", "--assets", "20"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = shopdb(&dir, &["backup", "site.zip"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("backup written to site.zip: "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("backup: "),
+        "progress on stderr: {}",
+        text(&out.stderr)
+    );
+    let again = shopdb(&dir, &["backup", "site.zip"], &env);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        messages(&text(&again.stderr)),
+        ["shopdb: site.zip exists already: choose another file name"]
+    );
+
+    let target = format!("sqlite://{}/target.sqlite", dir.display());
+    let env = [("DATABASE_URL", target.as_str())];
+    let out = shopdb(&dir, &["restore", "site.zip"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("restored site.zip into "),
+        "{}",
+        text(&out.stdout)
+    );
+    let listed = shopdb(&dir, &["plugin", "list"], &env);
+    assert!(
+        text(&listed.stdout).contains("computers 1.0.0 [Enabled]"),
+        "{}",
+        text(&listed.stdout)
+    );
+
+    let refused = shopdb(&dir, &["restore", "site.zip"], &env);
+    assert_eq!(refused.status.code(), Some(1));
+    let lines = messages(&text(&refused.stderr)).join("\n");
+    assert!(
+        lines.starts_with("shopdb: restore needs an empty database") && !lines.contains('\n'),
+        "{lines}"
+    );
+    std::fs::write(dir.join("notes.txt"), "not an archive").unwrap();
+    let junk = shopdb(
+        &dir,
+        &["restore", "notes.txt"],
+        &[(
+            "DATABASE_URL",
+            &format!("sqlite://{}/other.sqlite", dir.display()),
+        )],
+    );
+    assert_eq!(junk.status.code(), Some(1));
+    assert!(
+        text(&junk.stderr).contains("notes.txt is not a ShopDB backup"),
+        "{}",
+        text(&junk.stderr)
+    );
+
+    let out = shopdb(&dir, &["plugin", "uninstall", "computers"], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let file = stdout
+        .split(" backed up to ")
+        .nth(1)
+        .expect("backup file")
+        .trim();
+    let out = shopdb(&dir, &["plugin", "restore", file], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("rows of computers (installed it first)"),
+        "{}",
+        text(&out.stdout)
+    );
+    let again = shopdb(&dir, &["plugin", "restore", file], &env);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("a backup is only restored into a plugin without records"),
+        "{}",
+        text(&again.stderr)
+    );
+}

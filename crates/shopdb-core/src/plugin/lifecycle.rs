@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::{LoadedPlugin, PluginContext, Registry};
 use crate::audit::{self, Action};
 use crate::auth::Actor;
-use crate::db::{Db, SqlValue, decode_column};
+use crate::db::{Db, SqlValue};
 use crate::evolve::{self, Mode};
 use crate::migrate::{self, Chain, Migration};
 use crate::util::now;
@@ -310,7 +310,7 @@ async fn write_state(
 }
 
 /// The audit entry of a change to plugin `name`'s state, on the change's own transaction.
-async fn audit_plugin(
+pub(super) async fn audit_plugin(
     db: &Db,
     conn: &mut sqlx::AnyConnection,
     actor: &Actor,
@@ -525,7 +525,8 @@ pub async fn uninstall(
             for row in &rows {
                 let mut m = Map::new();
                 for (i, c) in table.columns.iter().enumerate() {
-                    m.insert(c.name.clone(), decode_column(row, i, c.ty.value_kind())?);
+                    // By column type, bytes as base64: what `plugin restore` reads back.
+                    m.insert(c.name.clone(), crate::portable::read_value(row, i, c.ty)?);
                 }
                 out.push(Value::Object(m));
             }

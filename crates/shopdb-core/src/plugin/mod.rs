@@ -9,6 +9,7 @@ pub mod folder;
 pub mod lifecycle;
 pub mod manifest;
 pub mod registry;
+pub mod restore;
 pub mod states;
 
 use std::any::Any;

@@ -20,6 +20,7 @@ use shopdb_core::resource::Resource;
 use shopdb_core::state::AppState;
 use sqlx::Row;
 
+use crate::progress::Progress;
 use records::{Kind, Site};
 
 /// Assets written per transaction.
@@ -119,6 +120,15 @@ impl Tally {
 /// Adds the demo site and `assets` assets (numbered after any already there), printing
 /// progress lines to stdout.
 pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
+    seed_with_progress(state, assets, &Progress::silent()).await
+}
+
+/// Like `seed`, counting the assets added on `progress`.
+pub async fn seed_with_progress(
+    state: &AppState,
+    assets: usize,
+    progress: &Progress,
+) -> anyhow::Result<()> {
     let db = &state.db;
     let actor = Actor::system("demo data");
     let enabled = state.plugin_states.enabled(db).await;
@@ -248,9 +258,7 @@ pub async fn seed(state: &AppState, assets: usize) -> anyhow::Result<()> {
         tx.commit().await.context("cannot commit demo batch")?;
         db.forget_counts();
         done += batch;
-        if done.is_multiple_of(5_000) || done == assets {
-            println!("assets: {done} / {assets}");
-        }
+        progress.add(batch as u64);
     }
 
     if on("printers") {

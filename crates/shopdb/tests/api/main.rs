@@ -4,6 +4,7 @@ mod support;
 
 mod assets;
 mod auth;
+mod backup;
 mod bad_input;
 mod binding;
 mod bundled;

@@ -247,7 +247,7 @@ backend_tests! {
         app.post("/api/cameras", json!({"assetnumber": "CAM-77", "streamurl": "rtsp://dock/7"})).await;
         app.db().query("DELETE FROM searchindex").execute(app.db().pool()).await.unwrap();
         assert_eq!(app.get("/api/search?q=dock").await.data(), &json!([]));
-        let n = shopdb::app::reindex_search(&app.state).await.unwrap();
+        let n = shopdb::app::reindex_search(&app.state, &shopdb::progress::Progress::silent()).await.unwrap();
         assert_eq!(n, 3, "two assets, one of them also a camera");
         assert_eq!(app.get("/api/search?q=dock").await.data()[0]["type"], "camera");
         assert_eq!(app.get("/api/search?q=plain").await.data()[0]["type"], "asset");

@@ -182,6 +182,23 @@ impl TestApp {
                 .try_init();
         });
         let throwaway = Throwaway::create(backend).await?;
+        Some(TestApp::boot(throwaway, "testadmin").await)
+    }
+
+    /// The app on `throwaway` as it is (a restored database, say), logged in as a new admin
+    /// named `restoreadmin…`.
+    pub async fn on(throwaway: Throwaway) -> TestApp {
+        let admin = format!(
+            "restoreadmin{}",
+            shopdb_core::util::random_token(6)
+                .to_lowercase()
+                .replace(['-', '_'], "x")
+        );
+        TestApp::boot(throwaway, &admin).await
+    }
+
+    async fn boot(throwaway: Throwaway, admin: &str) -> TestApp {
+        let backend = throwaway.backend;
         let config = Config::for_database(&throwaway.url);
         let app = app::start(config)
             .await
@@ -193,8 +210,8 @@ impl TestApp {
             admin: String::new(),
             _db: Arc::new(throwaway),
         };
-        test.admin = test.login_as("testadmin", Role::Admin).await;
-        Some(test)
+        test.admin = test.login_as(admin, Role::Admin).await;
+        test
     }
 
     /// Another server on the same database with `plugins` (a second process, in effect).
@@ -202,7 +219,7 @@ impl TestApp {
         &self,
         plugins: Vec<shopdb_core::plugin::registry::Candidate>,
     ) -> TestApp {
-        let config = Config::for_database(&self._db.url);
+        let config = Config::for_database(self.url());
         let app = app::start_with(config, plugins)
             .await
             .expect("app with plugins");
@@ -240,6 +257,11 @@ impl TestApp {
             .body(Body::from(bytes))
             .expect("request");
         self.send(req).await
+    }
+
+    /// The URL of the app's database.
+    pub fn url(&self) -> &str {
+        &self._db.url
     }
 
     pub fn db(&self) -> &Db {

@@ -217,7 +217,32 @@ pub fn settings() -> Table {
         .unique_index(&["scope", "settingkey"])
 }
 
+/// The audit trail as the current model has it: the baseline plus the import batch of core
+/// migration 6.
 pub fn auditlog() -> Table {
+    auditlog_baseline().column(batchid()).index(&["batchid"])
+}
+
+/// The import batch an audit entry belongs to (None: not written by an import).
+fn batchid() -> Column {
+    Column::string("batchid", 40).nullable()
+}
+
+/// One row per applied import: what `shopdb import undo` works from.
+pub fn importbatches() -> Table {
+    Table::new("importbatches")
+        .column(Column::string("batchid", 40))
+        .column(Column::string("resource", 100))
+        .column(Column::string("actorname", 100))
+        .column(Column::timestamp("createddate"))
+        .column(Column::integer("rowcount"))
+        .column(Column::timestamp("undonedate").nullable())
+        .column(Column::string("undoneby", 100).nullable())
+        .primary_key(&["batchid"])
+}
+
+/// The audit trail as core migration 1 created it (a recorded step never changes).
+fn auditlog_baseline() -> Table {
     Table::new("auditlog")
         .column(Column::id("auditid"))
         .column(Column::timestamp("occurredat"))
@@ -284,14 +309,17 @@ pub fn core_tables() -> Vec<Table> {
         auditlog(),
         plugins(),
         searchindex(),
+        importbatches(),
     ]
 }
 
 pub fn core_chain() -> Chain {
     let baseline = core_tables()
         .into_iter()
+        .filter(|t| t.name != "importbatches")
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
+            "auditlog" => auditlog_baseline(),
             _ => t,
         })
         .map(Step::CreateTable)
@@ -335,8 +363,30 @@ pub fn core_chain() -> Chain {
             Migration::new(3, "search_trigram_index", search_trigram_index()),
             Migration::new(4, "assets_by_location_index", assets_by_location_index()),
             Migration::new(5, "collector_scale", collector_scale()),
+            Migration::new(6, "import_batches", import_batches()),
         ],
     }
+}
+
+/// Imports as batches that can be undone: each audit entry names its batch, and each
+/// applied batch has a row saying what it imported and whether it was undone.
+fn import_batches() -> Vec<Step> {
+    vec![
+        Step::AddColumn {
+            table: "auditlog".into(),
+            column: batchid(),
+        },
+        Step::CreateIndex {
+            table: "auditlog".into(),
+            index: crate::schema::Index {
+                name: "ix_auditlog_batchid".into(),
+                columns: vec!["batchid".into()],
+                unique: false,
+                lower: false,
+            },
+        },
+        Step::CreateTable(importbatches()),
+    ]
 }
 
 /// Collectors at plant-group scale: when a collector last saw each asset (server time), a

@@ -2427,7 +2427,7 @@ fn parse_filter(column: &Column, raw: &str) -> Option<SqlValue> {
 /// `%text%` for a case-insensitive LIKE with `!` escaping the wildcards.
 /// A table's name for one of its rows in messages: `statuses` → `status`,
 /// `categories` → `category`, `locations` → `location`.
-fn singular(table: &str) -> String {
+pub fn singular(table: &str) -> String {
     if let Some(stem) = table.strip_suffix("ies") {
         format!("{stem}y")
     } else if table.ends_with("uses") || table.ends_with("sses") || table.ends_with("xes") {

@@ -280,6 +280,8 @@ pub fn cell_value(column: Option<&Column>, text: &str) -> Value {
             "false" | "no" | "n" | "0" => json!(false),
             _ => json!(text),
         },
+        // A spreadsheet date in a timestamp field: midnight UTC.
+        T::Timestamp if crate::util::is_valid_date(t) => json!(format!("{t}T00:00:00Z")),
         _ => json!(text),
     }
 }

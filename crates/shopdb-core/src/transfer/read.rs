@@ -258,16 +258,29 @@ fn cell_text(cell: &Data) -> String {
         Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
         Data::Float(f) => f.to_string(),
         Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => {
-            let (y, mo, day, h, mi, s, _) = d.to_ymd_hms_milli();
-            if (h, mi, s) == (0, 0, 0) {
-                format!("{y:04}-{mo:02}-{day:02}")
-            } else {
-                format!("{y:04}-{mo:02}-{day:02}T{h:02}:{mi:02}:{s:02}Z")
-            }
-        }
+        Data::DateTime(d) => excel_date(d.to_ymd_hms_milli()),
         Data::Error(e) => format!("#{e:?}"),
     }
+}
+
+/// An Excel date as `2026-11-21`, or with a time as `2026-11-21T14:05:00Z`, to the nearest
+/// second (a serial number often lands a millisecond short of the second typed).
+fn excel_date((y, mo, d, h, mi, s, ms): (u16, u8, u8, u8, u8, u8, u16)) -> String {
+    use time::{Date, Duration, Month, PrimitiveDateTime, Time};
+    let parts = Month::try_from(mo).ok().and_then(|m| {
+        let date = Date::from_calendar_date(i32::from(y), m, d).ok()?;
+        Some(PrimitiveDateTime::new(date, Time::from_hms(h, mi, s).ok()?))
+    });
+    let Some(mut at) = parts else {
+        return format!("{y:04}-{mo:02}-{d:02}");
+    };
+    if ms >= 500 {
+        at += Duration::seconds(1);
+    }
+    if at.time() == Time::MIDNIGHT {
+        return at.date().to_string();
+    }
+    crate::util::format_timestamp(at.assume_utc())
 }
 
 #[cfg(test)]
@@ -283,6 +296,16 @@ mod tests {
             .map(|r| r.cells)
             .collect();
         (r.headers, rows)
+    }
+
+    #[test]
+    fn excel_dates_are_rounded_to_the_second() {
+        assert_eq!(excel_date((2026, 11, 21, 0, 0, 0, 0)), "2026-11-21");
+        assert_eq!(excel_date((2026, 11, 21, 23, 59, 59, 999)), "2026-11-22");
+        assert_eq!(
+            excel_date((2026, 11, 21, 14, 4, 59, 999)),
+            "2026-11-21T14:05:00Z"
+        );
     }
 
     #[test]

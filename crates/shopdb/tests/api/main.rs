@@ -23,5 +23,6 @@ mod roles;
 mod search;
 mod security;
 mod testplugins;
+mod transfer;
 mod usb;
 mod web;

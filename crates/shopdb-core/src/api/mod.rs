@@ -11,6 +11,9 @@ pub mod routes;
 mod system;
 mod transfer;
 
+/// Largest file an import takes over the API or the import page.
+pub const IMPORT_UPLOAD_LIMIT: usize = transfer::MAX_UPLOAD;
+
 use std::time::Instant;
 
 use axum::Router;

@@ -307,3 +307,101 @@ backend_tests! {
         assert_eq!(back.data()["totals"]["unchanged"], back.data()["totals"]["rows"], "{}", back.body);
     }
 }
+
+/// A page request with a login cookie; `parts` as multipart/form-data when given.
+async fn page(
+    app: &TestApp,
+    cookie: &str,
+    path: &str,
+    parts: Option<&[(&str, &str)]>,
+    file: Option<&[u8]>,
+) -> Reply {
+    use axum::body::Body;
+    use axum::http::{Method, Request, header};
+    let req = Request::builder().uri(path).header(header::COOKIE, cookie);
+    let Some(parts) = parts else {
+        return app
+            .send(req.method(Method::GET).body(Body::empty()).unwrap())
+            .await;
+    };
+    let boundary = "pageboundary1234";
+    let mut body = Vec::new();
+    for (name, value) in parts {
+        body.extend(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    if let Some(file) = file {
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"plant.csv\"\r\n\r\n").as_bytes());
+        body.extend_from_slice(file);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").as_bytes());
+    let req = req
+        .method(Method::POST)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    app.send(req).await
+}
+
+/// The value of the hidden field `name` in a page, as a browser would send it back.
+fn hidden(html: &str, name: &str) -> String {
+    let start = html
+        .find(&format!("name=\"{name}\" value=\""))
+        .unwrap_or_else(|| panic!("no {name} in {html}"));
+    let rest = &html[start + name.len() + 15..];
+    rest[..rest.find('"').unwrap()]
+        .replace("&#x2f;", "/")
+        .replace("&#x3d;", "=")
+        .replace("&#x2b;", "+")
+        .replace("&amp;", "&")
+}
+
+backend_tests! {
+    async fn the_import_page_previews_then_imports_and_lists_export(app) {
+        app.login_as("clerk", Role::Editor).await;
+        let login = app.call(axum::http::Method::POST, "/api/auth/login", None, Some(json!({"username": "clerk", "password": "a long test password"}))).await;
+        let cookies: Vec<String> = login.headers.get_all("set-cookie").iter()
+            .filter_map(|v| v.to_str().ok()).map(|v| v.split(';').next().unwrap().to_string()).collect();
+        let csrf = cookies.iter().find_map(|c| c.strip_prefix("shopdb_csrf=")).expect("csrf cookie").to_string();
+        let cookie = cookies.join("; ");
+
+        let list = page(&app, &cookie, "/assets?q=lathe", None, None).await;
+        let text = list.body.as_str().unwrap_or_default();
+        assert!(text.contains("href=\"&#x2f;export&#x2f;assets?q=lathe&amp;format=csv\" id=\"csv-export\""), "{text}");
+        assert!(text.contains("id=\"xlsx-export\"") && text.contains("id=\"import-link\""), "{text}");
+        let form = page(&app, &cookie, "/import/assets", None, None).await;
+        assert!(form.body.as_str().unwrap_or_default().contains("id=\"import-form\""), "{}", form.body);
+
+        let file = b"assetnumber,name,assettype\nM-1,Lathe,Other\nM-2,Mill,Unknown type\n";
+        let refused = page(&app, &cookie, "/import/assets", Some(&[("key", "assetnumber")]), Some(file)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "no CSRF token");
+        let preview = page(&app, &cookie, "/import/assets", Some(&[("csrftoken", &csrf), ("key", "assetnumber")]), Some(file)).await;
+        let text = preview.body.as_str().unwrap_or_default().to_string();
+        assert_eq!(preview.status, StatusCode::OK, "{text}");
+        assert!(text.contains("<tr data-action=\"create\"><td>2</td>") && text.contains("<tr data-action=\"error\"><td>3</td>"), "{text}");
+        assert!(text.contains("no assettype named") && text.contains("id=\"confirm-import\""), "{text}");
+        assert_eq!(app.count("assets").await, 0, "a preview changes nothing");
+
+        let data = hidden(&text, "filedata");
+        let done = page(&app, &cookie, "/import/assets", Some(&[("csrftoken", &csrf), ("confirm", "1"), ("key", "assetnumber"), ("filename", "plant.csv"), ("filedata", &data)]), None).await;
+        let text = done.body.as_str().unwrap_or_default().to_string();
+        assert!(text.contains("id=\"batch-id\""), "{text}");
+        assert_eq!(app.count("assets").await, 1);
+        let batch = app.get("/api/audit?entitytype=asset").await.data()[0]["batchid"].as_str().unwrap().to_string();
+        assert!(text.contains(&batch), "the page names the batch {batch}: {text}");
+
+        let xlsx = page(&app, &cookie, "/export/assets?format=xlsx", None, None).await;
+        assert_eq!(xlsx.headers["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
+        assert!(xlsx.bytes.starts_with(b"PK"));
+        let csv = page(&app, &cookie, "/assets.csv?q=lathe", None, None).await;
+        assert!(String::from_utf8_lossy(&csv.bytes).contains(",M-1,Lathe,Other,In Service,"), "{}", csv.body);
+    }
+}

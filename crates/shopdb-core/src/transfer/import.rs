@@ -12,7 +12,7 @@ use sqlx::{AnyConnection, Connection, Row as _};
 
 use super::mapping::{self, Mapping, Reference, Target};
 use super::read::{Row, SheetReader};
-use super::{Observer, batch_id};
+use super::{Observer, batch_id, fast};
 use crate::auth::Actor;
 use crate::collector::{find_many, normalize, one_of};
 use crate::db::{Db, SqlValue};
@@ -167,11 +167,11 @@ fn find_key(
 }
 
 /// A row turned into a record body, with its references by name still to resolve.
-struct Prepared {
+pub(super) struct Prepared {
     line: u64,
     key: Option<String>,
-    body: Map<String, Value>,
-    names: Vec<(Reference, Option<String>)>,
+    pub(super) body: Map<String, Value>,
+    pub(super) names: Vec<(Reference, Option<String>)>,
     errors: Map<String, Value>,
 }
 
@@ -249,7 +249,7 @@ fn prepare(
 
 /// Names of referenced rows already looked up: per reference, lower-cased name → the rows
 /// holding it with their stored spelling.
-type NameCache = HashMap<Reference, HashMap<String, Vec<(i64, String)>>>;
+pub(super) type NameCache = HashMap<Reference, HashMap<String, Vec<(i64, String)>>>;
 
 /// Looks up, in one query per reference column, the names of `rows` not looked up yet.
 async fn load_names(
@@ -352,16 +352,16 @@ async fn match_rows(
 }
 
 /// The state of an import between chunks.
-struct Run<'a> {
-    job: ImportJob<'a>,
-    options: &'a ImportOptions,
-    names: NameCache,
+pub(super) struct Run<'a> {
+    pub(super) job: ImportJob<'a>,
+    pub(super) options: &'a ImportOptions,
+    pub(super) names: NameCache,
     /// Records written by earlier rows, by their normalised key: a later row with the
     /// same key is matched to what this import made of it.
     written: HashMap<String, i64>,
     /// The key field: a key that differs from the stored one only in case or spacing keeps
     /// the stored spelling.
-    key_field: String,
+    pub(super) key_field: String,
     report: ImportReport,
 }
 
@@ -480,21 +480,26 @@ async fn run_chunk(
         .filter_map(|m| m.clone().ok().flatten())
         .collect();
     let mut stored = run.job.res.fetch_many(db, tx, &ids).await?;
-    for (p, matched) in rows.into_iter().zip(matches) {
+    let mut answers: Vec<RowAnswer> = Vec::with_capacity(rows.len());
+    let mut plain = fast::Pending::default();
+    for (p, matched) in rows.iter().zip(matches) {
         let written_key = p.key.as_deref().map(normalize).filter(|_| !key.by_id);
         let matched = match (&written_key, matched) {
-            (Some(k), Ok(None)) => match run.written.get(k) {
+            (Some(k), Ok(None)) => match run.written.get(k).copied() {
                 Some(id) => {
-                    if let Some(fresh) = run.job.res.fetch(db, tx, *id).await? {
-                        stored.insert(*id, fresh);
+                    plain
+                        .flush(run, tx, &rows, &mut answers, &mut stored)
+                        .await?;
+                    if let Some(fresh) = run.job.res.fetch(db, tx, id).await? {
+                        stored.insert(id, fresh);
                     }
-                    Ok(Some(*id))
+                    Ok(Some(id))
                 }
                 None => Ok(None),
             },
             (_, m) => m,
         };
-        let mut answer = RowAnswer {
+        answers.push(RowAnswer {
             line: p.line,
             action: RowAction::Error,
             key: p.key.clone(),
@@ -502,39 +507,41 @@ async fn run_chunk(
             changes: Map::new(),
             message: None,
             errors: p.errors.clone(),
-        };
+        });
+        let slot = answers.len() - 1;
         let outcome = match matched {
             Err(why) => Err(ApiError::field(&key.field, why)),
             Ok(_) if !p.errors.is_empty() => Err(ApiError::validation(p.errors.clone())),
+            Ok(Some(id)) if stored.contains_key(&id) => {
+                if plain.holds(id) {
+                    plain
+                        .flush(run, tx, &rows, &mut answers, &mut stored)
+                        .await?;
+                }
+                let before = stored.get(&id).cloned().unwrap_or_default();
+                match fast::check(run, tx, p, &before).await? {
+                    fast::Checked::Unchanged => {
+                        Ok((RowAction::Unchanged, Some(before), Map::new()))
+                    }
+                    fast::Checked::Plain(values, diff) => {
+                        plain.add(slot, id, before, values, diff);
+                        continue;
+                    }
+                    fast::Checked::Refused(e) => Err(e),
+                    fast::Checked::Slow => apply_row(run, tx, p, Some(&before)).await,
+                }
+            }
             Ok(id) => {
                 let before = id.and_then(|id| stored.get(&id));
-                apply_row(run, tx, &p, before).await
+                apply_row(run, tx, p, before).await
             }
         };
-        match outcome {
-            Ok((action, record, changes)) => {
-                let id = record
-                    .as_ref()
-                    .and_then(|r| r.get(run.job.res.key()))
-                    .and_then(Value::as_i64);
-                if let (Some(id), Some(record)) = (id, record) {
-                    if let Some(k) = written_key {
-                        run.written.insert(k, id);
-                    }
-                    stored.insert(id, record);
-                }
-                answer.action = action;
-                answer.id = id.filter(|_| !(run.options.dry_run && action == RowAction::Create));
-                answer.changes = changes;
-            }
-            Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
-            Err(e) => {
-                answer.message = Some(e.message.clone());
-                if let Value::Object(fields) = e.details {
-                    answer.errors.extend(fields);
-                }
-            }
-        }
+        settle(run, &mut answers[slot], outcome, written_key, &mut stored)?;
+    }
+    plain
+        .flush(run, tx, &rows, &mut answers, &mut stored)
+        .await?;
+    for answer in answers {
         let totals = &mut run.report.totals;
         totals.rows += 1;
         match answer.action {
@@ -551,10 +558,46 @@ async fn run_chunk(
     Ok(())
 }
 
-type Applied = (RowAction, Option<Map<String, Value>>, Map<String, Value>);
+/// Fills in a row's answer from what writing it gave; keeps what it wrote for later rows.
+pub(super) fn settle(
+    run: &mut Run<'_>,
+    answer: &mut RowAnswer,
+    outcome: Result<Applied, ApiError>,
+    written_key: Option<String>,
+    stored: &mut HashMap<i64, Map<String, Value>>,
+) -> Result<(), ApiError> {
+    match outcome {
+        Ok((action, record, changes)) => {
+            let id = record
+                .as_ref()
+                .and_then(|r| r.get(run.job.res.key()))
+                .and_then(Value::as_i64);
+            if let (Some(id), Some(record)) = (id, record) {
+                if let Some(k) = written_key {
+                    run.written.insert(k, id);
+                }
+                stored.insert(id, record);
+            }
+            answer.action = action;
+            answer.id = id.filter(|_| !(run.options.dry_run && action == RowAction::Create));
+            answer.changes = changes;
+        }
+        Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
+        Err(e) => {
+            answer.action = RowAction::Error;
+            answer.message = Some(e.message.clone());
+            if let Value::Object(fields) = e.details {
+                answer.errors.extend(fields);
+            }
+        }
+    }
+    Ok(())
+}
+
+pub(super) type Applied = (RowAction, Option<Map<String, Value>>, Map<String, Value>);
 
 /// One row in a savepoint of its own: undone alone when it fails.
-async fn apply_row(
+pub(super) async fn apply_row(
     run: &mut Run<'_>,
     tx: &mut AnyConnection,
     p: &Prepared,
@@ -656,11 +699,7 @@ async fn write_row(
         let created = res.insert(db, conn, actor, values).await?;
         return Ok((RowAction::Create, Some(created), Map::new()));
     };
-    let mut diff = differences(res, &body, before);
-    let spelled = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
-    if spelled(diff.get(&run.key_field)) == spelled(before.get(&run.key_field)) {
-        diff.remove(&run.key_field);
-    }
+    let diff = row_diff(run, &body, before);
     if diff.is_empty() {
         return Ok((RowAction::Unchanged, Some(before.clone()), Map::new()));
     }
@@ -710,8 +749,23 @@ async fn create_reference(
         .ok_or_else(|| ApiError::internal(format!("created {} has no {}", r.table, r.key)))
 }
 
+/// The fields a row changes: those that differ from the stored record, except a key that
+/// differs only in case or spacing (the stored spelling stays).
+pub(super) fn row_diff(
+    run: &Run<'_>,
+    body: &Map<String, Value>,
+    before: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut diff = differences(run.job.res, body, before);
+    let spelled = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
+    if spelled(diff.get(&run.key_field)) == spelled(before.get(&run.key_field)) {
+        diff.remove(&run.key_field);
+    }
+    diff
+}
+
 /// The fields of `body` whose value differs from the stored record's.
-fn differences(
+pub(super) fn differences(
     res: &Resource,
     body: &Map<String, Value>,
     before: &Map<String, Value>,
@@ -730,7 +784,7 @@ fn differences(
 }
 
 /// Field → before and after of each field that changed; a reference shows the names.
-fn changes(
+pub(super) fn changes(
     res: &Resource,
     fields: &Map<String, Value>,
     before: &Map<String, Value>,

@@ -8,6 +8,7 @@
 //! - `export`: a filtered list as a file that imports back unchanged.
 
 pub mod export;
+mod fast;
 pub mod import;
 pub mod mapping;
 pub mod read;

@@ -192,12 +192,10 @@ async fn undo_in(
             continue;
         };
         match e.action.as_str() {
-            "created" => {
-                // Already gone with its parent (a cascade) is fine.
-                if res.fetch(db, conn, e.entityid).await?.is_some() {
-                    res.remove(db, conn, &undoer, e.entityid, tables).await?;
-                    report.deleted += 1;
-                }
+            // Already gone with its parent (a cascade) is fine.
+            "created" if res.fetch(db, conn, e.entityid).await?.is_some() => {
+                res.remove(db, conn, &undoer, e.entityid, tables).await?;
+                report.deleted += 1;
             }
             "updated" => {
                 let Some(current) = res.fetch(db, conn, e.entityid).await? else {

@@ -143,6 +143,30 @@ backend_tests! {
         assert!(asset(&app, "M-2").await.is_none());
     }
 
+    async fn rows_are_applied_in_file_order_whatever_their_path(app) {
+        app.asset(json!({"assetnumber": "M-1", "name": "Lathe"})).await;
+        app.asset(json!({"assetnumber": "M-2", "name": "Mill", "mapx": 1.0, "mapy": 2.0})).await;
+        // Plain changes of one record twice, a refused plain change, a create that a later
+        // row of the same file changes again.
+        let file = "assetnumber,name,mapx,assettype\n\
+                    M-1,Lathe A,,Other\n\
+                    M-2,Mill,,Other\n\
+                    M-1,Lathe B,,Other\n\
+                    M-3,Drill,,Other\n\
+                    m-3,Drill 2,,Other\n";
+        let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetnumber")]).await;
+        assert_eq!(actions(&r), ["update", "error", "update", "create", "update"], "{}", r.body);
+        assert_eq!(r.data()["rows"][2]["changes"]["name"], json!({"before": "Lathe A", "after": "Lathe B"}));
+        assert_eq!(r.data()["rows"][1]["errors"]["mapx"], "mapx and mapy are set together", "{}", r.body);
+        assert_eq!(asset(&app, "M-1").await.unwrap()["name"], "Lathe B");
+        assert_eq!(asset(&app, "M-2").await.unwrap()["mapx"], 1.0);
+        assert_eq!(asset(&app, "M-3").await.unwrap()["name"], "Drill 2");
+        let m1 = asset(&app, "M-1").await.unwrap();
+        let trail = app.get(&format!("/api/audit?entitytype=asset&entityid={}", m1["assetid"])).await;
+        assert_eq!(trail.data().as_array().unwrap().len(), 3, "created, then one entry per row: {}", trail.body);
+        assert_eq!(m1["version"], 3);
+    }
+
     async fn missing_references_are_reported_or_created(app) {
         let file = "assetnumber,assettype,location,vendor\nM-1,Other,Bay 9,Okuma\n";
         let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetnumber")]).await;

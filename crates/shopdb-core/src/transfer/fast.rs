@@ -3,16 +3,27 @@
 //! by one like any row, then written together with `Resource::update_many`, as collector
 //! check-ins are. Rows that leave their record as it is cost no write at all.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, Connection};
 
-use super::import::{Applied, Prepared, Run, apply_row, changes, row_diff, settle};
-use super::{RowAction, RowAnswer};
+use super::compare::{NameCache, changes, row_diff};
+use super::mapping::Reference;
+use crate::auth::Actor;
 use crate::collector::{normalize, one_of};
-use crate::db::SqlValue;
+use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
+use crate::resource::Resource;
+
+/// What a quick check works with.
+pub(super) struct Quick<'a> {
+    pub db: &'a Db,
+    pub actor: &'a Actor,
+    pub res: &'a Resource,
+    pub names: &'a NameCache,
+    pub key_field: &'a str,
+}
 
 /// What a row that matched a record comes to, before anything is written.
 pub(super) enum Checked {
@@ -26,21 +37,23 @@ pub(super) enum Checked {
     Slow,
 }
 
-/// Checks a row against the stored record `before` as `write_row` would, without writing.
+/// Checks a row (its `body` and references by name) against the stored record `before` as
+/// writing it one by one would, without writing.
 pub(super) async fn check(
-    run: &Run<'_>,
+    q: &Quick<'_>,
     conn: &mut AnyConnection,
-    p: &Prepared,
+    body: &Map<String, Value>,
+    refs: &[(Reference, Option<String>)],
     before: &Map<String, Value>,
 ) -> Result<Checked, ApiError> {
-    let res = run.job.res;
-    let mut body = p.body.clone();
-    for (r, name) in &p.names {
+    let res = q.res;
+    let mut body = body.clone();
+    for (r, name) in refs {
         let Some(name) = name else {
             body.insert(r.column.clone(), Value::Null);
             continue;
         };
-        let holders = run.names.get(r).and_then(|c| c.get(&normalize(name)));
+        let holders = q.names.get(r).and_then(|c| c.get(&normalize(name)));
         match one_of(holders.map(Vec::as_slice).unwrap_or(&[]), name) {
             Ok(Some(id)) => {
                 body.insert(r.column.clone(), Value::from(id));
@@ -48,24 +61,21 @@ pub(super) async fn check(
             _ => return Ok(Checked::Slow),
         }
     }
-    let diff = row_diff(run, &body, before);
+    let diff = row_diff(res, q.key_field, &body, before);
     if diff.is_empty() {
         return Ok(Checked::Unchanged);
     }
-    if !diff
-        .keys()
-        .all(|f| res.plain_field(f) && *f != run.key_field)
-    {
+    if !diff.keys().all(|f| res.plain_field(f) && f != q.key_field) {
         return Ok(Checked::Slow);
     }
-    let (db, actor) = (run.job.db, run.job.actor);
     let checked = async {
-        let values = res.validate(db, conn, &diff, Some(before)).await?;
+        let values = res.validate(q.db, conn, &diff, Some(before)).await?;
         let values: Vec<(String, SqlValue)> = values
             .into_iter()
             .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
             .collect();
-        res.check_update(db, conn, actor, before, &values).await?;
+        res.check_update(q.db, conn, q.actor, before, &values)
+            .await?;
         Ok::<_, ApiError>(values)
     }
     .await;
@@ -77,18 +87,27 @@ pub(super) async fn check(
     })
 }
 
-/// A checked row waiting to be written: its answer's place, the stored record, the values.
-struct Row {
-    slot: usize,
-    before: Map<String, Value>,
+/// A checked row waiting to be written: its place in the chunk, the stored record, the
+/// values to write and the fields as the row gave them.
+pub(super) struct Waiting {
+    pub slot: usize,
+    pub before: Map<String, Value>,
     values: Vec<(String, SqlValue)>,
     diff: Map<String, Value>,
+}
+
+/// What writing the waiting rows came to.
+pub(super) enum Flushed {
+    /// Written: per row, its place, the record as it is now and the changes to show.
+    Written(Vec<(usize, Map<String, Value>, Map<String, Value>)>),
+    /// Writing them together failed (and was undone): each must go on its own.
+    OneByOne(Vec<Waiting>),
 }
 
 /// Plain updates waiting to be written together (each record at most once).
 #[derive(Default)]
 pub(super) struct Pending {
-    rows: Vec<Row>,
+    rows: Vec<Waiting>,
     ids: HashSet<i64>,
 }
 
@@ -106,7 +125,7 @@ impl Pending {
         diff: Map<String, Value>,
     ) {
         self.ids.insert(id);
-        self.rows.push(Row {
+        self.rows.push(Waiting {
             slot,
             before,
             values,
@@ -114,46 +133,40 @@ impl Pending {
         });
     }
 
-    /// Writes the waiting rows in a few statements (in a savepoint); if that fails, each
-    /// goes on its own so the bad one is answered alone. `rows` and `answers` are the
-    /// chunk's, by the same index.
+    /// Writes the waiting rows in a few statements, in a savepoint.
     pub(super) async fn flush(
         &mut self,
-        run: &mut Run<'_>,
+        q: &Quick<'_>,
         tx: &mut AnyConnection,
-        rows: &[Prepared],
-        answers: &mut [RowAnswer],
-        stored: &mut HashMap<i64, Map<String, Value>>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<Flushed, ApiError> {
         let waiting = std::mem::take(&mut self.rows);
         self.ids.clear();
         if waiting.is_empty() {
-            return Ok(());
+            return Ok(Flushed::Written(Vec::new()));
         }
-        let res = run.job.res;
         let items: Vec<crate::resource::Change> = waiting
             .iter()
             .map(|r| (&r.before, r.values.clone()))
             .collect();
         let mut savepoint = tx.begin().await?;
-        let together = res
-            .update_many(run.job.db, &mut savepoint, run.job.actor, &items)
+        let together = q
+            .res
+            .update_many(q.db, &mut savepoint, q.actor, &items)
             .await;
         drop(items);
         match together {
             Ok(afters) => {
                 savepoint.commit().await?;
-                for (row, after) in waiting.into_iter().zip(afters) {
-                    let id = after.get(res.key()).and_then(Value::as_i64);
-                    let answer = &mut answers[row.slot];
-                    answer.action = RowAction::Update;
-                    answer.id = id;
-                    answer.changes = changes(res, &row.diff, &row.before, &after);
-                    if let Some(id) = id {
-                        stored.insert(id, after);
-                    }
-                }
-                Ok(())
+                Ok(Flushed::Written(
+                    waiting
+                        .into_iter()
+                        .zip(afters)
+                        .map(|(row, after)| {
+                            let shown = changes(q.res, &row.diff, &row.before, &after);
+                            (row.slot, after, shown)
+                        })
+                        .collect(),
+                ))
             }
             Err(e) if e.is_retryable() => Err(e),
             Err(e) => {
@@ -162,12 +175,7 @@ impl Pending {
                     .rollback()
                     .await
                     .map_err(|lost| ApiError::from(lost).into_retry())?;
-                for row in waiting {
-                    let outcome: Result<Applied, ApiError> =
-                        apply_row(run, tx, &rows[row.slot], Some(&row.before)).await;
-                    settle(run, &mut answers[row.slot], outcome, None, stored)?;
-                }
-                Ok(())
+                Ok(Flushed::OneByOne(waiting))
             }
         }
     }

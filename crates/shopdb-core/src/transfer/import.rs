@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Connection, Row as _};
 
+use super::compare::{NameCache, changes, row_diff};
 use super::mapping::{self, Mapping, Reference, Target};
 use super::read::{Row, SheetReader};
 use super::{Observer, batch_id, fast};
@@ -17,7 +18,7 @@ use crate::auth::Actor;
 use crate::collector::{find_many, normalize, one_of};
 use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
-use crate::resource::{Resource, finish, to_sql_value};
+use crate::resource::{Resource, finish};
 use crate::util::now;
 
 /// Rows read, matched and written together.
@@ -167,11 +168,11 @@ fn find_key(
 }
 
 /// A row turned into a record body, with its references by name still to resolve.
-pub(super) struct Prepared {
+struct Prepared {
     line: u64,
     key: Option<String>,
-    pub(super) body: Map<String, Value>,
-    pub(super) names: Vec<(Reference, Option<String>)>,
+    body: Map<String, Value>,
+    names: Vec<(Reference, Option<String>)>,
     errors: Map<String, Value>,
 }
 
@@ -246,10 +247,6 @@ fn prepare(
         errors,
     }
 }
-
-/// Names of referenced rows already looked up: per reference, lower-cased name → the rows
-/// holding it with their stored spelling.
-pub(super) type NameCache = HashMap<Reference, HashMap<String, Vec<(i64, String)>>>;
 
 /// Looks up, in one query per reference column, the names of `rows` not looked up yet.
 async fn load_names(
@@ -352,16 +349,16 @@ async fn match_rows(
 }
 
 /// The state of an import between chunks.
-pub(super) struct Run<'a> {
-    pub(super) job: ImportJob<'a>,
-    pub(super) options: &'a ImportOptions,
-    pub(super) names: NameCache,
+struct Run<'a> {
+    job: ImportJob<'a>,
+    options: &'a ImportOptions,
+    names: NameCache,
     /// Records written by earlier rows, by their normalised key: a later row with the
     /// same key is matched to what this import made of it.
     written: HashMap<String, i64>,
     /// The key field: a key that differs from the stored one only in case or spacing keeps
     /// the stored spelling.
-    pub(super) key_field: String,
+    key_field: String,
     report: ImportReport,
 }
 
@@ -487,9 +484,7 @@ async fn run_chunk(
         let matched = match (&written_key, matched) {
             (Some(k), Ok(None)) => match run.written.get(k).copied() {
                 Some(id) => {
-                    plain
-                        .flush(run, tx, &rows, &mut answers, &mut stored)
-                        .await?;
+                    flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
                     if let Some(fresh) = run.job.res.fetch(db, tx, id).await? {
                         stored.insert(id, fresh);
                     }
@@ -514,12 +509,11 @@ async fn run_chunk(
             Ok(_) if !p.errors.is_empty() => Err(ApiError::validation(p.errors.clone())),
             Ok(Some(id)) if stored.contains_key(&id) => {
                 if plain.holds(id) {
-                    plain
-                        .flush(run, tx, &rows, &mut answers, &mut stored)
-                        .await?;
+                    flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
                 }
                 let before = stored.get(&id).cloned().unwrap_or_default();
-                match fast::check(run, tx, p, &before).await? {
+                let quick = run.quick();
+                match fast::check(&quick, tx, &p.body, &p.names, &before).await? {
                     fast::Checked::Unchanged => {
                         Ok((RowAction::Unchanged, Some(before), Map::new()))
                     }
@@ -538,9 +532,7 @@ async fn run_chunk(
         };
         settle(run, &mut answers[slot], outcome, written_key, &mut stored)?;
     }
-    plain
-        .flush(run, tx, &rows, &mut answers, &mut stored)
-        .await?;
+    flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
     for answer in answers {
         let totals = &mut run.report.totals;
         totals.rows += 1;
@@ -558,8 +550,52 @@ async fn run_chunk(
     Ok(())
 }
 
+/// Writes the rows waiting in `plain` together; when that fails, each on its own.
+async fn flush_plain(
+    run: &mut Run<'_>,
+    tx: &mut AnyConnection,
+    plain: &mut fast::Pending,
+    rows: &[Prepared],
+    answers: &mut [RowAnswer],
+    stored: &mut HashMap<i64, Map<String, Value>>,
+) -> Result<(), ApiError> {
+    let flushed = plain.flush(&run.quick(), tx).await?;
+    match flushed {
+        fast::Flushed::Written(done) => {
+            for (slot, after, changes) in done {
+                settle(
+                    run,
+                    &mut answers[slot],
+                    Ok((RowAction::Update, Some(after), changes)),
+                    None,
+                    stored,
+                )?;
+            }
+        }
+        fast::Flushed::OneByOne(waiting) => {
+            for w in waiting {
+                let outcome = apply_row(run, tx, &rows[w.slot], Some(&w.before)).await;
+                settle(run, &mut answers[w.slot], outcome, None, stored)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Run<'_> {
+    fn quick(&self) -> fast::Quick<'_> {
+        fast::Quick {
+            db: self.job.db,
+            actor: self.job.actor,
+            res: self.job.res,
+            names: &self.names,
+            key_field: &self.key_field,
+        }
+    }
+}
+
 /// Fills in a row's answer from what writing it gave; keeps what it wrote for later rows.
-pub(super) fn settle(
+fn settle(
     run: &mut Run<'_>,
     answer: &mut RowAnswer,
     outcome: Result<Applied, ApiError>,
@@ -594,10 +630,10 @@ pub(super) fn settle(
     Ok(())
 }
 
-pub(super) type Applied = (RowAction, Option<Map<String, Value>>, Map<String, Value>);
+type Applied = (RowAction, Option<Map<String, Value>>, Map<String, Value>);
 
 /// One row in a savepoint of its own: undone alone when it fails.
-pub(super) async fn apply_row(
+async fn apply_row(
     run: &mut Run<'_>,
     tx: &mut AnyConnection,
     p: &Prepared,
@@ -699,7 +735,7 @@ async fn write_row(
         let created = res.insert(db, conn, actor, values).await?;
         return Ok((RowAction::Create, Some(created), Map::new()));
     };
-    let diff = row_diff(run, &body, before);
+    let diff = row_diff(res, &run.key_field, &body, before);
     if diff.is_empty() {
         return Ok((RowAction::Unchanged, Some(before.clone()), Map::new()));
     }
@@ -747,67 +783,4 @@ async fn create_reference(
         .get(&r.key)
         .and_then(Value::as_i64)
         .ok_or_else(|| ApiError::internal(format!("created {} has no {}", r.table, r.key)))
-}
-
-/// The fields a row changes: those that differ from the stored record, except a key that
-/// differs only in case or spacing (the stored spelling stays).
-pub(super) fn row_diff(
-    run: &Run<'_>,
-    body: &Map<String, Value>,
-    before: &Map<String, Value>,
-) -> Map<String, Value> {
-    let mut diff = differences(run.job.res, body, before);
-    let spelled = |v: Option<&Value>| v.and_then(Value::as_str).map(normalize);
-    if spelled(diff.get(&run.key_field)) == spelled(before.get(&run.key_field)) {
-        diff.remove(&run.key_field);
-    }
-    diff
-}
-
-/// The fields of `body` whose value differs from the stored record's.
-pub(super) fn differences(
-    res: &Resource,
-    body: &Map<String, Value>,
-    before: &Map<String, Value>,
-) -> Map<String, Value> {
-    let columns = mapping::columns(res);
-    body.iter()
-        .filter(|(field, value)| {
-            let stored = before.get(*field).unwrap_or(&Value::Null);
-            match columns.iter().find(|c| &c.name == *field) {
-                Some(c) => to_sql_value(c, value).map_or(true, |v| &v.to_json() != stored),
-                None => *value != stored,
-            }
-        })
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// Field → before and after of each field that changed; a reference shows the names.
-pub(super) fn changes(
-    res: &Resource,
-    fields: &Map<String, Value>,
-    before: &Map<String, Value>,
-    after: &Map<String, Value>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    for field in fields.keys() {
-        let shown = res
-            .lookups
-            .iter()
-            .find(|l| &l.column == field)
-            .map_or(field.as_str(), |l| l.alias.as_str());
-        let (b, a) = (
-            before.get(shown).unwrap_or(&Value::Null),
-            after.get(shown).unwrap_or(&Value::Null),
-        );
-        let (b0, a0) = (
-            before.get(field).unwrap_or(&Value::Null),
-            after.get(field).unwrap_or(&Value::Null),
-        );
-        if b0 != a0 {
-            out.insert(shown.to_string(), json!({"before": b, "after": a}));
-        }
-    }
-    out
 }

@@ -7,6 +7,7 @@
 //! - `undo`: taking an applied batch back;
 //! - `export`: a filtered list as a file that imports back unchanged.
 
+mod compare;
 pub mod export;
 mod fast;
 pub mod import;

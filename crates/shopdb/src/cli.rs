@@ -80,8 +80,8 @@ pub enum Command {
     ///
     /// Each row is matched by --key: found rows are updated with the fields that differ, the
     /// others created. Rows with problems are reported and left out (all rows are, with
-    /// --all-or-nothing). Prints each row's answer and the batch id that `shopdb import undo`
-    /// takes. See docs/IMPORT-EXPORT.md.
+    /// --all-or-nothing). Prints each created, updated or refused row, the totals and the batch
+    /// id that `shopdb import undo` takes. See docs/IMPORT-EXPORT.md.
     #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     Import {
         #[command(subcommand)]

@@ -21,14 +21,16 @@ pub struct ImportArgs {
     pub mapping: Option<PathBuf>,
 }
 
-/// Prints each row that is not unchanged as it is decided.
+/// Prints each row that is not unchanged as it is decided (the totals count those).
 struct Lines<W: Write> {
     out: W,
 }
 
 impl<W: Write + Send> Observer for Lines<W> {
     fn row(&mut self, a: &RowAnswer) {
-        let _ = writeln!(self.out, "{}", row_line(a));
+        if a.action != RowAction::Unchanged {
+            let _ = writeln!(self.out, "{}", row_line(a));
+        }
     }
 }
 

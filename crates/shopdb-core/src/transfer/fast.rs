@@ -47,20 +47,9 @@ pub(super) async fn check(
     before: &Map<String, Value>,
 ) -> Result<Checked, ApiError> {
     let res = q.res;
-    let mut body = body.clone();
-    for (r, name) in refs {
-        let Some(name) = name else {
-            body.insert(r.column.clone(), Value::Null);
-            continue;
-        };
-        let holders = q.names.get(r).and_then(|c| c.get(&normalize(name)));
-        match one_of(holders.map(Vec::as_slice).unwrap_or(&[]), name) {
-            Ok(Some(id)) => {
-                body.insert(r.column.clone(), Value::from(id));
-            }
-            _ => return Ok(Checked::Slow),
-        }
-    }
+    let Some(body) = with_names(q, body, refs) else {
+        return Ok(Checked::Slow);
+    };
     let diff = row_diff(res, q.key_field, &body, before);
     if diff.is_empty() {
         return Ok(Checked::Unchanged);
@@ -176,6 +165,133 @@ impl Pending {
                     .await
                     .map_err(|lost| ApiError::from(lost).into_retry())?;
                 Ok(Flushed::OneByOne(waiting))
+            }
+        }
+    }
+}
+
+/// Resolves a row's references by name from those already looked up: None when one is not
+/// known (the row then goes one by one, which reports or creates it).
+fn with_names(
+    q: &Quick<'_>,
+    body: &Map<String, Value>,
+    refs: &[(Reference, Option<String>)],
+) -> Option<Map<String, Value>> {
+    let mut body = body.clone();
+    for (r, name) in refs {
+        let Some(name) = name else {
+            body.insert(r.column.clone(), Value::Null);
+            continue;
+        };
+        let holders = q.names.get(r).and_then(|c| c.get(&normalize(name)));
+        match one_of(holders.map(Vec::as_slice).unwrap_or(&[]), name) {
+            Ok(Some(id)) => {
+                body.insert(r.column.clone(), Value::from(id));
+            }
+            _ => return None,
+        }
+    }
+    Some(body)
+}
+
+/// What a row for a new record comes to, before anything is written.
+pub(super) enum NewChecked {
+    /// Checked: the values to create it with.
+    Ready(Vec<(String, SqlValue)>),
+    Refused(ApiError),
+    Slow,
+}
+
+/// Checks a row for a new record as creating it one by one would, without writing.
+pub(super) async fn check_new(
+    q: &Quick<'_>,
+    conn: &mut AnyConnection,
+    body: &Map<String, Value>,
+    refs: &[(Reference, Option<String>)],
+) -> Result<NewChecked, ApiError> {
+    if !q.res.creates_together() {
+        return Ok(NewChecked::Slow);
+    }
+    let Some(body) = with_names(q, body, refs) else {
+        return Ok(NewChecked::Slow);
+    };
+    Ok(match q.res.validate(q.db, conn, &body, None).await {
+        Ok(values) => NewChecked::Ready(values),
+        Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
+        Err(e) => NewChecked::Refused(e),
+    })
+}
+
+/// New records waiting to be created together: per row its place in the chunk, its key
+/// (normalised) and values.
+#[derive(Default)]
+pub(super) struct NewRows {
+    rows: Vec<(usize, Option<String>, Vec<(String, SqlValue)>)>,
+    keys: HashSet<String>,
+}
+
+/// What creating the waiting rows came to.
+pub(super) enum Created {
+    /// Per row: its place, its key and the new record.
+    All(Vec<(usize, Option<String>, Map<String, Value>)>),
+    /// Creating them together failed (and was undone): each must go on its own.
+    OneByOne(Vec<(usize, Option<String>)>),
+}
+
+impl NewRows {
+    pub(super) fn holds(&self, key: &str) -> bool {
+        self.keys.contains(key)
+    }
+
+    pub(super) fn add(
+        &mut self,
+        slot: usize,
+        key: Option<String>,
+        values: Vec<(String, SqlValue)>,
+    ) {
+        if let Some(k) = &key {
+            self.keys.insert(k.clone());
+        }
+        self.rows.push((slot, key, values));
+    }
+
+    /// Creates the waiting rows in a few statements, in a savepoint.
+    pub(super) async fn flush(
+        &mut self,
+        q: &Quick<'_>,
+        tx: &mut AnyConnection,
+    ) -> Result<Created, ApiError> {
+        let waiting = std::mem::take(&mut self.rows);
+        self.keys.clear();
+        if waiting.is_empty() {
+            return Ok(Created::All(Vec::new()));
+        }
+        let (places, values): (Vec<(usize, Option<String>)>, Vec<Vec<(String, SqlValue)>>) =
+            waiting.into_iter().map(|(s, k, v)| ((s, k), v)).unzip();
+        let mut savepoint = tx.begin().await?;
+        match q
+            .res
+            .insert_many(q.db, &mut savepoint, q.actor, values)
+            .await
+        {
+            Ok(records) => {
+                savepoint.commit().await?;
+                Ok(Created::All(
+                    places
+                        .into_iter()
+                        .zip(records)
+                        .map(|((s, k), r)| (s, k, r))
+                        .collect(),
+                ))
+            }
+            Err(e) if e.is_retryable() => Err(e),
+            Err(e) => {
+                tracing::debug!(error = %e, "creating an import chunk's records together failed; creating them one by one");
+                savepoint
+                    .rollback()
+                    .await
+                    .map_err(|lost| ApiError::from(lost).into_retry())?;
+                Ok(Created::OneByOne(places))
             }
         }
     }

@@ -479,8 +479,12 @@ async fn run_chunk(
     let mut stored = run.job.res.fetch_many(db, tx, &ids).await?;
     let mut answers: Vec<RowAnswer> = Vec::with_capacity(rows.len());
     let mut plain = fast::Pending::default();
+    let mut new_rows = fast::NewRows::default();
     for (p, matched) in rows.iter().zip(matches) {
         let written_key = p.key.as_deref().map(normalize).filter(|_| !key.by_id);
+        if written_key.as_deref().is_some_and(|k| new_rows.holds(k)) {
+            flush_new(run, tx, &mut new_rows, &rows, &mut answers, &mut stored).await?;
+        }
         let matched = match (&written_key, matched) {
             (Some(k), Ok(None)) => match run.written.get(k).copied() {
                 Some(id) => {
@@ -522,17 +526,33 @@ async fn run_chunk(
                         continue;
                     }
                     fast::Checked::Refused(e) => Err(e),
-                    fast::Checked::Slow => apply_row(run, tx, p, Some(&before)).await,
+                    fast::Checked::Slow => {
+                        // Rows are written in file order: new records waiting go first.
+                        flush_new(run, tx, &mut new_rows, &rows, &mut answers, &mut stored).await?;
+                        apply_row(run, tx, p, Some(&before)).await
+                    }
                 }
             }
-            Ok(id) => {
-                let before = id.and_then(|id| stored.get(&id));
-                apply_row(run, tx, p, before).await
+            Ok(None) => {
+                let quick = run.quick();
+                match fast::check_new(&quick, tx, &p.body, &p.names).await? {
+                    fast::NewChecked::Ready(values) => {
+                        new_rows.add(slot, written_key, values);
+                        continue;
+                    }
+                    fast::NewChecked::Refused(e) => Err(e),
+                    fast::NewChecked::Slow => {
+                        flush_new(run, tx, &mut new_rows, &rows, &mut answers, &mut stored).await?;
+                        apply_row(run, tx, p, None).await
+                    }
+                }
             }
+            Ok(Some(id)) => Err(run.job.res.not_found(id)),
         };
         settle(run, &mut answers[slot], outcome, written_key, &mut stored)?;
     }
     flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
+    flush_new(run, tx, &mut new_rows, &rows, &mut answers, &mut stored).await?;
     for answer in answers {
         let totals = &mut run.report.totals;
         totals.rows += 1;
@@ -576,6 +596,33 @@ async fn flush_plain(
             for w in waiting {
                 let outcome = apply_row(run, tx, &rows[w.slot], Some(&w.before)).await;
                 settle(run, &mut answers[w.slot], outcome, None, stored)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates the rows waiting in `new_rows` together; when that fails, each on its own.
+async fn flush_new(
+    run: &mut Run<'_>,
+    tx: &mut AnyConnection,
+    new_rows: &mut fast::NewRows,
+    rows: &[Prepared],
+    answers: &mut [RowAnswer],
+    stored: &mut HashMap<i64, Map<String, Value>>,
+) -> Result<(), ApiError> {
+    let flushed = new_rows.flush(&run.quick(), tx).await?;
+    match flushed {
+        fast::Created::All(done) => {
+            for (slot, key, record) in done {
+                let outcome = Ok((RowAction::Create, Some(record), Map::new()));
+                settle(run, &mut answers[slot], outcome, key, stored)?;
+            }
+        }
+        fast::Created::OneByOne(waiting) => {
+            for (slot, key) in waiting {
+                let outcome = apply_row(run, tx, &rows[slot], None).await;
+                settle(run, &mut answers[slot], outcome, key, stored)?;
             }
         }
     }

@@ -141,6 +141,15 @@ backend_tests! {
         assert_eq!(actions(&r), ["create", "error", "create"], "{}", r.body);
         assert_eq!(app.count("assets").await, 2);
         assert!(asset(&app, "M-2").await.is_none());
+
+        // Matched by id, two new rows with the same asset number: the second is refused
+        // alone (the rows are created together, and one by one when that fails).
+        let file = "assetid,assetnumber,assettype\n,M-7,Other\n,M-8,Other\n,M-7,Other\n";
+        let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetid")]).await;
+        assert_eq!(actions(&r), ["create", "create", "error"], "{}", r.body);
+        assert_eq!(app.count("assets").await, 4);
+        let found = app.get("/api/search?q=M-8").await;
+        assert_eq!(found.data()[0]["title"], "M-8", "imported assets are found by search: {}", found.body);
     }
 
     async fn rows_are_applied_in_file_order_whatever_their_path(app) {

@@ -115,7 +115,7 @@ pub enum Command {
         /// csv or xlsx.
         #[arg(long, default_value = "csv")]
         format: String,
-        /// Filters such as `statusid=2`, `locationname=Bay 1` or `q=lathe`.
+        /// Filters as the list API takes them: `statusid=2`, `locationid=3`, `q=lathe`, `sort=name`.
         filters: Vec<String>,
         /// Where to write (default: standard output).
         #[arg(long)]

@@ -14,7 +14,12 @@ use crate::auth::Actor;
 use crate::collector::{normalize, one_of};
 use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
-use crate::resource::Resource;
+use crate::resource::{Resource, Values};
+
+/// A record as JSON fields.
+type Record = Map<String, Value>;
+/// A row's place in its chunk and its key (normalised).
+type Place = (usize, Option<String>);
 
 /// What a quick check works with.
 pub(super) struct Quick<'a> {
@@ -88,7 +93,7 @@ pub(super) struct Waiting {
 /// What writing the waiting rows came to.
 pub(super) enum Flushed {
     /// Written: per row, its place, the record as it is now and the changes to show.
-    Written(Vec<(usize, Map<String, Value>, Map<String, Value>)>),
+    Written(Vec<(usize, Record, Record)>),
     /// Writing them together failed (and was undone): each must go on its own.
     OneByOne(Vec<Waiting>),
 }
@@ -226,7 +231,7 @@ pub(super) async fn check_new(
 /// (normalised) and values.
 #[derive(Default)]
 pub(super) struct NewRows {
-    rows: Vec<(usize, Option<String>, Vec<(String, SqlValue)>)>,
+    rows: Vec<(Place, Values)>,
     keys: HashSet<String>,
 }
 
@@ -252,7 +257,7 @@ impl NewRows {
         if let Some(k) = &key {
             self.keys.insert(k.clone());
         }
-        self.rows.push((slot, key, values));
+        self.rows.push(((slot, key), values));
     }
 
     /// Creates the waiting rows in a few statements, in a savepoint.
@@ -266,8 +271,7 @@ impl NewRows {
         if waiting.is_empty() {
             return Ok(Created::All(Vec::new()));
         }
-        let (places, values): (Vec<(usize, Option<String>)>, Vec<Vec<(String, SqlValue)>>) =
-            waiting.into_iter().map(|(s, k, v)| ((s, k), v)).unzip();
+        let (places, values): (Vec<Place>, Vec<Values>) = waiting.into_iter().unzip();
         let mut savepoint = tx.begin().await?;
         match q
             .res

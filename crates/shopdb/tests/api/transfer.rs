@@ -258,10 +258,10 @@ backend_tests! {
         sheet.write_number(1, 0, 1001.0).unwrap();
         sheet.write_string(1, 1, "PC-1001").unwrap();
         sheet.write_string(1, 2, "00123").unwrap();
-        sheet.write_datetime_with_format(1, 3, &rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 11, 21).unwrap(), &date).unwrap();
+        sheet.write_datetime_with_format(1, 3, rust_xlsxwriter::ExcelDateTime::from_ymd(2026, 11, 21).unwrap(), &date).unwrap();
         sheet.write_number(2, 0, 1002.0).unwrap();
         sheet.write_string(2, 1, "PC-1002").unwrap();
-        sheet.write_datetime_with_format(2, 3, &rust_xlsxwriter::ExcelDateTime::parse_from_str("2026-11-21T14:05:00").unwrap(), &stamp).unwrap();
+        sheet.write_datetime_with_format(2, 3, rust_xlsxwriter::ExcelDateTime::parse_from_str("2026-11-21T14:05:00").unwrap(), &stamp).unwrap();
         let bytes = book.save_to_buffer().unwrap();
         let r = import(&app, "computers", "pcs.xlsx", &bytes, &[("key", "hostname")]).await;
         assert_eq!(actions(&r), ["create", "create"], "{}", r.body);

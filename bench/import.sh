@@ -44,9 +44,10 @@ echo "| step | rows | seconds | rows/s | peak memory |"
 echo "|---|---:|---:|---:|---:|"
 step() {
   local label=$1 count=$2; shift 2
-  local out
-  out=$( { /usr/bin/time -f "%e %M" "$shopdb" import assets "$@" --key assetnumber >/dev/null; } 2>&1 | tail -1)
-  local secs=${out% *} kb=${out#* }
+  /usr/bin/time -f "%e %M" -o "$work/time" "$shopdb" import assets "$@" --key assetnumber >/dev/null 2>&1 || true
+  local out secs kb
+  out=$(tail -1 "$work/time")
+  secs=${out% *} kb=${out#* }
   printf "| %s | %d | %.1f | %.0f | %d MB |\n" "$label" "$count" "$secs" "$(echo "$count / $secs" | bc -l)" $((kb / 1024))
 }
 step "create into an empty database (--create-missing)" "$rows" "$work/base.csv" --create-missing
@@ -56,3 +57,6 @@ step "dry run: all new" "$rows" "$work/more.csv" --dry-run --create-missing
 step "apply: all new (database grows to $((2 * rows)))" "$rows" "$work/more.csv" --create-missing
 step "dry run: unchanged file (all rows as stored)" "$rows" "$work/update.csv" --dry-run
 step "dry run of a file twice as long (memory check)" "$((2 * rows))" "$work/double.csv" --dry-run
+/usr/bin/time -f "%e %M" -o "$work/time" "$shopdb" export assets --output "$work/all.csv" >/dev/null 2>&1
+out=$(tail -1 "$work/time")
+printf "| export every asset as CSV | %d | %.1f | %.0f | %d MB |\n" "$((2 * rows))" "${out% *}" "$(echo "$((2 * rows)) / ${out% *}" | bc -l)" $((${out#* } / 1024))

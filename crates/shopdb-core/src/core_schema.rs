@@ -127,6 +127,7 @@ pub fn assets() -> Table {
         .column(lastseenby())
         .index(&["lastseen"])
         .lower_index("serialnumber")
+        .lower_index("assetnumber")
 }
 
 /// When a collector last reported the asset, by the server's clock (a push that changes
@@ -369,7 +370,8 @@ pub fn core_chain() -> Chain {
 }
 
 /// Imports as batches that can be undone: each audit entry names its batch, and each
-/// applied batch has a row saying what it imported and whether it was undone.
+/// applied batch has a row saying what it imported and whether it was undone; asset numbers
+/// found ignoring case through an index.
 fn import_batches() -> Vec<Step> {
     vec![
         Step::AddColumn {
@@ -386,6 +388,12 @@ fn import_batches() -> Vec<Step> {
             },
         },
         Step::CreateTable(importbatches()),
+        // Imports match rows by asset number ignoring case, a chunk at a time: through this
+        // index rather than by reading every asset.
+        Step::CreateIndex {
+            table: "assets".into(),
+            index: crate::schema::Index::lower("assets", "assetnumber"),
+        },
     ]
 }
 

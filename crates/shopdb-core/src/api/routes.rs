@@ -115,7 +115,7 @@ pub fn transfer_routes(res: &Arc<Resource>) -> Vec<Route> {
     let (r1, r2) = (res.clone(), res.clone());
     let path = &res.path;
     let yes_no = json!({"type": "string", "enum": ["true", "false"]});
-    let form = json!({"type": "object", "required": ["file", "key"], "properties": {
+    let form = json!({"type": "object", "required": ["file", "key"], "additionalProperties": false, "properties": {
         "file": {"type": "string", "format": "binary", "description": "CSV (UTF-8 or Windows-1252; comma, semicolon or tab separated) or .xlsx, with a header row"},
         "key": {"type": "string", "minLength": 1, "pattern": NONBLANK_PATTERN, "description": "the field rows are matched by"},
         "dryrun": yes_no, "createmissing": yes_no, "allornothing": yes_no,

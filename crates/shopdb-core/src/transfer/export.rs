@@ -26,7 +26,7 @@ pub enum ExportFormat {
 impl ExportFormat {
     pub fn parse(name: &str) -> Result<ExportFormat, ApiError> {
         match name.trim().to_lowercase().as_str() {
-            "" | "csv" => Ok(ExportFormat::Csv),
+            "csv" => Ok(ExportFormat::Csv),
             "xlsx" => Ok(ExportFormat::Xlsx),
             other => Err(ApiError::field(
                 "format",

@@ -24,9 +24,10 @@ impl Mapping {
     /// Reads a mapping from its JSON text (`{"columns": {"Inventory no.": "assetnumber"}}`).
     pub fn parse(text: &str) -> Result<Mapping, ApiError> {
         serde_json::from_str(text).map_err(|e| {
-            ApiError::bad_request(format!(
-                "the mapping is not valid: {e} (expected {{\"columns\": {{\"header\": \"field\"}}}})"
-            ))
+            ApiError::field(
+                "mapping",
+                format!("is not a valid mapping: {e} (expected {{\"columns\": {{\"header\": \"field\"}}}})"),
+            )
         })
     }
 

@@ -41,7 +41,7 @@ pub struct SheetReader {
 }
 
 fn unreadable(what: impl std::fmt::Display) -> ApiError {
-    ApiError::bad_request(format!("cannot read the file: {what}"))
+    ApiError::field("file", format!("cannot be read: {what}"))
 }
 
 impl SheetReader {

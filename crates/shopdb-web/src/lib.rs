@@ -43,8 +43,9 @@ pub fn router(app: AppState) -> Router {
             "/import/{*path}",
             get(pages::transfer::import_form)
                 .post(pages::transfer::import_post)
+                // The confirmation sends the file back as base64: a third larger.
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    shopdb_core::api::IMPORT_UPLOAD_LIMIT,
+                    shopdb_core::api::IMPORT_UPLOAD_LIMIT / 3 * 4 + 1024 * 1024,
                 )),
         )
         .route("/export/{*path}", get(pages::transfer::export_file))

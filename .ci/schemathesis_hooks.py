@@ -39,7 +39,21 @@ CROSS_FIELD = [
     # two items of one list with the same key (a printer's supply levels)
     r"is given twice$",
 ]
-ALLOWED = re.compile("|".join(STATE_DEPENDENT + CROSS_FIELD))
+# 4. What an uploaded file holds (POST /api/import/...): its columns must name fields of the
+#    resource, it must be a CSV or .xlsx file, the key must be one of its columns, a mapping
+#    must be a JSON object of header → field. The document states the upload as a file and
+#    the mapping as text; what is inside them is not a schema's to say.
+FILE_CONTENT = [
+    r"^matches no field$",
+    r"^the mapping names '",
+    r"is given by another column too$",
+    r"^has a value but the header has only",
+    r"^cannot be read: ",
+    r"^is not a valid mapping: ",
+    r"^the file has no ",
+    r"is no field of [a-z/]+ that rows can be matched by$",
+]
+ALLOWED = re.compile("|".join(STATE_DEPENDENT + CROSS_FIELD + FILE_CONTENT))
 # 3. A value whose validity is arithmetic, not syntax: a subnet's address must have no bits
 #    set beyond its prefix length (10.1.0.0/16, not 10.1.2.3/16), and the address and prefix
 #    are read as one value, and the gateway must lie inside it. The document describes it; a

@@ -86,7 +86,7 @@ pub async fn record_many(
     entries: &[Entry<'_>],
 ) -> Result<usize, sqlx::Error> {
     let at = now();
-    let mut rows: Vec<[SqlValue; 9]> = Vec::with_capacity(entries.len());
+    let mut rows: Vec<[SqlValue; 10]> = Vec::with_capacity(entries.len());
     for entry in entries {
         let (before, after) = diff(entry.before, entry.after);
         if entry.action == Action::Updated && before.is_empty() && after.is_empty() {
@@ -106,13 +106,14 @@ pub async fn record_many(
                     .map(|n| n.chars().take(200).collect::<String>()),
             ),
             SqlValue::text(json!({"before": before, "after": after}).to_string()),
+            SqlValue::opt_text(actor.batch.clone()),
         ]);
     }
     for chunk in rows.chunks(100) {
-        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let binds: Vec<SqlValue> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
         db.query_with(
-            &format!("INSERT INTO auditlog (occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes) VALUES {marks}"),
+            &format!("INSERT INTO auditlog (occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes, batchid) VALUES {marks}"),
             &binds,
         )
         .execute(&mut *conn)
@@ -172,7 +173,7 @@ pub async fn list(
     let rows = db
         .query_with(
             &format!(
-                "SELECT auditid, occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes FROM auditlog{filter_sql} ORDER BY auditid DESC{}",
+                "SELECT auditid, occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes, batchid FROM auditlog{filter_sql} ORDER BY auditid DESC{}",
                 crate::db::limit_offset(limit)
             ),
             &values,
@@ -194,6 +195,7 @@ pub async fn list(
                 "entityid": r.try_get::<Option<i64>, _>(7)?,
                 "entityname": r.try_get::<Option<String>, _>(8)?,
                 "changes": serde_json::from_str::<Value>(&changes).unwrap_or(Value::Null),
+                "batchid": r.try_get::<Option<String>, _>(10)?,
             }))
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;

@@ -230,7 +230,7 @@ pub fn lookup_sql(db: &Db, res: &Resource, field: &str, n: usize) -> Option<Stri
 
 /// Records whose `field` equals one of `values`, ignoring case and surrounding space: for
 /// each normalised value, the records holding it with their stored spelling.
-async fn find_many(
+pub(crate) async fn find_many(
     db: &Db,
     conn: &mut AnyConnection,
     res: &Resource,
@@ -266,7 +266,7 @@ async fn find_many(
 
 /// The one record among `found` that `value` names: the only one, or, when several differ
 /// only in case, the one spelled exactly as sent. `Err` with their ids when that is not clear.
-fn one_of(found: &[(i64, String)], value: &str) -> Result<Option<i64>, Vec<i64>> {
+pub(crate) fn one_of(found: &[(i64, String)], value: &str) -> Result<Option<i64>, Vec<i64>> {
     match found {
         [] => Ok(None),
         [(id, _)] => Ok(Some(*id)),

@@ -127,6 +127,7 @@ pub fn assets() -> Table {
         .column(lastseenby())
         .index(&["lastseen"])
         .lower_index("serialnumber")
+        .lower_index("assetnumber")
 }
 
 /// When a collector last reported the asset, by the server's clock (a push that changes
@@ -217,7 +218,32 @@ pub fn settings() -> Table {
         .unique_index(&["scope", "settingkey"])
 }
 
+/// The audit trail as the current model has it: the baseline plus the import batch of core
+/// migration 6.
 pub fn auditlog() -> Table {
+    auditlog_baseline().column(batchid()).index(&["batchid"])
+}
+
+/// The import batch an audit entry belongs to (None: not written by an import).
+fn batchid() -> Column {
+    Column::string("batchid", 40).nullable()
+}
+
+/// One row per applied import: what `shopdb import undo` works from.
+pub fn importbatches() -> Table {
+    Table::new("importbatches")
+        .column(Column::string("batchid", 40))
+        .column(Column::string("resource", 100))
+        .column(Column::string("actorname", 100))
+        .column(Column::timestamp("createddate"))
+        .column(Column::integer("rowcount"))
+        .column(Column::timestamp("undonedate").nullable())
+        .column(Column::string("undoneby", 100).nullable())
+        .primary_key(&["batchid"])
+}
+
+/// The audit trail as core migration 1 created it (a recorded step never changes).
+fn auditlog_baseline() -> Table {
     Table::new("auditlog")
         .column(Column::id("auditid"))
         .column(Column::timestamp("occurredat"))
@@ -307,6 +333,7 @@ pub fn core_tables() -> Vec<Table> {
         searchindex(),
         pluginmodels(),
         folderplugins(),
+        importbatches(),
     ]
 }
 
@@ -315,9 +342,15 @@ pub fn core_chain() -> Chain {
     let baseline = core_tables()
         .into_iter()
         // Added by later steps; the baseline stays as it was released.
-        .filter(|t| t.name != "pluginmodels" && t.name != "folderplugins")
+        .filter(|t| {
+            !matches!(
+                t.name.as_str(),
+                "pluginmodels" | "folderplugins" | "importbatches"
+            )
+        })
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
+            "auditlog" => auditlog_baseline(),
             _ => t,
         })
         .map(Step::CreateTable)
@@ -367,8 +400,37 @@ pub fn core_chain() -> Chain {
                 "folder_plugins",
                 vec![Step::CreateTable(folderplugins())],
             ),
+            Migration::new(8, "import_batches", import_batches()),
         ],
     }
+}
+
+/// Imports as batches that can be undone: each audit entry names its batch, and each
+/// applied batch has a row saying what it imported and whether it was undone; asset numbers
+/// found ignoring case through an index.
+fn import_batches() -> Vec<Step> {
+    vec![
+        Step::AddColumn {
+            table: "auditlog".into(),
+            column: batchid(),
+        },
+        Step::CreateIndex {
+            table: "auditlog".into(),
+            index: crate::schema::Index {
+                name: "ix_auditlog_batchid".into(),
+                columns: vec!["batchid".into()],
+                unique: false,
+                lower: false,
+            },
+        },
+        Step::CreateTable(importbatches()),
+        // Imports match rows by asset number ignoring case, a chunk at a time: through this
+        // index rather than by reading every asset.
+        Step::CreateIndex {
+            table: "assets".into(),
+            index: crate::schema::Index::lower("assets", "assetnumber"),
+        },
+    ]
 }
 
 /// Collectors at plant-group scale: when a collector last saw each asset (server time), a

@@ -107,6 +107,50 @@ impl AppState {
             .map(|p| crate::plugin::lifecycle::context(&self.db, &self.registry, p))
     }
 
+    /// The resource served at `/api/<path>` (`assets`, `computers`, `network/subnets`), for
+    /// work on any resource by name (import, export): a 404 naming the known ones when there
+    /// is none, or when the plugin that owns it is not enabled.
+    pub async fn enabled_resource(
+        &self,
+        path: &str,
+    ) -> Result<Arc<Resource>, crate::error::ApiError> {
+        let path = path.trim_matches('/');
+        let enabled = self.plugin_states.enabled(&self.db).await;
+        let owner = |res: &Resource| {
+            self.registry
+                .loaded
+                .iter()
+                .find(|p| p.resources.iter().any(|r| r.path == res.path))
+                .map(|p| p.manifest.name.clone())
+        };
+        if let Some(res) = self.resources.get(path) {
+            match owner(res) {
+                Some(plugin) if !enabled.contains(&plugin) => {
+                    return Err(crate::error::ApiError::not_found(format!(
+                        "{path} belongs to plugin {plugin}, which is not enabled"
+                    )));
+                }
+                _ => return Ok(res.clone()),
+            }
+        }
+        let mut known: Vec<&str> = self
+            .resources
+            .values()
+            .filter(|r| owner(r).is_none_or(|p| enabled.contains(&p)))
+            .map(|r| r.path.as_str())
+            .collect();
+        known.sort_unstable();
+        Err(crate::error::ApiError::not_found(format!(
+            "no resource {path}; there are: {}",
+            known.join(", ")
+        )))
+    }
+
+    /// Every resource, core and plugin.
+    pub fn all_resources(&self) -> Vec<Arc<Resource>> {
+        self.resources.values().cloned().collect()
+    }
+
     pub fn resource(&self, path: &str) -> Arc<Resource> {
         self.resources
             .get(path)

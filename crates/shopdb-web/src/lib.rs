@@ -38,7 +38,17 @@ pub fn router(app: AppState) -> Router {
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/search", get(pages::search::search))
-        .route("/assets.csv", get(pages::records::assets_csv))
+        .route("/assets.csv", get(pages::transfer::assets_csv))
+        .route(
+            "/import/{*path}",
+            get(pages::transfer::import_form)
+                .post(pages::transfer::import_post)
+                // The confirmation sends the file back as base64: a third larger.
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    shopdb_core::api::IMPORT_UPLOAD_LIMIT / 3 * 4 + 1024 * 1024,
+                )),
+        )
+        .route("/export/{*path}", get(pages::transfer::export_file))
         .route("/map", get(pages::map::locations))
         .route("/map/{locationid}", get(pages::map::map))
         .route("/admin/plugins", get(pages::admin::plugins))

@@ -27,6 +27,7 @@ const CORE: &[(&str, &str)] = &[
     ("detail.html", include_str!("../templates/detail.html")),
     ("form.html", include_str!("../templates/form.html")),
     ("confirm.html", include_str!("../templates/confirm.html")),
+    ("import.html", include_str!("../templates/import.html")),
     ("map.html", include_str!("../templates/map.html")),
     (
         "locations.html",

@@ -90,6 +90,51 @@ pub enum Command {
         /// The archive to read.
         file: std::path::PathBuf,
     },
+    /// Import a CSV or .xlsx file into assets or a plugin's records (`import undo BATCH`).
+    ///
+    /// Each row is matched by --key: found rows are updated with the fields that differ, the
+    /// others created. Rows with problems are reported and left out (all rows are, with
+    /// --all-or-nothing). Prints each created, updated or refused row, the totals and the batch
+    /// id that `shopdb import undo` takes. See docs/IMPORT-EXPORT.md.
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    Import {
+        #[command(subcommand)]
+        command: Option<ImportCommand>,
+        /// `assets` or a plugin resource by its API path (`computers`, `network/subnets`).
+        #[arg(required = true)]
+        resource: Option<String>,
+        /// The file: .csv (UTF-8 or Windows-1252; comma, semicolon or tab separated) or .xlsx.
+        #[arg(required = true)]
+        file: Option<std::path::PathBuf>,
+        /// The field rows are matched by (assetnumber, hostname, serialnumber, ...).
+        #[arg(long, required = true)]
+        key: Option<String>,
+        /// Say what each row would do, and change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Create locations, statuses, vendors ... named in the file that do not exist yet.
+        #[arg(long)]
+        create_missing: bool,
+        /// Write nothing when any row has a problem.
+        #[arg(long)]
+        all_or_nothing: bool,
+        /// A saved column mapping (JSON: {"columns": {"header": "field"}}).
+        #[arg(long)]
+        mapping: Option<std::path::PathBuf>,
+    },
+    /// Export a list as CSV or .xlsx (FIELD=VALUE filters as the list API takes them).
+    Export {
+        /// `assets` or a plugin resource by its API path (`computers`, `network/subnets`).
+        resource: String,
+        /// csv or xlsx.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        /// Filters as the list API takes them: `statusid=2`, `locationid=3`, `q=lathe`, `sort=name`.
+        filters: Vec<String>,
+        /// Where to write (default: standard output).
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
     /// Print a shell completion script.
     ///
     /// For example `shopdb completions bash > /etc/bash_completion.d/shopdb`, or
@@ -97,6 +142,15 @@ pub enum Command {
     Completions {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Take back an applied import batch, while no later change touched its records.
+    Undo {
+        /// The batch id the import printed.
+        batch: String,
     },
 }
 

@@ -10,3 +10,4 @@ pub mod live;
 pub mod plugins;
 pub mod progress;
 pub mod scaffold;
+pub mod transfer;

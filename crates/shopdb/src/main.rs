@@ -10,7 +10,8 @@ use anyhow::{Context, bail};
 use shopdb::app;
 use shopdb::backup;
 use shopdb::cli::{
-    Command, ConfigCommand, DbCommand, Parsed, PluginCommand, TokenCommand, UserCommand,
+    Command, ConfigCommand, DbCommand, ImportCommand, Parsed, PluginCommand, TokenCommand,
+    UserCommand,
 };
 use shopdb::progress::Progress;
 use shopdb_core::auth::tokens::create_token;
@@ -349,6 +350,51 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 token.tokenid
             );
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Import {
+            command: Some(ImportCommand::Undo { batch }),
+            ..
+        } => {
+            let app = app::start(load_config()?).await?;
+            shopdb::transfer::undo(&app.state, &batch).await
+        }
+        Command::Import {
+            command: None,
+            resource,
+            file,
+            key,
+            dry_run,
+            create_missing,
+            all_or_nothing,
+            mapping,
+        } => {
+            let (Some(resource), Some(file), Some(key)) = (resource, file, key) else {
+                bail!("shopdb import needs RESOURCE FILE --key FIELD (or: import undo BATCH)");
+            };
+            let app = app::start(load_config()?).await?;
+            let args = shopdb::transfer::ImportArgs {
+                resource,
+                file,
+                mapping,
+                options: shopdb_core::transfer::ImportOptions {
+                    key,
+                    dry_run,
+                    create_missing,
+                    all_or_nothing,
+                    mapping: None,
+                },
+            };
+            shopdb::transfer::import(&app.state, args).await
+        }
+        Command::Export {
+            resource,
+            format,
+            filters,
+            output,
+        } => {
+            let app = app::start(load_config()?).await?;
+            shopdb::transfer::export(&app.state, &resource, &format, &filters, output.as_deref())
+                .await
         }
         Command::DemoData { assets } => {
             let app = app::start(load_config()?).await?;

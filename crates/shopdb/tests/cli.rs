@@ -1324,3 +1324,123 @@ fn backup_restore_and_plugin_restore_from_the_command_line() {
         text(&again.stderr)
     );
 }
+
+#[test]
+fn import_export_and_undo_as_an_operator_runs_them() {
+    let dir = temp_dir("import");
+    std::fs::write(
+        dir.join("plant.csv"),
+        "Asset Number;Name;Asset Type;Location\nM-1;Lathe;Other;Bay 1\nM-2;Mill;Other;Bay 9\n",
+    )
+    .unwrap();
+    let dry = shopdb(
+        &dir,
+        &[
+            "import",
+            "assets",
+            "plant.csv",
+            "--key",
+            "assetnumber",
+            "--dry-run",
+        ],
+        &[],
+    );
+    let stdout = text(&dry.stdout);
+    assert_eq!(
+        dry.status.code(),
+        Some(1),
+        "rows in error: exit 1: {stdout}"
+    );
+    assert!(
+        stdout.contains("line 2: error M-1: locationname there is no location named 'Bay 1'"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 rows: 0 created, 0 updated, 0 unchanged, 2 in error")
+            && stdout.contains("dry run: nothing was changed"),
+        "{stdout}"
+    );
+
+    let applied = shopdb(
+        &dir,
+        &[
+            "import",
+            "assets",
+            "plant.csv",
+            "--key",
+            "assetnumber",
+            "--create-missing",
+        ],
+        &[],
+    );
+    let stdout = text(&applied.stdout);
+    assert!(
+        applied.status.success(),
+        "{stdout}{}",
+        text(&applied.stderr)
+    );
+    assert!(
+        stdout.contains("line 3: create M-2") && stdout.contains("2 created"),
+        "{stdout}"
+    );
+    let batch = stdout
+        .split("applied as import batch ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("a batch id")
+        .to_string();
+
+    let export = shopdb(
+        &dir,
+        &["export", "assets", "q=Mill", "--output", "out.csv"],
+        &[],
+    );
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    let csv = std::fs::read_to_string(dir.join("out.csv")).unwrap();
+    assert!(
+        csv.starts_with("assetid,assetnumber,name,")
+            && csv.contains(",M-2,Mill,Other,In Service,Bay 9,")
+            && !csv.contains("M-1"),
+        "{csv}"
+    );
+    let again = shopdb(
+        &dir,
+        &["import", "assets", "out.csv", "--key", "assetid"],
+        &[],
+    );
+    assert!(
+        again.status.success()
+            && text(&again.stdout).contains("1 unchanged")
+            && text(&again.stdout).contains("nothing to change"),
+        "{}",
+        text(&again.stdout)
+    );
+
+    let undo = shopdb(&dir, &["import", "undo", &batch], &[]);
+    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    assert!(
+        text(&undo.stdout).contains("4 records deleted, 0 records restored"),
+        "two assets and the two locations: {}",
+        text(&undo.stdout)
+    );
+    let twice = shopdb(&dir, &["import", "undo", &batch], &[]);
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(
+        text(&twice.stderr).contains("was undone at"),
+        "{}",
+        text(&twice.stderr)
+    );
+    let missing = shopdb(
+        &dir,
+        &["import", "assets", "nosuch.csv", "--key", "assetnumber"],
+        &[],
+    );
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(
+        text(&missing.stderr).lines().count(),
+        1,
+        "{}",
+        text(&missing.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -9,6 +9,10 @@ pub mod openapi;
 pub mod plugins;
 pub mod routes;
 mod system;
+mod transfer;
+
+/// Largest file an import takes over the API or the import page.
+pub const IMPORT_UPLOAD_LIMIT: usize = transfer::MAX_UPLOAD;
 
 use std::time::Instant;
 
@@ -73,6 +77,8 @@ pub struct RouteInfo {
     pub extra_errors: Vec<u16>,
     /// The plugin that contributes the route; it answers 404 while that plugin is disabled.
     pub plugin: Option<String>,
+    /// The request body is `multipart/form-data` (a file upload) rather than JSON.
+    pub multipart: bool,
 }
 
 fn method_str<S: serde::Serializer>(m: &Method, s: S) -> Result<S::Ok, S::Error> {
@@ -111,6 +117,7 @@ impl Route {
                 extra_errors: Vec::new(),
                 binary: Vec::new(),
                 plugin: None,
+                multipart: false,
             },
             handler,
         }
@@ -118,6 +125,13 @@ impl Route {
 
     pub fn request(mut self, schema: Value) -> Route {
         self.info.request = Some(schema);
+        self
+    }
+
+    /// Documents a `multipart/form-data` body (a file upload) with the parts in `schema`.
+    pub fn multipart(mut self, schema: Value) -> Route {
+        self.info.request = Some(schema);
+        self.info.multipart = true;
         self
     }
 

@@ -150,8 +150,12 @@ pub fn document(routes: &[RouteInfo]) -> Value {
             op["parameters"] = Value::Array(params);
         }
         if let Some(schema) = &r.request {
-            op["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            let media = if r.multipart {
+                "multipart/form-data"
+            } else {
+                "application/json"
+            };
+            op["requestBody"] = json!({"required": true, "content": {media: {"schema": schema}}});
         }
         match r.access {
             Access::Public => op["security"] = json!([]),

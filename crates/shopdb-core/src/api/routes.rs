@@ -7,7 +7,7 @@ use axum::http::Method;
 use axum::routing::{delete, get, post, put};
 use serde_json::{Value, json};
 
-use super::{Access, Route, admin, assets, auth, crud, plugins, system};
+use super::{Access, Route, admin, assets, auth, crud, plugins, system, transfer};
 use crate::auth::{Actor, Role};
 use crate::http::JsonBody;
 use crate::resource::{NONBLANK_PATTERN, Resource, SchemaMode};
@@ -104,6 +104,51 @@ pub fn crud_routes(res: &Arc<Resource>) -> Vec<Route> {
             ),
         )
         .response(json!({"type": "object", "properties": {"deleted": {"type": "integer"}}})),
+    ]
+    .into_iter()
+    .chain(transfer_routes(res))
+    .collect()
+}
+
+/// Import into and export from one resource.
+pub fn transfer_routes(res: &Arc<Resource>) -> Vec<Route> {
+    let (r1, r2) = (res.clone(), res.clone());
+    let path = &res.path;
+    let yes_no = json!({"type": "string", "enum": ["true", "false"]});
+    let form = json!({"type": "object", "required": ["file", "key"], "additionalProperties": false, "properties": {
+        "file": {"type": "string", "format": "binary", "description": "CSV (UTF-8 or Windows-1252; comma, semicolon or tab separated) or .xlsx, with a header row"},
+        "key": {"type": "string", "minLength": 1, "pattern": NONBLANK_PATTERN, "description": "the field rows are matched by"},
+        "dryrun": yes_no, "createmissing": yes_no, "allornothing": yes_no,
+        "mapping": {"type": "string", "description": "a saved column mapping: {\"columns\": {\"header\": \"field\"}}"}}});
+    vec![
+        Route::new(
+            Method::POST,
+            &format!("/api/import/{path}"),
+            Access::Role(res.write_role),
+            "import",
+            &format!("Import a CSV or .xlsx file into {path}: per row create, update, unchanged or error (dryrun=true changes nothing)"),
+            post(
+                move |State(s): State<AppState>, a: Actor, RawQuery(q): RawQuery, form| {
+                    transfer::import(r1.clone(), s, a, q, form)
+                },
+            )
+            .layer(axum::extract::DefaultBodyLimit::max(transfer::MAX_UPLOAD)),
+        )
+        .multipart(form)
+        .response(transfer::report_schema()),
+        Route::new(
+            Method::GET,
+            &format!("/api/export/{path}"),
+            VIEWER,
+            "export",
+            &format!("Export the {path} list (with the list's filters) as CSV or .xlsx"),
+            get(move |State(s): State<AppState>, RawQuery(q): RawQuery| {
+                transfer::export(r2.clone(), s, q)
+            }),
+        )
+        .query("format", json!({"type": "string", "enum": ["csv", "xlsx"]}), false, "csv (default) or xlsx")
+        .fails_with(422)
+        .binary(&["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"]),
     ]
 }
 

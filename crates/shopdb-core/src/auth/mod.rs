@@ -99,6 +99,8 @@ pub struct Actor {
     pub name: String,
     pub role: Role,
     pub credential: Credential,
+    /// The import batch this actor's writes belong to: written into each of its audit rows.
+    pub batch: Option<String>,
 }
 
 impl Actor {
@@ -110,6 +112,7 @@ impl Actor {
             name: name.to_string(),
             role: Role::Admin,
             credential: Credential::System,
+            batch: None,
         }
     }
 

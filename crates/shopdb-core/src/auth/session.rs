@@ -156,6 +156,7 @@ async fn session_actor(
                 session: claims.sid,
             }
         },
+        batch: None,
     })
 }
 

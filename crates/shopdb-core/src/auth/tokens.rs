@@ -157,5 +157,6 @@ pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, ApiE
         name: row.try_get(1)?,
         role: Role::parse(&role).unwrap_or(Role::Viewer),
         credential: Credential::ApiToken { plugin },
+        batch: None,
     })
 }

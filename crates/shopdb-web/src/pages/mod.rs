@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod map;
 pub mod records;
 pub mod search;
+pub mod transfer;
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use axum::extract::{OriginalUri, State};
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
+use axum::http::header::LOCATION;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
@@ -300,15 +300,17 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
     ctx.insert("q".into(), json!(params.q));
     ctx.insert("notice".into(), json!(notice));
     ctx.insert("can_write".into(), json!(user.actor.role >= res.write_role));
+    ctx.insert(
+        "transfer".into(),
+        Value::Object(super::transfer::list_links(
+            res,
+            &raw.without_page().encode(),
+            user.actor.role >= res.write_role,
+        )),
+    );
     if res.table.name == "assets" {
         ctx.insert("filters".into(), json!(asset_filters(web, res, &raw).await));
         ctx.insert("sort".into(), json!(sort));
-        if res.path == "assets" {
-            ctx.insert(
-                "csv".into(),
-                json!(format!("/assets.csv?{}", raw.without_page().encode())),
-            );
-        }
     }
     web.templates.render("list.html", &Value::Object(ctx))
 }
@@ -781,83 +783,5 @@ async fn delete(web: &Web, user: &PageUser, res: &Resource, id: i64, form: FormD
         )
             .into_response(),
         Err(e) => api_error(web, user, e).await,
-    }
-}
-
-/// GET /assets.csv — the filtered asset list as CSV (every page of it, up to 100,000 rows).
-pub async fn assets_csv(
-    State(web): State<Web>,
-    user: PageUser,
-    OriginalUri(uri): OriginalUri,
-) -> Response {
-    let res = web.app.resource("assets");
-    let raw = without(
-        &FormData::parse(uri.query().unwrap_or_default().as_bytes()),
-        "page",
-    );
-    let columns = [
-        "assetid",
-        "assetnumber",
-        "name",
-        "assettypename",
-        "statusname",
-        "locationname",
-        "serialnumber",
-        "vendorname",
-        "modelname",
-        "mapx",
-        "mapy",
-    ];
-    let mut out = String::new();
-    out.push_str(&columns.join(","));
-    out.push_str("\r\n");
-    let mut page = 1;
-    loop {
-        let query = with(&with(&raw, "per_page", "200"), "page", &page.to_string()).encode();
-        let params = match ListParams::parse(Some(&query)) {
-            Ok(p) => p,
-            Err(e) => return api_error(&web, &user, e).await,
-        };
-        let (rows, total) = match res.list(&web.app.db, &params).await {
-            Ok(r) => r,
-            Err(e) => return api_error(&web, &user, e).await,
-        };
-        for r in &rows {
-            let cells: Vec<String> = columns.iter().map(|c| csv_cell(&r[*c])).collect();
-            out.push_str(&cells.join(","));
-            out.push_str("\r\n");
-        }
-        if rows.is_empty() || page * 200 >= total.min(100_000) {
-            break;
-        }
-        page += 1;
-    }
-    (
-        [
-            (CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (CONTENT_DISPOSITION, "attachment; filename=\"assets.csv\""),
-        ],
-        out,
-    )
-        .into_response()
-}
-
-/// One CSV cell, quoted when needed; text that a spreadsheet would run as a formula is
-/// prefixed with an apostrophe.
-fn csv_cell(v: &Value) -> String {
-    let s = match v {
-        Value::Null => return String::new(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let s = if s.starts_with(['=', '+', '-', '@']) && v.is_string() {
-        format!("'{s}")
-    } else {
-        s
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
 }

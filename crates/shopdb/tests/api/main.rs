@@ -27,5 +27,6 @@ mod roles;
 mod search;
 mod security;
 mod testplugins;
+mod transfer;
 mod usb;
 mod web;

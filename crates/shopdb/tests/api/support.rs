@@ -153,6 +153,8 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: Value,
     pub headers: HeaderMap,
+    /// The body as sent (a file download).
+    pub bytes: Vec<u8>,
 }
 
 impl Reply {
@@ -311,6 +313,7 @@ impl TestApp {
             status,
             body,
             headers,
+            bytes: bytes.to_vec(),
         }
     }
 
@@ -333,6 +336,36 @@ impl TestApp {
             None => req.body(Body::empty()),
         }
         .expect("request");
+        self.send(req).await
+    }
+
+    /// Posts `file` (named `filename`) and the text `fields` as multipart/form-data.
+    pub async fn upload(
+        &self,
+        path: &str,
+        token: &str,
+        filename: &str,
+        file: &[u8],
+        fields: &[(&str, &str)],
+    ) -> Reply {
+        let boundary = "shopdbtestboundary7MA4YWxk";
+        let mut body: Vec<u8> = Vec::new();
+        for (name, value) in fields {
+            body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+        body.extend_from_slice(file);
+        body.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .expect("request");
         self.send(req).await
     }
 

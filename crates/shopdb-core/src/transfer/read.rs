@@ -1,0 +1,347 @@
+//! Reading an import file as rows of text: CSV (UTF-8 with or without a byte-order mark, or
+//! Windows-1252; comma, semicolon or tab separated, told from the header line) streamed a
+//! chunk at a time, or the first sheet of an .xlsx workbook.
+
+use std::fs::File;
+use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use calamine::{Data, Reader, Xlsx};
+
+use crate::error::ApiError;
+
+/// One data row of the file: where it is (1 is the header line) and its cells as text.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub line: u64,
+    pub cells: Vec<String>,
+}
+
+/// Any byte source a file can be read from again (a file on disk, an upload in memory).
+pub trait Source: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Source for T {}
+
+enum Inner {
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        utf8: bool,
+    },
+    Sheet {
+        rows: Vec<Vec<Data>>,
+        next: usize,
+    },
+}
+
+/// A file being read: its header and the rows not read yet.
+pub struct SheetReader {
+    pub headers: Vec<String>,
+    /// How many data rows there are, when that is known without reading them all (.xlsx).
+    pub total: Option<u64>,
+    inner: Inner,
+}
+
+fn unreadable(what: impl std::fmt::Display) -> ApiError {
+    ApiError::field("file", format!("cannot be read: {what}"))
+}
+
+impl SheetReader {
+    /// Opens `path`: an .xlsx workbook by its name, anything else as CSV.
+    pub fn open(path: &Path) -> Result<SheetReader, ApiError> {
+        let file = File::open(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        SheetReader::from_source(name, Box::new(BufReader::new(file)))
+    }
+
+    /// Reads `bytes` (an upload) named `name`.
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<SheetReader, ApiError> {
+        SheetReader::from_source(name, Box::new(Cursor::new(bytes)))
+    }
+
+    fn from_source(name: &str, mut source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+        let mut magic = [0u8; 4];
+        let n = read_up_to(&mut source, &mut magic)?;
+        source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+        let zipped = n == 4 && magic == *b"PK\x03\x04";
+        if zipped || name.to_lowercase().ends_with(".xlsx") {
+            return SheetReader::xlsx(source);
+        }
+        SheetReader::csv(source)
+    }
+
+    fn xlsx(source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+        let mut book =
+            Xlsx::new(source).map_err(|e| unreadable(format!("not an .xlsx workbook ({e})")))?;
+        let range = book
+            .worksheet_range_at(0)
+            .ok_or_else(|| unreadable("the workbook has no sheet"))?
+            .map_err(unreadable)?;
+        let mut rows: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
+        if rows.is_empty() {
+            return Err(unreadable(
+                "the first sheet is empty: it needs a header row",
+            ));
+        }
+        let headers = rows.remove(0).iter().map(cell_text).collect();
+        Ok(SheetReader {
+            headers,
+            total: Some(rows.len() as u64),
+            inner: Inner::Sheet { rows, next: 0 },
+        })
+    }
+
+    fn csv(mut source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+        let utf8 = is_utf8(&mut source).map_err(unreadable)?;
+        source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+        let mut head = vec![0u8; 64 * 1024];
+        let n = read_up_to(&mut source, &mut head)?;
+        head.truncate(n);
+        let skip = if head.starts_with(b"\xEF\xBB\xBF") {
+            3
+        } else {
+            0
+        };
+        let separator = separator(&head[skip..]);
+        let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head.split_off(skip)).chain(source));
+        let mut reader = csv::ReaderBuilder::new()
+            .delimiter(separator)
+            // Lines end at LF (a CR before it is taken off the last cell), so rows know
+            // their line in files with Windows line ends too.
+            .terminator(csv::Terminator::Any(b'\n'))
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(rest);
+        let mut header = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut header).map_err(unreadable)? {
+            return Err(unreadable("the file is empty: it needs a header line"));
+        }
+        let headers = cells(&header, utf8);
+        Ok(SheetReader {
+            headers,
+            total: None,
+            inner: Inner::Csv { reader, utf8 },
+        })
+    }
+
+    /// Up to `max` more rows (fewer at the end of the file; none when it is read). Lines
+    /// that are empty are left out.
+    pub fn next_chunk(&mut self, max: usize) -> Result<Vec<Row>, ApiError> {
+        let mut out = Vec::with_capacity(max.min(4096));
+        match &mut self.inner {
+            Inner::Csv { reader, utf8 } => {
+                let mut record = csv::ByteRecord::new();
+                while out.len() < max {
+                    if !reader.read_byte_record(&mut record).map_err(unreadable)? {
+                        break;
+                    }
+                    if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                        continue;
+                    }
+                    let line = record.position().map_or(0, |p| p.line());
+                    out.push(Row {
+                        line,
+                        cells: cells(&record, *utf8),
+                    });
+                }
+            }
+            Inner::Sheet { rows, next } => {
+                while out.len() < max && *next < rows.len() {
+                    let cells: Vec<String> = rows[*next].iter().map(cell_text).collect();
+                    *next += 1;
+                    if cells.iter().all(|c| c.trim().is_empty()) {
+                        continue;
+                    }
+                    // Line 1 is the header row.
+                    out.push(Row {
+                        line: *next as u64 + 1,
+                        cells,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> Result<usize, ApiError> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match source.read(&mut buf[filled..]).map_err(unreadable)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Whether everything `source` holds is UTF-8, read in blocks (the file is not kept).
+fn is_utf8(source: &mut dyn Read) -> std::io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut carry = 0;
+    loop {
+        let n = source.read(&mut buf[carry..])?;
+        if n == 0 {
+            return Ok(carry == 0);
+        }
+        let end = carry + n;
+        match std::str::from_utf8(&buf[..end]) {
+            Ok(_) => carry = 0,
+            Err(e) if e.error_len().is_some() => return Ok(false),
+            // A character cut by the block's end: keep its first bytes for the next block.
+            Err(e) => {
+                let valid = e.valid_up_to();
+                buf.copy_within(valid..end, 0);
+                carry = end - valid;
+            }
+        }
+    }
+}
+
+/// The field separator the header line uses most: comma, semicolon or tab (comma on a tie).
+fn separator(head: &[u8]) -> u8 {
+    let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
+    let mut quoted = false;
+    let mut counts = [0usize; 3];
+    for b in line {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let candidates = [b',', b';', b'\t'];
+    let best = (0..3)
+        .max_by_key(|i| (counts[*i], std::cmp::Reverse(*i)))
+        .unwrap_or(0);
+    candidates[best]
+}
+
+/// A record's cells as text, without the CR of a CRLF line end.
+fn cells(record: &csv::ByteRecord, utf8: bool) -> Vec<String> {
+    let last = record.len().saturating_sub(1);
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = if i == last {
+                f.strip_suffix(b"\r").unwrap_or(f)
+            } else {
+                f
+            };
+            decode(f, utf8)
+        })
+        .collect()
+}
+
+fn decode(field: &[u8], utf8: bool) -> String {
+    if utf8 {
+        String::from_utf8_lossy(field).into_owned()
+    } else {
+        encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(field)
+            .0
+            .into_owned()
+    }
+}
+
+/// A spreadsheet cell as the text an import reads: whole numbers without a decimal point
+/// (an asset number typed as a number), dates as `2026-11-21` and date-times in RFC 3339.
+fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        Data::Float(f) => f.to_string(),
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(d) => excel_date(d.to_ymd_hms_milli()),
+        Data::Error(e) => format!("#{e:?}"),
+    }
+}
+
+/// An Excel date as `2026-11-21`, or with a time as `2026-11-21T14:05:00Z`, to the nearest
+/// second (a serial number often lands a millisecond short of the second typed).
+fn excel_date((y, mo, d, h, mi, s, ms): (u16, u8, u8, u8, u8, u8, u16)) -> String {
+    use time::{Date, Duration, Month, PrimitiveDateTime, Time};
+    let parts = Month::try_from(mo).ok().and_then(|m| {
+        let date = Date::from_calendar_date(i32::from(y), m, d).ok()?;
+        Some(PrimitiveDateTime::new(date, Time::from_hms(h, mi, s).ok()?))
+    });
+    let Some(mut at) = parts else {
+        return format!("{y:04}-{mo:02}-{d:02}");
+    };
+    if ms >= 500 {
+        at += Duration::seconds(1);
+    }
+    if at.time() == Time::MIDNIGHT {
+        return at.date().to_string();
+    }
+    crate::util::format_timestamp(at.assume_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
+        let mut r = SheetReader::from_bytes("x.csv", bytes.to_vec()).unwrap();
+        let rows = r
+            .next_chunk(100)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.cells)
+            .collect();
+        (r.headers, rows)
+    }
+
+    #[test]
+    fn excel_dates_are_rounded_to_the_second() {
+        assert_eq!(excel_date((2026, 11, 21, 0, 0, 0, 0)), "2026-11-21");
+        assert_eq!(excel_date((2026, 11, 21, 23, 59, 59, 999)), "2026-11-22");
+        assert_eq!(
+            excel_date((2026, 11, 21, 14, 4, 59, 999)),
+            "2026-11-21T14:05:00Z"
+        );
+    }
+
+    #[test]
+    fn separators_are_told_from_the_header_line() {
+        for (text, sep) in [
+            ("a,b;c\n1,2;3\n", ","),
+            ("a;b;c\n1;2;3\n", ";"),
+            ("a\tb\tc\n1\t2\t3\n", "\t"),
+            ("\"x,y\";b\n1;2\n", ";"),
+        ] {
+            assert_eq!(separator(text.as_bytes()), sep.as_bytes()[0], "{text:?}");
+        }
+    }
+
+    #[test]
+    fn bom_and_windows_1252_are_read() {
+        let (h, rows) = read_all(b"\xEF\xBB\xBFname;notes\nM\xC3\xBCller;x\n");
+        assert_eq!(h, ["name", "notes"]);
+        assert_eq!(rows, [["Müller", "x"]]);
+        let (h, rows) = read_all(b"name,notes\nM\xFCller,\x80 5\n");
+        assert_eq!(h, ["name", "notes"]);
+        assert_eq!(rows, [["Müller", "€ 5"]]);
+    }
+
+    #[test]
+    fn quoted_fields_keep_line_breaks_and_rows_know_their_line() {
+        let mut r = SheetReader::from_bytes(
+            "x.csv",
+            b"a,b\r\n\"one\r\ntwo\",2\r\n\r\n3,\"4\"\r\n".to_vec(),
+        )
+        .unwrap();
+        assert_eq!(r.headers, ["a", "b"]);
+        let rows = r.next_chunk(10).unwrap();
+        assert_eq!(rows[0].cells, ["one\r\ntwo", "2"]);
+        assert_eq!(rows[1].cells, ["3", "4"]);
+        assert_eq!((rows[0].line, rows[1].line), (2, 5));
+        assert_eq!(rows.len(), 2);
+    }
+}

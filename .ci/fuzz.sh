@@ -38,11 +38,13 @@ fi
 cargo "${toolchain[@]}" fuzz build --fuzz-dir fuzz --sanitizer "$sanitizer"
 
 for target in "${targets[@]}"; do
-  # New inputs go to a scratch corpus; the committed seeds in fuzz/corpus stay as they are.
+  # The run starts from a copy of the committed seeds and adds what it finds to that copy:
+  # fuzz/corpus stays as it is in the repository.
   scratch=$(mktemp -d)
+  cp -r "fuzz/corpus/$target/." "$scratch/" 2>/dev/null || true
   start=$(date +%s)
   cargo "${toolchain[@]}" fuzz run --fuzz-dir fuzz --sanitizer "$sanitizer" "$target" \
-    "$scratch" "fuzz/corpus/$target" -- -runs="$runs" -max_len=4096 -print_final_stats=1 \
+    "$scratch" -- -runs="$runs" -max_len=4096 -print_final_stats=1 \
     2> "$scratch.log" || { tail -40 "$scratch.log"; echo "fuzz: $target FAILED (input in fuzz/artifacts/$target/)"; exit 1; }
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$scratch.log" | grep -o '[0-9]*$' || echo "?")
   echo "fuzz: $target ok, $execs executions in $(( $(date +%s) - start )) s, no crash"

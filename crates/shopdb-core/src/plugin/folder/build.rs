@@ -59,6 +59,10 @@ fn column(f: &Field) -> Column {
     if let Some(h) = &f.help {
         c = c.help(h);
     }
+    if f.ty == FieldType::Choice {
+        c.choices = f.choices.clone();
+    }
+    c.renamed_from = f.renamed_from.clone();
     c
 }
 
@@ -78,6 +82,9 @@ pub fn table(t: &TableSpec) -> Table {
     }
     for f in t.fields.iter().filter(|f| f.ty == FieldType::Reference) {
         table = table.index(&[f.name.as_str()]);
+    }
+    for d in &t.dropped {
+        table = table.dropped(d);
     }
     table
 }

@@ -13,6 +13,8 @@ use shopdb_core::transfer::{
     SheetReader,
 };
 
+use crate::progress::Progress;
+
 /// What `shopdb import` takes from the command line.
 pub struct ImportArgs {
     pub resource: String,
@@ -21,9 +23,39 @@ pub struct ImportArgs {
     pub mapping: Option<PathBuf>,
 }
 
-/// Prints each row that is not unchanged as it is decided (the totals count those).
+/// The engine's progress reports on the command line's progress display (stderr).
+struct Shown {
+    progress: Progress,
+    total: Option<u64>,
+}
+
+impl Shown {
+    fn new(task: &str) -> Shown {
+        Shown {
+            progress: Progress::new(task, None),
+            total: None,
+        }
+    }
+}
+
+impl Observer for Shown {
+    fn progress(&mut self, done: u64, total: Option<u64>) {
+        if total.is_some() && total != self.total {
+            self.total = total;
+            self.progress.set_total(total.unwrap_or_default());
+        }
+        let before = self.progress.done();
+        if done > before {
+            self.progress.add(done - before);
+        }
+    }
+}
+
+/// Prints each row that is not unchanged as it is decided (the totals count those), and the
+/// rows read so far on the progress display.
 struct Lines<W: Write> {
     out: W,
+    shown: Shown,
 }
 
 impl<W: Write + Send> Observer for Lines<W> {
@@ -31,6 +63,10 @@ impl<W: Write + Send> Observer for Lines<W> {
         if a.action != RowAction::Unchanged {
             let _ = writeln!(self.out, "{}", row_line(a));
         }
+    }
+
+    fn progress(&mut self, done: u64, total: Option<u64>) {
+        self.shown.progress(done, total);
     }
 }
 
@@ -97,8 +133,10 @@ pub async fn import(state: &AppState, args: ImportArgs) -> anyhow::Result<ExitCo
     };
     let mut lines = Lines {
         out: std::io::stdout(),
+        shown: Shown::new("import"),
     };
     let report = transfer::import(job, reader, &options, &mut lines).await?;
+    lines.shown.progress.finish();
     let t = &report.totals;
     println!(
         "{} rows: {} created, {} updated, {} unchanged, {} in error",
@@ -164,16 +202,12 @@ pub async fn export(
         }
         None => Box::new(std::io::stdout()),
     };
+    let mut shown = Shown::new("export");
     let count = transfer::export(
-        &state.db,
-        &res,
-        &resources,
-        &pairs,
-        format,
-        &mut out,
-        &mut transfer::Quiet,
+        &state.db, &res, &resources, &pairs, format, &mut out, &mut shown,
     )
     .await;
+    shown.progress.finish();
     let count = match count {
         Ok(n) => n,
         Err(e) => {

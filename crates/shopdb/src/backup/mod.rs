@@ -136,17 +136,23 @@ pub fn tables_of(registry: &Registry, chains: &[String]) -> anyhow::Result<Vec<(
         .into_iter()
         .map(|t| (CORE_CHAIN.to_string(), t))
         .collect();
-    for chain in chains.iter().filter(|c| *c != CORE_CHAIN) {
-        if registry.get(chain).is_none() {
+    // A plugin's planned model steps are recorded under `<plugin>.model`: the same plugin.
+    let plugins: Vec<&str> = chains
+        .iter()
+        .filter(|c| *c != CORE_CHAIN)
+        .map(|c| plugin_of_chain(c))
+        .collect();
+    for plugin in &plugins {
+        if registry.get(plugin).is_none() {
             let why = registry
-                .quarantined(chain)
+                .quarantined(plugin)
                 .map(|q| format!(" ({})", q.error))
                 .unwrap_or_default();
-            anyhow::bail!("plugin {chain} is not part of this build{why}");
+            anyhow::bail!("plugin {plugin} is not part of this build{why}");
         }
     }
     for p in &registry.loaded {
-        if chains.contains(&p.manifest.name) {
+        if plugins.contains(&p.manifest.name.as_str()) {
             out.extend(
                 p.tables
                     .iter()
@@ -155,6 +161,12 @@ pub fn tables_of(registry: &Registry, chains: &[String]) -> anyhow::Result<Vec<(
         }
     }
     Ok(out)
+}
+
+/// The plugin a migration chain belongs to: `computers` for `computers` and for its model
+/// chain `computers.model`.
+pub fn plugin_of_chain(chain: &str) -> &str {
+    chain.strip_suffix(".model").unwrap_or(chain)
 }
 
 /// Refuses a backup of a database whose schema is not the one this build describes: a

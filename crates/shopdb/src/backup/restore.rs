@@ -113,6 +113,14 @@ fn chains_at_recorded_versions(
 ) -> anyhow::Result<Vec<(Chain, Chain)>> {
     let mut out = Vec::new();
     for record in &manifest.chains {
+        // A plugin's planned model steps: its tables are made from the archive's recorded
+        // model (`model_tables`), not from this build's migrations.
+        if let Some(plugin) = record.chain.strip_suffix(".model") {
+            if registry.get(plugin).is_none() {
+                bail!("the archive needs plugin {plugin}, which this build does not include");
+            }
+            continue;
+        }
         let full = if record.chain == CORE_CHAIN {
             core_chain()
         } else {
@@ -192,6 +200,7 @@ async fn create_and_load<R: Read + Seek>(
     for (cut, _) in chains {
         migrate::upgrade(db, cut).await?;
     }
+    create_model_tables(db, manifest, archive).await?;
     let mut tx = db.begin().await?;
     // The migrations' reference rows (statuses, asset types …) are in the archive as they
     // were at the source; theirs go first.
@@ -212,6 +221,45 @@ async fn create_and_load<R: Read + Seek>(
     restore_migration_records(db, &mut tx, manifest).await?;
     tx.commit().await?;
     db.forget_counts();
+    Ok(())
+}
+
+/// Creates the tables of plugins whose tables come from planned model steps, exactly as the
+/// source had them: from the models recorded in the archive's `pluginmodels` rows.
+async fn create_model_tables<R: Read + Seek>(
+    db: &Db,
+    manifest: &Manifest,
+    archive: &mut ZipArchive<R>,
+) -> anyhow::Result<()> {
+    let Some(record) = manifest.tables.iter().find(|t| t.name == "pluginmodels") else {
+        return Ok(());
+    };
+    let file = archive
+        .by_name(&record.file)
+        .with_context(|| format!("the archive lacks {}", record.file))?;
+    for line in BufReader::new(file).lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let row = decode_line(&line, record)?;
+        let at = |name: &str| record.columns.iter().position(|c| c.name == name);
+        let (Some(p), Some(t)) = (at("pluginname"), at("tables")) else {
+            bail!("the archive's pluginmodels has no pluginname or tables column");
+        };
+        let (SqlValue::Text(plugin), SqlValue::Text(json)) = (&row[p], &row[t]) else {
+            continue;
+        };
+        let tables: Vec<shopdb_core::schema::Table> = serde_json::from_str(json)
+            .with_context(|| format!("the recorded model of plugin {plugin} cannot be read"))?;
+        for table in tables {
+            if live_columns(db, &table.name).await?.is_empty() {
+                for sql in table.create_sql(db.dialect()) {
+                    db.query(&sql).execute(db.pool()).await?;
+                }
+            }
+        }
+    }
     Ok(())
 }
 

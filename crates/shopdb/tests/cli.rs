@@ -1195,6 +1195,20 @@ fn folder_plugin_quickstart(name: &str, database_url: Option<String>) {
         );
         shown_in(&doc, &refused.stderr);
     }
+    // A folder that does not pass the check is refused before anything is planned.
+    std::fs::write(
+        &model_file,
+        edited.replace("type = \"url\"", "type = \"strng\""),
+    )
+    .unwrap();
+    let broken = run(&["plugin", "migrate", "cameras"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken.stderr).contains("does not pass the check, nothing was changed")
+            && text(&broken.stderr).contains("unknown type 'strng'"),
+        "{}",
+        text(&broken.stderr)
+    );
     std::fs::write(&model_file, &edited).unwrap();
     let migrated = run(&["plugin", "migrate", "cameras"]);
     assert!(migrated.status.success(), "{}", text(&migrated.stderr));

@@ -392,6 +392,30 @@ backend_tests! {
         assert_eq!(newer.status, StatusCode::CREATED, "{}", newer.body);
         assert_eq!(newer.data()["firmware"], "5.7.3");
         assert!(edit_to(&app, &dir, &edited).await.unwrap().ran.is_empty(), "nothing left to do");
+
+        // A declared drop: the values are backed up first, then the column goes.
+        let fps = "[[table.field]]\nname = \"fps\"\ntype = \"integer\"\nmin = 1\nmax = 240\n\n";
+        assert!(edited.contains(fps));
+        let dropped = edited
+            .replace(fps, "")
+            .replace(r#"list = ["hostname", "resolution", "fps"]"#, "list = [\"hostname\", \"resolution\"]\ndropped = [\"fps\"]");
+        let ran = edit_to(&app, &dir, &dropped).await.unwrap();
+        let names: Vec<&str> = ran.ran.iter().map(|(_, _, n)| n.as_str()).collect();
+        assert_eq!(names, ["drop column cameras.fps (backed up)"]);
+        let backup = std::fs::read_to_string(&ran.backups[0]).unwrap();
+        assert!(backup.contains(r#""fps": 30"#), "{backup}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Until the server has loaded the new model, reads naming the dropped column fail.
+        let camera = loop {
+            let got = app.get(&path).await;
+            if got.status == StatusCode::OK && got.data().get("fps").is_none() {
+                break got.data().clone();
+            }
+            assert!(Instant::now() < deadline, "fps still served: {}", got.body);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(camera["switchport"], "Gi1/0/12", "{camera}");
+        assert_eq!(camera["hostname"], "cam-gate-01");
     }
 }
 

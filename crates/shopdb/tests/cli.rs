@@ -1161,7 +1161,9 @@ fn folder_plugin_quickstart(name: &str, database_url: Option<String>) {
         .and_then(|r| r.split([',', '}']).next())
         .unwrap()
         .to_string();
-    let edited = format!("{model}\n{}", toml_block(&doc, 1));
+    // Inserted after the macaddress field, as the quickstart says.
+    let edited = model.replacen("\n[nav]", &format!("\n{}\n[nav]", toml_block(&doc, 1)), 1);
+    assert_ne!(edited, model);
     std::fs::write(&model_file, &edited).unwrap();
     let plan = run(&["plugin", "migrate", "cameras", "--plan"]);
     assert!(plan.status.success(), "{}", text(&plan.stderr));

@@ -150,3 +150,28 @@ pub fn unpack_file(plugin_dir: &Path, file: &Path) -> anyhow::Result<String> {
     pack::write_folder(plugin_dir, &name, sources)?;
     Ok(name)
 }
+
+/// The folder of the installed folder plugin `name` as it is now (edited or not), checked;
+/// `None` when `name` is not a folder plugin or its folder is not in `plugin_dir` (then its
+/// stored model is all there is).
+pub fn edited(
+    plugin_dir: &Path,
+    registry: &shopdb_core::plugin::Registry,
+    name: &str,
+) -> anyhow::Result<Option<FolderPlugin>> {
+    let is_folder = registry
+        .get(name)
+        .is_some_and(|p| p.plugin.folder().is_some());
+    let dir = plugin_dir.join(name);
+    if !is_folder || !dir.join(folder::MANIFEST_FILE).is_file() {
+        return Ok(None);
+    }
+    match FolderPlugin::load(&dir) {
+        Ok(plugin) => Ok(Some(plugin)),
+        Err(problems) => bail!(
+            "{} does not pass the check, nothing was changed: {}; run shopdb plugin check {name}",
+            dir.display(),
+            folder::describe(&problems)
+        ),
+    }
+}

@@ -252,6 +252,13 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                             chains.push(shopdb_core::plugin::lifecycle::chain_of(p));
                             models.push((p.manifest.name.clone(), p.tables.clone()));
                         }
+                        for (name, tables) in folder_models(&db, &config).await? {
+                            chains.push(migrate::Chain {
+                                name: name.clone(),
+                                migrations: Vec::new(),
+                            });
+                            models.push((name, tables));
+                        }
                     }
                     let mut changed = false;
                     for chain in &chains {
@@ -407,7 +414,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
 }
 
 async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
-    use shopdb_core::plugin::lifecycle;
+    use shopdb_core::plugin::{edit, lifecycle};
     let plugin_dir = || Config::from_env().0.plugin_dir;
     match &command {
         PluginCommand::New {
@@ -548,12 +555,19 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
             lifecycle::set_enabled(db, registry, &cli_actor(), &name, false).await?;
             println!("{name} [Disabled]");
         }
-        PluginCommand::Migrate { name, plan: true } => print_plan(db, registry, &name).await?,
+        PluginCommand::Migrate { name, plan: true } => {
+            let edited = shopdb::folders::edited(&app.state.config.plugin_dir, registry, &name)?;
+            print_plan(db, registry, &name, edited.as_ref()).await?
+        }
         PluginCommand::Migrate { name, plan: false } => {
             let mode = shopdb_core::evolve::Mode::Explicit {
                 backup_dir: shopdb_core::api::plugins::backup_dir(),
             };
-            let migrated = lifecycle::migrate_plugin(db, registry, &name, &mode).await?;
+            let edited = shopdb::folders::edited(&app.state.config.plugin_dir, registry, &name)?;
+            let migrated = match &edited {
+                Some(edited) => edit::migrate(db, registry, edited, &mode).await?,
+                None => lifecycle::migrate_plugin(db, registry, &name, &mode).await?,
+            };
             if migrated.ran.is_empty() {
                 println!("{name} is up to date");
             }
@@ -655,13 +669,39 @@ async fn plugin_cli_command(
     Ok(ExitCode::SUCCESS)
 }
 
-/// `shopdb plugin migrate NAME --plan`: the steps, numbered as they would be recorded.
+/// The installed folder plugins' models for `db status`: the one in the plugin folder when
+/// it passes the check (what `plugin migrate` would apply), else the stored one.
+async fn folder_models(
+    db: &shopdb_core::db::Db,
+    config: &Config,
+) -> anyhow::Result<Vec<(String, Vec<shopdb_core::schema::Table>)>> {
+    use shopdb_core::plugin::Plugin;
+    use shopdb_core::plugin::folder::{FolderPlugin, store};
+    let mut out = Vec::new();
+    for (name, sources) in store::stored(db).await? {
+        let edited = FolderPlugin::load(&config.plugin_dir.join(&name)).ok();
+        if let Some(p) = edited.or_else(|| FolderPlugin::from_sources(&name, sources).ok()) {
+            out.push((name, p.models()));
+        }
+    }
+    Ok(out)
+}
+
+/// `shopdb plugin migrate NAME --plan`: the steps, numbered as they would be recorded; for a
+/// folder plugin, to the model its folder holds (`edited`).
 async fn print_plan(
     db: &shopdb_core::db::Db,
     registry: &shopdb_core::plugin::Registry,
     name: &str,
+    edited: Option<&shopdb_core::plugin::folder::FolderPlugin>,
 ) -> anyhow::Result<()> {
-    let (pending, plan) = shopdb_core::plugin::lifecycle::plan_plugin(db, registry, name).await?;
+    let (pending, plan) = match edited {
+        Some(edited) => (
+            Vec::new(),
+            shopdb_core::plugin::edit::plan(db, registry, edited).await?,
+        ),
+        None => shopdb_core::plugin::lifecycle::plan_plugin(db, registry, name).await?,
+    };
     if pending.is_empty() && plan.steps.is_empty() {
         println!("{name} is up to date");
         return Ok(());

@@ -968,9 +968,13 @@ impl Drop for ThrowawayDb {
 
 /// The ```toml block of the quickstart, as a reader copies it.
 fn quickstart_model(doc: &str) -> String {
-    let start = doc.find("```toml\n").expect("a toml block") + "```toml\n".len();
-    let end = start + doc[start..].find("```").expect("its end");
-    doc[start..end].to_string()
+    toml_block(doc, 0)
+}
+
+/// The `n`th (from 0) ```toml block of `doc`.
+fn toml_block(doc: &str, n: usize) -> String {
+    let block = doc.split("```toml\n").nth(n + 1).expect("a toml block");
+    block[..block.find("```").expect("its end")].to_string()
 }
 
 /// Asserts that every line of `out` appears in the quickstart as printed there.
@@ -1150,8 +1154,103 @@ fn folder_plugin_quickstart(name: &str, database_url: Option<String>) {
         "{page}"
     );
 
-    // 6. MIGRATE: add a field to model.toml, `shopdb plugin migrate cameras --plan`, apply,
-    // and check CAM-0001 keeps its data — once the schema-migration planner lands.
+    // 6. MIGRATE: add a field, see the plan, apply it; the data is kept, the field served.
+    let id = created
+        .split("\"assetid\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next())
+        .unwrap()
+        .to_string();
+    // Inserted after the macaddress field, as the quickstart says.
+    let edited = model.replacen("\n[nav]", &format!("\n{}\n[nav]", toml_block(&doc, 1)), 1);
+    assert_ne!(edited, model);
+    std::fs::write(&model_file, &edited).unwrap();
+    let plan = run(&["plugin", "migrate", "cameras", "--plan"]);
+    assert!(plan.status.success(), "{}", text(&plan.stderr));
+    assert!(doc.contains("$ shopdb plugin migrate cameras --plan\n"));
+    assert_eq!(
+        text(&plan.stdout).trim(),
+        "cameras.model 2 add column cameras.firmware"
+    );
+    shown_in(&doc, &plan.stdout);
+    let camera_path = format!("/api/cameras/{id}");
+    let (_, before) = http(port, "GET", &camera_path, Some(&token), None);
+    assert!(
+        !before.contains("firmware"),
+        "--plan changed nothing: {before}"
+    );
+    // A lossy edit (a shorter host name) is refused naming the field; nothing changes.
+    let narrowed = edited.replacen("length = 100", "length = 50", 1);
+    assert_ne!(narrowed, edited);
+    std::fs::write(&model_file, narrowed).unwrap();
+    let refusals = [
+        &["plugin", "migrate", "cameras", "--plan"][..],
+        &["plugin", "migrate", "cameras"],
+    ];
+    for args in refusals {
+        let refused = run(args);
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(
+            text(&refused.stderr).contains("cameras.hostname: narrowing string(100) to string(50)"),
+            "{}",
+            text(&refused.stderr)
+        );
+        shown_in(&doc, &refused.stderr);
+    }
+    // A folder that does not pass the check is refused before anything is planned.
+    std::fs::write(
+        &model_file,
+        edited.replace("type = \"url\"", "type = \"strng\""),
+    )
+    .unwrap();
+    let broken = run(&["plugin", "migrate", "cameras"]);
+    assert_eq!(broken.status.code(), Some(1));
+    assert!(
+        text(&broken.stderr).contains("does not pass the check, nothing was changed")
+            && text(&broken.stderr).contains("unknown type 'strng'"),
+        "{}",
+        text(&broken.stderr)
+    );
+    std::fs::write(&model_file, &edited).unwrap();
+    let migrated = run(&["plugin", "migrate", "cameras"]);
+    assert!(migrated.status.success(), "{}", text(&migrated.stderr));
+    assert!(doc.contains("$ shopdb plugin migrate cameras\n"));
+    assert_eq!(
+        text(&migrated.stdout).trim(),
+        "applied cameras.model 2 add column cameras.firmware"
+    );
+    shown_in(&doc, &migrated.stdout);
+    eventually(20, "the running server serves firmware", || {
+        let (_, camera) = http(port, "GET", &camera_path, Some(&token), None);
+        camera.contains(r#""firmware":null"#)
+    });
+    let (_, camera) = http(port, "GET", &camera_path, Some(&token), None);
+    for kept in [
+        r#""hostname":"cam-gate-01""#,
+        r#""fps":25"#,
+        r#""poeport":"Gi1/0/12""#,
+    ] {
+        assert!(camera.contains(kept), "{kept} kept in {camera}");
+    }
+    let with_firmware =
+        r#"{"assetnumber": "CAM-0003", "hostname": "cam-hall-03", "firmware": "5.7.3"}"#;
+    assert!(doc.contains(with_firmware));
+    let (status, created) = http(
+        port,
+        "POST",
+        "/api/cameras",
+        Some(&token),
+        Some(with_firmware),
+    );
+    assert_eq!(status, 201, "{created}");
+    assert!(created.contains(r#""firmware":"5.7.3""#), "{created}");
+    let status = run(&["db", "status"]);
+    assert!(status.status.success(), "{}", text(&status.stdout));
+    assert!(
+        text(&status.stdout).contains("chain cameras.model: version 2"),
+        "{}",
+        text(&status.stdout)
+    );
 
     server.kill().unwrap();
     server.wait().unwrap();

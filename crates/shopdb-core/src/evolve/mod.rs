@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 
-use crate::db::{Db, Dialect, decode_column};
+use crate::db::{Db, Dialect, SqlValue, decode_column};
 use crate::migrate::{self, Applied, ChainStatus, Migration};
 use crate::planner::{self, Change, Refused, normalized};
 use crate::schema::{Column, ColumnType, Table, live_columns};
@@ -119,6 +119,20 @@ pub async fn apply(
     hand_written: &[Migration],
     mode: &Mode,
 ) -> Result<Outcome, EvolveError> {
+    apply_then(db, plugin, (wanted, hand_written), mode, &[]).await
+}
+
+/// [`apply`], then `finish` (statements recording what the new model belongs to, such as a
+/// folder plugin's stored sources) in the transaction of the last step, or in one of its own
+/// when no step is planned. `finish` does not run when a step fails, or when the run stops
+/// before declared steps.
+pub async fn apply_then(
+    db: &Db,
+    plugin: &str,
+    (wanted, hand_written): (&[Table], &[Migration]),
+    mode: &Mode,
+    finish: &[(&str, Vec<SqlValue>)],
+) -> Result<Outcome, EvolveError> {
     let plan = plan(db, plugin, wanted).await?;
     let chain = model_chain(plugin);
     if !plan.was_recorded {
@@ -137,6 +151,12 @@ pub async fn apply(
         .max()
         .unwrap_or(0);
     let mut outcome = Outcome::default();
+    if plan.steps.is_empty() && !finish.is_empty() {
+        let mut tx = db.begin().await?;
+        run_statements(db, &mut tx, finish).await?;
+        tx.commit().await?;
+    }
+    let last = plan.steps.len().saturating_sub(1);
     for (i, change) in plan.steps.iter().enumerate() {
         if matches!(mode, Mode::Automatic) && !change.is_lossless() {
             outcome.waiting = plan.steps[i..].iter().map(Change::describe).collect();
@@ -165,6 +185,7 @@ pub async fn apply(
             chain: &chain,
             version,
             name: &name,
+            finish: if i == last { finish } else { &[] },
         };
         let run = run_in_transaction(db, &step, change, (&model, &after)).await;
         if let Err(reason) = run {
@@ -183,6 +204,19 @@ struct Recorded<'a> {
     chain: &'a str,
     version: i64,
     name: &'a str,
+    /// Run after the step's record, in its transaction.
+    finish: &'a [(&'a str, Vec<SqlValue>)],
+}
+
+async fn run_statements(
+    db: &Db,
+    conn: &mut AnyConnection,
+    statements: &[(&str, Vec<SqlValue>)],
+) -> Result<(), sqlx::Error> {
+    for (sql, values) in statements {
+        db.query_with(sql, values).execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 /// One step in its own transaction; on SQLite a step that rebuilds a table gets a connection
@@ -222,6 +256,9 @@ async fn run_step(
         .await
         .map_err(|e| e.to_string())?;
     save(db, conn, step.plugin, after)
+        .await
+        .map_err(|e| e.to_string())?;
+    run_statements(db, conn, step.finish)
         .await
         .map_err(|e| e.to_string())
 }

@@ -5,6 +5,7 @@
 //! `plugins` table so every server process agrees.
 
 pub mod contract;
+pub mod edit;
 pub mod folder;
 pub mod lifecycle;
 pub mod manifest;

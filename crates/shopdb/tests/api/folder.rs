@@ -325,6 +325,146 @@ backend_tests! {
         let again = app.post_bytes("/api/plugins/upload", &app.admin, packed).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
     }
+
+    async fn an_edited_folder_plugin_migrates_keeping_its_data_and_a_lossy_edit_changes_nothing(app) {
+        let dir = PluginDir::new(&[("cameras", CAMERAS)]);
+        let app = app.with_plugin_dir(dir.path()).await;
+        assert_eq!(app.post("/api/plugins/cameras/install", json!({})).await.status, StatusCode::OK);
+        let chain = "SELECT COUNT(*) FROM schemamigrations WHERE chain = 'cameras.model'";
+        assert_eq!(scalar(&app, chain).await, 2, "install: one create table step per table");
+        let created = app.post("/api/cameras", json!({
+            "assetnumber": "CAM-001", "hostname": "cam-gate-01", "resolution": "4K", "fps": 30,
+            "poeport": "Gi1/0/12"
+        })).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let path = format!("/api/cameras/{}", created.data()["assetid"]);
+
+        // Lossy: a shorter host name, fps turned into text. Refused, naming both; nothing changes.
+        let lossy = CAMERAS
+            .replacen("length = 100", "length = 50", 1)
+            .replace("name = \"fps\"\ntype = \"integer\"\nmin = 1\nmax = 240", "name = \"fps\"\ntype = \"string\"");
+        let stored = stored_model(&app).await;
+        let refused = edit_to(&app, &dir, &lossy).await.unwrap_err().to_string();
+        assert!(refused.contains("cameras.hostname: narrowing string(100) to string(50)"), "{refused}");
+        assert!(refused.contains("cameras.fps: changing integer to string(255)"), "{refused}");
+        assert_eq!(stored_model(&app).await, stored, "the stored model is kept");
+        assert_eq!(scalar(&app, chain).await, 2, "no step recorded");
+        assert_eq!(app.get(&path).await.data()["fps"], 30);
+
+        // Kept: a field added, a string widened, a choice added, a declared rename.
+        let edited = CAMERAS
+            .replacen("length = 100", "length = 200", 1)
+            .replace(r#"choices = ["720p", "1080p", "4K"]"#, r#"choices = ["720p", "1080p", "4K", "8K"]"#)
+            .replace("name = \"poeport\"", "name = \"switchport\"\nrenamed_from = \"poeport\"")
+            .replace("[[table]]\nname = \"lenses\"", "[[table.field]]\nname = \"firmware\"\ntype = \"string\"\nlength = 40\n\n[[table]]\nname = \"lenses\"");
+        let ran = edit_to(&app, &dir, &edited).await.unwrap();
+        let names: Vec<&str> = ran.ran.iter().map(|(_, _, n)| n.as_str()).collect();
+        assert_eq!(names, [
+            "alter column cameras.hostname (string(100) -> string(200))",
+            "add choice '8K' to cameras.resolution",
+            "add column cameras.firmware",
+            "rename cameras.poeport to switchport (1/3 copy)",
+            "rename cameras.poeport to switchport (2/3 switch)",
+            "rename: drop the old column cameras.poeport (3/3 drop)",
+        ]);
+        assert_eq!(stored_model(&app).await, edited, "stored with the last step");
+        assert_eq!(scalar(&app, chain).await, 8);
+
+        // The running server serves the new model within seconds, with the data kept.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let camera = loop {
+            let camera = app.get(&path).await.data().clone();
+            if camera.get("switchport").is_some() || Instant::now() > deadline {
+                break camera;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(camera["switchport"], "Gi1/0/12", "{camera}");
+        assert_eq!(camera["hostname"], "cam-gate-01");
+        assert_eq!(camera["fps"], 30);
+        assert_eq!(camera["resolution"], "4K");
+        assert!(camera["firmware"].is_null() && camera.get("poeport").is_none(), "{camera}");
+        let long = "cam-".repeat(40);
+        let newer = app.post("/api/cameras", json!({
+            "assetnumber": "CAM-002", "hostname": long, "resolution": "8K", "firmware": "5.7.3",
+            "switchport": "Gi1/0/13"
+        })).await;
+        assert_eq!(newer.status, StatusCode::CREATED, "{}", newer.body);
+        assert_eq!(newer.data()["firmware"], "5.7.3");
+        assert!(edit_to(&app, &dir, &edited).await.unwrap().ran.is_empty(), "nothing left to do");
+
+        // A declared drop: the values are backed up first, then the column goes.
+        let fps = "[[table.field]]\nname = \"fps\"\ntype = \"integer\"\nmin = 1\nmax = 240\n\n";
+        assert!(edited.contains(fps));
+        let dropped = edited
+            .replace(fps, "")
+            .replace(r#"list = ["hostname", "resolution", "fps"]"#, "list = [\"hostname\", \"resolution\"]\ndropped = [\"fps\"]");
+        let ran = edit_to(&app, &dir, &dropped).await.unwrap();
+        let names: Vec<&str> = ran.ran.iter().map(|(_, _, n)| n.as_str()).collect();
+        assert_eq!(names, ["drop column cameras.fps (backed up)"]);
+        let backup = std::fs::read_to_string(&ran.backups[0]).unwrap();
+        assert!(backup.contains(r#""fps": 30"#), "{backup}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        // Until the server has loaded the new model, reads naming the dropped column fail.
+        let camera = loop {
+            let got = app.get(&path).await;
+            if got.status == StatusCode::OK && got.data().get("fps").is_none() {
+                break got.data().clone();
+            }
+            assert!(Instant::now() < deadline, "fps still served: {}", got.body);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(camera["switchport"], "Gi1/0/12", "{camera}");
+        assert_eq!(camera["hostname"], "cam-gate-01");
+    }
+}
+
+/// Writes `model` into the cameras folder and runs `shopdb plugin migrate cameras` on it.
+async fn edit_to(
+    app: &TestApp,
+    dir: &PluginDir,
+    model: &str,
+) -> Result<shopdb_core::plugin::lifecycle::Migrated, shopdb_core::plugin::lifecycle::LifecycleError>
+{
+    let folder = dir.path().join("cameras");
+    std::fs::write(folder.join("model.toml"), model).unwrap();
+    let edited =
+        shopdb_core::plugin::folder::FolderPlugin::load(&folder).expect("passes the check");
+    let mode = shopdb_core::evolve::Mode::Explicit {
+        backup_dir: dir.path().join("backups"),
+    };
+    let registry = &app.state.registry;
+    let plan = shopdb_core::plugin::edit::plan(app.db(), registry, &edited).await?;
+    let migrated = shopdb_core::plugin::edit::migrate(app.db(), registry, &edited, &mode).await?;
+    assert_eq!(
+        plan.steps.len(),
+        migrated.ran.len(),
+        "--plan lists what runs"
+    );
+    Ok(migrated)
+}
+
+async fn stored_model(app: &TestApp) -> String {
+    let store = shopdb_core::plugin::folder::store::stored(app.db())
+        .await
+        .unwrap();
+    store
+        .into_iter()
+        .find(|(n, _)| n == "cameras")
+        .unwrap()
+        .1
+        .model
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    use sqlx::Row;
+    app.db()
+        .query(sql)
+        .fetch_one(app.db().pool())
+        .await
+        .unwrap()
+        .try_get(0)
+        .unwrap()
 }
 
 /// A zip holding `entries` (path, text), as a hand-made (or hostile) packed file.

@@ -59,6 +59,10 @@ fn column(f: &Field) -> Column {
     if let Some(h) = &f.help {
         c = c.help(h);
     }
+    if f.ty == FieldType::Choice {
+        c.choices = f.choices.clone();
+    }
+    c.renamed_from = f.renamed_from.clone();
     c
 }
 
@@ -78,6 +82,9 @@ pub fn table(t: &TableSpec) -> Table {
     }
     for f in t.fields.iter().filter(|f| f.ty == FieldType::Reference) {
         table = table.index(&[f.name.as_str()]);
+    }
+    for d in &t.dropped {
+        table = table.dropped(d);
     }
     table
 }
@@ -140,14 +147,24 @@ fn lookup(spec: &Spec, f: &Field) -> Option<Lookup> {
     Some(Lookup::via(&f.name, table, key, &display, &alias))
 }
 
+/// The table of `t` as its resource holds it: choices are left to the validation hook, so a
+/// write breaking several rules is told about all of them at once.
+fn served_table(t: &TableSpec) -> Table {
+    let mut table = table(t);
+    for c in &mut table.columns {
+        c.choices.clear();
+    }
+    table
+}
+
 /// The resource serving `t` at `path`.
 pub fn resource(plugin: &str, spec: &Spec, t: &TableSpec, path: &str) -> Resource {
     let mut r = if t.extends_assets {
-        let mut r = catalog::extension(path, &t.name, table(t), &t.assettype);
+        let mut r = catalog::extension(path, &t.name, served_table(t), &t.assettype);
         r.default_sort = t.title.clone();
         r
     } else {
-        let mut r = Resource::new(path, &t.name, table(t), &t.title);
+        let mut r = Resource::new(path, &t.name, served_table(t), &t.title);
         r.searchable = t.search.clone();
         r
     };

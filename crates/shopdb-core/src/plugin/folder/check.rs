@@ -316,6 +316,7 @@ fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> T
         }
         fields.push(field);
     }
+    check_history(c, t, &here, &fields, &taken);
     let usable = |f: &str| fields.iter().any(|x| x.name == f) || taken.iter().any(|x| x == f);
     let mut name_of = |c: &mut Checker, v: &Spanned<String>, key: &str| {
         if !usable(v.get_ref()) {
@@ -360,6 +361,56 @@ fn check_table(c: &mut Checker, t: &model::TableDef, earlier: &[TableSpec]) -> T
         search,
         list,
         fields,
+        dropped: t.dropped.iter().map(|d| d.get_ref().clone()).collect(),
+    }
+}
+
+/// `renamed_from` and `dropped` name fields of the installed model: never a field the model
+/// still has, a field the server or the asset keeps, or the same old field twice.
+fn check_history(
+    c: &mut Checker,
+    t: &model::TableDef,
+    here: &str,
+    fields: &[Field],
+    taken: &[String],
+) {
+    let mut old_names: Vec<String> = Vec::new();
+    let mut gone = |c: &mut Checker, v: &Spanned<String>, key: &str, what: &str| {
+        let old = v.get_ref().as_str();
+        let why = if let Some(why) = bad_name(old) {
+            Some(format!("the old name {why}"))
+        } else if fields.iter().any(|f| f.name == old) {
+            Some(format!(
+                "'{old}' is still a field of this table: {what} only a field that is no longer in the model"
+            ))
+        } else if taken.iter().any(|x| x == old) {
+            Some(format!(
+                "'{old}' is a field the table always has: {what} only a field of the model"
+            ))
+        } else if old_names.iter().any(|o| o == old) {
+            Some(format!(
+                "'{old}' is named twice by renamed_from and dropped: a field is either renamed or dropped, once"
+            ))
+        } else {
+            None
+        };
+        old_names.push(old.to_string());
+        if let Some(why) = why {
+            c.at(v.span(), key, why);
+        }
+    };
+    for f in &t.fields {
+        if let Some(v) = &f.renamed_from {
+            let key = format!("{here}.field.{}.renamed_from", f.name.get_ref());
+            gone(c, v, &key, "renamed_from names");
+            let is_reference = FieldType::parse(f.kind.get_ref()) == Some(FieldType::Reference);
+            if is_reference {
+                c.at(v.span(), &key, "a reference field cannot be renamed");
+            }
+        }
+    }
+    for d in &t.dropped {
+        gone(c, d, &format!("{here}.dropped"), "dropped lists");
     }
 }
 
@@ -422,9 +473,16 @@ fn check_field(
                 c,
                 l.span(),
                 "length",
-                matches!(ty, FieldType::String | FieldType::Url),
-                "string and url",
+                matches!(ty, FieldType::String | FieldType::Url | FieldType::Choice),
+                "string, url and choice",
             );
+            if *l.get_ref() < default_length && ty == FieldType::Choice {
+                c.at(
+                    l.span(),
+                    &format!("{here}.length"),
+                    format!("length is shorter than the longest choice ({default_length})"),
+                );
+            }
             if !(1..=MAX_LENGTH).contains(l.get_ref()) {
                 c.at(
                     l.span(),
@@ -586,5 +644,6 @@ fn check_field(
         max: f.max.as_ref().map(|v| *v.get_ref()),
         pattern: f.pattern.as_ref().map(|p| p.get_ref().clone()),
         references,
+        renamed_from: f.renamed_from.as_ref().map(|v| v.get_ref().clone()),
     }
 }

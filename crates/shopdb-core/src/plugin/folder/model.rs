@@ -57,6 +57,9 @@ pub struct TableDef {
     pub list: Option<Vec<Spanned<String>>>,
     #[serde(default, rename = "field")]
     pub fields: Vec<FieldDef>,
+    /// Fields removed on purpose: `plugin migrate` backs their values up, then drops them.
+    #[serde(default)]
+    pub dropped: Vec<Spanned<String>>,
 }
 
 /// `[[table.field]]`.
@@ -92,6 +95,9 @@ pub struct FieldDef {
     /// The table a `reference` points at.
     #[serde(default)]
     pub references: Option<Spanned<String>>,
+    /// The field's name in the installed model: `plugin migrate` moves the data across.
+    #[serde(default)]
+    pub renamed_from: Option<Spanned<String>>,
 }
 
 /// `[nav]`.
@@ -179,6 +185,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "search",
             "list",
             "field",
+            "dropped",
         ],
     ),
     (
@@ -196,6 +203,7 @@ pub const KEYS: &[(&str, &[&str])] = &[
             "max",
             "pattern",
             "references",
+            "renamed_from",
         ],
     ),
     ("nav", &["label", "position", "icon", "table"]),

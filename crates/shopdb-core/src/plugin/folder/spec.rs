@@ -69,6 +69,8 @@ pub struct Field {
     pub pattern: Option<String>,
     /// Referenced table and its key column.
     pub references: Option<(String, String)>,
+    /// The field's name before a rename (`renamed_from`).
+    pub renamed_from: Option<String>,
 }
 
 /// One table.
@@ -86,6 +88,8 @@ pub struct TableSpec {
     pub search: Vec<String>,
     pub list: Vec<String>,
     pub fields: Vec<Field>,
+    /// Fields removed on purpose (`dropped`).
+    pub dropped: Vec<String>,
 }
 
 impl TableSpec {

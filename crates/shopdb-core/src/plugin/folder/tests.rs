@@ -387,3 +387,66 @@ fn describe_err(r: Result<FolderPlugin, Vec<super::Problem>>) -> String {
         Err(p) => super::describe(&p),
     }
 }
+
+#[test]
+fn renames_drops_and_choices_reach_the_planner() {
+    let spec = check_model(
+        "[[table]]\nname = \"cameras\"\nextends = \"assets\"\ndropped = [\"fps\"]\n\
+         [[table.field]]\nname = \"stream\"\ntype = \"url\"\nrenamed_from = \"streamurl\"\n\
+         [[table.field]]\nname = \"resolution\"\ntype = \"choice\"\nlength = 10\nchoices = [\"720p\", \"4K\"]\n",
+    )
+    .unwrap();
+    let cameras = table(&spec.tables[0]);
+    assert_eq!(cameras.dropped, ["fps"]);
+    let stream = cameras.get("stream").unwrap();
+    assert_eq!(stream.renamed_from.as_deref(), Some("streamurl"));
+    let resolution = cameras.get("resolution").unwrap();
+    assert_eq!(resolution.choices, ["720p", "4K"]);
+    assert_eq!(resolution.ty, crate::schema::ColumnType::String(10));
+}
+
+#[test]
+fn renames_and_drops_that_make_no_sense_name_their_line_and_key() {
+    let model = r#"[[table]]
+name = "cameras"
+extends = "assets"
+dropped = ["fps", "hostname", "assetid", "old"]
+
+[[table.field]]
+name = "hostname"
+type = "string"
+renamed_from = "fps"
+
+[[table.field]]
+name = "fps"
+type = "integer"
+renamed_from = "Old_Name"
+
+[[table.field]]
+name = "lens"
+type = "reference"
+references = "assets"
+renamed_from = "old"
+
+[[table.field]]
+name = "resolution"
+type = "choice"
+length = 2
+choices = ["720p"]
+"#;
+    let found = problems(model);
+    let expect = [
+        "9:table.cameras.field.hostname.renamed_from: 'fps' is still a field of this table",
+        "14:table.cameras.field.fps.renamed_from: the old name 'Old_Name' must be lowercase",
+        "20:table.cameras.field.lens.renamed_from: a reference field cannot be renamed",
+        "4:table.cameras.dropped: 'fps' is still a field of this table",
+        "4:table.cameras.dropped: 'hostname' is still a field of this table",
+        "4:table.cameras.dropped: 'assetid' is a field the table always has",
+        "4:table.cameras.dropped: 'old' is named twice",
+        "25:table.cameras.field.resolution.length: length is shorter than the longest choice (4)",
+    ];
+    for e in expect {
+        assert!(found.iter().any(|f| f.starts_with(e)), "{e}\n{found:#?}");
+    }
+    assert_eq!(found.len(), expect.len(), "{found:#?}");
+}

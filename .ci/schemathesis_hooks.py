@@ -38,6 +38,10 @@ CROSS_FIELD = [
     r"must be a PNG, JPEG or WebP image",
     # two items of one list with the same key (a printer's supply levels)
     r"is given twice$",
+    # an uploaded body that is not a packed folder plugin (a zip `shopdb plugin pack` writes)
+    r"^not a packed plugin \(zip\)",
+    r"^unexpected entry '",
+    r"^the packed plugin lacks ",
 ]
 # 4. What an uploaded file holds (POST /api/import/...): its columns must name fields of the
 #    resource, it must be a CSV or .xlsx file, the key must be one of its columns, a mapping

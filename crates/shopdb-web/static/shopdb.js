@@ -134,7 +134,9 @@ document.addEventListener("submit", (e) => {
     if (env.success) {
       location.href = "/admin/plugins?done=" + encodeURIComponent("Installed " + env.data.plugin + ": it is enabled");
     } else {
-      out.textContent = env.error.message;
+      const details = env.error.details && typeof env.error.details === "object" && !Array.isArray(env.error.details)
+        ? Object.values(env.error.details).filter((v) => typeof v === "string") : [];
+      out.textContent = details.length ? details.join("; ") : env.error.message;
     }
   });
 })();

@@ -164,7 +164,7 @@ fn subnets_resource() -> Resource {
         "cidr",
         json!({"type": "string", "minLength": 1, "maxLength": 49,
                "description": "a network address and prefix length with no host bits set, such as 10.20.0.0/16 or fd00::/64",
-               "pattern": "^[^/]+/[0-9]+$"}),
+               "pattern": "^[^/\\u0000]+/[0-9]+$"}),
     );
     r
 }

@@ -84,10 +84,13 @@ pub fn document(routes: &[RouteInfo]) -> Value {
                 .binary
                 .iter()
                 .map(|t| {
-                    (
-                        t.clone(),
-                        json!({"schema": {"type": "string", "format": "binary"}}),
-                    )
+                    // A JSON document served as itself (a JSON Schema) is an object, not bytes.
+                    let schema = if t.ends_with("json") {
+                        json!({"type": "object"})
+                    } else {
+                        json!({"type": "string", "format": "binary"})
+                    };
+                    (t.clone(), json!({"schema": schema}))
                 })
                 .collect();
             json!({"description": "success", "content": content})

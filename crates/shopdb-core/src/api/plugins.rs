@@ -151,7 +151,9 @@ pub async fn install_packed(
             "invalid_plugin",
             e.to_string(),
         ),
-        other => ApiError::bad_request(other.to_string()),
+        // What the body holds is not a packed plugin: the field-level 422 a request with a
+        // well-formed but unusable file gets (like a floor plan that is not an image).
+        other => ApiError::field("file", other.to_string()),
     })?;
     if lifecycle::installed(&state.db).await?.contains_key(&name) {
         return Err(ApiError::conflict(format!(

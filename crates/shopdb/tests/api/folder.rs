@@ -302,13 +302,14 @@ backend_tests! {
         let viewer = app.login_as("looker", shopdb_core::auth::Role::Viewer).await;
         assert_eq!(app.post_bytes("/api/plugins/upload", &viewer, packed.clone()).await.status, StatusCode::FORBIDDEN);
         let junk = app.post_bytes("/api/plugins/upload", &app.admin, b"not a zip".to_vec()).await;
-        assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.body);
+        assert_eq!(junk.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", junk.body);
+        assert!(junk.body["error"]["details"]["file"].as_str().unwrap().starts_with("not a packed plugin"), "{}", junk.body);
         let evil = zip_of(&[("../evil/manifest.json", "{}"), ("../evil/model.toml", "")]);
         let refused = app.post_bytes("/api/plugins/upload", &app.admin, evil).await;
-        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.body);
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains("unexpected entry"));
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", refused.body);
+        assert!(refused.body["error"]["details"]["file"].as_str().unwrap().contains("unexpected entry"));
         let extra = zip_of(&[("cameras/manifest.json", &manifest("cameras")), ("cameras/model.toml", CAMERAS), ("cameras/run.sh", "echo")]);
-        assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, extra).await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, extra).await.status, StatusCode::UNPROCESSABLE_ENTITY);
         let broken = pack::pack("cameras", &Sources { manifest: manifest("cameras"), model: "[[table]]\nname = \"Cameras\"\n".into() }).unwrap();
         let invalid = app.post_bytes("/api/plugins/upload", &app.admin, broken).await;
         assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);

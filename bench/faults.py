@@ -207,6 +207,11 @@ def restart(args):
         subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True)
     else:
         subprocess.run(["mysqladmin", "-h", "127.0.0.1", "-u", "root", "shutdown"], check=True)
+        # The old server must be gone before a new one can start on its files and port.
+        for _ in range(240):
+            if subprocess.run(["pgrep", "-x", "mariadbd"], capture_output=True).returncode != 0:
+                break
+            time.sleep(0.25)
         subprocess.run(["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"], check=True)
         for _ in range(120):
             if subprocess.run(["mysqladmin", "-h", "127.0.0.1", "-u", "root", "ping", "--silent"], capture_output=True).returncode == 0:

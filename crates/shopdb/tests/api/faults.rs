@@ -516,3 +516,73 @@ fn several_processes_on_one_database_mysql() {
 fn several_processes_on_one_database_postgres() {
     several_processes(Backend::Postgres);
 }
+
+/// `shopdb import` of 10,000 PCs killed (SIGKILL) while it writes: every PC is whole or
+/// absent, and the same file imported again brings every one in, once.
+fn kill_during_an_import(backend: Backend) {
+    let Some(site) = Site::new(backend) else {
+        return;
+    };
+    let rows = 10_000;
+    let mut csv = String::from("assetnumber,hostname,serialnumber,osname\n");
+    for n in 0..rows {
+        csv.push_str(&format!(
+            "IMP-{n:06},WJ-IMP-{n:06},SN{n:08},Windows 11 Enterprise\n"
+        ));
+    }
+    let file = site.dir.join("pcs.csv");
+    std::fs::write(&file, csv).unwrap();
+    let import = |dir: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_shopdb"))
+            .current_dir(dir)
+            .args(["import", "computers", "pcs.csv", "--key", "hostname"])
+            .env("DATABASE_URL", &site.db.url)
+            .env("SECRET_KEY", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut running = import(&site.dir);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Cut it off once it has written something (or after 20 s, whatever it has done).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    rt.block_on(async {
+        let db = site.database().await;
+        while count(&db, "SELECT COUNT(*) FROM computers").await == 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    running.kill().unwrap();
+    running.wait().unwrap();
+    let cut = rt.block_on(async {
+        let db = site.database().await;
+        integrity(&db, backend).await;
+        every_record_is_whole_or_absent(&db).await
+    });
+    assert!(cut <= rows, "{cut}");
+
+    let status = import(&site.dir).wait().unwrap();
+    assert!(status.success(), "the second import of the same file fails");
+    let after =
+        rt.block_on(async { every_record_is_whole_or_absent(&site.database().await).await });
+    assert_eq!(
+        after, rows,
+        "every PC once, whatever the first import had written"
+    );
+}
+
+#[test]
+fn killed_during_an_import_sqlite() {
+    kill_during_an_import(Backend::Sqlite);
+}
+
+#[test]
+fn killed_during_an_import_mysql() {
+    kill_during_an_import(Backend::MySql);
+}
+
+#[test]
+fn killed_during_an_import_postgres() {
+    kill_during_an_import(Backend::Postgres);
+}

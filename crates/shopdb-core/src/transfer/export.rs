@@ -134,13 +134,27 @@ fn cell_value(
 }
 
 /// Text of a CSV cell: text a spreadsheet would run as a formula gets an apostrophe in
-/// front (an import takes it off again).
+/// front, and so does text that already starts with apostrophes before such a character, so
+/// that an import, which takes exactly one off (`mapping::cell_value`), gives the text back.
 fn csv_text(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
-        Value::String(s) if s.starts_with(['=', '+', '-', '@']) => format!("'{s}"),
+        Value::String(s) if s.trim_start_matches('\'').starts_with(FORMULA) => format!("'{s}"),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// Characters that make a spreadsheet read a cell as a formula.
+const FORMULA: [char; 4] = ['=', '+', '-', '@'];
+
+/// Text of an .xlsx cell (written as text, never run): only text starting with apostrophes
+/// before a formula character gets one more, which an import takes off again.
+fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with('\'') && s.trim_start_matches('\'').starts_with(FORMULA) {
+        format!("'{s}").into()
+    } else {
+        s.into()
     }
 }
 
@@ -223,7 +237,9 @@ pub async fn export(
                             sheet.write_boolean(line, col, *b).map_err(xlsx_err)?;
                         }
                         Value::String(s) => {
-                            sheet.write_string(line, col, s).map_err(xlsx_err)?;
+                            sheet
+                                .write_string(line, col, xlsx_text(s))
+                                .map_err(xlsx_err)?;
                         }
                         other => {
                             sheet

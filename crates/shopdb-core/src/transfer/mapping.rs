@@ -256,9 +256,16 @@ pub fn cell_value(column: Option<&Column>, text: &str) -> Value {
     if t.is_empty() {
         return Value::Null;
     }
-    // An export marks text a spreadsheet would run as a formula with an apostrophe.
+    // An export marks text a spreadsheet would run as a formula with an apostrophe (and text
+    // already starting with apostrophes before one with one more): one comes off.
     let text = match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@']) => rest,
+        Some(rest)
+            if rest
+                .trim_start_matches('\'')
+                .starts_with(['=', '+', '-', '@']) =>
+        {
+            rest
+        }
         _ => text,
     };
     let Some(column) = column else {

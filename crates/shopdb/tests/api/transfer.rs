@@ -438,3 +438,63 @@ backend_tests! {
         assert!(String::from_utf8_lossy(&csv.bytes).contains(",M-1,Lathe,Other,In Service,"), "{}", csv.body);
     }
 }
+
+/// Generated assets: names, serial numbers and notes with separators, quotes, line breaks,
+/// formula-like and number-like text and non-ASCII letters; numbers as text with leading zeros.
+fn generated_assets(count: usize) -> Vec<Value> {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let text = "[A-Za-z0-9 ÄÖÜäöüßéç,;\"'=+\\-\\n\\t.:/()]{1,40}";
+    let strategy = (
+        "[0-9]{3,6}",
+        text,
+        proptest::option::of(text),
+        proptest::option::of("[ -~ÄÖÜß\\n]{0,200}"),
+        proptest::option::of((0.0f64..5000.0, 0.0f64..5000.0)),
+    );
+    let mut runner = TestRunner::deterministic();
+    (0..count)
+        .map(|i| {
+            let (digits, name, serial, notes, position) =
+                strategy.new_tree(&mut runner).unwrap().current();
+            let mut asset = json!({"assetnumber": format!("0{digits}-{i}"), "name": name});
+            if let Some(s) = serial.filter(|s| !s.trim().is_empty()) {
+                asset["serialnumber"] = json!(s);
+            }
+            if let Some(n) = notes {
+                asset["notes"] = json!(n);
+            }
+            if let Some((x, y)) = position {
+                asset["mapx"] = json!(x);
+                asset["mapy"] = json!(y);
+            }
+            asset
+        })
+        .collect()
+}
+
+backend_tests! {
+    async fn generated_assets_export_and_import_back_unchanged(app) {
+        let types = app.get("/api/assettypes").await;
+        let typeid = types.data()[0]["assettypeid"].clone();
+        let mut stored = 0;
+        for mut asset in generated_assets(60) {
+            asset["assettypeid"] = typeid.clone();
+            let r = app.post("/api/assets", asset.clone()).await;
+            if r.status == StatusCode::CREATED {
+                stored += 1;
+            } else {
+                eprintln!("refused {asset}: {}", r.body);
+            }
+        }
+        assert!(stored >= 50, "most generated assets are valid ({stored} of 60 stored)");
+        for format in ["csv", "xlsx"] {
+            let r = app.get(&format!("/api/export/assets?format={format}")).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+            let back = import(&app, "assets", &format!("assets.{format}"), &r.bytes, &[("key", "assetnumber"), ("dryrun", "true")]).await;
+            let t = &back.data()["totals"];
+            assert_eq!((t["created"].as_i64(), t["updated"].as_i64(), t["errors"].as_i64(), t["unchanged"].as_i64()),
+                (Some(0), Some(0), Some(0), Some(stored)), "as {format}: {}", back.body);
+        }
+    }
+}

@@ -24,10 +24,6 @@ use crate::progress::Progress;
 /// Bytes of archive lines held in memory at once while loading (floor-plan images are large).
 const BATCH_BYTES: usize = 16 << 20;
 
-/// Tables the migrations create that hold no rows of their own (derived from `searchindex`),
-/// dropped with the others when a restore is undone.
-const DERIVED_TABLES: [&str; 2] = ["searchsuffixes", "searchfts"];
-
 /// Restores the archive `file` into `db`, which must hold no ShopDB tables. A failure after
 /// the schema was created drops every table the restore created, so the database is empty
 /// again; the error says so.
@@ -444,10 +440,13 @@ async fn restore_migration_records(
 
 /// Drops every table a restore creates, children first, leaving the database as it was.
 async fn drop_created(db: &Db, manifest: &Manifest) -> anyhow::Result<()> {
-    let derived = DERIVED_TABLES.iter().copied();
-    let tables = derived
+    // Besides the archive's tables, the migrations create two derived from `searchindex` that
+    // hold no rows of their own. MariaDB's word endings refer to `searchindex`, so they go first; SQLite's full-text
+    // table goes last, because the triggers of `searchindex` write to it while the tables
+    // that `searchindex` refers to are dropped.
+    let tables = std::iter::once("searchsuffixes")
         .chain(manifest.tables.iter().rev().map(|t| t.name.as_str()))
-        .chain(std::iter::once("schemamigrations"));
+        .chain(["schemamigrations", "searchfts"]);
     for table in tables {
         let sql = match db.dialect() {
             Dialect::Postgres => format!("DROP TABLE IF EXISTS {table} CASCADE"),

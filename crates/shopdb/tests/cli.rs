@@ -500,6 +500,21 @@ fn http(
     (status, body)
 }
 
+/// Logs in over HTTP and gives the token of the answer.
+fn login_token(port: u16, user: &str, password: &str) -> String {
+    let body = format!(r#"{{"username":"{user}","password":"{password}"}}"#);
+    let (status, login) = http(port, "POST", "/api/auth/login", None, Some(&body));
+    assert_eq!(status, 200, "{login}");
+    login
+        .split("\"token\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -577,22 +592,7 @@ fn two_server_processes_agree_on_plugin_state_without_a_restart() {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
-    let (status, login) = http(
-        ports[0],
-        "POST",
-        "/api/auth/login",
-        None,
-        Some(r#"{"username":"ops","password":"a long ops password"}"#),
-    );
-    assert_eq!(status, 200, "{login}");
-    let token = login
-        .split("\"token\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = login_token(ports[0], "ops", "a long ops password");
     let computers = |port: u16| {
         let (status, body) = http(port, "GET", "/api/computers", Some(&token), None);
         eprintln!(
@@ -1075,22 +1075,7 @@ fn folder_plugin_quickstart(name: &str, database_url: Option<String>) {
     eventually(30, "server healthy", || {
         run(&["healthcheck", "--url", &url]).status.success()
     });
-    let (status, login) = http(
-        port,
-        "POST",
-        "/api/auth/login",
-        None,
-        Some(r#"{"username":"admin","password":"a long admin password"}"#),
-    );
-    assert_eq!(status, 200, "{login}");
-    let token = login
-        .split("\"token\":\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let token = login_token(port, "admin", "a long admin password");
     assert_eq!(http(port, "GET", "/api/cameras", Some(&token), None).0, 404);
     let installed = run(&["plugin", "install", "cameras"]);
     assert!(installed.status.success(), "{}", text(&installed.stderr));

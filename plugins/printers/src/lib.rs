@@ -1,7 +1,8 @@
 //! Shop-floor printers.
 //!
 //! A printer is an asset with the print-mapping fields below. Supply levels and device status
-//! come from Zabbix (the `zabbix` service, see [`zabbix`]); `GET /api/printers/legacy` serves
+//! come from Zabbix (the `zabbix` service, see [`zabbix`]), and the last known levels are kept
+//! for when it cannot answer (see [`levels`], also fed by scripts); `GET /api/printers/legacy` serves
 //! the flat list print-mapping scripts read, and `GET /api/printers/nearest` finds the printers
 //! closest to a PC on the floor map.
 

@@ -282,6 +282,14 @@ pub fn pluginmodels() -> Table {
 
 /// The model of each installed folder plugin, so every server process loads the same one.
 pub fn folderplugins() -> Table {
+    let mut table = folderplugins_v7();
+    // Added by core migration 9, so it comes last.
+    table.columns.push(folderplugin_templates());
+    table
+}
+
+/// `folderplugins` as core migration 7 made it (frozen: that migration must never change).
+fn folderplugins_v7() -> Table {
     Table::new("folderplugins")
         .column(Column::string("pluginname", 64))
         .column(Column::text("manifest"))
@@ -289,6 +297,11 @@ pub fn folderplugins() -> Table {
         .column(Column::string("checksum", 64))
         .column(Column::timestamp("storeddate"))
         .primary_key(&["pluginname"])
+}
+
+/// A folder plugin's page templates: a JSON object of name → source.
+fn folderplugin_templates() -> Column {
+    Column::text("templates").nullable()
 }
 
 /// One row per searchable record, kept current on every write.
@@ -398,9 +411,17 @@ pub fn core_chain() -> Chain {
             Migration::new(
                 7,
                 "folder_plugins",
-                vec![Step::CreateTable(folderplugins())],
+                vec![Step::CreateTable(folderplugins_v7())],
             ),
             Migration::new(8, "import_batches", import_batches()),
+            Migration::new(
+                9,
+                "folder_plugin_templates",
+                vec![Step::AddColumn {
+                    table: "folderplugins".into(),
+                    column: folderplugin_templates(),
+                }],
+            ),
         ],
     }
 }

@@ -564,11 +564,21 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 backup_dir: shopdb_core::api::plugins::backup_dir(),
             };
             let edited = shopdb::folders::edited(&app.state.config.plugin_dir, registry, &name)?;
+            // A folder whose files differ from the stored copy (a template edited, say) is
+            // stored even when its tables need no step.
+            let files_changed = edited.as_ref().is_some_and(|e| {
+                registry
+                    .get(&name)
+                    .and_then(|p| p.plugin.folder())
+                    .is_none_or(|served| served.sources() != e.sources())
+            });
             let migrated = match &edited {
                 Some(edited) => edit::migrate(db, registry, edited, &mode).await?,
                 None => lifecycle::migrate_plugin(db, registry, &name, &mode).await?,
             };
-            if migrated.ran.is_empty() {
+            if migrated.ran.is_empty() && files_changed {
+                println!("{name}: the tables need no change; stored the edited files");
+            } else if migrated.ran.is_empty() {
                 println!("{name} is up to date");
             }
             for file in &migrated.backups {

@@ -1229,6 +1229,26 @@ fn folder_plugin_quickstart(name: &str, database_url: Option<String>) {
     );
     assert_eq!(status, 201, "{created}");
     assert!(created.contains(r#""firmware":"5.7.3""#), "{created}");
+    // A page template added later needs no table change; migrate stores it, and the next
+    // run finds the stored copy equal to the folder.
+    let template = model_file
+        .parent()
+        .unwrap()
+        .join("templates/records/cameras/detail.html");
+    std::fs::create_dir_all(template.parent().unwrap()).unwrap();
+    std::fs::write(
+        &template,
+        r#"{% extends "detail.html" %}{% block extra %}<a href="{{ record.streamurl }}">Stream</a>{% endblock %}"#,
+    )
+    .unwrap();
+    let stored = run(&["plugin", "migrate", "cameras"]);
+    assert!(stored.status.success(), "{}", text(&stored.stderr));
+    assert_eq!(
+        text(&stored.stdout).trim(),
+        "cameras: the tables need no change; stored the edited files"
+    );
+    let again = run(&["plugin", "migrate", "cameras"]);
+    assert_eq!(text(&again.stdout).trim(), "cameras is up to date");
     let status = run(&["db", "status"]);
     assert!(status.status.success(), "{}", text(&status.stdout));
     assert!(

@@ -538,6 +538,8 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
         ),
     );
     ctx.insert("record_title".into(), json!(title));
+    // The stored values by field name, for a plugin's own detail template.
+    ctx.insert("record".into(), Value::Object(record.clone()));
     ctx.insert("fields".into(), json!(fields));
     ctx.insert("lists".into(), json!(lists));
     ctx.insert("extended_as".into(), json!(extended_as));

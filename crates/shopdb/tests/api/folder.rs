@@ -296,7 +296,7 @@ backend_tests! {
     async fn a_packed_plugin_installs_by_upload_and_bad_files_change_nothing(app) {
         let dir = PluginDir::new(&[]);
         let app = app.with_plugin_dir(dir.path()).await;
-        let sources = Sources { manifest: manifest("cameras"), model: CAMERAS.to_string() };
+        let sources = Sources { manifest: manifest("cameras"), model: CAMERAS.to_string(), ..Default::default() };
         let packed = pack::pack("cameras", &sources).unwrap();
 
         let viewer = app.login_as("looker", shopdb_core::auth::Role::Viewer).await;
@@ -310,7 +310,7 @@ backend_tests! {
         assert!(refused.body["error"]["details"]["file"].as_str().unwrap().contains("unexpected entry"));
         let extra = zip_of(&[("cameras/manifest.json", &manifest("cameras")), ("cameras/model.toml", CAMERAS), ("cameras/run.sh", "echo")]);
         assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, extra).await.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let broken = pack::pack("cameras", &Sources { manifest: manifest("cameras"), model: "[[table]]\nname = \"Cameras\"\n".into() }).unwrap();
+        let broken = pack::pack("cameras", &Sources { manifest: manifest("cameras"), model: "[[table]]\nname = \"Cameras\"\n".into(), ..Default::default() }).unwrap();
         let invalid = app.post_bytes("/api/plugins/upload", &app.admin, broken).await;
         assert_eq!(invalid.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", invalid.body);
         let huge = vec![0u8; pack::MAX_PACKED + 1];
@@ -325,6 +325,65 @@ backend_tests! {
         assert!(dir.path().join("cameras/model.toml").is_file());
         let again = app.post_bytes("/api/plugins/upload", &app.admin, packed).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.body);
+    }
+
+    async fn a_plugin_brings_its_own_detail_page_and_widget_and_may_replace_only_its_own_pages(app) {
+        let dir = PluginDir::new(&[]);
+        let app = app.with_plugin_dir(dir.path()).await;
+        let with = |templates: &[(&str, &str)]| {
+            let sources = Sources {
+                manifest: manifest("cameras"),
+                model: CAMERAS.to_string(),
+                templates: templates.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
+            };
+            pack::pack("cameras", &sources).unwrap()
+        };
+        // A template for another page than its own, or one that does not parse: refused,
+        // naming the file (and the line); nothing is installed.
+        let hijack = app.post_bytes("/api/plugins/upload", &app.admin, with(&[("base.html", "<p>mine</p>")])).await;
+        assert_eq!(hijack.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", hijack.body);
+        assert!(hijack.body.to_string().contains("templates/base.html"), "{}", hijack.body);
+        let broken = app.post_bytes("/api/plugins/upload", &app.admin, with(&[("cameras/part.html", "<p>\n{% if %}</p>")])).await;
+        assert_eq!(broken.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", broken.body);
+        assert!(broken.body.to_string().contains("templates/cameras/part.html:2"), "{}", broken.body);
+        let outside = zip_of(&[("cameras/manifest.json", &manifest("cameras")), ("cameras/model.toml", CAMERAS), ("cameras/templates/../../x.html", "x")]);
+        assert_eq!(app.post_bytes("/api/plugins/upload", &app.admin, outside).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.count("folderplugins").await, 0);
+
+        let detail = r#"{% extends "detail.html" %}{% block extra %}{% include "cameras/stream.html" %}{% endblock %}"#;
+        let stream = r#"<section id="stream"><h2>Live picture</h2><a id="stream-link" href="{{ record.streamurl }}">Open the stream of {{ record.hostname }}</a></section>"#;
+        let widget = r#"<p id="fourk-wall">{{ w.title }}: a wall of 4K pictures</p>"#;
+        let packed = with(&[
+            ("records/cameras/detail.html", detail),
+            ("cameras/stream.html", stream),
+            ("widgets/fourk.html", widget),
+        ]);
+        let uploaded = app.post_bytes("/api/plugins/upload", &app.admin, packed).await;
+        assert_eq!(uploaded.status, StatusCode::OK, "{}", uploaded.body);
+        assert!(dir.path().join("cameras/templates/records/cameras/detail.html").is_file(), "written into the plugin folder");
+        let created = app.post("/api/cameras", json!({
+            "assetnumber": "CAM-010", "hostname": "cam-dock-02", "streamurl": "http://10.1.2.9/live", "resolution": "4K"
+        })).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.data()["assetid"].as_i64().unwrap();
+
+        // The page comes from the stored copy (what every server process loads), with the
+        // generated fields above the plugin's own section.
+        let browser = crate::web::log_in(&app).await;
+        let shown = crate::web::page(&app, Some(&browser.cookie), Method::GET, &format!("/cameras/{id}"), None).await;
+        assert_eq!(shown.status, StatusCode::OK, "{}", shown.body);
+        let html = crate::web::html(&shown);
+        // (MiniJinja escapes '/' in attribute values as &#x2f;, which browsers read back as '/'.)
+        assert!(html.contains(r#"<a id="stream-link" href="http:&#x2f;&#x2f;10.1.2.9&#x2f;live">Open the stream of cam-dock-02</a>"#), "{html}");
+        assert!(html.contains(r#"id="fields""#) && html.contains("cam-dock-02"), "{html}");
+        let dashboard = crate::web::page(&app, Some(&browser.cookie), Method::GET, "/", None).await;
+        assert!(crate::web::html(&dashboard).contains(r#"<p id="fourk-wall">4K cameras: a wall of 4K pictures</p>"#), "{}", dashboard.body);
+        // The plugin's other records keep the generated page.
+        let lens = app.post("/api/cameras/lenses", json!({"lensname": "Tele 12mm", "camera": id})).await;
+        assert_eq!(lens.status, StatusCode::CREATED, "{}", lens.body);
+        let lens_page = crate::web::page(&app, Some(&browser.cookie), Method::GET, &format!("/cameras/lenses/{}", lens.data()["lensesid"]), None).await;
+        assert_eq!(lens_page.status, StatusCode::OK, "{}", lens_page.body);
+        assert!(!crate::web::html(&lens_page).contains("stream-link"));
     }
 
     async fn an_edited_folder_plugin_migrates_keeping_its_data_and_a_lossy_edit_changes_nothing(app) {

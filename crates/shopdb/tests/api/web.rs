@@ -9,12 +9,12 @@ use crate::backend_tests;
 use crate::support::{Reply, TestApp};
 
 /// A browser-like session: the cookies from logging in through the form.
-struct Browser {
-    cookie: String,
-    csrf: String,
+pub(crate) struct Browser {
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-async fn page(
+pub(crate) async fn page(
     app: &TestApp,
     cookie: Option<&str>,
     method: Method,
@@ -35,7 +35,7 @@ async fn page(
     app.send(req).await
 }
 
-fn html(r: &Reply) -> &str {
+pub(crate) fn html(r: &Reply) -> &str {
     r.body.as_str().unwrap_or_default()
 }
 
@@ -46,7 +46,7 @@ fn location(r: &Reply) -> &str {
         .unwrap_or_default()
 }
 
-async fn log_in(app: &TestApp) -> Browser {
+pub(crate) async fn log_in(app: &TestApp) -> Browser {
     app.login_as("clerk", shopdb_core::auth::Role::Admin).await;
     let r = page(
         app,

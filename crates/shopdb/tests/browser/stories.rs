@@ -891,6 +891,7 @@ position = 40
         &Sources {
             manifest: manifest.into(),
             model: model.into(),
+            ..Default::default()
         },
     )
 }

@@ -11,6 +11,7 @@ pub mod problem;
 mod sections;
 pub mod spec;
 pub mod store;
+pub mod templates;
 
 use std::path::{Path, PathBuf};
 
@@ -34,15 +35,17 @@ pub const MODEL_FILE: &str = "model.toml";
 /// The JSON Schema of `model.toml`, served at `/api/plugins/model.schema.json`.
 pub const MODEL_SCHEMA: &str = include_str!("../../../../../docs/model.schema.json");
 
-/// A folder plugin's two files, as read from its folder or from the database.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A folder plugin's files, as read from its folder or from the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sources {
     pub manifest: String,
     pub model: String,
+    /// The optional page templates (`templates/<name>`), by name, sorted.
+    pub templates: Vec<(String, String)>,
 }
 
 impl Sources {
-    /// Reads `dir/manifest.json` and `dir/model.toml`.
+    /// Reads `dir/manifest.json`, `dir/model.toml` and whatever `dir/templates/` holds.
     pub fn read(dir: &Path) -> Result<Sources, Vec<Problem>> {
         let read = |file: &str| {
             std::fs::read_to_string(dir.join(file)).map_err(|e| Problem {
@@ -52,18 +55,32 @@ impl Sources {
                 message: format!("cannot read {}: {e}", dir.join(file).display()),
             })
         };
-        match (read(MANIFEST_FILE), read(MODEL_FILE)) {
-            (Ok(manifest), Ok(model)) => Ok(Sources { manifest, model }),
-            (a, b) => Err([a.err(), b.err()].into_iter().flatten().collect()),
+        match (read(MANIFEST_FILE), read(MODEL_FILE), templates::read(dir)) {
+            (Ok(manifest), Ok(model), Ok(templates)) => Ok(Sources {
+                manifest,
+                model,
+                templates,
+            }),
+            (a, b, c) => {
+                let mut problems: Vec<Problem> = [a.err(), b.err()].into_iter().flatten().collect();
+                problems.extend(c.err().into_iter().flatten());
+                Err(problems)
+            }
         }
     }
 
-    /// SHA-256 of both files: equal checksums, equal plugins.
+    /// SHA-256 of every file: equal checksums, equal plugins.
     pub fn checksum(&self) -> String {
         let mut h = Sha256::new();
         h.update(self.manifest.as_bytes());
         h.update([0u8]);
         h.update(self.model.as_bytes());
+        for (name, source) in &self.templates {
+            h.update([0u8]);
+            h.update(name.as_bytes());
+            h.update([0u8]);
+            h.update(source.as_bytes());
+        }
         h.finalize().iter().map(|b| format!("{b:02x}")).collect()
     }
 }
@@ -157,7 +174,7 @@ impl FolderPlugin {
         if !clashes.is_empty() {
             return Err(clashes);
         }
-        let contract: Vec<Problem> = super::contract::problems(&plugin)
+        let mut problems: Vec<Problem> = super::contract::problems(&plugin)
             .into_iter()
             .map(|message| Problem {
                 file: MODEL_FILE.into(),
@@ -166,10 +183,23 @@ impl FolderPlugin {
                 message,
             })
             .collect();
-        if contract.is_empty() {
+        problems.extend(templates::check(
+            &plugin.sources.templates,
+            &templates::Allowed {
+                plugin: &plugin.manifest.name,
+                resource_paths: plugin
+                    .spec
+                    .tables
+                    .iter()
+                    .map(|t| plugin.resource_path(&t.name))
+                    .collect(),
+                widgets: plugin.spec.widgets.iter().map(|w| w.name.clone()).collect(),
+            },
+        ));
+        if problems.is_empty() {
             Ok(plugin)
         } else {
-            Err(contract)
+            Err(problems)
         }
     }
 
@@ -276,19 +306,32 @@ pub fn scan(dir: &Path) -> Vec<(String, PathBuf)> {
 }
 
 /// What the plugin folder holds now (names and file times): changes when a folder is added,
-/// edited or removed.
+/// edited or removed, its templates included.
 pub fn dir_fingerprint(dir: &Path) -> Vec<(String, Option<std::time::SystemTime>)> {
-    scan(dir)
-        .into_iter()
-        .flat_map(|(name, path)| {
-            [MANIFEST_FILE, MODEL_FILE].map(|f| {
-                let time = std::fs::metadata(path.join(f))
-                    .and_then(|m| m.modified())
-                    .ok();
-                (format!("{name}/{f}"), time)
-            })
-        })
-        .collect()
+    let time = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut out = Vec::new();
+    for (name, path) in scan(dir) {
+        for f in [MANIFEST_FILE, MODEL_FILE] {
+            out.push((format!("{name}/{f}"), time(&path.join(f))));
+        }
+        let mut stack = vec![path.join(templates::TEMPLATES_DIR)];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            out.push((format!("{name}/{}", d.display()), time(&d)));
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push((format!("{name}/{}", p.display()), time(&p)));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 impl Plugin for FolderPlugin {
@@ -371,6 +414,10 @@ impl Plugin for FolderPlugin {
             }
             Ok(())
         })
+    }
+
+    fn templates(&self) -> Vec<(String, String)> {
+        self.sources.templates.clone()
     }
 
     fn folder(&self) -> Option<&FolderPlugin> {

@@ -1,9 +1,11 @@
-//! One file per folder plugin, to share it between sites: a zip holding `<name>/manifest.json`
-//! and `<name>/model.toml`. Unpacking accepts nothing else: no other file, no path outside
-//! the plugin's folder, nothing larger than a model needs.
+//! One file per folder plugin, to share it between sites: a zip holding `<name>/manifest.json`,
+//! `<name>/model.toml` and the plugin's `<name>/templates/…html`. Unpacking accepts nothing
+//! else: no other file, no path outside the plugin's folder, nothing larger than a model or
+//! a template needs.
 
 use std::io::{Cursor, Read, Write};
 
+use super::templates::{self, TEMPLATES_DIR};
 use super::{FolderPlugin, MANIFEST_FILE, MODEL_FILE, Problem, Sources};
 
 /// Largest packed file accepted (an upload, an `install FILE`).
@@ -19,7 +21,7 @@ pub enum PackError {
     #[error("not a packed plugin (zip): {0}")]
     NotZip(String),
     #[error(
-        "unexpected entry '{0}': a packed plugin holds only <name>/manifest.json and <name>/model.toml"
+        "unexpected entry '{0}': a packed plugin holds only <name>/manifest.json, <name>/model.toml and <name>/templates/….html"
     )]
     Unexpected(String),
     #[error("entry '{0}' is larger than {MAX_FILE} bytes")]
@@ -36,10 +38,18 @@ pub fn pack(name: &str, sources: &Sources) -> anyhow::Result<Vec<u8>> {
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .unix_permissions(0o644);
-    for (file, text) in [
-        (MANIFEST_FILE, &sources.manifest),
-        (MODEL_FILE, &sources.model),
-    ] {
+    let files = [
+        (MANIFEST_FILE.to_string(), &sources.manifest),
+        (MODEL_FILE.to_string(), &sources.model),
+    ]
+    .into_iter()
+    .chain(
+        sources
+            .templates
+            .iter()
+            .map(|(n, text)| (templates::file_of(n), text)),
+    );
+    for (file, text) in files {
         out.start_file(format!("{name}/{file}"), options)?;
         out.write_all(text.as_bytes())?;
     }
@@ -55,6 +65,7 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, FolderPlugin), PackError> {
         zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| PackError::NotZip(e.to_string()))?;
     let mut name: Option<String> = None;
     let (mut manifest, mut model) = (None, None);
+    let mut found_templates: Vec<(String, String)> = Vec::new();
     for i in 0..archive.len() {
         let mut entry = archive
             .by_index(i)
@@ -64,9 +75,19 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, FolderPlugin), PackError> {
             .map_err(|e| PackError::NotZip(e.to_string()))?
             .to_string();
         if entry.is_dir() {
-            if path.trim_end_matches('/').contains('/')
-                || !crate::is_valid_plugin_name(path.trim_end_matches('/'))
-            {
+            let dir = path.trim_end_matches('/');
+            let fine = match dir.split_once('/') {
+                None => crate::is_valid_plugin_name(dir),
+                Some((folder, inside)) => {
+                    crate::is_valid_plugin_name(folder)
+                        && (inside == TEMPLATES_DIR
+                            || inside
+                                .strip_prefix(TEMPLATES_DIR)
+                                .and_then(|d| d.strip_prefix('/'))
+                                .is_some_and(|d| templates::well_formed(&format!("{d}/x.html"))))
+                }
+            };
+            if !fine {
                 return Err(PackError::Unexpected(path));
             }
             continue;
@@ -74,7 +95,11 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, FolderPlugin), PackError> {
         let (folder, file) = path
             .split_once('/')
             .ok_or_else(|| PackError::Unexpected(path.clone()))?;
-        let known = file == MANIFEST_FILE || file == MODEL_FILE;
+        let template = file
+            .strip_prefix(TEMPLATES_DIR)
+            .and_then(|t| t.strip_prefix('/'))
+            .filter(|t| templates::well_formed(t));
+        let known = file == MANIFEST_FILE || file == MODEL_FILE || template.is_some();
         if !known
             || !crate::is_valid_plugin_name(folder)
             || name.as_deref().is_some_and(|n| n != folder)
@@ -93,7 +118,9 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, FolderPlugin), PackError> {
         if text.len() as u64 > MAX_FILE {
             return Err(PackError::EntryTooLarge(path));
         }
-        if file == MANIFEST_FILE {
+        if let Some(template) = template {
+            found_templates.push((template.to_string(), text));
+        } else if file == MANIFEST_FILE {
             manifest = Some(text);
         } else {
             model = Some(text);
@@ -102,7 +129,13 @@ pub fn unpack(bytes: &[u8]) -> Result<(String, FolderPlugin), PackError> {
     let name = name.ok_or(PackError::Missing(MANIFEST_FILE))?;
     let manifest = manifest.ok_or(PackError::Missing(MANIFEST_FILE))?;
     let model = model.ok_or(PackError::Missing(MODEL_FILE))?;
-    let plugin = FolderPlugin::from_sources(&name, Sources { manifest, model })
+    found_templates.sort();
+    let sources = Sources {
+        manifest,
+        model,
+        templates: found_templates,
+    };
+    let plugin = FolderPlugin::from_sources(&name, sources)
         .map_err(|p: Vec<Problem>| PackError::Invalid(super::describe(&p)))?;
     Ok((name, plugin))
 }
@@ -127,5 +160,13 @@ pub fn write_folder(
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(MANIFEST_FILE), &sources.manifest)?;
     std::fs::write(dir.join(MODEL_FILE), &sources.model)?;
+    for (name, text) in &sources.templates {
+        // Names were checked (`templates::well_formed`): relative, no `..`.
+        let path = dir.join(TEMPLATES_DIR).join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(path, text)?;
+    }
     Ok(dir)
 }

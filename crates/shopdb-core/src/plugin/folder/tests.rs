@@ -284,6 +284,7 @@ fn the_manifest_must_name_the_folder_and_conflicts_name_their_line() {
     let sources = |manifest: &str| Sources {
         manifest: manifest.into(),
         model: "[[table]]\nname = \"cameras\"\n".into(),
+        ..Default::default()
     };
     let wrong = FolderPlugin::from_sources("cams", sources(MANIFEST))
         .err()
@@ -323,6 +324,7 @@ fn a_packed_plugin_round_trips_and_hostile_files_are_refused() {
     let sources = Sources {
         manifest: MANIFEST.into(),
         model: "[[table]]\nname = \"cameras\"\n".into(),
+        ..Default::default()
     };
     let bytes = pack("cameras", &sources).unwrap();
     let (name, plugin) = unpack(&bytes).unwrap();
@@ -365,6 +367,7 @@ fn the_quickstart_model_keeps_the_plugin_contract() {
         Sources {
             manifest: MANIFEST.into(),
             model: model.into(),
+            ..Default::default()
         },
     )
     .unwrap_or_else(|p| panic!("{}", super::describe(&p)));
@@ -376,6 +379,7 @@ fn the_quickstart_model_keeps_the_plugin_contract() {
         Sources {
             manifest: too_new,
             model: model.into(),
+            ..Default::default()
         },
     );
     assert!(describe_err(refused).contains("PluginVersion"));
@@ -449,4 +453,92 @@ choices = ["720p"]
         assert!(found.iter().any(|f| f.starts_with(e)), "{e}\n{found:#?}");
     }
     assert_eq!(found.len(), expect.len(), "{found:#?}");
+}
+
+#[test]
+fn templates_are_read_from_the_folder_checked_and_packed_with_the_plugin() {
+    let dir = std::env::temp_dir().join(format!(
+        "shopdb-templates-{}",
+        crate::util::random_token(8).to_lowercase()
+    ));
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("manifest.json", MANIFEST);
+    write(
+        "model.toml",
+        "[[table]]\nname = \"cameras\"\nextends = \"assets\"\n",
+    );
+    write(
+        "templates/records/cameras/detail.html",
+        "{% extends \"detail.html\" %}{% block extra %}{% include \"cameras/x.html\" %}{% endblock %}",
+    );
+    write(
+        "templates/cameras/x.html",
+        "<p>{{ record.assetnumber }}</p>",
+    );
+    let sources = Sources::read(&dir).unwrap();
+    let names: Vec<&str> = sources.templates.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["cameras/x.html", "records/cameras/detail.html"]);
+    let plugin = FolderPlugin::from_sources("cameras", sources.clone()).unwrap();
+    assert_eq!(plugin.templates(), sources.templates);
+    let (_, unpacked) =
+        super::pack::unpack(&super::pack::pack("cameras", &sources).unwrap()).unwrap();
+    assert_eq!(
+        unpacked.sources(),
+        &sources,
+        "templates travel in the packed file"
+    );
+
+    // Files that are no template are named; so is a name the plugin may not use, and a
+    // template that does not parse, with its line.
+    write("templates/cameras/Notes.TXT", "hello");
+    let read = Sources::read(&dir).err().unwrap();
+    assert_eq!(read.len(), 1, "{read:?}");
+    assert_eq!(read[0].file, "templates/cameras/Notes.TXT");
+    std::fs::remove_file(dir.join("templates/cameras/Notes.TXT")).unwrap();
+    for (name, text, file, line, says) in [
+        (
+            "dashboard.html",
+            "x",
+            "templates/dashboard.html",
+            0,
+            "does not own",
+        ),
+        (
+            "records/assets/detail.html",
+            "x",
+            "templates/records/assets/detail.html",
+            0,
+            "does not own",
+        ),
+        (
+            "widgets/other.html",
+            "x",
+            "templates/widgets/other.html",
+            0,
+            "does not own",
+        ),
+        (
+            "cameras/y.html",
+            "<p>\n\n{% for %}",
+            "templates/cameras/y.html",
+            3,
+            "does not parse",
+        ),
+    ] {
+        let mut bad = sources.clone();
+        bad.templates.push((name.to_string(), text.to_string()));
+        let found = FolderPlugin::from_sources("cameras", bad).err().unwrap();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].file.as_str(), found[0].line),
+            (file, line),
+            "{found:?}"
+        );
+        assert!(found[0].message.contains(says), "{found:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

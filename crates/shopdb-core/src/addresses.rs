@@ -13,7 +13,7 @@ use sqlx::AnyConnection;
 
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::plugin::registry::ServiceKey;
+use crate::plugin::services::ServiceKey;
 use crate::resource::{HookEnv, WriteHook};
 
 /// Name under which the address service is registered.

@@ -12,7 +12,6 @@ use crate::db::Db;
 use crate::error::ApiError;
 use crate::resource::{Hooks, Lookup, NamedDefault, Resource};
 use crate::schema::Table;
-use crate::search::SearchSpec;
 
 pub fn assets() -> Resource {
     let mut r = Resource::new("assets", "asset", t::assets(), "assetnumber");
@@ -35,14 +34,7 @@ pub fn assets() -> Resource {
         both_or_neither(record, &mut errors);
         errors
     });
-    r.search = Some(SearchSpec {
-        entitytype: "asset".into(),
-        title: "assetnumber".into(),
-        subtitle: Some("name".into()),
-        fields: vec!["assetnumber".into(), "name".into(), "serialnumber".into()],
-        url: "/assets/{id}".into(),
-        plugin: None,
-    });
+    r.search = Some(crate::search::asset_spec());
     r
 }
 

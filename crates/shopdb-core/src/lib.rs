@@ -23,6 +23,7 @@ pub mod resource;
 pub mod schema;
 pub mod search;
 pub mod security;
+pub mod services;
 pub mod settings;
 pub mod state;
 pub mod transfer;

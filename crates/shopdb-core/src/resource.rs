@@ -12,10 +12,10 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Action};
 use crate::auth::{Actor, Role};
-use crate::db::{Db, Dialect, SqlValue, ValueKind, decode_column};
+use crate::db::{Db, Dialect, SqlValue, ValueKind, decode_column, like_pattern};
 use crate::error::ApiError;
 use crate::http::ListParams;
-use crate::plugin::registry::Services;
+use crate::plugin::services::Services;
 use crate::plugin::states::PluginStates;
 use crate::schema::{Column, ColumnType, OnDelete, Table};
 use crate::search::{self, SearchSpec};
@@ -91,6 +91,10 @@ pub struct HookEnv {
     /// an asset through the core (`DELETE /api/assets/{id}`) asks them too, so a plugin's
     /// refusal holds whichever way the asset is deleted.
     pub asset_delete_hooks: Vec<(String, Vec<WriteHook>)>,
+    /// The relationships between assets as the catalog serves them: deleting an asset
+    /// audits the links that go with it, and hooks write links through it. Weak, since that
+    /// resource's hooks hold this environment.
+    pub relationships: std::sync::Weak<Resource>,
 }
 
 impl HookEnv {
@@ -1878,7 +1882,10 @@ impl Resource {
         actor: &Actor,
         id: i64,
     ) -> Result<(), ApiError> {
-        let links = crate::catalog::relationships();
+        // The relationships resource as the catalog bound it (none outside a catalog, where
+        // the table list is empty too).
+        let links = self.hooks.env().relationships.upgrade();
+        let links_table = links.as_ref().map(|l| l.table.name.as_str());
         // Tables of core and of installed plugins (enabled or not): the ones that exist.
         let installed: Vec<String> = db
             .query("SELECT pluginname FROM plugins")
@@ -1904,14 +1911,15 @@ impl Resource {
                 }
                 let (entity, key) = if table.primary_key == ["assetid"] || table.name == "assets" {
                     ("asset".to_string(), "assetid".to_string())
-                } else if table.name == links.table.name {
-                    (links.entity.clone(), links.key().to_string())
+                } else if let Some(l) = links.as_ref().filter(|l| l.table.name == table.name) {
+                    (l.entity.clone(), l.key().to_string())
                 } else if let Some(k) = table.columns.iter().find(|c| c.ty == ColumnType::Id) {
                     (singular(&table.name), k.name.clone())
                 } else {
                     continue;
                 };
-                let cascade = fk.on_delete == OnDelete::Cascade && table.name == links.table.name;
+                let cascade =
+                    fk.on_delete == OnDelete::Cascade && Some(table.name.as_str()) == links_table;
                 if fk.on_delete != OnDelete::SetNull && !cascade {
                     continue;
                 }
@@ -1930,8 +1938,10 @@ impl Resource {
                     let mut after = Map::new();
                     let action = if cascade {
                         // The whole link as it was.
-                        if let Some(link) = links.fetch(db, conn, rowid).await? {
-                            before = links.auditable(&link);
+                        if let Some(l) = &links
+                            && let Some(link) = l.fetch(db, conn, rowid).await?
+                        {
+                            before = l.auditable(&link);
                         }
                         Action::Deleted
                     } else {
@@ -2043,10 +2053,8 @@ impl Resource {
     /// Index entries this record keeps: its own, and for extension records also the asset's.
     fn search_specs(&self) -> Vec<SearchSpec> {
         let mut specs = Vec::new();
-        if self.extension.is_some()
-            && let Some(spec) = crate::catalog::assets().search
-        {
-            specs.push(spec);
+        if self.extension.is_some() {
+            specs.push(search::asset_spec());
         }
         specs.extend(self.search.clone());
         specs
@@ -2618,15 +2626,6 @@ pub fn singular(table: &str) -> String {
     } else {
         table.strip_suffix('s').unwrap_or(table).to_string()
     }
-}
-
-pub fn like_pattern(q: &str) -> String {
-    let escaped = q
-        .to_lowercase()
-        .replace('!', "!!")
-        .replace('%', "!%")
-        .replace('_', "!_");
-    format!("%{escaped}%")
 }
 
 #[cfg(test)]

@@ -6,8 +6,8 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
 
+use crate::db::like_pattern;
 use crate::db::{Db, Dialect, SqlValue};
-use crate::resource::like_pattern;
 
 /// How a record appears in search results.
 #[derive(Clone, Debug, Serialize)]
@@ -24,6 +24,19 @@ pub struct SearchSpec {
     pub url: String,
     /// Owning plugin; its entries vanish from results while it is disabled.
     pub plugin: Option<String>,
+}
+
+/// The search entry every asset has (its number, name and serial), whichever plugin extends
+/// it: the core asset resource's, kept by extension records too.
+pub fn asset_spec() -> SearchSpec {
+    SearchSpec {
+        entitytype: "asset".into(),
+        title: "assetnumber".into(),
+        subtitle: Some("name".into()),
+        fields: vec!["assetnumber".into(), "name".into(), "serialnumber".into()],
+        url: "/assets/{id}".into(),
+        plugin: None,
+    }
 }
 
 fn text_of(record: &Map<String, Value>, field: &str) -> Option<String> {

@@ -89,6 +89,12 @@ impl AppState {
             .collect()
     }
 
+    /// Whether plugin `name` is enabled now (its routes, pages, widgets and search entries
+    /// are served). The one check API routes, plugin pages and record pages share.
+    pub async fn plugin_enabled(&self, name: &str) -> bool {
+        self.plugin_states.enabled(&self.db).await.contains(name)
+    }
+
     /// Loaded plugins that are enabled now, in dependency order.
     pub async fn enabled_plugins(&self) -> Vec<&crate::plugin::LoadedPlugin> {
         let enabled = self.plugin_states.enabled(&self.db).await;

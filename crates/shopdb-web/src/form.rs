@@ -3,9 +3,9 @@
 
 use serde_json::{Map, Value, json};
 use shopdb_core::db::Db;
+use shopdb_core::error::ApiError;
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, ColumnType};
-use sqlx::Row;
 
 use crate::labels::Labels;
 
@@ -109,13 +109,20 @@ pub async fn fields(
     res: &Resource,
     values: &Map<String, Value>,
     errors: &Map<String, Value>,
-) -> Vec<Value> {
+) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for (c, group) in form_columns(res) {
         let lookup = res.lookups.iter().find(|l| l.column == c.name);
         let choices = res.choices.iter().find(|(f, _)| *f == c.name);
         let (kind, options) = match (lookup, c.ty) {
-            (Some(l), _) => ("select", options(db, &l.table, &l.key, &l.display).await),
+            (Some(l), _) => (
+                "select",
+                shopdb_core::services::records::choices(db, &l.table, &l.key, &l.display)
+                    .await?
+                    .into_iter()
+                    .map(|c| json!({"value": c.value, "label": c.label}))
+                    .collect(),
+            ),
             (None, _) if choices.is_some() => (
                 "select",
                 choices
@@ -150,24 +157,5 @@ pub async fn fields(
             "value": shown, "error": errors.get(&c.name),
         }));
     }
-    out
-}
-
-/// Choices for a reference field: every row of a small table, by its display name.
-async fn options(db: &Db, table: &str, key: &str, display: &str) -> Vec<Value> {
-    let sql = format!("SELECT {key}, {display} FROM {table} ORDER BY {display} LIMIT 2000");
-    match db.query(&sql).fetch_all(db.pool()).await {
-        Ok(rows) => rows
-            .iter()
-            .filter_map(|r| {
-                let id: i64 = r.try_get(0).ok()?;
-                let name: Option<String> = r.try_get(1).ok()?;
-                Some(json!({"value": id, "label": name.unwrap_or_else(|| id.to_string())}))
-            })
-            .collect(),
-        Err(e) => {
-            tracing::error!(table, error = %e, "cannot load choices");
-            Vec::new()
-        }
-    }
+    Ok(out)
 }

@@ -121,15 +121,7 @@ pub async fn page_context(web: &Web, user: Option<&PageUser>, title: &str) -> Ma
     let mut ctx = Map::new();
     ctx.insert("title".into(), json!(title));
     if let Some(u) = user {
-        let mut nav: Vec<Value> = Vec::new();
-        for p in web.app.enabled_plugins().await {
-            for item in p.plugin.navigation_items() {
-                let mut v = json!(item);
-                v["plugin"] = json!(p.manifest.name);
-                nav.push(v);
-            }
-        }
-        nav.sort_by_key(|v| v["position"].as_i64().unwrap_or_default());
+        let nav = shopdb_core::services::plugins::navigation(&web.app).await;
         ctx.insert("nav".into(), Value::Array(nav));
         ctx.insert(
             "user".into(),

@@ -106,6 +106,10 @@ pub fn assemble(parts: &Parts, mut plugins: Vec<Candidate>) -> (AppState, Router
                     .map(|r| (p.manifest.name.clone(), r.hooks.before_delete.clone()))
             })
             .collect(),
+        relationships: all_resources
+            .get("relationships")
+            .map(Arc::downgrade)
+            .unwrap_or_default(),
     });
     for r in all_resources.values() {
         r.hooks.bind(hook_env.clone());

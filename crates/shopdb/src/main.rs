@@ -535,7 +535,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
                 &cli_actor(),
                 &name,
                 keep_data,
-                &shopdb_core::api::plugins::backup_dir(),
+                &shopdb_core::services::plugins::backup_dir(),
             )
             .await?;
             match done.backup {
@@ -561,7 +561,7 @@ async fn plugin_command(command: PluginCommand) -> anyhow::Result<ExitCode> {
         }
         PluginCommand::Migrate { name, plan: false } => {
             let mode = shopdb_core::evolve::Mode::Explicit {
-                backup_dir: shopdb_core::api::plugins::backup_dir(),
+                backup_dir: shopdb_core::services::plugins::backup_dir(),
             };
             let edited = shopdb::folders::edited(&app.state.config.plugin_dir, registry, &name)?;
             // A folder whose files differ from the stored copy (a template edited, say) is

@@ -90,7 +90,7 @@ pub async fn with_software(db: &Db, name: &str) -> anyhow::Result<Vec<Value>> {
              JOIN computers c ON c.assetid = s.assetid WHERE LOWER(s.name) LIKE ? \
              ORDER BY c.hostname, s.name LIMIT 5000",
         )
-        .bind(shopdb_core::resource::like_pattern(&name.to_lowercase()))
+        .bind(shopdb_core::db::like_pattern(&name.to_lowercase()))
         .fetch_all(db.pool())
         .await?;
     rows.iter()

@@ -180,7 +180,9 @@ fn controls_hook() -> WriteHook {
                 .map(|r| r.try_get(0))
                 .transpose()?
                 .ok_or_else(|| ApiError::internal("the relationship type 'controls' is missing"))?;
-            let relationships = catalog::relationships();
+            let relationships = event.env.relationships.upgrade().ok_or_else(|| {
+                ApiError::internal("the relationships resource is not in the served catalog")
+            })?;
             let existing = db
                 .query(
                     "SELECT relationshipid, sourceassetid FROM assetrelationships \
@@ -196,7 +198,12 @@ fn controls_hook() -> WriteHook {
                 if Some(source) == new {
                     linked = true;
                 } else if Some(source) == old {
-                    relationships.remove(db, conn, event.actor, id, &[]).await?;
+                    // Every table the server knows, so "still referenced" is checked as for
+                    // any other delete.
+                    let tables: Vec<_> = event.env.tables.iter().map(|(_, t)| t.clone()).collect();
+                    relationships
+                        .remove(db, conn, event.actor, id, &tables)
+                        .await?;
                 }
             }
             if let (Some(pc), false) = (new, linked) {

@@ -10,8 +10,9 @@ use crate::auth::tokens::{create_token, list_tokens, revoke_token};
 use crate::auth::{Actor, Role};
 use crate::error::{ApiError, ApiResult, created, ok, page};
 use crate::http::{JsonBody, ListParams};
+use crate::services::users::{change_user, self_change_problem};
 use crate::state::AppState;
-use crate::users::{CreateUserError, UserChange, create_user, list_users, update_user};
+use crate::users::{CreateUserError, UserChange, create_user, list_users};
 
 /// Fields the user list sorts by.
 pub const USER_SORTS: &[&str] = &["username", "displayname", "role", "isactive", "createddate"];
@@ -215,48 +216,6 @@ pub async fn update_user_route(
     }
     change_user(&state, &actor, id, change).await?;
     Ok(ok(json!({"userid": id, "updated": true})))
-}
-
-/// Why `actor` may not make `change` to user `id`, and the field at fault: an admin cannot
-/// demote or deactivate themselves (so a site always keeps the admin who is making changes).
-pub fn self_change_problem(
-    actor: &Actor,
-    id: i64,
-    change: &UserChange,
-) -> Option<(&'static str, &'static str)> {
-    // An API token's id is not a user id.
-    if actor.kind != "user" || actor.id != Some(id) {
-        return None;
-    }
-    if change.isactive == Some(false) {
-        Some((
-            "isactive",
-            "admins cannot deactivate themselves; ask another admin",
-        ))
-    } else if change.role.is_some_and(|r| r != Role::Admin) {
-        Some(("role", "admins cannot demote themselves; ask another admin"))
-    } else {
-        None
-    }
-}
-
-/// Applies a checked change to user `id` (audited) and drops cached credentials, so a new
-/// role or a deactivation holds from the next request. For the API and the admin page.
-pub async fn change_user(
-    state: &AppState,
-    actor: &Actor,
-    id: i64,
-    change: UserChange,
-) -> Result<(), ApiError> {
-    let result = update_user(&state.db, actor, id, change).await;
-    state.verified.clear();
-    match result {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::not_found(format!("no user with id {id}"))),
-        Err(CreateUserError::BadPassword(m)) => Err(ApiError::field("password", m)),
-        Err(CreateUserError::Database(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::internal(e)),
-    }
 }
 
 /// GET /api/tokens — a list like any other: page, per_page, sort, q (name or plugin).

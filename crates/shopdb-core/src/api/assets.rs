@@ -19,7 +19,7 @@ pub async fn relationships(
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
-    crate::catalog::assets().get(&state.db, id).await?;
+    state.resource("assets").get(&state.db, id).await?;
     Ok(ok(Value::Array(
         crate::position::relationships_of(&state.db, id).await?,
     )))

@@ -272,11 +272,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         .cloned()
         .unwrap_or((Access::Role(Role::Admin), None));
     if let Some(plugin) = &plugin
-        && !state
-            .plugin_states
-            .enabled(&state.db)
-            .await
-            .contains(plugin)
+        && !state.plugin_enabled(plugin).await
     {
         return ApiError::not_found(format!("no such route: plugin {plugin} is not enabled"))
             .into_response();

@@ -638,6 +638,17 @@ pub fn is_foreign_key_violation(err: &sqlx::Error) -> bool {
     }
 }
 
+/// A LIKE pattern (with `!` as the escape character) that finds `q` anywhere in lowercased
+/// text: `%` and `_` in `q` match themselves.
+pub fn like_pattern(q: &str) -> String {
+    let escaped = q
+        .to_lowercase()
+        .replace('!', "!!")
+        .replace('%', "!%")
+        .replace('_', "!_");
+    format!("%{escaped}%")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,10 @@ pub mod lifecycle;
 pub mod manifest;
 pub mod registry;
 pub mod restore;
+pub mod services;
 pub mod states;
+
+pub use services::ServiceError;
 
 use std::any::Any;
 use std::sync::Arc;
@@ -248,15 +251,6 @@ pub struct PluginContext {
     /// Services offered by loaded plugins, by name.
     pub services: Arc<registry::Services>,
     pub settings: Arc<Vec<SettingDef>>,
-}
-
-/// Asked for a service nobody offers, or one of another type.
-#[derive(Debug, thiserror::Error)]
-pub enum ServiceError {
-    #[error("no plugin offers the service '{0}': install and enable the plugin that provides it")]
-    Missing(String),
-    #[error("service '{0}' is not of the type asked for")]
-    WrongType(String),
 }
 
 impl PluginContext {

@@ -133,7 +133,8 @@ pub async fn plugin_action(
             return error_page(&web, Some(&user), StatusCode::NOT_FOUND, &message).await;
         }
     };
-    match shopdb_core::api::plugins::perform(&web.app, &user.actor, &name, action, false).await {
+    match shopdb_core::services::plugins::perform(&web.app, &user.actor, &name, action, false).await
+    {
         Ok(done) => {
             let mut message = format!(
                 "{name}: {}",
@@ -265,12 +266,12 @@ pub async fn update_user(
         errors
     };
     if let Some((field, problem)) =
-        shopdb_core::api::admin::self_change_problem(&user.actor, id, &change)
+        shopdb_core::services::users::self_change_problem(&user.actor, id, &change)
     {
         return render_users(&web, &user, None, fail(field, problem.into())).await;
     }
     let name = form.get("username").unwrap_or("the user").to_string();
-    match shopdb_core::api::admin::change_user(&web.app, &user.actor, id, change).await {
+    match shopdb_core::services::users::change_user(&web.app, &user.actor, id, change).await {
         Ok(()) => {
             let message = format!(
                 "Saved {name}: {role}, {}.",
@@ -406,7 +407,7 @@ async fn render_settings(
     if let Err(page) = admin(web, user).await {
         return page;
     }
-    let mut list = shopdb_core::api::plugins::setting_list(&web.app)
+    let mut list = shopdb_core::services::plugins::setting_list(&web.app)
         .await
         .unwrap_or_default();
     for s in &mut list {
@@ -472,7 +473,9 @@ pub async fn save_setting(
         SettingKind::Boolean => json!(raw == "true" || raw == "on"),
         SettingKind::Text => json!(raw),
     };
-    match shopdb_core::api::plugins::save_setting(&web.app, &user.actor, plugin, key, value).await {
+    match shopdb_core::services::plugins::save_setting(&web.app, &user.actor, plugin, key, value)
+        .await
+    {
         Ok(_) => render_settings(&web, &user, Some(format!("Saved {plugin} {key}.")), None).await,
         Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
             let message = format!(

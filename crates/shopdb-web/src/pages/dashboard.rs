@@ -11,7 +11,7 @@ use crate::render::page_context;
 use crate::session::PageUser;
 
 pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
-    let mut widgets = shopdb_core::api::plugins::widgets(&web.app).await;
+    let mut widgets = shopdb_core::services::plugins::widgets(&web.app).await;
     for w in &mut widgets {
         let template = format!("widgets/{}.html", w["name"].as_str().unwrap_or_default());
         w["template"] = json!(web.templates.has(&template).then_some(template));
@@ -19,15 +19,9 @@ pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
             w["view"] = view(&web.templates.labels, &w["data"]);
         }
     }
-    let assets: i64 = match web
-        .app
-        .db
-        .query("SELECT COUNT(*) FROM assets")
-        .fetch_one(web.app.db.pool())
-        .await
-    {
-        Ok(row) => sqlx::Row::try_get(&row, 0).unwrap_or_default(),
-        Err(_) => 0,
+    let assets = match shopdb_core::services::records::asset_count(&web.app.db).await {
+        Ok(n) => n,
+        Err(e) => return crate::render::error_page(&web, Some(&user), e.status, &e.message).await,
     };
     let mut ctx = page_context(&web, Some(&user), "Dashboard").await;
     ctx.insert("widgets".into(), Value::Array(widgets));

@@ -26,13 +26,7 @@ pub async fn plugin_page(
     plugin: String,
     page: Page,
 ) -> Response {
-    if !web
-        .app
-        .plugin_states
-        .enabled(&web.app.db)
-        .await
-        .contains(&plugin)
-    {
+    if !web.app.plugin_enabled(&plugin).await {
         return error_page(
             &web,
             user.as_ref(),

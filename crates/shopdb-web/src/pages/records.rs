@@ -22,7 +22,7 @@ use shopdb_core::audit::{self, AuditQuery};
 use shopdb_core::error::ApiError;
 use shopdb_core::http::ListParams;
 use shopdb_core::resource::Resource;
-use sqlx::Row;
+use shopdb_core::services::records;
 
 use crate::Web;
 use crate::form::{self, FormData};
@@ -69,12 +69,7 @@ pub async fn dispatch(
             .into_response();
     };
     if let Some(plugin) = owner(&web, &res)
-        && !web
-            .app
-            .plugin_states
-            .enabled(&web.app.db)
-            .await
-            .contains(&plugin)
+        && !web.app.plugin_enabled(&plugin).await
     {
         return error_page(
             &web,
@@ -232,16 +227,10 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
     {
         raw = without(&raw, "plugin");
         if !plugin.is_empty() {
-            let typeid: Option<i64> = web
-                .app
-                .db
-                .query("SELECT assettypeid FROM assettypes WHERE plugin = ? ORDER BY assettypeid")
-                .bind(plugin.clone())
-                .fetch_optional(web.app.db.pool())
-                .await
-                .ok()
-                .flatten()
-                .and_then(|r| r.try_get(0).ok());
+            let typeid = match records::plugin_asset_type(&web.app.db, &plugin).await {
+                Ok(typeid) => typeid,
+                Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+            };
             match typeid {
                 Some(id) => raw = with(&raw, "assettypeid", &id.to_string()),
                 None => notice = Some(format!("The {plugin} plugin has no asset type yet.")),
@@ -309,14 +298,18 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
         )),
     );
     if res.table.name == "assets" {
-        ctx.insert("filters".into(), json!(asset_filters(web, res, &raw).await));
+        let filters = match asset_filters(web, res, &raw).await {
+            Ok(filters) => filters,
+            Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+        };
+        ctx.insert("filters".into(), json!(filters));
         ctx.insert("sort".into(), json!(sort));
     }
     web.templates.render("list.html", &Value::Object(ctx))
 }
 
 /// The select boxes above an asset list: type, status, location (and plugin on /assets).
-async fn asset_filters(web: &Web, res: &Resource, raw: &FormData) -> Vec<Value> {
+async fn asset_filters(web: &Web, res: &Resource, raw: &FormData) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     for (column, table, key, title) in [
         ("assettypeid", "assettypes", "assettypeid", "Type"),
@@ -326,18 +319,10 @@ async fn asset_filters(web: &Web, res: &Resource, raw: &FormData) -> Vec<Value> 
         if res.extension.is_some() && column == "assettypeid" {
             continue;
         }
-        let rows = web
-            .app
-            .db
-            .query(&format!(
-                "SELECT {key}, name FROM {table} ORDER BY name LIMIT 2000"
-            ))
-            .fetch_all(web.app.db.pool())
-            .await
-            .unwrap_or_default();
-        let options: Vec<Value> = rows
-            .iter()
-            .filter_map(|r| Some(json!({"value": r.try_get::<i64, _>(0).ok()?.to_string(), "label": r.try_get::<String, _>(1).ok()?})))
+        let options: Vec<Value> = records::choices(&web.app.db, table, key, "name")
+            .await?
+            .into_iter()
+            .map(|c| json!({"value": c.value.to_string(), "label": c.label}))
             .collect();
         out.push(json!({"name": column, "label": title, "value": raw.get(column).unwrap_or_default(), "options": options}));
     }
@@ -351,7 +336,7 @@ async fn asset_filters(web: &Web, res: &Resource, raw: &FormData) -> Vec<Value> 
             .collect();
         out.push(json!({"name": "plugin", "label": "Plugin", "value": "", "options": options}));
     }
-    out
+    Ok(out)
 }
 
 /// A value as text for a table cell.
@@ -527,7 +512,10 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
     .await
     .map(|(entries, _)| entries)
     .unwrap_or_default();
-    let names = reference_names(web, res, &history).await;
+    let names = match records::reference_names(&web.app.db, res, &history).await {
+        Ok(names) => names,
+        Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+    };
     ctx.insert(
         "history".into(),
         json!(
@@ -558,55 +546,6 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
 }
 
 /// An audit entry as who/when/action and one "field: before → after" line per change.
-/// Display names of the records that history entries point at by id (status 1 → In Service),
-/// one query per referenced table.
-async fn reference_names(
-    web: &Web,
-    res: &Resource,
-    history: &[Value],
-) -> std::collections::HashMap<(String, i64), String> {
-    let mut names = std::collections::HashMap::new();
-    for l in &res.lookups {
-        let mut ids: Vec<i64> = history
-            .iter()
-            .flat_map(|e| ["before", "after"].map(|side| e["changes"][side][&l.column].as_i64()))
-            .flatten()
-            .collect();
-        ids.sort_unstable();
-        ids.dedup();
-        if ids.is_empty() {
-            continue;
-        }
-        let marks = vec!["?"; ids.len()].join(", ");
-        let binds: Vec<shopdb_core::db::SqlValue> = ids
-            .iter()
-            .map(|i| shopdb_core::db::SqlValue::Int(*i))
-            .collect();
-        let sql = format!(
-            "SELECT {key}, {display} FROM {table} WHERE {key} IN ({marks})",
-            key = l.key,
-            display = l.display,
-            table = l.table
-        );
-        if let Ok(rows) = web
-            .app
-            .db
-            .query_with(&sql, &binds)
-            .fetch_all(web.app.db.pool())
-            .await
-        {
-            for r in &rows {
-                if let (Ok(id), Ok(Some(name))) =
-                    (r.try_get::<i64, _>(0), r.try_get::<Option<String>, _>(1))
-                {
-                    names.insert((l.column.clone(), id), name);
-                }
-            }
-        }
-    }
-    names
-}
-
 fn change_lines(
     labels: &Labels,
     entry: &Value,
@@ -661,7 +600,11 @@ async fn edit_form(
     if let Err(page) = user.require(web, res.write_role).await {
         return page;
     }
-    let fields = form::fields(&web.app.db, &web.templates.labels, res, &values, &errors).await;
+    let fields = match form::fields(&web.app.db, &web.templates.labels, res, &values, &errors).await
+    {
+        Ok(fields) => fields,
+        Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+    };
     let title = match id {
         Some(id) => format!("Edit {} {id}", res.entity),
         None => format!("New {}", res.entity),

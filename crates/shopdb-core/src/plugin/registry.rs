@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use super::services::{ServiceKey, Services};
-use super::{Manifest, Plugin, PluginError, SettingDef};
+use super::{Manifest, NavItem, Plugin, PluginError, SettingDef, Widget};
 use crate::resource::Resource;
 use crate::schema::Table;
 
@@ -18,6 +18,9 @@ pub struct LoadedPlugin {
     pub tables: Vec<Table>,
     pub resources: Vec<Arc<Resource>>,
     pub settings: Arc<Vec<SettingDef>>,
+    /// Its navigation items and dashboard widgets, asked for once at load.
+    pub navigation: Vec<NavItem>,
+    pub widgets: Vec<Widget>,
 }
 
 /// A plugin that is known but cannot be used, and why.
@@ -248,12 +251,16 @@ impl Registry {
                     })
                     .collect();
                 let settings = Arc::new(plugin.settings());
+                let navigation = plugin.navigation_items();
+                let widgets = plugin.dashboard_widgets();
                 LoadedPlugin {
                     plugin,
                     manifest,
                     tables,
                     resources,
                     settings,
+                    navigation,
+                    widgets,
                 }
             })
             .collect();

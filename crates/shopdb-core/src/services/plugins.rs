@@ -137,7 +137,7 @@ pub async fn install_packed(
 pub async fn navigation(state: &AppState) -> Vec<Value> {
     let mut items: Vec<Value> = Vec::new();
     for p in state.enabled_plugins().await {
-        for item in p.plugin.navigation_items() {
+        for item in &p.navigation {
             let mut v = json!(item);
             v["plugin"] = json!(p.manifest.name);
             items.push(v);
@@ -153,7 +153,7 @@ pub async fn widgets(state: &AppState) -> Vec<Value> {
     let mut widgets: Vec<Value> = Vec::new();
     for p in state.enabled_plugins().await {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
-        for widget in p.plugin.dashboard_widgets() {
+        for widget in &p.widgets {
             let mut v = json!(widget);
             v["plugin"] = json!(p.manifest.name);
             match p.plugin.widget_data(&widget.name, &ctx).await {

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use sqlx::AnyConnection;
 
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::plugin::services::ServiceKey;
 use crate::resource::{HookEnv, WriteHook};
 
@@ -60,7 +60,7 @@ pub trait AddressBook: Send + Sync {
         env: &'a HookEnv,
         ip: IpAddr,
         exclude: Option<i64>,
-    ) -> BoxFuture<'a, Result<Vec<Holder>, ApiError>>;
+    ) -> BoxFuture<'a, Result<Vec<Holder>, DomainError>>;
 }
 
 /// What is registered under [`SERVICE`].
@@ -79,10 +79,10 @@ pub fn ip_schema() -> Value {
 }
 
 /// Parses an address, or names the field it came from.
-pub fn parse_ip(field: &str, raw: &str) -> Result<IpAddr, ApiError> {
+pub fn parse_ip(field: &str, raw: &str) -> Result<IpAddr, DomainError> {
     raw.trim()
         .parse()
-        .map_err(|_| ApiError::field(field, format!("'{raw}' is not an IP address")))
+        .map_err(|_| DomainError::field(field, format!("'{raw}' is not an IP address")))
 }
 
 /// A write hook for records with an `ipaddress`: it must be an IP address, and while the
@@ -107,7 +107,7 @@ pub fn ip_address_hook() -> WriteHook {
                 .await?;
             match holders.first() {
                 None => Ok(()),
-                Some(h) => Err(ApiError::conflict(format!(
+                Some(h) => Err(DomainError::conflict(format!(
                     "IP address {ip} is already held by {}",
                     h.describe()
                 ))

@@ -9,7 +9,7 @@ use sqlx::{AnyConnection, Row};
 use crate::auth::Role;
 use crate::core_schema as t;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::{Hooks, Lookup, NamedDefault, Resource};
 use crate::schema::Table;
 
@@ -70,7 +70,7 @@ pub async fn ensure_assettype(
     db: &crate::db::Db,
     name: &str,
     plugin: &str,
-) -> Result<(), crate::error::ApiError> {
+) -> Result<(), crate::error::DomainError> {
     use sqlx::Row;
     let exists: i64 = db
         .query("SELECT COUNT(*) FROM assettypes WHERE name = ?")
@@ -118,7 +118,7 @@ async fn refuse_if_plugin_owns(
     conn: &mut AnyConnection,
     stored: Option<&Map<String, Value>>,
     what: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let Some(stored) = stored else {
         return Ok(());
     };
@@ -138,7 +138,7 @@ async fn refuse_if_plugin_owns(
         .get("name")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    Err(ApiError::conflict(format!(
+    Err(DomainError::conflict(format!(
         "asset type '{name}' belongs to the {plugin} plugin, which gives it to its new records: it cannot be {what} while the plugin is installed"
     ))
     .with_details(json!({"plugin": plugin})))
@@ -203,7 +203,7 @@ pub fn locations() -> Resource {
                     return Ok(());
                 };
                 if here == id {
-                    return Err(ApiError::field(
+                    return Err(DomainError::field(
                         "parentid",
                         "that location is inside this one: a location cannot sit inside itself",
                     ));

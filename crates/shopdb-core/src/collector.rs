@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Connection, Row};
 
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::plugin::CollectorSchema;
 use crate::resource::{Resource, finish, to_sql_value};
 use crate::schema::lower_in;
@@ -133,25 +133,29 @@ fn check_shape(
 
 /// The records of a push body: one record (a JSON object) or `{"records": [...]}` with 1 to
 /// [`MAX_BATCH`] entries. Each entry is then checked on its own by [`prepare`].
-pub fn records_of(body: Value) -> Result<Vec<Value>, ApiError> {
+pub fn records_of(body: Value) -> Result<Vec<Value>, DomainError> {
     let records = match body {
         Value::Object(mut m) if m.contains_key("records") => match m.remove("records") {
             Some(Value::Array(items)) => items,
-            _ => return Err(ApiError::bad_request("records must be an array of objects")),
+            _ => {
+                return Err(DomainError::bad_request(
+                    "records must be an array of objects",
+                ));
+            }
         },
         body @ Value::Object(_) => vec![body],
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "send one record (a JSON object) or {\"records\": [...]}",
             ));
         }
     };
     if records.is_empty() {
-        return Err(ApiError::bad_request("records is empty"));
+        return Err(DomainError::bad_request("records is empty"));
     }
     if records.len() > MAX_BATCH {
-        return Err(ApiError::new(
-            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        return Err(DomainError::new(
+            crate::error::ErrorKind::TooLarge,
             "payload_too_large",
             format!("at most {MAX_BATCH} records per request"),
         ));
@@ -172,7 +176,7 @@ pub fn prepare(
 /// What a pushed record turned out to be: an existing record (with the match field that
 /// recognised it when it was not the identity), a new one, or a record that cannot be told
 /// apart from others.
-type Match = Result<Option<(i64, Option<String>)>, ApiError>;
+type Match = Result<Option<(i64, Option<String>)>, DomainError>;
 
 /// The condition matching `field` of `res` against `n` bound values, and the table alias the
 /// field is read through (`e` extension, `t` base). A field kept in one canonical form (a MAC
@@ -294,7 +298,7 @@ async fn match_all(
     res: &Resource,
     schema: &CollectorSchema,
     records: &[&Map<String, Value>],
-) -> Result<Vec<Match>, ApiError> {
+) -> Result<Vec<Match>, DomainError> {
     let text =
         |r: &Map<String, Value>, f: &str| r.get(f).and_then(Value::as_str).map(str::to_string);
     let identities: Vec<String> = records
@@ -313,7 +317,7 @@ async fn match_all(
                 Ok(None) => None,
                 Err(ids) => {
                     let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
-                    Some(Err(ApiError::field(
+                    Some(Err(DomainError::field(
                         &schema.identityfield,
                         format!(
                             "'{}' matches {} records that differ only in case (ids {}); rename or delete all but one",
@@ -393,7 +397,7 @@ async fn update_one(
     record: &Map<String, Value>,
     before: &Map<String, Value>,
     matched_by: Option<String>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let Push {
         db,
         actor,
@@ -433,7 +437,7 @@ async fn create_one(
     push: &Push<'_>,
     conn: &mut AnyConnection,
     record: &Map<String, Value>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let Push {
         db,
         actor,
@@ -496,7 +500,7 @@ fn match_keys(schema: &CollectorSchema, record: &Map<String, Value>) -> Vec<Stri
 async fn apply_batch(
     push: &Push<'_>,
     records: &[Option<Map<String, Value>>],
-) -> Result<Vec<Option<Value>>, ApiError> {
+) -> Result<Vec<Option<Value>>, DomainError> {
     let Push {
         db, res, schema, ..
     } = *push;
@@ -591,7 +595,7 @@ async fn apply_batch(
                     .filter(|(n, v)| before.get(n) != Some(&v.to_json()))
                     .collect();
                 res.check_update(db, &mut tx, push.actor, before, &values).await?;
-                Ok::<_, ApiError>(values)
+                Ok::<_, DomainError>(values)
             }
             .await;
             decided.insert(id);
@@ -637,7 +641,7 @@ async fn apply_batch(
                     savepoint
                         .rollback()
                         .await
-                        .map_err(|lost| ApiError::from(lost).into_retry())?;
+                        .map_err(|lost| DomainError::from(lost).into_retry())?;
                     drop(items);
                     slow.extend(fast.into_iter().map(|(p, _)| p));
                     slow.sort_by_key(|p| p.id().map_or((1, 0), |id| (0, id)));
@@ -771,7 +775,7 @@ async fn apply_one(
     record: &Map<String, Value>,
     matched: Match,
     stored: &HashMap<i64, Map<String, Value>>,
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let res = push.res;
     let matched = matched?;
     let before = match &matched {
@@ -795,7 +799,7 @@ async fn apply_one(
             Ok(()) => Err(e),
             Err(lost) => {
                 tracing::warn!(error = %lost, "undoing one collector record failed; running the batch again");
-                Err(ApiError::from(lost).into_retry())
+                Err(DomainError::from(lost).into_retry())
             }
         },
     }
@@ -807,7 +811,7 @@ fn heartbeat_value(
     res: &Resource,
     schema: &CollectorSchema,
     record: &Map<String, Value>,
-) -> Result<Option<SqlValue>, ApiError> {
+) -> Result<Option<SqlValue>, DomainError> {
     let Some(field) = &schema.heartbeat else {
         return Ok(None);
     };
@@ -822,7 +826,7 @@ fn heartbeat_value(
     match column {
         Some(column) => to_sql_value(column, raw)
             .map(Some)
-            .map_err(|why| ApiError::field(field, why)),
+            .map_err(|why| DomainError::field(field, why)),
         None => Ok(None),
     }
 }
@@ -879,7 +883,10 @@ async fn mark_seen(
     Ok(())
 }
 
-fn rejected(e: &ApiError) -> Value {
+fn rejected(e: &DomainError) -> Value {
+    if e.kind.is_server() {
+        tracing::error!(error = %e, "a collector record failed");
+    }
     json!({"status": Outcome::Rejected, "reason": e.message, "details": e.details})
 }
 
@@ -893,7 +900,7 @@ pub async fn ingest(
     res: &Resource,
     schema: &CollectorSchema,
     records: &[Value],
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Value>, DomainError> {
     let mut shaped: Vec<Option<Map<String, Value>>> = Vec::with_capacity(records.len());
     let mut early: Vec<Option<Value>> = Vec::with_capacity(records.len());
     for raw in records {
@@ -904,7 +911,7 @@ pub async fn ingest(
             }
             Err(reasons) => {
                 shaped.push(None);
-                early.push(Some(rejected(&ApiError::validation(reasons))));
+                early.push(Some(rejected(&DomainError::validation(reasons))));
             }
         }
     }
@@ -937,7 +944,7 @@ pub async fn ingest(
     for (index, ((raw, early), applied)) in records.iter().zip(early).zip(applied).enumerate() {
         let mut entry = early
             .or(applied)
-            .unwrap_or_else(|| rejected(&ApiError::internal("no result")));
+            .unwrap_or_else(|| rejected(&DomainError::internal("no result")));
         entry["index"] = json!(index);
         entry["identity"] = raw
             .get(&schema.identityfield)

@@ -1,14 +1,55 @@
-//! The one error type at the HTTP edge. Every failure becomes the envelope
-//! `{"success": false, "error": {"code", "message", "details"}}` with the matching status;
-//! server errors are logged with their cause and answered without internals.
+//! The one error type of the engine, hooks, services and plugins: what failed, of which kind,
+//! in words a user reads. It knows nothing of HTTP; the edge (`envelope`) turns a kind into a
+//! status and the error into the answer envelope, and logs server errors there, once.
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
+
+/// What kind of failure it is; the HTTP edge answers each with its status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The request itself is malformed (a parameter that means nothing).
+    BadRequest,
+    /// No valid login or token.
+    Unauthorized,
+    /// Logged in, but not allowed to.
+    Forbidden,
+    /// What it names does not exist.
+    NotFound,
+    /// A method the path does not take.
+    MethodNotAllowed,
+    /// It clashes with the stored state (a stale version, a record still in use).
+    Conflict,
+    /// The body is larger than accepted.
+    TooLarge,
+    /// Fields that break the rules, each named in `details`.
+    Invalid,
+    /// Too many attempts in a short time.
+    TooMany,
+    /// A fault of the server; the cause is logged, never shown.
+    Internal,
+    /// The database is not answering, or undid the write to break a deadlock.
+    Unavailable,
+    /// The database's disk is full.
+    DiskFull,
+}
+
+impl ErrorKind {
+    /// The request's fault, not the server's.
+    pub fn is_client(self) -> bool {
+        !self.is_server()
+    }
+
+    pub fn is_server(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Internal | ErrorKind::Unavailable | ErrorKind::DiskFull
+        )
+    }
+}
 
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
+pub struct DomainError {
+    pub kind: ErrorKind,
     pub code: &'static str,
     pub message: String,
     pub details: Value,
@@ -17,12 +58,12 @@ pub struct ApiError {
     pub cause: Option<String>,
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
+pub type DomainResult<T> = Result<T, DomainError>;
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError {
-            status,
+impl DomainError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> DomainError {
+        DomainError {
+            kind,
             code,
             message: message.into(),
             details: Value::Null,
@@ -30,62 +71,62 @@ impl ApiError {
         }
     }
 
-    pub fn with_details(mut self, details: Value) -> ApiError {
+    pub fn with_details(mut self, details: Value) -> DomainError {
         self.details = details;
         self
     }
 
-    pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    pub fn bad_request(message: impl Into<String>) -> DomainError {
+        DomainError::new(ErrorKind::BadRequest, "bad_request", message)
     }
 
-    pub fn unauthorized(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    pub fn unauthorized(message: impl Into<String>) -> DomainError {
+        DomainError::new(ErrorKind::Unauthorized, "unauthorized", message)
     }
 
-    pub fn forbidden(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    pub fn forbidden(message: impl Into<String>) -> DomainError {
+        DomainError::new(ErrorKind::Forbidden, "forbidden", message)
     }
 
-    pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", message)
+    pub fn not_found(message: impl Into<String>) -> DomainError {
+        DomainError::new(ErrorKind::NotFound, "not_found", message)
     }
 
-    pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::CONFLICT, "conflict", message)
+    pub fn conflict(message: impl Into<String>) -> DomainError {
+        DomainError::new(ErrorKind::Conflict, "conflict", message)
     }
 
-    pub fn too_large() -> ApiError {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+    pub fn too_large() -> DomainError {
+        DomainError::new(
+            ErrorKind::TooLarge,
             "payload_too_large",
             "request body is larger than the 1 MiB limit",
         )
     }
 
     /// 422 with `details` mapping each bad field to what is wrong with it.
-    pub fn validation(fields: Map<String, Value>) -> ApiError {
+    pub fn validation(fields: Map<String, Value>) -> DomainError {
         let names: Vec<&str> = fields.keys().map(String::as_str).collect();
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+        DomainError::new(
+            ErrorKind::Invalid,
             "validation_failed",
             format!("invalid fields: {}", names.join(", ")),
         )
         .with_details(Value::Object(fields))
     }
 
-    pub fn field(field: &str, message: impl Into<String>) -> ApiError {
+    pub fn field(field: &str, message: impl Into<String>) -> DomainError {
         let mut m = Map::new();
         m.insert(field.to_string(), Value::String(message.into()));
-        ApiError::validation(m)
+        DomainError::validation(m)
     }
 
-    /// Logs `cause` and answers 500 without it.
-    pub fn internal(cause: impl std::fmt::Display) -> ApiError {
+    /// A fault of the server: `cause` (one line, passwords in URLs hidden) is kept for the log
+    /// and the command line; a client reads only that the error has been logged.
+    pub fn internal(cause: impl std::fmt::Display) -> DomainError {
         let cause = crate::db::redact_urls(&crate::db::one_line(&cause.to_string()));
-        tracing::error!(error = %cause, "request failed");
-        let mut e = ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
+        let mut e = DomainError::new(
+            ErrorKind::Internal,
             "internal_error",
             "the server could not complete the request; the error has been logged",
         );
@@ -104,7 +145,7 @@ const RETRY: &str = "retry";
 const DISK_FULL: &str = "disk_full";
 const UNAVAILABLE: &str = "database_unavailable";
 
-impl ApiError {
+impl DomainError {
     /// A write the database undid to break a deadlock with another transaction.
     pub fn is_retryable(&self) -> bool {
         self.code == RETRY
@@ -123,9 +164,9 @@ impl ApiError {
     }
 
     /// This error, marked as one that running the whole transaction again can cure.
-    pub fn into_retry(self) -> ApiError {
-        ApiError {
-            status: StatusCode::SERVICE_UNAVAILABLE,
+    pub fn into_retry(self) -> DomainError {
+        DomainError {
+            kind: ErrorKind::Unavailable,
             code: RETRY,
             ..self
         }
@@ -134,13 +175,13 @@ impl ApiError {
 
 /// What went wrong, in one line, for the command line and logs: the cause of a server error,
 /// else the message with each bad field and why.
-impl std::fmt::Display for ApiError {
+impl std::fmt::Display for DomainError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if let Some(cause) = &self.cause {
             return f.write_str(cause);
         }
         match &self.details {
-            Value::Object(fields) if self.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            Value::Object(fields) if self.kind == ErrorKind::Invalid => {
                 let each: Vec<String> = fields
                     .iter()
                     .map(|(k, v)| match v {
@@ -155,28 +196,29 @@ impl std::fmt::Display for ApiError {
     }
 }
 
-impl std::error::Error for ApiError {}
+impl std::error::Error for DomainError {}
 
-impl From<sqlx::Error> for ApiError {
-    fn from(e: sqlx::Error) -> ApiError {
+impl From<sqlx::Error> for DomainError {
+    fn from(e: sqlx::Error) -> DomainError {
         if crate::db::is_unique_violation(&e) {
-            return ApiError::conflict(DUPLICATE);
+            return DomainError::conflict(DUPLICATE);
         }
         if crate::db::is_deadlock(&e) {
-            return ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            return DomainError::new(
+                ErrorKind::Unavailable,
                 RETRY,
                 "the database undid this write to break a deadlock with another; send it again",
             );
         }
         if crate::db::is_foreign_key_violation(&e) {
-            return ApiError::conflict("the change conflicts with records that refer to this one");
+            return DomainError::conflict(
+                "the change conflicts with records that refer to this one",
+            );
         }
         if crate::db::is_disk_full(&e) {
             let cause = crate::db::one_line(&e.to_string());
-            tracing::error!(error = %cause, "the database's disk is full");
-            let mut full = ApiError::new(
-                StatusCode::INSUFFICIENT_STORAGE,
+            let mut full = DomainError::new(
+                ErrorKind::DiskFull,
                 DISK_FULL,
                 "the database's disk is full, so nothing was written: free space where the \
                  database keeps its files, then send it again",
@@ -186,9 +228,8 @@ impl From<sqlx::Error> for ApiError {
         }
         if crate::db::is_unavailable(&e) {
             let cause = crate::db::redact_urls(&crate::db::one_line(&e.to_string()));
-            tracing::warn!(error = %cause, "the database is not answering");
-            let mut down = ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            let mut down = DomainError::new(
+                ErrorKind::Unavailable,
                 UNAVAILABLE,
                 "the database is not answering right now, so nothing was done: try again in a \
                  few seconds",
@@ -196,80 +237,72 @@ impl From<sqlx::Error> for ApiError {
             down.cause = Some(cause);
             return down;
         }
-        ApiError::internal(e)
+        DomainError::internal(e)
     }
 }
 
-impl From<anyhow::Error> for ApiError {
-    fn from(e: anyhow::Error) -> ApiError {
-        ApiError::internal(format!("{e:#}"))
+impl From<anyhow::Error> for DomainError {
+    fn from(e: anyhow::Error) -> DomainError {
+        DomainError::internal(format!("{e:#}"))
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = json!({
-            "success": false,
-            "error": {"code": self.code, "message": self.message, "details": self.details},
-        });
-        (self.status, axum::Json(body)).into_response()
-    }
+// The names of contract 1.0 and 1.1, kept so plugins written for them still build; they go
+// with contract 2.0. There the engine's error was `ApiError` and the answers were here.
+
+/// The engine's error as contract 1.x named it.
+#[deprecated(
+    since = "1.2.0",
+    note = "use error::DomainError in hooks and services, envelope::ApiError in HTTP handlers"
+)]
+pub type ApiError = DomainError;
+
+/// A result with the engine's error, as contract 1.x named it.
+#[deprecated(
+    since = "1.2.0",
+    note = "use error::DomainResult, or envelope::ApiResult in HTTP handlers"
+)]
+pub type ApiResult<T> = Result<T, DomainError>;
+
+#[deprecated(since = "1.2.0", note = "use envelope::ok")]
+pub fn ok(data: Value) -> axum::response::Response {
+    crate::answer::ok(data)
 }
 
-/// `{"success": true, "data": …}` with status 200.
-pub fn ok(data: Value) -> Response {
-    axum::Json(json!({"success": true, "data": data})).into_response()
+#[deprecated(since = "1.2.0", note = "use envelope::created")]
+pub fn created(data: Value) -> axum::response::Response {
+    crate::answer::created(data)
 }
 
-/// `{"success": true, "data": …}` with status 201.
-pub fn created(data: Value) -> Response {
-    (
-        StatusCode::CREATED,
-        axum::Json(json!({"success": true, "data": data})),
-    )
-        .into_response()
-}
-
-/// A page of a list with its `meta`.
-pub fn page(data: Vec<Value>, page: i64, per_page: i64, total: i64) -> Response {
-    let pages = if total == 0 {
-        0
-    } else {
-        (total + per_page - 1) / per_page
-    };
-    axum::Json(json!({
-        "success": true,
-        "data": data,
-        "meta": {"page": page, "per_page": per_page, "total": total, "pages": pages},
-    }))
-    .into_response()
-}
-
-/// A page whose `data` is already JSON text (built by the database).
-pub fn page_raw(data: &str, page: i64, per_page: i64, total: i64) -> Response {
-    let pages = if total == 0 {
-        0
-    } else {
-        (total + per_page - 1) / per_page
-    };
-    // Same key order as `page` (serde_json sorts object keys).
-    let body = format!(
-        r#"{{"data":{data},"meta":{{"page":{page},"pages":{pages},"per_page":{per_page},"total":{total}}},"success":true}}"#
-    );
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        body,
-    )
-        .into_response()
+#[deprecated(since = "1.2.0", note = "use envelope::page")]
+pub fn page(data: Vec<Value>, page: i64, per_page: i64, total: i64) -> axum::response::Response {
+    crate::answer::page(data, page, per_page, total)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    /// A hook and a handler as plugins for contract 1.x wrote them still build and answer.
+    #[test]
+    #[allow(deprecated)]
+    fn names_of_contract_1_0_still_build() {
+        fn hook() -> Result<(), ApiError> {
+            Err(ApiError::field("fps", "must be at least 1"))
+        }
+        fn handler() -> ApiResult<axum::response::Response> {
+            hook()?;
+            Ok(ok(json!({})))
+        }
+        let answer = axum::response::IntoResponse::into_response(handler().unwrap_err());
+        assert_eq!(answer.status().as_u16(), 422);
+    }
 
     #[test]
     fn errors_say_in_one_line_what_failed() {
-        let e = ApiError::internal("error returned from database:\n  bad row at mysql://u:pw@h/db");
+        let e =
+            DomainError::internal("error returned from database:\n  bad row at mysql://u:pw@h/db");
         assert_eq!(
             e.to_string(),
             "error returned from database: bad row at mysql://u:***@h/db"
@@ -282,11 +315,11 @@ mod tests {
         fields.insert("hostname".into(), json!("is required"));
         fields.insert("mapx".into(), json!("must be a number"));
         assert_eq!(
-            ApiError::validation(fields).to_string(),
+            DomainError::validation(fields).to_string(),
             "invalid fields: hostname is required; mapx must be a number"
         );
         assert_eq!(
-            ApiError::conflict("asset A1 is in use").to_string(),
+            DomainError::conflict("asset A1 is in use").to_string(),
             "asset A1 is in use"
         );
     }

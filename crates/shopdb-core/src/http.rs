@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
@@ -14,13 +14,15 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct JsonBody(pub Map<String, Value>);
 
 impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
+    type Rejection = DomainError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let value = JsonValue::from_request(req, state).await?.0;
         match value {
             Value::Object(map) => Ok(JsonBody(map)),
-            _ => Err(ApiError::bad_request("request body must be a JSON object")),
+            _ => Err(DomainError::bad_request(
+                "request body must be a JSON object",
+            )),
         }
     }
 }
@@ -29,24 +31,24 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
 pub struct JsonValue(pub Value);
 
 impl<S: Send + Sync> FromRequest<S> for JsonValue {
-    type Rejection = ApiError;
+    type Rejection = DomainError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::too_large()
+                DomainError::too_large()
             } else {
-                ApiError::bad_request(format!("could not read the request body: {rejection}"))
+                DomainError::bad_request(format!("could not read the request body: {rejection}"))
             }
         })?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_request(
+            return Err(DomainError::bad_request(
                 "request body is empty: send a JSON object",
             ));
         }
         serde_json::from_slice(&bytes)
             .map(JsonValue)
-            .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+            .map_err(|e| DomainError::bad_request(format!("malformed JSON: {e}")))
     }
 }
 
@@ -73,7 +75,7 @@ pub const MAX_PAGE: i64 = 1_000_000;
 impl ListParams {
     /// For lists kept in one fixed order (newest first) with no text search: a `sort` or `q`
     /// is a 400 saying so, rather than being ignored.
-    pub fn fixed_order(&self, what: &str) -> Result<(), ApiError> {
+    pub fn fixed_order(&self, what: &str) -> Result<(), DomainError> {
         let asked = if self.sort.is_some() {
             "sort"
         } else if self.q.is_some() {
@@ -81,12 +83,12 @@ impl ListParams {
         } else {
             return Ok(());
         };
-        Err(ApiError::bad_request(format!(
+        Err(DomainError::bad_request(format!(
             "{what} is always newest first and takes no {asked}: use page and per_page"
         )))
     }
 
-    pub fn parse(raw: Option<&str>) -> Result<ListParams, ApiError> {
+    pub fn parse(raw: Option<&str>) -> Result<ListParams, DomainError> {
         let mut params = ListParams {
             page: 1,
             per_page: 50,
@@ -111,10 +113,10 @@ impl ListParams {
     }
 }
 
-fn bounded_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, ApiError> {
+fn bounded_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, DomainError> {
     match value.parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(DomainError::bad_request(format!(
             "{name} must be a whole number from {min} to {max}, got '{value}'"
         ))),
     }

@@ -2,6 +2,7 @@
 //! PostgreSQL, migrations, auth, audit, search, positions and the core REST API.
 
 pub mod addresses;
+pub mod answer;
 pub mod api;
 pub mod audit;
 pub mod auth;
@@ -10,6 +11,7 @@ pub mod collector;
 pub mod config;
 pub mod core_schema;
 pub mod db;
+pub mod envelope;
 pub mod error;
 pub mod evolve;
 pub mod floorplan;
@@ -31,7 +33,7 @@ pub mod users;
 pub mod util;
 
 /// Version of the plugin contract this framework offers (semver).
-pub const CONTRACT_VERSION: &str = "1.1.0";
+pub const CONTRACT_VERSION: &str = "1.2.0";
 
 /// Plugin names: lowercase ASCII letters and digits, starting with a letter.
 pub fn is_valid_plugin_name(name: &str) -> bool {

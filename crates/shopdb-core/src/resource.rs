@@ -12,8 +12,10 @@ use sqlx::{AnyConnection, Row};
 
 use crate::audit::{self, Action};
 use crate::auth::{Actor, Role};
-use crate::db::{Db, Dialect, SqlValue, ValueKind, decode_column, like_pattern};
-use crate::error::ApiError;
+/// Where contract 1.0 and 1.1 had it; it lives in `db` now.
+pub use crate::db::like_pattern;
+use crate::db::{Db, Dialect, SqlValue, ValueKind, decode_column};
+use crate::error::DomainError;
 use crate::http::ListParams;
 use crate::plugin::services::Services;
 use crate::plugin::states::PluginStates;
@@ -137,7 +139,7 @@ impl WriteEvent<'_> {
 }
 
 pub type WriteHook =
-    Arc<dyn for<'a> Fn(WriteEvent<'a>) -> BoxFuture<'a, Result<(), ApiError>> + Send + Sync>;
+    Arc<dyn for<'a> Fn(WriteEvent<'a>) -> BoxFuture<'a, Result<(), DomainError>> + Send + Sync>;
 
 /// Plugin code run on every create and update of a resource, whatever the path (API,
 /// collector, CLI): `before_write` may refuse the write, `after_write` may write related rows.
@@ -332,7 +334,7 @@ impl ChildList {
         parent_key: &str,
         id: i64,
         list: &Value,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         db.query(&format!(
             "DELETE FROM {} WHERE {parent_key} = ?",
             self.table.name
@@ -347,7 +349,7 @@ impl ChildList {
                 let raw = item.get(&c.name).unwrap_or(&Value::Null);
                 let v = match raw {
                     Value::Null => SqlValue::Null(c.ty.value_kind()),
-                    v => to_sql_value(c, v).map_err(ApiError::bad_request)?,
+                    v => to_sql_value(c, v).map_err(DomainError::bad_request)?,
                 };
                 values.push((c.name.clone(), v));
             }
@@ -592,7 +594,7 @@ impl Resource {
         &self,
         dialect: Dialect,
         params: &ListParams,
-    ) -> Result<(String, Vec<SqlValue>), ApiError> {
+    ) -> Result<(String, Vec<SqlValue>), DomainError> {
         let mut clauses = Vec::new();
         let mut values = Vec::new();
         let columns = self.all_columns();
@@ -605,7 +607,7 @@ impl Resource {
         }
         for name in names {
             let (alias, column) = columns.iter().find(|(_, c)| c.name == name).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                DomainError::bad_request(format!(
                     "unknown parameter '{name}': filter on one of {}, or use page, per_page, sort, q",
                     columns.iter().map(|(_, c)| c.name.as_str()).collect::<Vec<_>>().join(", ")
                 ))
@@ -617,7 +619,7 @@ impl Resource {
                     continue;
                 }
                 let value = parse_filter(column, raw).ok_or_else(|| {
-                    ApiError::bad_request(format!(
+                    DomainError::bad_request(format!(
                         "filter {name}='{raw}' is not a valid {}",
                         type_name(column.ty)
                     ))
@@ -679,14 +681,14 @@ impl Resource {
         search::candidates(dialect, q, &types)
     }
 
-    fn order_sql(&self, sort: Option<&str>) -> Result<String, ApiError> {
+    fn order_sql(&self, sort: Option<&str>) -> Result<String, DomainError> {
         let sort = sort.unwrap_or(&self.default_sort);
         let (name, desc) = match sort.strip_prefix('-') {
             Some(n) => (n, true),
             None => (sort, false),
         };
         let expr = self.field_sql(name).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            DomainError::bad_request(format!(
                 "cannot sort by '{name}': use one of {} (prefix - for descending)",
                 self.sortable().join(", ")
             ))
@@ -696,11 +698,15 @@ impl Resource {
     }
 
     /// One page of records and the total matching.
-    pub async fn list(&self, db: &Db, params: &ListParams) -> Result<(Vec<Value>, i64), ApiError> {
+    pub async fn list(
+        &self,
+        db: &Db,
+        params: &ListParams,
+    ) -> Result<(Vec<Value>, i64), DomainError> {
         match self.list_page(db, params, false).await? {
             (PageRows::Values(rows), total) => Ok((rows, total)),
             (PageRows::Json(raw), total) => Ok((
-                serde_json::from_str(&raw).map_err(ApiError::internal)?,
+                serde_json::from_str(&raw).map_err(DomainError::internal)?,
                 total,
             )),
         }
@@ -708,7 +714,11 @@ impl Resource {
 
     /// One page as a JSON array text and the total: what the list route sends. On SQLite the
     /// database builds the JSON itself, which skips converting every cell into a value and back.
-    pub async fn list_json(&self, db: &Db, params: &ListParams) -> Result<(String, i64), ApiError> {
+    pub async fn list_json(
+        &self,
+        db: &Db,
+        params: &ListParams,
+    ) -> Result<(String, i64), DomainError> {
         match self.list_page(db, params, true).await? {
             (PageRows::Json(raw), total) => Ok((raw, total)),
             (PageRows::Values(rows), total) => Ok((Value::Array(rows).to_string(), total)),
@@ -721,7 +731,7 @@ impl Resource {
         &self,
         dialect: Dialect,
         params: &ListParams,
-    ) -> Result<(String, String, Vec<SqlValue>), ApiError> {
+    ) -> Result<(String, String, Vec<SqlValue>), DomainError> {
         let (filter, values) = self.where_sql(dialect, params)?;
         let order = self.order_sql(params.sort.as_deref())?;
         Ok((filter, order, values))
@@ -732,7 +742,7 @@ impl Resource {
         db: &Db,
         params: &ListParams,
         want_json: bool,
-    ) -> Result<(PageRows, i64), ApiError> {
+    ) -> Result<(PageRows, i64), DomainError> {
         let (filter, order, mut values) = self.list_clauses(db.dialect(), params)?;
         // Joined names are only needed for counting when `q` searches one of them.
         let q_uses_lookups = params.q.is_some()
@@ -894,15 +904,15 @@ impl Resource {
         Ok(out)
     }
 
-    pub async fn get(&self, db: &Db, id: i64) -> Result<Map<String, Value>, ApiError> {
+    pub async fn get(&self, db: &Db, id: i64) -> Result<Map<String, Value>, DomainError> {
         let mut conn = db.pool().acquire().await?;
         self.fetch(db, &mut conn, id)
             .await?
             .ok_or_else(|| self.not_found(id))
     }
 
-    pub fn not_found(&self, id: i64) -> ApiError {
-        ApiError::not_found(format!("no {} with id {id}", self.entity))
+    pub fn not_found(&self, id: i64) -> DomainError {
+        DomainError::not_found(format!("no {} with id {id}", self.entity))
     }
 
     fn label_of(&self, record: &Map<String, Value>) -> Option<String> {
@@ -921,8 +931,8 @@ impl Resource {
         conn: &mut AnyConnection,
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
-    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
-        let normalized = self.normalized(body).map_err(ApiError::validation)?;
+    ) -> Result<Vec<(String, SqlValue)>, DomainError> {
+        let normalized = self.normalized(body).map_err(DomainError::validation)?;
         let body = &normalized;
         if let Some(ext) = &self.extension {
             return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
@@ -1121,7 +1131,7 @@ impl Resource {
         if errors.is_empty() {
             Ok(values)
         } else {
-            Err(ApiError::validation(errors))
+            Err(DomainError::validation(errors))
         }
     }
 
@@ -1133,7 +1143,7 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
         ext: &Table,
-    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+    ) -> Result<Vec<(String, SqlValue)>, DomainError> {
         let key = self.key().to_string();
         let (ext_body, base_body): (Map<String, Value>, Map<String, Value>) = body
             .clone()
@@ -1158,7 +1168,7 @@ impl Resource {
         ] {
             match result {
                 Ok(v) => values.extend(v),
-                Err(e) if e.status == axum::http::StatusCode::UNPROCESSABLE_ENTITY => {
+                Err(e) if e.kind == crate::error::ErrorKind::Invalid => {
                     if let Value::Object(fields) = e.details {
                         errors.extend(fields);
                     }
@@ -1178,7 +1188,7 @@ impl Resource {
         if errors.is_empty() {
             Ok(values)
         } else {
-            Err(ApiError::validation(errors))
+            Err(DomainError::validation(errors))
         }
     }
 
@@ -1252,7 +1262,7 @@ impl Resource {
         conn: &mut AnyConnection,
         actor: &Actor,
         values: Vec<(String, SqlValue)>,
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, DomainError> {
         let (values, lists) = self.take_children(self.typed(values));
         if !self.hooks.before_write.is_empty() {
             let mut record = merge(None, &values);
@@ -1333,9 +1343,9 @@ impl Resource {
         conn: &mut AnyConnection,
         actor: &Actor,
         rows: Vec<Values>,
-    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+    ) -> Result<Vec<Map<String, Value>>, DomainError> {
         if !self.creates_together() {
-            return Err(ApiError::internal(format!(
+            return Err(DomainError::internal(format!(
                 "{} records cannot be created together",
                 self.entity
             )));
@@ -1361,7 +1371,7 @@ impl Resource {
         let records = ids
             .iter()
             .map(|id| fetched.remove(id).ok_or_else(|| self.not_found(*id)))
-            .collect::<Result<Vec<_>, ApiError>>()?;
+            .collect::<Result<Vec<_>, DomainError>>()?;
         let empty = Map::new();
         let audited: Vec<(Option<String>, Map<String, Value>)> = records
             .iter()
@@ -1408,7 +1418,7 @@ impl Resource {
         before: &Map<String, Value>,
         values: Vec<(String, SqlValue)>,
         expected_version: Option<i64>,
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, DomainError> {
         let id = before
             .get(self.key())
             .and_then(Value::as_i64)
@@ -1550,7 +1560,7 @@ impl Resource {
         actor: &Actor,
         before: &Map<String, Value>,
         values: &[(String, SqlValue)],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         if self.hooks.before_write.is_empty() {
             return Ok(());
         }
@@ -1573,7 +1583,7 @@ impl Resource {
         conn: &mut AnyConnection,
         actor: &Actor,
         items: &[Change<'_>],
-    ) -> Result<Vec<Map<String, Value>>, ApiError> {
+    ) -> Result<Vec<Map<String, Value>>, DomainError> {
         let key = self.key().to_string();
         let stamp = now();
         let id_of = |record: &Map<String, Value>| {
@@ -1735,7 +1745,7 @@ impl Resource {
         id: Option<i64>,
         before: Option<&Map<String, Value>>,
         record: &Map<String, Value>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         let env = self.hooks.env();
         for hook in hooks {
             hook(WriteEvent {
@@ -1753,7 +1763,7 @@ impl Resource {
     }
 
     /// The 409 for a stale version, naming who changed the record last and when.
-    async fn stale(&self, db: &Db, conn: &mut AnyConnection, id: i64, current: i64) -> ApiError {
+    async fn stale(&self, db: &Db, conn: &mut AnyConnection, id: i64, current: i64) -> DomainError {
         let last = db
             .query("SELECT actorname, occurredat FROM auditlog WHERE entitytype = ? AND entityid = ? ORDER BY auditid DESC LIMIT 1")
             .bind(self.audit_entity().to_string())
@@ -1770,7 +1780,7 @@ impl Resource {
                 ))
             })
             .unwrap_or_default();
-        ApiError::conflict(format!(
+        DomainError::conflict(format!(
             "this {} was changed by {by} at {at} (now version {current}); reload it and apply your change again",
             self.entity
         ))
@@ -1785,7 +1795,7 @@ impl Resource {
         actor: &Actor,
         id: i64,
         tables: &[Table],
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, DomainError> {
         let before = self
             .fetch(db, conn, id)
             .await?
@@ -1833,7 +1843,7 @@ impl Resource {
         if !users.is_empty() {
             let list: Vec<String> = users.iter().map(|(t, n)| format!("{n} {t}")).collect();
             let label = self.label_of(&before).unwrap_or_else(|| id.to_string());
-            return Err(ApiError::conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "{} '{label}' is still used by {}; reassign or delete those first",
                 self.entity,
                 list.join(", ")
@@ -1881,7 +1891,7 @@ impl Resource {
         conn: &mut AnyConnection,
         actor: &Actor,
         id: i64,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         // The relationships resource as the catalog bound it (none outside a catalog, where
         // the table list is empty too).
         let links = self.hooks.env().relationships.upgrade();
@@ -2011,7 +2021,7 @@ impl Resource {
         conn: &mut AnyConnection,
         id: i64,
         lists: &[(String, Value)],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         for (field, items) in lists {
             if let Some(list) = self.child(field) {
                 list.replace(db, conn, self.key(), id, items).await?;
@@ -2101,7 +2111,7 @@ impl Resource {
         db: &Db,
         actor: &Actor,
         body: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, DomainError> {
         let mut tx = db.begin().await?;
         let result = async {
             let values = self.validate(db, &mut tx, body, None).await?;
@@ -2118,18 +2128,18 @@ impl Resource {
         actor: &Actor,
         id: i64,
         body: &Map<String, Value>,
-    ) -> Result<Map<String, Value>, ApiError> {
+    ) -> Result<Map<String, Value>, DomainError> {
         let expected_version = if self.versioned {
             match body.get("version") {
                 Some(Value::Number(n)) if n.as_i64().is_some() => n.as_i64(),
                 Some(_) => {
-                    return Err(ApiError::field(
+                    return Err(DomainError::field(
                         "version",
                         "must be the whole-number version you read",
                     ));
                 }
                 None => {
-                    return Err(ApiError::field(
+                    return Err(DomainError::field(
                         "version",
                         "is required: send the version you read so a concurrent change is not lost",
                     ));
@@ -2158,14 +2168,14 @@ impl Resource {
         actor: &Actor,
         id: i64,
         tables: &[Table],
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), DomainError> {
         let mut tx = db.begin().await?;
         let result = self.remove(db, &mut tx, actor, id, tables).await;
         finish(db, tx, result).await.map(|_| ())
     }
 
     /// Rewrites the search entries of every record; returns how many records were indexed.
-    pub async fn reindex_all(&self, db: &Db) -> Result<usize, ApiError> {
+    pub async fn reindex_all(&self, db: &Db) -> Result<usize, DomainError> {
         if self.search.is_none() {
             return Ok(0);
         }
@@ -2501,8 +2511,8 @@ async fn insert_rows(
 pub async fn finish<T>(
     db: &Db,
     tx: crate::db::WriteTx,
-    result: Result<T, ApiError>,
-) -> Result<T, ApiError> {
+    result: Result<T, DomainError>,
+) -> Result<T, DomainError> {
     match result {
         Ok(value) => {
             tx.commit().await?;

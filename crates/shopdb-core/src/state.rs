@@ -119,7 +119,7 @@ impl AppState {
     pub async fn enabled_resource(
         &self,
         path: &str,
-    ) -> Result<Arc<Resource>, crate::error::ApiError> {
+    ) -> Result<Arc<Resource>, crate::error::DomainError> {
         let path = path.trim_matches('/');
         let enabled = self.plugin_states.enabled(&self.db).await;
         let owner = |res: &Resource| {
@@ -132,7 +132,7 @@ impl AppState {
         if let Some(res) = self.resources.get(path) {
             match owner(res) {
                 Some(plugin) if !enabled.contains(&plugin) => {
-                    return Err(crate::error::ApiError::not_found(format!(
+                    return Err(crate::error::DomainError::not_found(format!(
                         "{path} belongs to plugin {plugin}, which is not enabled"
                     )));
                 }
@@ -146,7 +146,7 @@ impl AppState {
             .map(|r| r.path.as_str())
             .collect();
         known.sort_unstable();
-        Err(crate::error::ApiError::not_found(format!(
+        Err(crate::error::DomainError::not_found(format!(
             "no resource {path}; there are: {}",
             known.join(", ")
         )))

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 use shopdb_core::db::Db;
-use shopdb_core::error::ApiError;
+use shopdb_core::error::DomainError;
 use shopdb_core::resource::Resource;
 use shopdb_core::schema::{Column, ColumnType};
 
@@ -109,7 +109,7 @@ pub async fn fields(
     res: &Resource,
     values: &Map<String, Value>,
     errors: &Map<String, Value>,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Value>, DomainError> {
     let mut out = Vec::new();
     for (c, group) in form_columns(res) {
         let lookup = res.lookups.iter().find(|l| l.column == c.name);

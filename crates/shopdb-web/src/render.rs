@@ -134,6 +134,25 @@ pub async fn page_context(web: &Web, user: Option<&PageUser>, title: &str) -> Ma
 }
 
 /// An error page in the layout.
+/// The error page for a failure of the engine or a service: its status and message, and for
+/// a server error its cause logged (inside the request's span, so with its id).
+pub async fn failure_page(
+    web: &Web,
+    user: Option<&PageUser>,
+    e: &shopdb_core::error::DomainError,
+) -> Response {
+    if e.kind.is_server() {
+        tracing::error!(error = %e, "page failed");
+    }
+    error_page(
+        web,
+        user,
+        shopdb_core::envelope::status_of(e.kind),
+        &e.message,
+    )
+    .await
+}
+
 pub async fn error_page(
     web: &Web,
     user: Option<&PageUser>,

@@ -133,7 +133,10 @@ pub fn assemble(parts: &Parts, mut plugins: Vec<Candidate>) -> (AppState, Router
         .merge(shopdb_web::router(state.clone()))
         .layer(axum::middleware::from_fn(move |req, next| {
             shopdb_core::security::add_headers(https, req, next)
-        }));
+        }))
+        .layer(axum::middleware::from_fn(
+            shopdb_core::envelope::trace_requests,
+        ));
     (state, router)
 }
 

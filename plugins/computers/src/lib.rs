@@ -15,7 +15,8 @@ use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::get;
 use shopdb_core::catalog;
 use shopdb_core::db::Db;
-use shopdb_core::error::{ApiError, ApiResult, ok};
+use shopdb_core::envelope::{ApiResult, ok};
+use shopdb_core::error::DomainError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
@@ -115,20 +116,20 @@ async fn software_route(
         .find(|(k, _)| k == "name")
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::field("name", "is required: part of the software name"))?;
+        .ok_or_else(|| DomainError::field("name", "is required: part of the software name"))?;
     if name.contains('\0') {
-        return Err(ApiError::field("name", "must not contain a NUL character"));
+        return Err(DomainError::field("name", "must not contain a NUL character").into());
     }
     let found = with_software(&state.db, name)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(DomainError::internal)?;
     Ok(ok(Value::Array(found)))
 }
 
 async fn stale_route(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResult<Response> {
     let ctx = state
         .plugin_context("computers")
-        .ok_or_else(|| ApiError::not_found("the computers plugin is not loaded"))?;
+        .ok_or_else(|| DomainError::not_found("the computers plugin is not loaded"))?;
     let days = match shopdb_core::http::query_pairs(q.as_deref())
         .into_iter()
         .find(|(k, _)| k == "days")
@@ -137,10 +138,10 @@ async fn stale_route(State(state): State<AppState>, RawQuery(q): RawQuery) -> Ap
             .parse::<i64>()
             .ok()
             .filter(|d| (0..=36500).contains(d))
-            .ok_or_else(|| ApiError::field("days", "must be a whole number of days from 0"))?,
-        None => stale_days(&ctx).await.map_err(ApiError::internal)?,
+            .ok_or_else(|| DomainError::field("days", "must be a whole number of days from 0"))?,
+        None => stale_days(&ctx).await.map_err(DomainError::internal)?,
     };
-    let list = stale(&ctx, days).await.map_err(ApiError::internal)?;
+    let list = stale(&ctx, days).await.map_err(DomainError::internal)?;
     Ok(ok(
         json!({"days": days, "count": list.len(), "computers": list}),
     ))
@@ -205,7 +206,7 @@ fn hostname_ignores_case() -> WriteHook {
             match other {
                 Some(row) => {
                     let (id, name): (i64, String) = (row.try_get(0)?, row.try_get(1)?);
-                    Err(ApiError::field(
+                    Err(DomainError::field(
                         "hostname",
                         format!(
                             "'{hostname}' is the host name of computer {id} ('{name}'): host names ignore case"

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use shopdb_core::anyhow;
 use shopdb_core::api::Route;
 use shopdb_core::catalog;
-use shopdb_core::error::ApiError;
+use shopdb_core::error::DomainError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{Manifest, NavItem, Plugin, PluginContext, Widget, WidgetSize};
@@ -179,9 +179,11 @@ fn controls_hook() -> WriteHook {
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?
-                .ok_or_else(|| ApiError::internal("the relationship type 'controls' is missing"))?;
+                .ok_or_else(|| {
+                    DomainError::internal("the relationship type 'controls' is missing")
+                })?;
             let relationships = event.env.relationships.upgrade().ok_or_else(|| {
-                ApiError::internal("the relationships resource is not in the served catalog")
+                DomainError::internal("the relationships resource is not in the served catalog")
             })?;
             let existing = db
                 .query(

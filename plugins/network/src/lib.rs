@@ -23,7 +23,8 @@ use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::get;
 use shopdb_core::catalog;
 use shopdb_core::db::{Db, SqlValue};
-use shopdb_core::error::{ApiError, ApiResult, ok};
+use shopdb_core::envelope::{ApiResult, ok};
+use shopdb_core::error::DomainError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::migrate::{Migration, Step};
 use shopdb_core::plugin::registry::Candidate;
@@ -182,7 +183,7 @@ impl IpAddresses {
         env: &HookEnv,
         filter: (&str, SqlValue),
         exclude: Option<i64>,
-    ) -> Result<Vec<Holder>, ApiError> {
+    ) -> Result<Vec<Holder>, DomainError> {
         let mut holders = Vec::new();
         // Every table with addresses asked in one query (one round trip per write that sets
         // an address, whatever the number of plugins).
@@ -237,7 +238,7 @@ impl IpAddresses {
         env: &HookEnv,
         ip: IpAddr,
         exclude: Option<i64>,
-    ) -> Result<Vec<Holder>, ApiError> {
+    ) -> Result<Vec<Holder>, DomainError> {
         self.scan(
             db,
             conn,
@@ -255,7 +256,7 @@ impl IpAddresses {
         conn: &mut AnyConnection,
         env: &HookEnv,
         net: &Cidr,
-    ) -> Result<Vec<Holder>, ApiError> {
+    ) -> Result<Vec<Holder>, DomainError> {
         let pattern = format!("{}%", net.like_prefix().unwrap_or_default());
         let all = self
             .scan(db, conn, env, ("LIKE", SqlValue::text(pattern)), None)
@@ -272,7 +273,7 @@ impl IpAddresses {
         db: &Db,
         conn: &mut AnyConnection,
         ip: IpAddr,
-    ) -> Result<Option<Value>, ApiError> {
+    ) -> Result<Option<Value>, DomainError> {
         let rows = db
             .query("SELECT subnetid, cidr, vlanid, gateway, description FROM subnets")
             .fetch_all(&mut *conn)
@@ -327,7 +328,7 @@ async fn subnet_addresses(
     let text = subnet["cidr"].as_str().unwrap_or_default();
     let net: Cidr = text
         .parse()
-        .map_err(|e| ApiError::internal(format!("stored subnet {text} {e}")))?;
+        .map_err(|e| DomainError::internal(format!("stored subnet {text} {e}")))?;
     let mut conn = state.db.pool().acquire().await?;
     let holders = IpAddresses
         .in_subnet(&state.db, &mut conn, &state.hook_env, &net)
@@ -353,7 +354,7 @@ impl AddressBook for IpAddresses {
         env: &'a HookEnv,
         ip: IpAddr,
         exclude: Option<i64>,
-    ) -> BoxFuture<'a, Result<Vec<Holder>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Vec<Holder>, DomainError>> {
         Box::pin(IpAddresses::holders(self, db, conn, env, ip, exclude))
     }
 }

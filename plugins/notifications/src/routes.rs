@@ -7,7 +7,8 @@ use shopdb_core::axum::extract::{RawQuery, State};
 use shopdb_core::axum::http::Method;
 use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::get;
-use shopdb_core::error::{ApiError, ApiResult, ok, page};
+use shopdb_core::envelope::{ApiResult, ok, page};
+use shopdb_core::error::DomainError;
 use shopdb_core::http::{ListParams, query_pairs};
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::state::AppState;
@@ -46,7 +47,7 @@ async fn location(state: &AppState, raw: Option<&str>) -> ApiResult<Option<i64>>
     let Some(raw) = raw else { return Ok(None) };
     let id = parse_id(raw)?;
     if !announcements::location_exists(&state.db, id).await? {
-        return Err(ApiError::not_found(format!("no location with id {id}")));
+        return Err(DomainError::not_found(format!("no location with id {id}")).into());
     }
     Ok(Some(id))
 }
@@ -58,11 +59,11 @@ async fn recent(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
     for (key, value) in &params.filters {
         match key.as_str() {
             "locationid" => locationid = Some(value.as_str()),
-            other => return Err(unknown(other)),
+            other => return Err(unknown(other).into()),
         }
     }
     if params.sort.is_some() || params.q.is_some() {
-        return Err(unknown(if params.sort.is_some() { "sort" } else { "q" }));
+        return Err(unknown(if params.sort.is_some() { "sort" } else { "q" }).into());
     }
     let locationid = location(&state, locationid).await?;
     let (items, total) = announcements::list(
@@ -87,11 +88,11 @@ async fn kiosk(
     if !signed_in {
         let ctx = state
             .plugin_context(NAME)
-            .ok_or_else(|| ApiError::internal("the notifications plugin is not loaded"))?;
+            .ok_or_else(|| DomainError::internal("the notifications plugin is not loaded"))?;
         if ctx.setting("kioskpublic").await?.as_bool() != Some(true) {
-            return Err(ApiError::unauthorized(
+            return Err(DomainError::unauthorized(
                 "log in to read announcements (an admin can open this list to floor screens with the notifications kioskpublic setting)",
-            ));
+            ).into());
         }
     }
     let pairs = query_pairs(q.as_deref());
@@ -99,7 +100,7 @@ async fn kiosk(
     for (key, value) in &pairs {
         match key.as_str() {
             "locationid" => locationid = Some(value.as_str()),
-            other => return Err(unknown(other)),
+            other => return Err(unknown(other).into()),
         }
     }
     let locationid = location(&state, locationid).await?;
@@ -108,8 +109,8 @@ async fn kiosk(
     Ok(ok(Value::Array(items)))
 }
 
-fn unknown(name: &str) -> ApiError {
-    ApiError::bad_request(format!(
+fn unknown(name: &str) -> DomainError {
+    DomainError::bad_request(format!(
         "unknown parameter '{name}': this list takes locationid (and page, per_page)"
     ))
 }

@@ -7,7 +7,8 @@ use shopdb_core::axum::extract::{Path, RawQuery, State};
 use shopdb_core::axum::http::Method;
 use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::{get, put};
-use shopdb_core::error::{ApiError, ApiResult, ok};
+use shopdb_core::envelope::{ApiResult, ok};
+use shopdb_core::error::DomainError;
 use shopdb_core::http::{JsonBody, query_pairs};
 use shopdb_core::plugin::PluginContext;
 use shopdb_core::serde_json::{Value, json};
@@ -119,7 +120,7 @@ pub fn nearest_route() -> Route {
 fn context(state: &AppState) -> ApiResult<PluginContext> {
     state
         .plugin_context(PLUGIN)
-        .ok_or_else(|| ApiError::internal("the printers plugin is not loaded"))
+        .ok_or_else(|| DomainError::internal("the printers plugin is not loaded").into())
 }
 
 /// GET /api/printers/{id}/supplies
@@ -129,7 +130,7 @@ async fn supplies(State(state): State<AppState>, Path(id): Path<String>) -> ApiR
     let (printer, report) = ZabbixService
         .printer_report(&ctx, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no printer with assetid {id}")))?;
+        .ok_or_else(|| DomainError::not_found(format!("no printer with assetid {id}")))?;
     let mut data = json!(report);
     data["assetid"] = json!(printer.assetid);
     data["hostname"] = json!(printer.hostname);
@@ -145,9 +146,9 @@ async fn report_supplies(
     let id = parse_id(&id)?;
     store::find_printer_host(&state.db, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no printer with assetid {id}")))?;
+        .ok_or_else(|| DomainError::not_found(format!("no printer with assetid {id}")))?;
     let report: Vec<_> = levels::parse_report(&body)
-        .map_err(ApiError::validation)?
+        .map_err(DomainError::validation)?
         .into_iter()
         .map(|level| (level, None))
         .collect();
@@ -163,33 +164,32 @@ async fn legacy(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
     for (key, value) in query_pairs(q.as_deref()) {
         match key.as_str() {
             "locationid" => locationid = Some(parse_id(&value).map_err(|_| {
-                ApiError::bad_request(format!(
+                DomainError::bad_request(format!(
                     "locationid must be a location's id (a positive whole number), got '{value}'"
                 ))
             })?),
             "location" => location = Some(value.trim().to_string()),
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{other}': filter with locationid=<id> or location=<name>"
-                )));
+                ))
+                .into());
             }
         }
     }
     let tree = LocationTree::new(store::list_locations(&state.db).await?);
     let within = match (locationid, location) {
         (Some(_), Some(_)) => {
-            return Err(ApiError::bad_request(
-                "give locationid or location, not both",
-            ));
+            return Err(DomainError::bad_request("give locationid or location, not both").into());
         }
         (Some(id), None) if !tree.contains(id) => {
-            return Err(ApiError::not_found(format!("no location with id {id}")));
+            return Err(DomainError::not_found(format!("no location with id {id}")).into());
         }
         (Some(id), None) => Some(tree.with_descendants(&[id])),
         (None, Some(name)) => {
             let named = tree.named(&name);
             if named.is_empty() {
-                return Err(ApiError::not_found(format!("no location named '{name}'")));
+                return Err(DomainError::not_found(format!("no location named '{name}'")).into());
             }
             Some(tree.with_descendants(&named))
         }
@@ -223,20 +223,21 @@ async fn nearest(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiRes
                     .ok()
                     .filter(|l| (1..=MAX_NEAREST).contains(l))
                     .ok_or_else(|| {
-                        ApiError::bad_request(format!(
+                        DomainError::bad_request(format!(
                             "limit must be a whole number from 1 to {MAX_NEAREST}, got '{value}'"
                         ))
                     })?
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{other}': use hostname=<PC hostname> and limit=<n>"
-                )));
+                ))
+                .into());
             }
         }
     }
     let hostname = hostname.ok_or_else(|| {
-        ApiError::field(
+        DomainError::field(
             "hostname",
             "is required: the PC's hostname, e.g. ?hostname=WJ-LATHE-4471",
         )
@@ -247,11 +248,12 @@ async fn nearest(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiRes
         .iter()
         .any(|p| p.manifest.name == "computers");
     if !computers_enabled {
-        return Err(ApiError::field(
+        return Err(DomainError::field(
             "hostname",
             "finding a PC by hostname needs the computers plugin, which is not installed or not \
              enabled: POST /api/plugins/computers/install",
-        ));
+        )
+        .into());
     }
     let matches = store::find_computers_by_hostname(&state.db, &hostname).await?;
     let Some((pcid, pcname)) = matches
@@ -260,26 +262,27 @@ async fn nearest(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiRes
         .or(matches.first())
         .cloned()
     else {
-        return Err(ApiError::not_found(format!(
-            "no computer with hostname '{hostname}'"
-        )));
+        return Err(
+            DomainError::not_found(format!("no computer with hostname '{hostname}'")).into(),
+        );
     };
 
     let db = &state.db;
     let tree = LocationTree::new(store::list_locations(db).await?);
     let from = {
-        let mut conn = db.pool().acquire().await.map_err(ApiError::from)?;
+        let mut conn = db.pool().acquire().await.map_err(DomainError::from)?;
         let locationid = store::asset_locationid(db, &mut conn, pcid).await?;
         nearest::place(db, &mut conn, &tree, pcid, locationid, None).await?
     };
     let Some(from) = from else {
-        return Err(ApiError::field(
+        return Err(DomainError::field(
             "hostname",
             format!(
                 "computer {pcname} has no position on the floor map: give it mapx/mapy, relate it \
                  to a placed asset, or place its location"
             ),
-        ));
+        )
+        .into());
     };
     let (found, left_out) = nearest::nearest_printers(db, &tree, &from).await?;
     let printers: Vec<Value> = found

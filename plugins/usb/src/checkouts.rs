@@ -4,7 +4,7 @@
 use shopdb_core::audit::{self, Action};
 use shopdb_core::auth::Actor;
 use shopdb_core::db::{Db, SqlValue, is_foreign_key_violation};
-use shopdb_core::error::ApiError;
+use shopdb_core::error::DomainError;
 use shopdb_core::resource::{finish, to_sql_value};
 use shopdb_core::serde_json::{Map, Value, json};
 use shopdb_core::sqlx::{self, AnyConnection, Row};
@@ -64,7 +64,7 @@ impl CheckoutRequest {
         body: &Map<String, Value>,
         at: OffsetDateTime,
         max_days: i64,
-    ) -> Result<CheckoutRequest, ApiError> {
+    ) -> Result<CheckoutRequest, DomainError> {
         let table = usbcheckouts_table();
         let mut errors = Map::new();
         let mut text = |name: &str| -> Option<String> {
@@ -118,14 +118,14 @@ impl CheckoutRequest {
                 purpose,
                 dueat,
             }),
-            _ => Err(ApiError::validation(errors)),
+            _ => Err(DomainError::validation(errors)),
         }
     }
 }
 
 /// The return condition of a checkin body (`returncondition`, or `condition` as the old
 /// system called it); any other field is a 422.
-pub fn parse_checkin(body: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+pub fn parse_checkin(body: &Map<String, Value>) -> Result<Option<String>, DomainError> {
     let table = usbcheckouts_table();
     let column = table.get("returncondition").expect("declared column");
     let mut errors = Map::new();
@@ -150,12 +150,12 @@ pub fn parse_checkin(body: &Map<String, Value>) -> Result<Option<String>, ApiErr
     if errors.is_empty() {
         Ok(condition)
     } else {
-        Err(ApiError::validation(errors))
+        Err(DomainError::validation(errors))
     }
 }
 
-fn no_device(assetid: i64) -> ApiError {
-    ApiError::not_found(format!("no usb device with id {assetid}"))
+fn no_device(assetid: i64) -> DomainError {
+    DomainError::not_found(format!("no usb device with id {assetid}"))
 }
 
 /// Lends device `assetid`; 409 when it is already out.
@@ -164,7 +164,7 @@ pub async fn check_out(
     actor: &Actor,
     assetid: i64,
     request: &CheckoutRequest,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, DomainError> {
     let mut tx = db.begin().await?;
     let result = check_out_on(db, &mut tx, actor, assetid, request).await;
     finish(db, tx, result).await
@@ -176,7 +176,7 @@ async fn check_out_on(
     actor: &Actor,
     assetid: i64,
     request: &CheckoutRequest,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, DomainError> {
     // The insert comes first so the transaction writes at once (SQLite then waits for a
     // concurrent writer instead of failing on a stale snapshot); the conditional UPDATE then
     // claims the device, and a second desk finds it taken and rolls back.
@@ -228,7 +228,7 @@ async fn already_out(
     db: &Db,
     conn: &mut AnyConnection,
     assetid: i64,
-) -> Result<ApiError, ApiError> {
+) -> Result<DomainError, DomainError> {
     let row = db
         .query(
             "SELECT a.assetnumber, c.checkoutid, c.checkedoutto, c.badge, c.dueat FROM usbdevices d \
@@ -254,7 +254,7 @@ async fn already_out(
         .as_deref()
         .map(|d| format!(", due {d}"))
         .unwrap_or_default();
-    Ok(ApiError::conflict(format!(
+    Ok(DomainError::conflict(format!(
         "{assetnumber} is already checked out{who}{due}; check it in first"
     ))
     .with_details(json!({
@@ -271,7 +271,7 @@ pub async fn check_in(
     actor: &Actor,
     assetid: i64,
     condition: Option<String>,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, DomainError> {
     let mut tx = db.begin().await?;
     let result = check_in_on(db, &mut tx, actor, assetid, condition).await;
     finish(db, tx, result).await
@@ -283,7 +283,7 @@ async fn check_in_on(
     actor: &Actor,
     assetid: i64,
     condition: Option<String>,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, DomainError> {
     // Closing the open loan is the first write: of two concurrent checkins one finds nothing
     // open and answers 409.
     let closed = db
@@ -309,7 +309,7 @@ async fn check_in_on(
     let checkoutid = match (closed, current) {
         (_, None) => return Err(no_device(assetid)),
         (0, _) | (_, Some(None)) => {
-            return Err(ApiError::conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "usb device {assetid} is not checked out"
             )));
         }
@@ -340,11 +340,11 @@ async fn fetch_checkout(
     db: &Db,
     conn: &mut AnyConnection,
     checkoutid: i64,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, DomainError> {
     checkouts_resource()
         .fetch(db, conn, checkoutid)
         .await?
-        .ok_or_else(|| ApiError::internal(format!("checkout {checkoutid} vanished")))
+        .ok_or_else(|| DomainError::internal(format!("checkout {checkoutid} vanished")))
 }
 
 /// The loan as a change of the device's state, on its asset history.
@@ -356,7 +356,7 @@ async fn audit_device(
     record: &Map<String, Value>,
     before: &Value,
     after: &Value,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let empty = Map::new();
     audit::record(
         db,
@@ -376,7 +376,10 @@ async fn audit_device(
 }
 
 /// The open loan of device `assetid`, if it is out.
-pub async fn open_checkout(db: &Db, assetid: i64) -> Result<Option<Map<String, Value>>, ApiError> {
+pub async fn open_checkout(
+    db: &Db,
+    assetid: i64,
+) -> Result<Option<Map<String, Value>>, DomainError> {
     let mut conn = db.pool().acquire().await?;
     let current: Option<i64> = db
         .query("SELECT currentcheckoutid FROM usbdevices WHERE assetid = ?")
@@ -473,8 +476,8 @@ mod tests {
         v.as_object().unwrap().clone()
     }
 
-    fn fields(e: ApiError) -> Vec<String> {
-        assert_eq!(e.status.as_u16(), 422);
+    fn fields(e: DomainError) -> Vec<String> {
+        assert_eq!(e.kind, shopdb_core::error::ErrorKind::Invalid);
         e.details.as_object().unwrap().keys().cloned().collect()
     }
 

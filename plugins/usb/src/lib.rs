@@ -13,7 +13,7 @@ use std::sync::Arc;
 use shopdb_core::anyhow;
 use shopdb_core::api::Route;
 use shopdb_core::catalog;
-use shopdb_core::error::ApiError;
+use shopdb_core::error::DomainError;
 use shopdb_core::futures_util::future::BoxFuture;
 use shopdb_core::plugin::registry::Candidate;
 use shopdb_core::plugin::{
@@ -158,7 +158,7 @@ fn refuse_delete_while_out() -> WriteHook {
             };
             let who: String = out.try_get(0)?;
             let due: String = out.try_get(1)?;
-            Err(ApiError::conflict(format!(
+            Err(DomainError::conflict(format!(
                 "this drive is checked out to {who} (due {due}); check it in before deleting it"
             ))
             .with_details(json!({"checkedoutto": who, "dueat": due})))

@@ -7,7 +7,8 @@ use shopdb_core::axum::extract::{Path, RawQuery, State};
 use shopdb_core::axum::http::Method;
 use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::{get, post};
-use shopdb_core::error::{ApiError, ApiResult, created, ok, page, page_raw};
+use shopdb_core::envelope::{ApiResult, created, ok, page, page_raw};
+use shopdb_core::error::DomainError;
 use shopdb_core::http::{JsonBody, ListParams, query_pairs};
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::state::AppState;
@@ -49,28 +50,31 @@ async fn lookup(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiResu
         match key.as_str() {
             "serial" => serial = Some(value.trim().to_string()),
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{other}': send ?serial=<serial number>"
-                )));
+                ))
+                .into());
             }
         }
     }
     let serial = serial
         .filter(|s| !s.is_empty())
-        .ok_or_else(|| ApiError::bad_request("send ?serial=<serial number>"))?;
+        .ok_or_else(|| DomainError::bad_request("send ?serial=<serial number>"))?;
     let id = match checkouts::find_by_serial(&state.db, &serial).await?[..] {
         [] => {
-            return Err(ApiError::not_found(format!(
+            return Err(DomainError::not_found(format!(
                 "no usb device with serial number '{serial}'"
-            )));
+            ))
+            .into());
         }
         [id] => id,
         ref many => {
-            return Err(ApiError::conflict(format!(
+            return Err(DomainError::conflict(format!(
                 "{} usb devices have serial number '{serial}': open them by asset id",
                 many.len()
             ))
-            .with_details(json!({"assetids": many})));
+            .with_details(json!({"assetids": many}))
+            .into());
         }
     };
     let mut device = state.resource(NAME).get(&state.db, id).await?;
@@ -89,9 +93,10 @@ async fn overdue(State(state): State<AppState>, RawQuery(q): RawQuery) -> ApiRes
         .or(params.sort.as_ref().map(|_| "sort"))
         .or(params.q.as_ref().map(|_| "q"))
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(DomainError::bad_request(format!(
             "unknown parameter '{name}': the overdue list takes page and per_page"
-        )));
+        ))
+        .into());
     }
     let (list, total) = checkouts::overdue(&state.db, params.per_page, params.offset()).await?;
     Ok(page(list, params.page, params.per_page, total))
@@ -131,7 +136,7 @@ async fn checkout(
     let id = parse_id(&id)?;
     let ctx = state
         .plugin_context(NAME)
-        .ok_or_else(|| ApiError::internal("the usb plugin is not loaded"))?;
+        .ok_or_else(|| DomainError::internal("the usb plugin is not loaded"))?;
     let request =
         CheckoutRequest::parse(&body, OffsetDateTime::now_utc(), max_loan_days(&ctx).await?)?;
     let record = checkouts::check_out(&state.db, &actor, id, &request).await?;

@@ -8,7 +8,8 @@ use super::parse_id;
 use crate::audit::{self, AuditQuery};
 use crate::auth::tokens::{create_token, list_tokens, revoke_token};
 use crate::auth::{Actor, Role};
-use crate::error::{ApiError, ApiResult, created, ok, page};
+use crate::envelope::{ApiResult, created, ok, page};
+use crate::error::DomainError;
 use crate::http::{JsonBody, ListParams};
 use crate::services::users::{change_user, self_change_problem};
 use crate::state::AppState;
@@ -48,9 +49,10 @@ fn small_list(
     searched: &[&str],
 ) -> ApiResult<Response> {
     if let Some((name, _)) = params.filters.first() {
-        return Err(ApiError::bad_request(format!(
+        return Err(DomainError::bad_request(format!(
             "unknown parameter '{name}': use page, per_page, sort or q"
-        )));
+        ))
+        .into());
     }
     let sort = params.sort.as_deref().unwrap_or(default_sort);
     let (field, desc) = match sort.strip_prefix('-') {
@@ -58,10 +60,11 @@ fn small_list(
         None => (sort, false),
     };
     if !sorts.contains(&field) {
-        return Err(ApiError::bad_request(format!(
+        return Err(DomainError::bad_request(format!(
             "cannot sort by '{field}': use one of {} (prefix - for descending)",
             sorts.join(", ")
-        )));
+        ))
+        .into());
     }
     if let Some(q) = &params.q {
         let q = q.to_lowercase();
@@ -151,14 +154,14 @@ pub async fn create_user_route(
     let password = text_field(&body, "password", &mut errors);
     let role = role_field(&body, &mut errors);
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(DomainError::validation(errors).into());
     }
     let id = create_user(&state.db, &actor, &username, role, &password)
         .await
         .map_err(|e| match e {
-            CreateUserError::BadName(m) => ApiError::field("username", m),
-            CreateUserError::BadPassword(m) => ApiError::field("password", m),
-            CreateUserError::Exists(_) => ApiError::field("username", "is already taken"),
+            CreateUserError::BadName(m) => DomainError::field("username", m),
+            CreateUserError::BadPassword(m) => DomainError::field("password", m),
+            CreateUserError::Exists(_) => DomainError::field("username", "is already taken"),
             CreateUserError::Database(e) => e.into(),
             CreateUserError::Other(e) => e.into(),
         })?;
@@ -212,7 +215,7 @@ pub async fn update_user_route(
         errors.insert(field.into(), json!(problem));
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(DomainError::validation(errors).into());
     }
     change_user(&state, &actor, id, change).await?;
     Ok(ok(json!({"userid": id, "updated": true})))
@@ -272,7 +275,7 @@ pub async fn create_token_route(
         errors.insert("name".into(), json!("must be at most 100 characters"));
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(DomainError::validation(errors).into());
     }
     let token = create_token(&state.db, &actor, name.trim(), role, plugin.as_deref()).await?;
     Ok(created(json!({
@@ -294,9 +297,7 @@ pub async fn revoke_token_route(
     let revoked = revoke_token(&state.db, &actor, id).await?;
     state.verified.clear();
     if !revoked {
-        return Err(ApiError::not_found(format!(
-            "no live API token with id {id}"
-        )));
+        return Err(DomainError::not_found(format!("no live API token with id {id}")).into());
     }
     Ok(ok(json!({"revoked": id})))
 }
@@ -318,14 +319,15 @@ pub async fn audit_log(
                 filter.action = Some(v.clone())
             }
             "action" => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "action must be created, updated or deleted, not '{v}'"
-                )));
+                ))
+                .into());
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{other}': filter by entitytype, entityid, actorname or action"
-                )));
+                )).into());
             }
         }
     }

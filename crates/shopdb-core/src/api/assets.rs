@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::parse_id;
 use crate::audit::{self, AuditQuery};
-use crate::error::{ApiError, ApiResult, ok, page};
+use crate::envelope::{ApiResult, ok, page};
+use crate::error::DomainError;
 use crate::floorplan;
 use crate::http::ListParams;
 use crate::position::resolve_position;
@@ -35,9 +36,10 @@ pub async fn history(
     let params = ListParams::parse(q.as_deref())?;
     params.fixed_order("history")?;
     if let Some((name, _)) = params.filters.first() {
-        return Err(ApiError::bad_request(format!(
+        return Err(DomainError::bad_request(format!(
             "unknown parameter '{name}': history takes page and per_page"
-        )));
+        ))
+        .into());
     }
     let filter = AuditQuery {
         entitytype: Some("asset".into()),
@@ -48,7 +50,7 @@ pub async fn history(
         audit::list(&state.db, &filter, params.per_page, params.offset()).await?;
     if total == 0 {
         // No history at all means the asset never existed.
-        return Err(ApiError::not_found(format!("no asset with id {id}")));
+        return Err(DomainError::not_found(format!("no asset with id {id}")).into());
     }
     Ok(page(entries, params.page, params.per_page, total))
 }
@@ -62,7 +64,7 @@ pub async fn position(
     let mut conn = state.db.pool().acquire().await?;
     let position = resolve_position(&state.db, &mut conn, id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no asset with id {id}")))?;
+        .ok_or_else(|| DomainError::not_found(format!("no asset with id {id}")))?;
     Ok(ok(json!(position)))
 }
 
@@ -77,16 +79,16 @@ pub async fn put_floorplan(
     let bytes = axum::body::to_bytes(body, floorplan::MAX_FLOORPLAN_BYTES)
         .await
         .map_err(|_| {
-            ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            DomainError::new(
+                crate::error::ErrorKind::TooLarge,
                 "payload_too_large",
                 "floor plans may be at most 10 MiB",
             )
         })?;
     let kind = floorplan::image_type(&bytes)
-        .ok_or_else(|| ApiError::field("floorplan", "must be a PNG, JPEG or WebP image"))?;
+        .ok_or_else(|| DomainError::field("floorplan", "must be a PNG, JPEG or WebP image"))?;
     if !floorplan::store(&state.db, &actor, id, kind, bytes.to_vec()).await? {
-        return Err(ApiError::not_found(format!("no location with id {id}")));
+        return Err(DomainError::not_found(format!("no location with id {id}")).into());
     }
     Ok(ok(
         json!({"locationid": id, "contenttype": kind, "bytes": bytes.len()}),
@@ -102,9 +104,7 @@ pub async fn get_floorplan(
     let Some((kind, image)) = floorplan::load(&state.db, id).await? else {
         // Say which is missing: the location, or only its plan.
         crate::catalog::locations().get(&state.db, id).await?;
-        return Err(ApiError::not_found(format!(
-            "location {id} has no floor plan"
-        )));
+        return Err(DomainError::not_found(format!("location {id} has no floor plan")).into());
     };
     Ok((
         [
@@ -127,9 +127,7 @@ pub async fn delete_floorplan(
 ) -> ApiResult<Response> {
     let id = parse_id(&id)?;
     if !floorplan::remove(&state.db, &actor, id).await? {
-        return Err(ApiError::not_found(format!(
-            "location {id} has no floor plan"
-        )));
+        return Err(DomainError::not_found(format!("location {id} has no floor plan")).into());
     }
     Ok(ok(json!({"locationid": id, "deleted": true})))
 }

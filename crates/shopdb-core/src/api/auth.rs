@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 
 use crate::auth::Actor;
 use crate::auth::session::{self, session_cookies};
-use crate::error::{ApiError, ApiResult, ok};
+use crate::envelope::{ApiResult, ok};
+use crate::error::DomainError;
 use crate::http::JsonBody;
 use crate::state::AppState;
 
@@ -29,7 +30,7 @@ pub async fn login(State(state): State<AppState>, JsonBody(body): JsonBody) -> A
     };
     let (username, password) = (field("username"), field("password"));
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(DomainError::validation(errors).into());
     }
     let session = session::login(
         &state.db,

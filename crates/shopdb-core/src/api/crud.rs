@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::parse_id;
 use crate::auth::Actor;
-use crate::error::{ApiResult, created, ok, page_raw};
+use crate::envelope::{ApiResult, created, ok, page_raw};
 use crate::http::ListParams;
 use crate::resource::Resource;
 use crate::state::AppState;

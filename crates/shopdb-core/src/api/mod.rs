@@ -30,7 +30,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::session::authenticate_cached;
 use crate::auth::{Actor, Role, check_csrf};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::http::BODY_LIMIT;
 use crate::state::AppState;
 
@@ -219,15 +219,15 @@ pub fn router(state: AppState, routes: Vec<Route>) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
         .route(
             "/api/{*rest}",
-            axum::routing::any(|| async { ApiError::not_found("no such route") }),
+            axum::routing::any(|| async { DomainError::not_found("no such route") }),
         )
         .route(
             "/api",
-            axum::routing::any(|| async { ApiError::not_found("no such route") }),
+            axum::routing::any(|| async { DomainError::not_found("no such route") }),
         )
         .method_not_allowed_fallback(|| async {
-            ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+            DomainError::new(
+                crate::error::ErrorKind::MethodNotAllowed,
                 "method_not_allowed",
                 "this route does not take that method",
             )
@@ -235,7 +235,7 @@ pub fn router(state: AppState, routes: Vec<Route>) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn(log_request))
         .layer(CatchPanicLayer::custom(|_| {
-            ApiError::internal("handler panicked").into_response()
+            DomainError::internal("handler panicked").into_response()
         }));
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<HeaderValue> = state
@@ -274,7 +274,7 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
     if let Some(plugin) = &plugin
         && !state.plugin_enabled(plugin).await
     {
-        return ApiError::not_found(format!("no such route: plugin {plugin} is not enabled"))
+        return DomainError::not_found(format!("no such route: plugin {plugin} is not enabled"))
             .into_response();
     }
     let actor = match authenticate_cached(
@@ -292,8 +292,10 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
     };
     if access != Access::Public {
         let Some(actor) = &actor else {
-            return ApiError::unauthorized("log in or send an API token (Authorization: Bearer …)")
-                .into_response();
+            return DomainError::unauthorized(
+                "log in or send an API token (Authorization: Bearer …)",
+            )
+            .into_response();
         };
         let min = match access {
             Access::Role(min) | Access::Collector(min) => min,
@@ -305,13 +307,13 @@ async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) 
         if let Some(token_plugin) = actor.collector_plugin()
             && !own_collector
         {
-            return ApiError::forbidden(format!(
+            return DomainError::forbidden(format!(
                 "this is a collector token: it may only post to /api/collector/{token_plugin}"
             ))
             .into_response();
         }
         if actor.role < min && !own_collector {
-            return ApiError::forbidden(format!(
+            return DomainError::forbidden(format!(
                 "this needs the {min} role; you are {}",
                 actor.role
             ))
@@ -345,21 +347,21 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 /// The caller, for routes that require one.
 impl<S: Send + Sync> FromRequestParts<S> for Actor {
-    type Rejection = ApiError;
+    type Rejection = DomainError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         parts
             .extensions
             .get::<Actor>()
             .cloned()
-            .ok_or_else(|| ApiError::unauthorized("log in or send an API token"))
+            .ok_or_else(|| DomainError::unauthorized("log in or send an API token"))
     }
 }
 
 /// Parses a numeric id from the path.
-pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
+pub fn parse_id(raw: &str) -> Result<i64, DomainError> {
     raw.parse::<i64>().ok().filter(|i| *i > 0).ok_or_else(|| {
-        ApiError::bad_request(format!(
+        DomainError::bad_request(format!(
             "'{raw}' is not a valid id: ids are positive whole numbers"
         ))
     })

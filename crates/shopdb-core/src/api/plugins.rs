@@ -4,7 +4,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use crate::error::{ApiError, ApiResult, ok};
+use crate::envelope::{ApiResult, ok};
+use crate::error::DomainError;
 use crate::http::query_pairs;
 use crate::plugin::folder::pack;
 use crate::plugin::lifecycle::{self, LifecycleAction};
@@ -33,18 +34,20 @@ pub async fn action(
             ("keep_data", "true") => keep_data = true,
             ("keep_data", "false") => keep_data = false,
             ("keep_data", _) => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "keep_data must be true or false, not '{v}'"
-                )));
+                ))
+                .into());
             }
             _ => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{k}': only keep_data"
-                )));
+                ))
+                .into());
             }
         }
     }
-    let action: LifecycleAction = action.parse().map_err(ApiError::not_found)?;
+    let action: LifecycleAction = action.parse().map_err(DomainError::not_found)?;
     Ok(ok(perform(&state, &actor, &name, action, keep_data).await?))
 }
 
@@ -57,7 +60,7 @@ pub async fn upload(
 ) -> ApiResult<Response> {
     let bytes = axum::body::to_bytes(body, pack::MAX_PACKED)
         .await
-        .map_err(|_| ApiError::too_large())?;
+        .map_err(|_| DomainError::too_large())?;
     Ok(ok(install_packed(&state, &actor, &bytes).await?))
 }
 
@@ -94,7 +97,7 @@ pub async fn collect(
     let loaded = loaded_plugin(&state, &plugin)?;
     let schema = collector_of(loaded)?;
     let resource = collector_resource(loaded, &schema).ok_or_else(|| {
-        ApiError::internal(format!(
+        DomainError::internal(format!(
             "plugin {plugin} has a collector schema but no asset resource"
         ))
     })?;
@@ -150,11 +153,11 @@ pub async fn put_setting(
     crate::http::JsonBody(body): crate::http::JsonBody,
 ) -> ApiResult<Response> {
     if let Some(extra) = body.keys().find(|k| *k != "value") {
-        return Err(ApiError::field(extra, "unknown field: send {\"value\": …}"));
+        return Err(DomainError::field(extra, "unknown field: send {\"value\": …}").into());
     }
     let value = body
         .get("value")
         .cloned()
-        .ok_or_else(|| ApiError::field("value", "is required"))?;
+        .ok_or_else(|| DomainError::field("value", "is required"))?;
     Ok(ok(save_setting(&state, &actor, &plugin, &key, value).await?))
 }

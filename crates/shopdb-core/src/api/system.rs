@@ -1,11 +1,11 @@
 //! Health, search and the OpenAPI document.
 
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::error::{ApiError, ApiResult, ok};
+use crate::envelope::{ApiResult, ok};
+use crate::error::DomainError;
 use crate::http::query_pairs;
 use crate::state::AppState;
 
@@ -17,11 +17,12 @@ pub async fn health(State(state): State<AppState>) -> ApiResult<Response> {
         )),
         Err(e) => {
             tracing::error!(error = %e, "health check: database unavailable");
-            Err(ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
+            Err(DomainError::new(
+                crate::error::ErrorKind::Unavailable,
                 "unavailable",
                 "the database does not answer",
-            ))
+            )
+            .into())
         }
     }
 }
@@ -36,10 +37,12 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
             "q" => {
                 // The length as sent, as the API document states it.
                 if v.chars().count() > 100 {
-                    return Err(ApiError::bad_request("q must be at most 100 characters"));
+                    return Err(DomainError::bad_request("q must be at most 100 characters").into());
                 }
                 if v.contains('\0') {
-                    return Err(ApiError::bad_request("q must not contain a NUL character"));
+                    return Err(
+                        DomainError::bad_request("q must not contain a NUL character").into(),
+                    );
                 }
                 text = Some(v.trim().to_string())
             }
@@ -49,7 +52,9 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
                     .ok()
                     .filter(|n| (1..=100).contains(n))
                     .ok_or_else(|| {
-                        ApiError::bad_request(format!("{k} must be a whole number from 1 to 100"))
+                        DomainError::bad_request(format!(
+                            "{k} must be a whole number from 1 to 100"
+                        ))
                     })?
             }
             "page" => {
@@ -58,25 +63,31 @@ pub async fn search(State(state): State<AppState>, RawQuery(q): RawQuery) -> Api
                     .ok()
                     .filter(|n| (1..=100_000).contains(n))
                     .ok_or_else(|| {
-                        ApiError::bad_request("page must be a whole number from 1 to 100000")
+                        DomainError::bad_request("page must be a whole number from 1 to 100000")
                     })?
             }
             other => {
-                return Err(ApiError::bad_request(format!(
+                return Err(DomainError::bad_request(format!(
                     "unknown parameter '{other}': search takes q, page and per_page"
-                )));
+                ))
+                .into());
             }
         }
     }
     let text = text
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::bad_request("q is required: the text to search for"))?;
+        .ok_or_else(|| DomainError::bad_request("q is required: the text to search for"))?;
     if text.chars().count() > 100 {
-        return Err(ApiError::bad_request("q must be at most 100 characters"));
+        return Err(DomainError::bad_request("q must be at most 100 characters").into());
     }
     let hidden = state.hidden_plugins().await;
     let hits = crate::search::search(&state.db, &text, page, per_page, &hidden).await?;
-    Ok(crate::error::page(hits.results, page, per_page, hits.total))
+    Ok(crate::envelope::page(
+        hits.results,
+        page,
+        per_page,
+        hits.total,
+    ))
 }
 
 /// GET /api/openapi.json

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::auth::Actor;
-use crate::error::{ApiError, ApiResult, ok};
+use crate::envelope::{ApiResult, ok};
+use crate::error::DomainError;
 use crate::http::query_pairs;
 use crate::resource::Resource;
 use crate::state::AppState;
@@ -19,18 +20,18 @@ use crate::transfer::{self, ExportFormat, ImportJob, ImportOptions, Mapping, Qui
 /// Largest file an import takes over the API (the command line takes any size).
 pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
 
-fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
+fn flag(name: &str, value: &str) -> Result<bool, DomainError> {
     match value.trim() {
         "true" | "1" | "on" | "yes" => Ok(true),
         "false" | "0" | "off" | "no" | "" => Ok(false),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(DomainError::bad_request(format!(
             "{name} must be true or false"
         ))),
     }
 }
 
 /// Takes one import option, from the query or a text part of the form.
-fn set_option(options: &mut ImportOptions, name: &str, value: &str) -> Result<(), ApiError> {
+fn set_option(options: &mut ImportOptions, name: &str, value: &str) -> Result<(), DomainError> {
     match name {
         "key" => options.key = value.trim().to_string(),
         "dryrun" => options.dry_run = flag(name, value)?,
@@ -52,7 +53,7 @@ pub async fn import(
     form: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<Response> {
     let mut form = form.map_err(|e| {
-        ApiError::bad_request(format!(
+        DomainError::bad_request(format!(
             "send the file as multipart/form-data: {}",
             e.body_text()
         ))
@@ -63,8 +64,13 @@ pub async fn import(
     }
     let mut file: Option<(String, Vec<u8>)> = None;
     let unreadable = |e: axum::extract::multipart::MultipartError| {
-        ApiError::new(
-            e.status(),
+        let kind = if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            crate::error::ErrorKind::TooLarge
+        } else {
+            crate::error::ErrorKind::BadRequest
+        };
+        DomainError::new(
+            kind,
             "bad_request",
             format!("cannot read the upload: {}", e.body_text()),
         )
@@ -80,8 +86,9 @@ pub async fn import(
             set_option(&mut options, &name, &text)?;
         }
     }
-    let (filename, bytes) = file
-        .ok_or_else(|| ApiError::field("file", "is required: the CSV or .xlsx file to import"))?;
+    let (filename, bytes) = file.ok_or_else(|| {
+        DomainError::field("file", "is required: the CSV or .xlsx file to import")
+    })?;
     let reader = SheetReader::from_bytes(&filename, bytes)?;
     let resources = state.all_resources();
     let job = ImportJob {
@@ -91,7 +98,9 @@ pub async fn import(
         resources: &resources,
     };
     let report = transfer::import(job, reader, &options, &mut Quiet).await?;
-    Ok(ok(serde_json::to_value(report).map_err(ApiError::internal)?))
+    Ok(ok(
+        serde_json::to_value(report).map_err(DomainError::internal)?
+    ))
 }
 
 /// GET /api/export/{resource}?format=csv|xlsx and the list's filters: the file.

@@ -11,7 +11,7 @@ use std::fmt;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 
 pub const SESSION_COOKIE: &str = "shopdb_session";
 pub const CSRF_COOKIE: &str = "shopdb_csrf";
@@ -125,14 +125,14 @@ impl Actor {
 }
 
 /// A cookie-authenticated write must echo the session's CSRF token in `X-CSRF-Token`.
-pub fn check_csrf(actor: &Actor, headers: &HeaderMap) -> Result<(), ApiError> {
+pub fn check_csrf(actor: &Actor, headers: &HeaderMap) -> Result<(), DomainError> {
     if let Credential::Cookie { csrf, .. } = &actor.credential {
         let sent = headers
             .get(CSRF_HEADER)
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default();
         if sent.is_empty() || !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
-            return Err(ApiError::forbidden(
+            return Err(DomainError::forbidden(
                 "missing or wrong X-CSRF-Token header: cookie-authenticated writes must send the csrftoken from login",
             ));
         }

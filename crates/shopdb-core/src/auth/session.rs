@@ -10,7 +10,7 @@ use crate::auth::{
     session_cookie_name, tokens,
 };
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::users;
 use crate::util::{normalize_timestamp, now, random_token, unix_now};
 
@@ -68,7 +68,7 @@ pub async fn authenticate_cached(
     headers: &HeaderMap,
     cache: &VerifiedCache,
     secure: bool,
-) -> Result<Option<Actor>, ApiError> {
+) -> Result<Option<Actor>, DomainError> {
     let credential = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -94,7 +94,7 @@ pub async fn authenticate(
     key: &[u8],
     headers: &HeaderMap,
     secure: bool,
-) -> Result<Option<Actor>, ApiError> {
+) -> Result<Option<Actor>, DomainError> {
     let bearer = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -120,9 +120,9 @@ async fn session_actor(
     key: &[u8],
     token: &str,
     via_cookie: bool,
-) -> Result<Actor, ApiError> {
+) -> Result<Actor, DomainError> {
     let expired =
-        || ApiError::unauthorized("your session has expired or was logged out: log in again");
+        || DomainError::unauthorized("your session has expired or was logged out: log in again");
     let claims = jwt::verify(token, key, unix_now()).ok_or_else(expired)?;
     let row = db
         .query(
@@ -177,8 +177,8 @@ pub async fn login(
     username: &str,
     password: &str,
     session_hours: i64,
-) -> Result<LoginSession, ApiError> {
-    let denied = || ApiError::unauthorized("wrong username or password");
+) -> Result<LoginSession, DomainError> {
+    let denied = || DomainError::unauthorized("wrong username or password");
     let user = users::find_login(db, username).await?;
     let Some(user) = user else {
         // Spend the same time as a real check so response times do not reveal usernames.
@@ -188,8 +188,8 @@ pub async fn login(
     if let Some(until) = &user.lockeduntil
         && until.as_str() > now().as_str()
     {
-        return Err(ApiError::new(
-            axum::http::StatusCode::TOO_MANY_REQUESTS,
+        return Err(DomainError::new(
+            crate::error::ErrorKind::TooMany,
             "too_many_attempts",
             format!("too many failed logins for this user: try again after {until}"),
         ));
@@ -214,9 +214,9 @@ pub async fn login(
     let expires = issued + session_hours * 3600;
     let expiresat = normalize_timestamp(
         &time::OffsetDateTime::from_unix_timestamp(expires)
-            .map_err(ApiError::internal)?
+            .map_err(DomainError::internal)?
             .format(&time::format_description::well_known::Rfc3339)
-            .map_err(ApiError::internal)?,
+            .map_err(DomainError::internal)?,
     )
     .unwrap_or_default();
     db.query_with(
@@ -251,11 +251,11 @@ pub async fn login(
 }
 
 /// Revokes the caller's login session; the token is refused from now on, by every process.
-pub async fn logout(db: &Db, actor: &Actor) -> Result<(), ApiError> {
+pub async fn logout(db: &Db, actor: &Actor) -> Result<(), DomainError> {
     let session = match &actor.credential {
         Credential::Cookie { session, .. } | Credential::Bearer { session } => session.clone(),
         _ => {
-            return Err(ApiError::forbidden(
+            return Err(DomainError::forbidden(
                 "only login sessions can log out; revoke API tokens instead",
             ));
         }

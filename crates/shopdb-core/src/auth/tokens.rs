@@ -6,7 +6,7 @@ use sqlx::Row;
 use super::{Actor, Credential, Role};
 use crate::audit;
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::util::{now, random_token, sha256_hex};
 
 pub const TOKEN_PREFIX: &str = "shopdb_";
@@ -127,15 +127,15 @@ pub async fn revoke_token(db: &Db, actor: &Actor, tokenid: i64) -> Result<bool, 
     Ok(true)
 }
 
-pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, ApiError> {
+pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, DomainError> {
     let row = db
         .query("SELECT tokenid, name, role, plugin, revokeddate, lastused FROM apitokens WHERE tokenhash = ?")
         .bind(sha256_hex(secret.as_bytes()))
         .fetch_optional(db.pool())
         .await?
-        .ok_or_else(|| ApiError::unauthorized("unknown API token"))?;
+        .ok_or_else(|| DomainError::unauthorized("unknown API token"))?;
     if row.try_get::<Option<String>, _>(4)?.is_some() {
-        return Err(ApiError::unauthorized("this API token has been revoked"));
+        return Err(DomainError::unauthorized("this API token has been revoked"));
     }
     let tokenid: i64 = row.try_get(0)?;
     let lastused: Option<String> = row.try_get(5)?;

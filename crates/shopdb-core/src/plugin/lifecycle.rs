@@ -225,16 +225,16 @@ pub enum LifecycleError {
 
 impl LifecycleError {
     /// The HTTP status this refusal maps to.
-    pub fn status(&self) -> axum::http::StatusCode {
-        use axum::http::StatusCode;
+    pub fn kind(&self) -> crate::error::ErrorKind {
+        use crate::error::ErrorKind;
         match self {
-            LifecycleError::Unknown(_) => StatusCode::NOT_FOUND,
-            LifecycleError::Evolve(evolve::EvolveError::Refused { .. }) => StatusCode::CONFLICT,
+            LifecycleError::Unknown(_) => ErrorKind::NotFound,
+            LifecycleError::Evolve(evolve::EvolveError::Refused { .. }) => ErrorKind::Conflict,
             LifecycleError::Database(_)
             | LifecycleError::Evolve(_)
             | LifecycleError::Migrate(_)
-            | LifecycleError::Failed { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            _ => StatusCode::CONFLICT,
+            | LifecycleError::Failed { .. } => ErrorKind::Internal,
+            _ => ErrorKind::Conflict,
         }
     }
 }

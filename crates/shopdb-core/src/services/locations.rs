@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use sqlx::Row;
 
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::position::resolve_positions;
 use crate::state::AppState;
 
@@ -27,7 +27,7 @@ pub struct LocationSummary {
 }
 
 /// Every location by name, with its floor plan and asset count.
-pub async fn overview(db: &Db) -> Result<Vec<LocationSummary>, ApiError> {
+pub async fn overview(db: &Db) -> Result<Vec<LocationSummary>, DomainError> {
     let rows = db
         .query(
             "SELECT l.locationid, l.name, l.parentid, \
@@ -48,11 +48,11 @@ pub async fn overview(db: &Db) -> Result<Vec<LocationSummary>, ApiError> {
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(ApiError::from)
+        .map_err(DomainError::from)
 }
 
 /// The location `root` and every location below it (at most 10,000).
-pub async fn subtree(db: &Db, root: i64) -> Result<Vec<i64>, ApiError> {
+pub async fn subtree(db: &Db, root: i64) -> Result<Vec<i64>, DomainError> {
     let rows = db
         .query("SELECT locationid, parentid FROM locations")
         .fetch_all(db.pool())
@@ -106,7 +106,7 @@ pub struct FloorMap {
 }
 
 /// The floor map of location `id` (404 when there is none).
-pub async fn floor_map(app: &AppState, id: i64) -> Result<FloorMap, ApiError> {
+pub async fn floor_map(app: &AppState, id: i64) -> Result<FloorMap, DomainError> {
     let db = &app.db;
     let location = app.resource("locations").get(db, id).await?;
     let floorplan: i64 = db

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::auth::Actor;
-use crate::error::ApiError;
+use crate::error::{DomainError, ErrorKind};
 use crate::plugin::folder::pack;
 use crate::plugin::lifecycle::{self, LifecycleAction, LifecycleError, PluginState};
 use crate::plugin::{CollectorSchema, LoadedPlugin};
@@ -18,20 +18,20 @@ pub fn backup_dir() -> PathBuf {
     PathBuf::from("data").join("backups")
 }
 
-fn lifecycle_error(e: LifecycleError) -> ApiError {
+fn lifecycle_error(e: LifecycleError) -> DomainError {
     match e {
         LifecycleError::Database(e) => e.into(),
         other => {
-            let status = other.status();
-            if status.is_server_error() {
-                ApiError::internal(other)
+            let kind = other.kind();
+            if kind.is_server() {
+                DomainError::internal(other)
             } else {
-                let code = if status == axum::http::StatusCode::NOT_FOUND {
+                let code = if kind == ErrorKind::NotFound {
                     "not_found"
                 } else {
                     "conflict"
                 };
-                ApiError::new(status, code, other.to_string())
+                DomainError::new(kind, code, other.to_string())
             }
         }
     }
@@ -45,7 +45,7 @@ pub async fn perform(
     name: &str,
     action: LifecycleAction,
     keep_data: bool,
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let db = &state.db;
     let registry = &state.registry;
     let data = match action {
@@ -96,20 +96,20 @@ pub async fn install_packed(
     state: &AppState,
     actor: &Actor,
     bytes: &[u8],
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let (name, plugin) = pack::unpack(bytes).map_err(|e| match e {
-        pack::PackError::TooLarge(_) => ApiError::too_large(),
-        pack::PackError::Invalid(_) => ApiError::new(
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+        pack::PackError::TooLarge(_) => DomainError::too_large(),
+        pack::PackError::Invalid(_) => DomainError::new(
+            crate::error::ErrorKind::Invalid,
             "invalid_plugin",
             e.to_string(),
         ),
         // What the body holds is not a packed plugin: the field-level 422 a request with a
         // well-formed but unusable file gets (like a floor plan that is not an image).
-        other => ApiError::field("file", other.to_string()),
+        other => DomainError::field("file", other.to_string()),
     })?;
     if lifecycle::installed(&state.db).await?.contains_key(&name) {
-        return Err(ApiError::conflict(format!(
+        return Err(DomainError::conflict(format!(
             "plugin {name} is already installed: uninstall it first to install this file"
         )));
     }
@@ -118,12 +118,12 @@ pub async fn install_packed(
         .get(&name)
         .is_some_and(|p| p.plugin.folder().is_none())
     {
-        return Err(ApiError::conflict(format!(
+        return Err(DomainError::conflict(format!(
             "{name} is a plugin built into this server: choose another name"
         )));
     }
     pack::write_folder(&state.config.plugin_dir, &name, plugin.sources())
-        .map_err(|e| ApiError::conflict(format!("{e:#}")))?;
+        .map_err(|e| DomainError::conflict(format!("{e:#}")))?;
     let fresh = state
         .reloader
         .reload()
@@ -179,7 +179,7 @@ pub async fn widgets(state: &AppState) -> Vec<Value> {
 
 /// Every plugin's declared settings with their current values; a secret one reads
 /// `(hidden)` once set. For the API and the admin page.
-pub async fn setting_list(state: &AppState) -> Result<Vec<Value>, ApiError> {
+pub async fn setting_list(state: &AppState) -> Result<Vec<Value>, DomainError> {
     let mut out = Vec::new();
     for p in &state.registry.loaded {
         let ctx = lifecycle::context(&state.db, &state.registry, p);
@@ -201,30 +201,30 @@ pub async fn save_setting(
     plugin: &str,
     key: &str,
     value: Value,
-) -> Result<Value, ApiError> {
+) -> Result<Value, DomainError> {
     let loaded = loaded_plugin(state, plugin)?;
     let def = loaded
         .settings
         .iter()
         .find(|d| d.key == key)
-        .ok_or_else(|| ApiError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
+        .ok_or_else(|| DomainError::not_found(format!("plugin {plugin} has no setting '{key}'")))?;
     crate::plugin::registry::check_setting(def, &value)
         .and_then(|()| loaded.plugin.check_setting(key, &value))
-        .map_err(|m| ApiError::field("value", m))?;
+        .map_err(|m| DomainError::field("value", m))?;
     crate::settings::set_setting_as(&state.db, actor, plugin, key, &value.to_string()).await?;
     let value = crate::settings::shown_value(key, value, &def.default);
     Ok(json!({"plugin": plugin, "key": key, "value": value}))
 }
 
-pub fn loaded_plugin<'a>(state: &'a AppState, name: &str) -> Result<&'a LoadedPlugin, ApiError> {
+pub fn loaded_plugin<'a>(state: &'a AppState, name: &str) -> Result<&'a LoadedPlugin, DomainError> {
     state
         .registry
         .get(name)
-        .ok_or_else(|| ApiError::not_found(format!("no plugin {name}")))
+        .ok_or_else(|| DomainError::not_found(format!("no plugin {name}")))
 }
 
-pub fn collector_of(loaded: &LoadedPlugin) -> Result<CollectorSchema, ApiError> {
+pub fn collector_of(loaded: &LoadedPlugin) -> Result<CollectorSchema, DomainError> {
     loaded.plugin.collector_schema().ok_or_else(|| {
-        ApiError::not_found(format!("plugin {} has no collector", loaded.manifest.name))
+        DomainError::not_found(format!("plugin {} has no collector", loaded.manifest.name))
     })
 }

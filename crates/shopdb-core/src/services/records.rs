@@ -8,7 +8,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::Resource;
 
 /// Most choices offered for one reference field.
@@ -29,7 +29,7 @@ pub async fn choices(
     table: &str,
     key: &str,
     display: &str,
-) -> Result<Vec<Choice>, ApiError> {
+) -> Result<Vec<Choice>, DomainError> {
     let sql =
         format!("SELECT {key}, {display} FROM {table} ORDER BY {display} LIMIT {MAX_CHOICES}");
     let rows = db.query(&sql).fetch_all(db.pool()).await?;
@@ -43,11 +43,11 @@ pub async fn choices(
             })
         })
         .collect::<Result<_, sqlx::Error>>()
-        .map_err(ApiError::from)
+        .map_err(DomainError::from)
 }
 
 /// The asset type plugin `plugin` made at install (its first), if any.
-pub async fn plugin_asset_type(db: &Db, plugin: &str) -> Result<Option<i64>, ApiError> {
+pub async fn plugin_asset_type(db: &Db, plugin: &str) -> Result<Option<i64>, DomainError> {
     let row = db
         .query("SELECT assettypeid FROM assettypes WHERE plugin = ? ORDER BY assettypeid")
         .bind(plugin.to_string())
@@ -57,7 +57,7 @@ pub async fn plugin_asset_type(db: &Db, plugin: &str) -> Result<Option<i64>, Api
 }
 
 /// How many assets there are.
-pub async fn asset_count(db: &Db) -> Result<i64, ApiError> {
+pub async fn asset_count(db: &Db) -> Result<i64, DomainError> {
     Ok(db
         .query("SELECT COUNT(*) FROM assets")
         .fetch_one(db.pool())
@@ -71,7 +71,7 @@ pub async fn reference_names(
     db: &Db,
     res: &Resource,
     history: &[Value],
-) -> Result<HashMap<(String, i64), String>, ApiError> {
+) -> Result<HashMap<(String, i64), String>, DomainError> {
     let mut names = HashMap::new();
     for l in &res.lookups {
         let mut ids: Vec<i64> = history

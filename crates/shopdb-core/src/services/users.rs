@@ -1,7 +1,7 @@
 //! User administration as the API and the admin page both do it.
 
 use crate::auth::{Actor, Role};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::state::AppState;
 use crate::users::{CreateUserError, UserChange, update_user};
 
@@ -35,14 +35,14 @@ pub async fn change_user(
     actor: &Actor,
     id: i64,
     change: UserChange,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let result = update_user(&state.db, actor, id, change).await;
     state.verified.clear();
     match result {
         Ok(true) => Ok(()),
-        Ok(false) => Err(ApiError::not_found(format!("no user with id {id}"))),
-        Err(CreateUserError::BadPassword(m)) => Err(ApiError::field("password", m)),
+        Ok(false) => Err(DomainError::not_found(format!("no user with id {id}"))),
+        Err(CreateUserError::BadPassword(m)) => Err(DomainError::field("password", m)),
         Err(CreateUserError::Database(e)) => Err(e.into()),
-        Err(e) => Err(ApiError::internal(e)),
+        Err(e) => Err(DomainError::internal(e)),
     }
 }

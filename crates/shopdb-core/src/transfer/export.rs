@@ -12,7 +12,7 @@ use sqlx::Row;
 use super::Observer;
 use super::mapping::{self, Reference};
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::http::{ListParams, MAX_PER_PAGE};
 use crate::resource::{MANAGED_COLUMNS, Resource};
 use crate::schema::ColumnType;
@@ -24,11 +24,11 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    pub fn parse(name: &str) -> Result<ExportFormat, ApiError> {
+    pub fn parse(name: &str) -> Result<ExportFormat, DomainError> {
         match name.trim().to_lowercase().as_str() {
             "csv" => Ok(ExportFormat::Csv),
             "xlsx" => Ok(ExportFormat::Xlsx),
-            other => Err(ApiError::field(
+            other => Err(DomainError::field(
                 "format",
                 format!("'{other}' is not a format: use csv or xlsx"),
             )),
@@ -87,7 +87,7 @@ async fn page_names(
     db: &Db,
     columns: &[(String, Cell)],
     rows: &[Value],
-) -> Result<HashMap<String, HashMap<i64, String>>, ApiError> {
+) -> Result<HashMap<String, HashMap<i64, String>>, DomainError> {
     let mut out = HashMap::new();
     for (_, cell) in columns {
         let Cell::Name(r) = cell else { continue };
@@ -159,14 +159,14 @@ fn xlsx_text(s: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// `lines` as CSV lines (CRLF, quoted where needed).
-fn csv_lines(lines: &[Vec<String>]) -> Result<Vec<u8>, ApiError> {
+fn csv_lines(lines: &[Vec<String>]) -> Result<Vec<u8>, DomainError> {
     let mut w = csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     for line in lines {
-        w.write_record(line).map_err(ApiError::internal)?;
+        w.write_record(line).map_err(DomainError::internal)?;
     }
-    w.into_inner().map_err(ApiError::internal)
+    w.into_inner().map_err(DomainError::internal)
 }
 
 /// Writes the list of `res` that `filters` select (as `GET /api/<resource>` takes them:
@@ -179,7 +179,7 @@ pub async fn export(
     format: ExportFormat,
     out: &mut (dyn Write + Send),
     observer: &mut (dyn Observer + Send),
-) -> Result<u64, ApiError> {
+) -> Result<u64, DomainError> {
     let columns = export_columns(res, resources);
     let mut key_header = vec![res.key().to_string()];
     key_header.extend(columns.iter().map(|(h, _)| h.clone()));
@@ -201,10 +201,10 @@ pub async fn export(
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
     let xlsx_err =
-        |e: rust_xlsxwriter::XlsxError| ApiError::internal(format!("writing the workbook: {e}"));
+        |e: rust_xlsxwriter::XlsxError| DomainError::internal(format!("writing the workbook: {e}"));
     if csv {
         out.write_all(&csv_lines(std::slice::from_ref(&key_header))?)
-            .map_err(ApiError::internal)?;
+            .map_err(DomainError::internal)?;
     } else {
         for (i, h) in key_header.iter().enumerate() {
             sheet.write_string(0, i as u16, h).map_err(xlsx_err)?;
@@ -252,7 +252,7 @@ pub async fn export(
         }
         if csv {
             out.write_all(&csv_lines(&lines)?)
-                .map_err(ApiError::internal)?;
+                .map_err(DomainError::internal)?;
         }
         observer.progress(written, Some(total as u64));
         if rows.is_empty() || params.page * params.per_page >= total {
@@ -262,7 +262,7 @@ pub async fn export(
     }
     if !csv {
         let bytes = book.save_to_buffer().map_err(xlsx_err)?;
-        out.write_all(&bytes).map_err(ApiError::internal)?;
+        out.write_all(&bytes).map_err(DomainError::internal)?;
     }
     Ok(written)
 }

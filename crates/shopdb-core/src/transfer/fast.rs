@@ -13,7 +13,7 @@ use super::mapping::Reference;
 use crate::auth::Actor;
 use crate::collector::{normalize, one_of};
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::{Resource, Values};
 
 /// A record as JSON fields.
@@ -37,7 +37,7 @@ pub(super) enum Checked {
     /// Plain fields change: the checked values, and the fields as the row gives them.
     Plain(Vec<(String, SqlValue)>, Map<String, Value>),
     /// The record's checks refuse the row.
-    Refused(ApiError),
+    Refused(DomainError),
     /// Something else changes (or a name is not known yet): the row goes one by one.
     Slow,
 }
@@ -50,7 +50,7 @@ pub(super) async fn check(
     body: &Map<String, Value>,
     refs: &[(Reference, Option<String>)],
     before: &Map<String, Value>,
-) -> Result<Checked, ApiError> {
+) -> Result<Checked, DomainError> {
     let res = q.res;
     let Some(body) = with_names(q, body, refs) else {
         return Ok(Checked::Slow);
@@ -70,13 +70,13 @@ pub(super) async fn check(
             .collect();
         res.check_update(q.db, conn, q.actor, before, &values)
             .await?;
-        Ok::<_, ApiError>(values)
+        Ok::<_, DomainError>(values)
     }
     .await;
     Ok(match checked {
         Ok(values) if values.is_empty() => Checked::Unchanged,
         Ok(values) => Checked::Plain(values, diff),
-        Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
+        Err(e) if e.is_retryable() || e.kind.is_server() => return Err(e),
         Err(e) => Checked::Refused(e),
     })
 }
@@ -132,7 +132,7 @@ impl Pending {
         &mut self,
         q: &Quick<'_>,
         tx: &mut AnyConnection,
-    ) -> Result<Flushed, ApiError> {
+    ) -> Result<Flushed, DomainError> {
         let waiting = std::mem::take(&mut self.rows);
         self.ids.clear();
         if waiting.is_empty() {
@@ -168,7 +168,7 @@ impl Pending {
                 savepoint
                     .rollback()
                     .await
-                    .map_err(|lost| ApiError::from(lost).into_retry())?;
+                    .map_err(|lost| DomainError::from(lost).into_retry())?;
                 Ok(Flushed::OneByOne(waiting))
             }
         }
@@ -203,7 +203,7 @@ fn with_names(
 pub(super) enum NewChecked {
     /// Checked: the values to create it with.
     Ready(Vec<(String, SqlValue)>),
-    Refused(ApiError),
+    Refused(DomainError),
     Slow,
 }
 
@@ -213,7 +213,7 @@ pub(super) async fn check_new(
     conn: &mut AnyConnection,
     body: &Map<String, Value>,
     refs: &[(Reference, Option<String>)],
-) -> Result<NewChecked, ApiError> {
+) -> Result<NewChecked, DomainError> {
     if !q.res.creates_together() {
         return Ok(NewChecked::Slow);
     }
@@ -222,7 +222,7 @@ pub(super) async fn check_new(
     };
     Ok(match q.res.validate(q.db, conn, &body, None).await {
         Ok(values) => NewChecked::Ready(values),
-        Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
+        Err(e) if e.is_retryable() || e.kind.is_server() => return Err(e),
         Err(e) => NewChecked::Refused(e),
     })
 }
@@ -265,7 +265,7 @@ impl NewRows {
         &mut self,
         q: &Quick<'_>,
         tx: &mut AnyConnection,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Created, DomainError> {
         let waiting = std::mem::take(&mut self.rows);
         self.keys.clear();
         if waiting.is_empty() {
@@ -294,7 +294,7 @@ impl NewRows {
                 savepoint
                     .rollback()
                     .await
-                    .map_err(|lost| ApiError::from(lost).into_retry())?;
+                    .map_err(|lost| DomainError::from(lost).into_retry())?;
                 Ok(Created::OneByOne(places))
             }
         }

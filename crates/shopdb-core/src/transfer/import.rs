@@ -17,7 +17,7 @@ use super::{Observer, batch_id, fast};
 use crate::auth::Actor;
 use crate::collector::{find_many, normalize, one_of};
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::{Resource, finish};
 use crate::util::now;
 
@@ -110,11 +110,11 @@ fn find_key(
     headers: &[String],
     targets: &[Target],
     key: &str,
-) -> Result<Key, ApiError> {
+) -> Result<Key, DomainError> {
     let res = job.res;
     let wanted = mapping::simple(key);
     if key.trim().is_empty() {
-        return Err(ApiError::field(
+        return Err(DomainError::field(
             "key",
             "is required: name the field rows are matched by",
         ));
@@ -124,7 +124,7 @@ fn find_key(
             .iter()
             .position(|h| mapping::simple(h) == wanted)
             .ok_or_else(|| {
-                ApiError::field("key", format!("the file has no {} column", res.key()))
+                DomainError::field("key", format!("the file has no {} column", res.key()))
             })?;
         return Ok(Key {
             column,
@@ -143,7 +143,7 @@ fn find_key(
         .filter(|c| c.references.is_none())
         .map(|c| c.name.clone())
         .ok_or_else(|| {
-            ApiError::field(
+            DomainError::field(
                 "key",
                 format!(
                     "'{key}' is no field of {} that rows can be matched by",
@@ -155,7 +155,7 @@ fn find_key(
         .iter()
         .position(|t| *t == Target::Field(field.clone()))
         .ok_or_else(|| {
-            ApiError::field(
+            DomainError::field(
                 "key",
                 format!("the file has no column for the key field {field}"),
             )
@@ -304,7 +304,7 @@ async fn match_rows(
     conn: &mut AnyConnection,
     key: &Key,
     rows: &[Prepared],
-) -> Result<Vec<Result<Option<i64>, String>>, ApiError> {
+) -> Result<Vec<Result<Option<i64>, String>>, DomainError> {
     let res = job.res;
     if key.by_id {
         let ids: Vec<i64> = rows
@@ -369,7 +369,7 @@ pub async fn import(
     mut reader: SheetReader,
     options: &ImportOptions,
     observer: &mut (dyn Observer + Send),
-) -> Result<ImportReport, ApiError> {
+) -> Result<ImportReport, DomainError> {
     let targets = mapping::map_headers(
         job.res,
         job.resources,
@@ -417,7 +417,7 @@ pub async fn import(
             run_chunk(&mut run, &mut tx, &key, prepared, observer).await?;
             observer.progress(run.report.totals.rows, reader.total);
         }
-        Ok::<_, ApiError>(())
+        Ok::<_, DomainError>(())
     }
     .await;
     let totals = &run.report.totals;
@@ -445,7 +445,7 @@ async fn record_batch(
     conn: &mut AnyConnection,
     batch: &str,
     run: &Run<'_>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let totals = &run.report.totals;
     db.query_with(
         "INSERT INTO importbatches (batchid, resource, actorname, createddate, rowcount) VALUES (?, ?, ?, ?, ?)",
@@ -468,7 +468,7 @@ async fn run_chunk(
     key: &Key,
     rows: Vec<Prepared>,
     observer: &mut (dyn Observer + Send),
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let db = run.job.db;
     load_names(db, tx, &mut run.names, &rows).await?;
     let matches = match_rows(&run.job, tx, key, &rows).await?;
@@ -509,8 +509,8 @@ async fn run_chunk(
         });
         let slot = answers.len() - 1;
         let outcome = match matched {
-            Err(why) => Err(ApiError::field(&key.field, why)),
-            Ok(_) if !p.errors.is_empty() => Err(ApiError::validation(p.errors.clone())),
+            Err(why) => Err(DomainError::field(&key.field, why)),
+            Ok(_) if !p.errors.is_empty() => Err(DomainError::validation(p.errors.clone())),
             Ok(Some(id)) if stored.contains_key(&id) => {
                 if plain.holds(id) {
                     flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
@@ -578,7 +578,7 @@ async fn flush_plain(
     rows: &[Prepared],
     answers: &mut [RowAnswer],
     stored: &mut HashMap<i64, Map<String, Value>>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let flushed = plain.flush(&run.quick(), tx).await?;
     match flushed {
         fast::Flushed::Written(done) => {
@@ -610,7 +610,7 @@ async fn flush_new(
     rows: &[Prepared],
     answers: &mut [RowAnswer],
     stored: &mut HashMap<i64, Map<String, Value>>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let flushed = new_rows.flush(&run.quick(), tx).await?;
     match flushed {
         fast::Created::All(done) => {
@@ -645,10 +645,10 @@ impl Run<'_> {
 fn settle(
     run: &mut Run<'_>,
     answer: &mut RowAnswer,
-    outcome: Result<Applied, ApiError>,
+    outcome: Result<Applied, DomainError>,
     written_key: Option<String>,
     stored: &mut HashMap<i64, Map<String, Value>>,
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     match outcome {
         Ok((action, record, changes)) => {
             let id = record
@@ -665,7 +665,7 @@ fn settle(
             answer.id = id.filter(|_| !(run.options.dry_run && action == RowAction::Create));
             answer.changes = changes;
         }
-        Err(e) if e.is_retryable() || e.status.is_server_error() => return Err(e),
+        Err(e) if e.is_retryable() || e.kind.is_server() => return Err(e),
         Err(e) => {
             answer.action = RowAction::Error;
             answer.message = Some(e.message.clone());
@@ -685,7 +685,7 @@ async fn apply_row(
     tx: &mut AnyConnection,
     p: &Prepared,
     before: Option<&Map<String, Value>>,
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, DomainError> {
     let mut savepoint = tx.begin().await?;
     let mut created_names = Vec::new();
     let result = write_row(run, &mut savepoint, p, before, &mut created_names).await;
@@ -705,7 +705,7 @@ async fn apply_row(
             savepoint
                 .rollback()
                 .await
-                .map_err(|lost| ApiError::from(lost).into_retry())?;
+                .map_err(|lost| DomainError::from(lost).into_retry())?;
             Err(e)
         }
     }
@@ -719,7 +719,7 @@ async fn write_row(
     p: &Prepared,
     before: Option<&Map<String, Value>>,
     created_names: &mut Vec<(Reference, String, i64)>,
-) -> Result<Applied, ApiError> {
+) -> Result<Applied, DomainError> {
     let ImportJob {
         db,
         actor,
@@ -775,7 +775,7 @@ async fn write_row(
         }
     }
     if !errors.is_empty() {
-        return Err(ApiError::validation(errors));
+        return Err(DomainError::validation(errors));
     }
     let Some(before) = before else {
         let values = res.validate(db, conn, &body, None).await?;
@@ -807,12 +807,12 @@ async fn create_reference(
     resources: &[Arc<Resource>],
     r: &Reference,
     name: &str,
-) -> Result<i64, ApiError> {
+) -> Result<i64, DomainError> {
     let target = resources
         .iter()
         .find(|t| t.table.name == r.table && t.extension.is_none())
         .ok_or_else(|| {
-            ApiError::field(
+            DomainError::field(
                 &r.column,
                 format!("{} rows cannot be created by an import", r.table),
             )
@@ -820,7 +820,7 @@ async fn create_reference(
     let mut body = Map::new();
     body.insert(r.display.clone(), json!(name));
     let values = target.validate(db, conn, &body, None).await.map_err(|e| {
-        ApiError::field(
+        DomainError::field(
             &r.column,
             format!("cannot create '{name}' in {}: {}", r.table, e.details),
         )
@@ -829,5 +829,5 @@ async fn create_reference(
     created
         .get(&r.key)
         .and_then(Value::as_i64)
-        .ok_or_else(|| ApiError::internal(format!("created {} has no {}", r.table, r.key)))
+        .ok_or_else(|| DomainError::internal(format!("created {} has no {}", r.table, r.key)))
 }

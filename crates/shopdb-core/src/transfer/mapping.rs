@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::{MANAGED_COLUMNS, Resource};
 use crate::schema::Column;
 
@@ -22,9 +22,9 @@ pub struct Mapping {
 
 impl Mapping {
     /// Reads a mapping from its JSON text (`{"columns": {"Inventory no.": "assetnumber"}}`).
-    pub fn parse(text: &str) -> Result<Mapping, ApiError> {
+    pub fn parse(text: &str) -> Result<Mapping, DomainError> {
         serde_json::from_str(text).map_err(|e| {
-            ApiError::field(
+            DomainError::field(
                 "mapping",
                 format!("is not a valid mapping: {e} (expected {{\"columns\": {{\"header\": \"field\"}}}})"),
             )
@@ -189,7 +189,7 @@ pub fn map_headers(
     resources: &[Arc<Resource>],
     headers: &[String],
     mapping: Option<&Mapping>,
-) -> Result<Vec<Target>, ApiError> {
+) -> Result<Vec<Target>, DomainError> {
     let mut errors = Map::new();
     let mut targets = Vec::with_capacity(headers.len());
     for header in headers {
@@ -240,7 +240,7 @@ pub fn map_headers(
         return Ok(targets);
     }
     let known = field_names(res, resources).join(", ");
-    let mut e = ApiError::validation(errors);
+    let mut e = DomainError::validation(errors);
     e.message = format!(
         "some columns of the file cannot be imported into {}; its fields are: {known}",
         res.path

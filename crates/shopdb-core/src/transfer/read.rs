@@ -8,7 +8,7 @@ use std::path::Path;
 
 use calamine::{Data, Reader, Xlsx};
 
-use crate::error::ApiError;
+use crate::error::DomainError;
 
 /// One data row of the file: where it is (1 is the header line) and its cells as text.
 #[derive(Clone, Debug)]
@@ -40,13 +40,13 @@ pub struct SheetReader {
     inner: Inner,
 }
 
-fn unreadable(what: impl std::fmt::Display) -> ApiError {
-    ApiError::field("file", format!("cannot be read: {what}"))
+fn unreadable(what: impl std::fmt::Display) -> DomainError {
+    DomainError::field("file", format!("cannot be read: {what}"))
 }
 
 impl SheetReader {
     /// Opens `path`: an .xlsx workbook by its name, anything else as CSV.
-    pub fn open(path: &Path) -> Result<SheetReader, ApiError> {
+    pub fn open(path: &Path) -> Result<SheetReader, DomainError> {
         let file = File::open(path).map_err(|e| unreadable(format!("{}: {e}", path.display())))?;
         let name = path
             .file_name()
@@ -56,11 +56,11 @@ impl SheetReader {
     }
 
     /// Reads `bytes` (an upload) named `name`.
-    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<SheetReader, ApiError> {
+    pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<SheetReader, DomainError> {
         SheetReader::from_source(name, Box::new(Cursor::new(bytes)))
     }
 
-    fn from_source(name: &str, mut source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+    fn from_source(name: &str, mut source: Box<dyn Source>) -> Result<SheetReader, DomainError> {
         let mut magic = [0u8; 4];
         let n = read_up_to(&mut source, &mut magic)?;
         source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
@@ -71,7 +71,7 @@ impl SheetReader {
         SheetReader::csv(source)
     }
 
-    fn xlsx(source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+    fn xlsx(source: Box<dyn Source>) -> Result<SheetReader, DomainError> {
         let mut book =
             Xlsx::new(source).map_err(|e| unreadable(format!("not an .xlsx workbook ({e})")))?;
         let range = book
@@ -92,7 +92,7 @@ impl SheetReader {
         })
     }
 
-    fn csv(mut source: Box<dyn Source>) -> Result<SheetReader, ApiError> {
+    fn csv(mut source: Box<dyn Source>) -> Result<SheetReader, DomainError> {
         let utf8 = is_utf8(&mut source).map_err(unreadable)?;
         source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
         let mut head = vec![0u8; 64 * 1024];
@@ -127,7 +127,7 @@ impl SheetReader {
 
     /// Up to `max` more rows (fewer at the end of the file; none when it is read). Lines
     /// that are empty are left out.
-    pub fn next_chunk(&mut self, max: usize) -> Result<Vec<Row>, ApiError> {
+    pub fn next_chunk(&mut self, max: usize) -> Result<Vec<Row>, DomainError> {
         let mut out = Vec::with_capacity(max.min(4096));
         match &mut self.inner {
             Inner::Csv { reader, utf8 } => {
@@ -165,7 +165,7 @@ impl SheetReader {
     }
 }
 
-fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> Result<usize, ApiError> {
+fn read_up_to(source: &mut dyn Read, buf: &mut [u8]) -> Result<usize, DomainError> {
     let mut filled = 0;
     while filled < buf.len() {
         match source.read(&mut buf[filled..]).map_err(unreadable)? {

@@ -11,7 +11,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::resource::{Resource, finish};
 use crate::schema::Table;
 use crate::util::now;
@@ -38,7 +38,7 @@ async fn batch_entries(
     db: &Db,
     conn: &mut AnyConnection,
     batch: &str,
-) -> Result<Vec<Entry>, ApiError> {
+) -> Result<Vec<Entry>, DomainError> {
     let rows = db
         .query_with(
             "SELECT auditid, action, entitytype, entityid, changes FROM auditlog WHERE batchid = ? AND entityid IS NOT NULL ORDER BY auditid",
@@ -59,7 +59,7 @@ async fn batch_entries(
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(ApiError::from)
+        .map_err(DomainError::from)
 }
 
 /// Records of the batch that a change outside it touched afterwards, as `entity id (name)`.
@@ -68,7 +68,7 @@ async fn touched_later(
     conn: &mut AnyConnection,
     batch: &str,
     entries: &[Entry],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, DomainError> {
     let mut last: HashMap<(&str, i64), i64> = HashMap::new();
     for e in entries {
         last.insert((e.entitytype.as_str(), e.entityid), e.auditid);
@@ -133,7 +133,7 @@ pub async fn undo(
     batch: &str,
     resources: &[Arc<Resource>],
     tables: &[Table],
-) -> Result<UndoReport, ApiError> {
+) -> Result<UndoReport, DomainError> {
     let mut tx = db.begin().await?;
     let result = undo_in(db, &mut tx, actor, batch, resources, tables).await;
     finish(db, tx, result).await
@@ -146,7 +146,7 @@ async fn undo_in(
     batch: &str,
     resources: &[Arc<Resource>],
     tables: &[Table],
-) -> Result<UndoReport, ApiError> {
+) -> Result<UndoReport, DomainError> {
     let found = db
         .query_with(
             "SELECT resource, undonedate, undoneby FROM importbatches WHERE batchid = ?",
@@ -154,24 +154,24 @@ async fn undo_in(
         )
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("no import batch {batch}")))?;
+        .ok_or_else(|| DomainError::not_found(format!("no import batch {batch}")))?;
     let path: String = found.try_get(0)?;
     if let Some(at) = found.try_get::<Option<String>, _>(1)? {
         let by: Option<String> = found.try_get(2)?;
-        return Err(ApiError::conflict(format!(
+        return Err(DomainError::conflict(format!(
             "import batch {batch} was undone at {at} by {}",
             by.unwrap_or_default()
         )));
     }
     let main = resources.iter().find(|r| r.path == path).ok_or_else(|| {
-        ApiError::conflict(format!(
+        DomainError::conflict(format!(
             "import batch {batch} went into {path}, which is not available now"
         ))
     })?;
     let entries = batch_entries(db, conn, batch).await?;
     let later = touched_later(db, conn, batch, &entries).await?;
     if !later.is_empty() {
-        return Err(ApiError::conflict(format!(
+        return Err(DomainError::conflict(format!(
             "import batch {batch} cannot be undone: {} of its records changed since (undo or redo those changes first): {}",
             later.len(),
             later.join("; ")

@@ -12,7 +12,7 @@ use shopdb_core::plugin::lifecycle::{self, LifecycleAction};
 
 use crate::Web;
 use crate::form::FormData;
-use crate::render::{error_page, page_context};
+use crate::render::{error_page, failure_page, page_context};
 use crate::session::PageUser;
 
 async fn admin(web: &Web, user: &PageUser) -> Result<(), Response> {
@@ -149,7 +149,7 @@ pub async fn plugin_action(
             let q: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
             Redirect::to(&format!("/admin/plugins?done={q}")).into_response()
         }
-        Err(e) => error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => failure_page(&web, Some(&user), &e).await,
     }
 }
 
@@ -283,7 +283,7 @@ pub async fn update_user(
             );
             render_users(&web, &user, Some(message), Map::new()).await
         }
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+        Err(e) if e.kind == shopdb_core::error::ErrorKind::Invalid => {
             // A field error (the new password): shown next to that user's row.
             let (field, message) = e
                 .details
@@ -293,7 +293,7 @@ pub async fn update_user(
                 .unwrap_or_else(|| ("role".into(), e.message.clone()));
             render_users(&web, &user, None, fail(&field, message)).await
         }
-        Err(e) => error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => failure_page(&web, Some(&user), &e).await,
     }
 }
 
@@ -477,14 +477,14 @@ pub async fn save_setting(
         .await
     {
         Ok(_) => render_settings(&web, &user, Some(format!("Saved {plugin} {key}.")), None).await,
-        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+        Err(e) if e.kind == shopdb_core::error::ErrorKind::Invalid => {
             let message = format!(
                 "{key} {}",
                 e.details["value"].as_str().unwrap_or(&e.message)
             );
             render_settings(&web, &user, None, Some((id, message))).await
         }
-        Err(e) => error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => failure_page(&web, Some(&user), &e).await,
     }
 }
 

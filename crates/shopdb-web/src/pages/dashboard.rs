@@ -21,7 +21,7 @@ pub async fn dashboard(State(web): State<Web>, user: PageUser) -> Response {
     }
     let assets = match shopdb_core::services::records::asset_count(&web.app.db).await {
         Ok(n) => n,
-        Err(e) => return crate::render::error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => return crate::render::failure_page(&web, Some(&user), &e).await,
     };
     let mut ctx = page_context(&web, Some(&user), "Dashboard").await;
     ctx.insert("widgets".into(), Value::Array(widgets));

@@ -9,14 +9,14 @@ use serde_json::{Value, json};
 use shopdb_core::services::locations::{self, Marker};
 
 use crate::Web;
-use crate::render::{error_page, page_context};
+use crate::render::{error_page, failure_page, page_context};
 use crate::session::PageUser;
 
 /// GET /map — locations with their floor plans and asset counts.
 pub async fn locations(State(web): State<Web>, user: PageUser) -> Response {
     let list = match locations::overview(&web.app.db).await {
         Ok(list) => list,
-        Err(e) => return error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => return failure_page(&web, Some(&user), &e).await,
     };
     let mut ctx = page_context(&web, Some(&user), "Floor maps").await;
     ctx.insert("locations".into(), json!(list));
@@ -45,7 +45,7 @@ pub async fn map(State(web): State<Web>, user: PageUser, Path(id): Path<String>)
     };
     let map = match locations::floor_map(&web.app, id).await {
         Ok(map) => map,
-        Err(e) => return error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => return failure_page(&web, Some(&user), &e).await,
     };
     let mut types: Vec<Value> = Vec::new();
     let mut drawn = |m: &Marker| {

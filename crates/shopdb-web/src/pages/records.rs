@@ -19,7 +19,7 @@ use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use shopdb_core::audit::{self, AuditQuery};
-use shopdb_core::error::ApiError;
+use shopdb_core::error::{DomainError, ErrorKind};
 use shopdb_core::http::ListParams;
 use shopdb_core::resource::Resource;
 use shopdb_core::services::records;
@@ -27,7 +27,7 @@ use shopdb_core::services::records;
 use crate::Web;
 use crate::form::{self, FormData};
 use crate::labels::Labels;
-use crate::render::{error_page, page_context};
+use crate::render::{error_page, failure_page, page_context};
 use crate::session::{MaybeUser, PageUser};
 
 /// The plugin serving `res`, if any.
@@ -151,8 +151,8 @@ fn find_owned(web: &Web, path: &str) -> Option<(Arc<Resource>, Vec<String>)> {
     Some((res, rest))
 }
 
-async fn api_error(web: &Web, user: &PageUser, e: ApiError) -> Response {
-    error_page(web, Some(user), e.status, &e.message).await
+async fn api_error(web: &Web, user: &PageUser, e: DomainError) -> Response {
+    failure_page(web, Some(user), &e).await
 }
 
 /// Columns a list shows: the record's name, then what tells records apart at a glance.
@@ -229,7 +229,7 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
         if !plugin.is_empty() {
             let typeid = match records::plugin_asset_type(&web.app.db, &plugin).await {
                 Ok(typeid) => typeid,
-                Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+                Err(e) => return failure_page(web, Some(user), &e).await,
             };
             match typeid {
                 Some(id) => raw = with(&raw, "assettypeid", &id.to_string()),
@@ -300,7 +300,7 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
     if res.table.name == "assets" {
         let filters = match asset_filters(web, res, &raw).await {
             Ok(filters) => filters,
-            Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+            Err(e) => return failure_page(web, Some(user), &e).await,
         };
         ctx.insert("filters".into(), json!(filters));
         ctx.insert("sort".into(), json!(sort));
@@ -309,7 +309,11 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
 }
 
 /// The select boxes above an asset list: type, status, location (and plugin on /assets).
-async fn asset_filters(web: &Web, res: &Resource, raw: &FormData) -> Result<Vec<Value>, ApiError> {
+async fn asset_filters(
+    web: &Web,
+    res: &Resource,
+    raw: &FormData,
+) -> Result<Vec<Value>, DomainError> {
     let mut out = Vec::new();
     for (column, table, key, title) in [
         ("assettypeid", "assettypes", "assettypeid", "Type"),
@@ -514,7 +518,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
     .unwrap_or_default();
     let names = match records::reference_names(&web.app.db, res, &history).await {
         Ok(names) => names,
-        Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+        Err(e) => return failure_page(web, Some(user), &e).await,
     };
     ctx.insert(
         "history".into(),
@@ -603,7 +607,7 @@ async fn edit_form(
     let fields = match form::fields(&web.app.db, &web.templates.labels, res, &values, &errors).await
     {
         Ok(fields) => fields,
-        Err(e) => return error_page(web, Some(user), e.status, &e.message).await,
+        Err(e) => return failure_page(web, Some(user), &e).await,
     };
     let title = match id {
         Some(id) => format!("Edit {} {id}", res.entity),
@@ -675,9 +679,8 @@ async fn save(
             if let Some(v) = form.get("version").and_then(|v| v.parse::<i64>().ok()) {
                 values.insert("version".into(), json!(v));
             }
-            let (errors, message) = match (e.status, &e.details) {
-                (StatusCode::UNPROCESSABLE_ENTITY, Value::Object(fields)) => (fields.clone(), None),
-                (StatusCode::CONFLICT, _) => (Map::new(), Some(e.message.clone())),
+            let (errors, message) = match (e.kind, &e.details) {
+                (ErrorKind::Invalid, Value::Object(fields)) => (fields.clone(), None),
                 _ => (Map::new(), Some(e.message.clone())),
             };
             edit_form(web, user, res, id, values, errors, message).await

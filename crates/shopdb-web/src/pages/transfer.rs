@@ -18,7 +18,7 @@ use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
-use shopdb_core::error::ApiError;
+use shopdb_core::error::DomainError;
 use shopdb_core::resource::Resource;
 use shopdb_core::transfer::{
     self, ExportFormat, ImportJob, ImportOptions, ImportReport, Quiet, SheetReader, mapping,
@@ -26,7 +26,7 @@ use shopdb_core::transfer::{
 
 use crate::Web;
 use crate::form::FormData;
-use crate::render::{error_page, page_context};
+use crate::render::{error_page, failure_page, page_context};
 use crate::session::PageUser;
 
 /// Row answers a preview shows (the totals count every row).
@@ -39,7 +39,7 @@ async fn resource(
 ) -> Result<std::sync::Arc<Resource>, Response> {
     match web.app.enabled_resource(path).await {
         Ok(res) => Ok(res),
-        Err(e) => Err(error_page(web, Some(user), e.status, &e.message).await),
+        Err(e) => Err(failure_page(web, Some(user), &e).await),
     }
 }
 
@@ -161,8 +161,8 @@ impl Posted {
     }
 }
 
-async fn read_form(form: Result<Multipart, MultipartRejection>) -> Result<Posted, ApiError> {
-    let bad = |e: String| ApiError::bad_request(format!("the upload could not be read: {e}"));
+async fn read_form(form: Result<Multipart, MultipartRejection>) -> Result<Posted, DomainError> {
+    let bad = |e: String| DomainError::bad_request(format!("the upload could not be read: {e}"));
     let mut form = form.map_err(|e| bad(e.body_text()))?;
     let mut posted = Posted::default();
     while let Some(part) = form.next_field().await.map_err(|e| bad(e.body_text()))? {
@@ -208,7 +208,7 @@ pub async fn import_post(
     }
     let posted = match read_form(form).await {
         Ok(p) => p,
-        Err(e) => return error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) => return failure_page(&web, Some(&user), &e).await,
     };
     let csrf: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("csrftoken", posted.get("csrftoken").unwrap_or_default())
@@ -258,14 +258,14 @@ pub async fn import_post(
             }
             shown.report = Some(report);
         }
-        Err(e) if e.status.is_client_error() => shown.error = Some(problem(&e)),
-        Err(e) => return error_page(&web, Some(&user), e.status, &e.message).await,
+        Err(e) if e.kind.is_client() => shown.error = Some(problem(&e)),
+        Err(e) => return failure_page(&web, Some(&user), &e).await,
     }
     import_page(&web, &user, &res, shown).await
 }
 
 /// An error of the whole file in one sentence, naming the fields.
-fn problem(e: &ApiError) -> String {
+fn problem(e: &DomainError) -> String {
     match &e.details {
         Value::Object(fields) if !fields.is_empty() => {
             let each: Vec<String> = fields
@@ -335,7 +335,7 @@ async fn export(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Resp
     )
     .await
     {
-        return error_page(web, Some(user), e.status, &e.message).await;
+        return failure_page(web, Some(user), &e).await;
     }
     let filename = format!("{}.{}", res.path.replace('/', "-"), format.extension());
     (

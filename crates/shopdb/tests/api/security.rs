@@ -42,6 +42,22 @@ backend_tests! {
         assert!(reply.headers.contains_key("content-security-policy"));
     }
 
+    async fn every_answer_names_its_request_so_a_report_can_be_found_in_the_log(app) {
+        let mut seen = std::collections::HashSet::new();
+        for (path, token) in [("/api/assets", Some(app.admin.clone())), ("/api/assets/999999", Some(app.admin.clone())), ("/api/assets", None), ("/login", None)] {
+            let reply = app.call(Method::GET, path, token.as_deref(), None).await;
+            let id = reply.headers["x-request-id"].to_str().unwrap().to_string();
+            assert!(id.len() >= 8 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{path}: {id}");
+            assert!(seen.insert(id), "{path}: every request gets its own id");
+        }
+        // A proxy's id is kept; one that could forge log lines is replaced.
+        let given = |id: &str| Request::builder().uri("/api/health").header("x-request-id", id).body(Body::empty()).unwrap();
+        let kept = app.send(given("edge-4f2a_17")).await;
+        assert_eq!(kept.headers["x-request-id"], "edge-4f2a_17");
+        let replaced = app.send(given("evil\" error=\"forged")).await;
+        assert_ne!(replaced.headers["x-request-id"], "evil\" error=\"forged");
+    }
+
     async fn plugin_scripts_are_served_with_their_type(app) {
         let js = app.call(Method::GET, "/static/usb/desk.js", None, None).await;
         assert_eq!(js.status, StatusCode::OK);

@@ -73,7 +73,7 @@ impl Plugin for Cameras {
             Access::Role(Role::Viewer),
             "cameras",
             "Ping",
-            get(|| async { shopdb_core::error::ok(json!({"pong": true})) }),
+            get(|| async { shopdb_core::envelope::ok(json!({"pong": true})) }),
         )]
     }
 

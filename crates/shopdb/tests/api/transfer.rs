@@ -5,6 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 use shopdb_core::auth::{Actor, Role};
+use shopdb_core::error::ErrorKind;
 
 use crate::backend_tests;
 use crate::support::{Reply, TestApp};
@@ -57,7 +58,7 @@ async fn audit_entries(app: &TestApp) -> i64 {
 async fn undo(
     app: &TestApp,
     batch: &str,
-) -> Result<shopdb_core::transfer::UndoReport, shopdb_core::error::ApiError> {
+) -> Result<shopdb_core::transfer::UndoReport, shopdb_core::error::DomainError> {
     let resources = app.state.all_resources();
     shopdb_core::transfer::undo(
         app.db(),
@@ -197,7 +198,7 @@ backend_tests! {
         // M-2 of the later batch still uses the location: then nothing is undone.
         let batch = r.data()["batchid"].as_str().unwrap().to_string();
         let refused = undo(&app, &batch).await.expect_err("the location is still used by M-2");
-        assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.message);
+        assert_eq!(refused.kind, ErrorKind::Conflict, "{}", refused.message);
         assert!(asset(&app, "M-1").await.is_some());
         assert_eq!(app.count("vendors").await, 1);
     }
@@ -212,7 +213,7 @@ backend_tests! {
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
         let refused = undo(&app, &first).await.expect_err("M-1 changed since");
-        assert_eq!(refused.status, StatusCode::CONFLICT);
+        assert_eq!(refused.kind, ErrorKind::Conflict);
         assert!(refused.message.contains("M-1") && !refused.message.contains("M-3"), "{}", refused.message);
         assert_eq!(asset(&app, "M-1").await.unwrap()["name"], "Lathe 3");
         assert!(asset(&app, "M-3").await.is_some(), "a refused undo changes nothing");
@@ -227,7 +228,7 @@ backend_tests! {
         let again = undo(&app, &second).await.expect_err("undone already");
         assert!(again.message.contains("was undone"), "{}", again.message);
         let unknown = undo(&app, "20260101-000000-nosuch").await.expect_err("no such batch");
-        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert_eq!(unknown.kind, ErrorKind::NotFound);
     }
 
     async fn plugin_records_get_the_plugins_checks_and_spreadsheet_values(app) {

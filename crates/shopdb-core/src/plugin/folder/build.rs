@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::spec::{Field, FieldType, Spec, TableSpec, WidgetKind, WidgetSpec};
 use crate::catalog;
 use crate::db::Db;
-use crate::error::ApiError;
+use crate::error::DomainError;
 use crate::http::ListParams;
 use crate::plugin::{CollectorField, CollectorSchema, NavItem, Widget};
 use crate::resource::{Lookup, Resource, WriteHook};
@@ -238,7 +238,7 @@ fn validation_hook(t: &TableSpec) -> WriteHook {
             if errors.is_empty() {
                 Ok(())
             } else {
-                Err(ApiError::validation(errors))
+                Err(DomainError::validation(errors))
             }
         })
     })

@@ -10,11 +10,12 @@ use crate::auth::Role;
 use crate::core_schema as t;
 use crate::db::Db;
 use crate::error::DomainError;
-use crate::resource::{Hooks, Lookup, NamedDefault, Resource};
+use crate::resource::{Hooks, Lookup, NamedDefault, Resource, ResourceKind};
 use crate::schema::Table;
 
 pub fn assets() -> Resource {
     let mut r = Resource::new("assets", "asset", t::assets(), "assetnumber");
+    r.kind = ResourceKind::Asset;
     r.searchable = vec!["assetnumber".into(), "name".into(), "serialnumber".into()];
     r.lookups = vec![
         Lookup::new("assettypeid", "assettypes", "name", "assettypename"),
@@ -61,6 +62,7 @@ pub fn extension(path: &str, entity: &str, table: Table, assettype: &str) -> Res
     // fields echoed back from a read.
     r.readonly.push("assettypeid".into());
     r.search = None;
+    r.kind = ResourceKind::AssetExtension;
     r.extension = Some(table);
     r
 }

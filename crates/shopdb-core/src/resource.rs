@@ -393,6 +393,10 @@ pub struct Resource {
     pub versioned: bool,
     /// Keeps a search index entry per record.
     pub search: Option<SearchSpec>,
+    /// What its records are: plain rows, the assets themselves, or a plugin's extension of
+    /// assets. What is special about assets (positions, versions, "asset" in the audit trail,
+    /// the asset's search entry) follows from this, never from a table's name.
+    pub kind: ResourceKind,
     /// For plugin records that extend assets: the extension table (keyed by `assetid`). The
     /// record is then the asset and its extension row, read, written and audited as one.
     pub extension: Option<Table>,
@@ -434,7 +438,25 @@ pub type Change<'a> = (&'a Map<String, Value>, Vec<(String, SqlValue)>);
 /// Turns a text value into its canonical form, or says why it cannot.
 pub type Normalizer = fn(&str) -> Result<String, String>;
 
+/// What a resource's records are.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ResourceKind {
+    /// Rows of its own table (locations, statuses, a plugin's standalone table).
+    #[default]
+    Plain,
+    /// The assets themselves (`/api/assets`).
+    Asset,
+    /// A plugin's records that extend assets, one row per asset keyed by `assetid` (a PC,
+    /// a printer): each is an asset too.
+    AssetExtension,
+}
+
 impl Resource {
+    /// Whether its records are assets: the core's, or a plugin's extension of them.
+    pub fn is_asset(&self) -> bool {
+        self.kind != ResourceKind::Plain
+    }
+
     pub fn new(path: &str, entity: &str, table: Table, label: &str) -> Resource {
         Resource {
             path: path.into(),
@@ -448,6 +470,7 @@ impl Resource {
             defaults: Vec::new(),
             versioned: false,
             search: None,
+            kind: ResourceKind::Plain,
             extension: None,
             check: None,
             hooks: Hooks::default(),
@@ -1080,7 +1103,7 @@ impl Resource {
                             .map(str::to_string)
                             .unwrap_or_else(|| value.to_json().to_string()),
                         // An asset column of a plugin record: any asset may hold the value.
-                        if self.table.name == "assets" {
+                        if self.is_asset() {
                             "asset"
                         } else {
                             self.entity.as_str()
@@ -1390,7 +1413,7 @@ impl Resource {
             })
             .collect();
         audit::record_many(db, conn, actor, &entries).await?;
-        let is_asset = self.table.name == "assets";
+        let is_asset = self.is_asset();
         for spec in self.search_specs() {
             let list: Vec<search::Rewrite> = records
                 .iter()
@@ -1677,7 +1700,7 @@ impl Resource {
             })
             .collect();
         audit::record_many(db, conn, actor, &entries).await?;
-        let is_asset = self.table.name == "assets";
+        let is_asset = self.is_asset();
         for spec in self.search_specs() {
             let list: Vec<search::Rewrite> = items
                 .iter()
@@ -1803,7 +1826,7 @@ impl Resource {
         let hooks = &self.hooks.before_delete;
         self.run_hooks(hooks, db, conn, actor, Some(id), Some(&before), &before)
             .await?;
-        if self.table.name == "assets" && self.extension.is_none() {
+        if self.kind == ResourceKind::Asset {
             let env = self.hooks.env();
             for (plugin, hooks) in &env.asset_delete_hooks {
                 if env.enabled(db, plugin).await {
@@ -2080,7 +2103,7 @@ impl Resource {
         record: &Map<String, Value>,
         before: Indexed<'_>,
     ) -> Result<(), sqlx::Error> {
-        let is_asset = self.table.name == "assets";
+        let is_asset = self.is_asset();
         let (old, fresh) = match before {
             Indexed::Fresh => (None, true),
             Indexed::Was(b) => (Some(b), false),

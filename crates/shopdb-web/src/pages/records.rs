@@ -169,7 +169,7 @@ fn list_columns(res: &Resource) -> Vec<String> {
             .collect();
     }
     let mut cols: Vec<String> = Vec::new();
-    let is_asset = res.table.name == "assets";
+    let is_asset = res.is_asset();
     if is_asset {
         cols.extend(["assetnumber", "name"].map(String::from));
         if let Some(ext) = &res.extension {
@@ -297,7 +297,7 @@ async fn list(web: &Web, user: &PageUser, res: &Resource, query: &str) -> Respon
             user.actor.role >= res.write_role,
         )),
     );
-    if res.table.name == "assets" {
+    if res.is_asset() {
         let filters = match asset_filters(web, res, &raw).await {
             Ok(filters) => filters,
             Err(e) => return failure_page(web, Some(user), &e).await,
@@ -476,7 +476,7 @@ async fn detail(web: &Web, user: &PageUser, res: &Resource, id: i64) -> Response
             .unwrap_or_default();
         lists.push(json!({"name": list.field, "label": web.templates.labels.label(&list.field), "columns": cols, "items": items}));
     }
-    let is_asset = res.table.name == "assets";
+    let is_asset = res.is_asset();
     let mut ctx = page_context(web, Some(user), &title).await;
     if is_asset {
         let relationships = shopdb_core::position::relationships_of(&web.app.db, id)

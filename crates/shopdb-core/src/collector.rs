@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
 use crate::error::ApiError;
 use crate::plugin::CollectorSchema;
-use crate::resource::{Resource, Values, finish, to_sql_value};
+use crate::resource::{Lookups, Resource, Values, finish, to_sql_value};
 use crate::schema::lower_in;
 use crate::util::now;
 
@@ -815,6 +815,16 @@ async fn create_together<'r>(
         })
         .collect();
     let taken = taken_assetnumbers(db, tx, numbers.iter().flatten()).await?;
+    // What the batch looked up already need not be asked again record by record: the asset
+    // numbers just found free, and identities no stored record has in any case (`match_all`).
+    let mut lookups = Lookups::default();
+    for number in numbers.iter().flatten().filter(|n| !taken.contains(*n)) {
+        lookups.set_free("assets", "assetnumber", number);
+    }
+    let identity_table = match &res.extension {
+        Some(ext) if ext.get(&schema.identityfield).is_some() => &ext.name,
+        _ => &res.table.name,
+    };
     // Values of the records before this one in the batch's order: a record sharing one
     // waits for the others to be written.
     let mut claimed: HashSet<String> = HashSet::new();
@@ -841,8 +851,10 @@ async fn create_together<'r>(
             later.push((n, pending));
             continue;
         }
+        let sent = identity(pending.record);
+        lookups.set_free(identity_table, &schema.identityfield, sent.trim());
         let checked = async {
-            let values = res.validate(db, tx, &body, None).await?;
+            let values = res.validate_in(db, tx, &body, None, &mut lookups).await?;
             res.check_create(db, tx, actor, &values).await?;
             Ok::<_, ApiError>(values)
         }

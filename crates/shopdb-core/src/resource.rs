@@ -407,6 +407,56 @@ impl ChildList {
     }
 }
 
+/// What `Resource::validate_in` learns from the database and can share between the records
+/// of one batch checked in one transaction: the ids of named defaults and the referenced rows
+/// (most records of a batch name the same), and the values the caller found free in a unique
+/// column for the whole batch in one query.
+#[derive(Default)]
+pub struct Lookups {
+    /// A lookup's SQL and bound values → the numbers it answered.
+    answers: HashMap<String, Vec<Option<i64>>>,
+    /// `table`, `column`, value: no row holds it.
+    free: std::collections::HashSet<(String, String, String)>,
+}
+
+impl Lookups {
+    /// Records that no row of `table` holds `value` in its unique column `column` (compared
+    /// exactly), so `validate_in` need not ask. Only for what was looked up in the same
+    /// transaction and cannot have been written since.
+    pub fn set_free(&mut self, table: &str, column: &str, value: &str) {
+        self.free
+            .insert((table.to_string(), column.to_string(), value.to_string()));
+    }
+
+    fn is_free(&self, table: &str, column: &str, value: &SqlValue) -> bool {
+        let SqlValue::Text(text) = value else {
+            return false;
+        };
+        self.free
+            .contains(&(table.to_string(), column.to_string(), text.clone()))
+    }
+
+    /// The numbers (ids or counts) of the single row `sql` answers, asked once per batch.
+    async fn ids(
+        &mut self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        sql: &str,
+        binds: &[SqlValue],
+    ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let key = format!("{sql}\u{0}{binds:?}");
+        if let Some(found) = self.answers.get(&key) {
+            return Ok(found.clone());
+        }
+        let row = db.query_with(sql, binds).fetch_one(&mut *conn).await?;
+        let found = (0..row.len())
+            .map(|i| row.try_get::<Option<i64>, _>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.answers.insert(key, found.clone());
+        Ok(found)
+    }
+}
+
 /// A table served over the API.
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -960,10 +1010,24 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        self.validate_in(db, conn, body, existing, &mut Lookups::default())
+            .await
+    }
+
+    /// `validate`, sharing `lookups` with the other records of a batch checked in the same
+    /// transaction.
+    pub async fn validate_in(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+        lookups: &mut Lookups,
+    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
         let normalized = self.normalized(body).map_err(ApiError::validation)?;
         let body = &normalized;
         if let Some(ext) = &self.extension {
-            return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
+            return Box::pin(self.validate_extended(db, conn, body, existing, ext, lookups)).await;
         }
         let mut errors = Map::new();
         let mut values: Vec<(String, SqlValue)> = Vec::new();
@@ -1009,12 +1073,10 @@ impl Resource {
                     .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
                     .collect();
                 let names: Vec<SqlValue> = wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
-                let row = db
-                    .query_with(&format!("SELECT {}", parts.join(", ")), &names)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                for (i, d) in wanted.iter().enumerate() {
-                    match row.try_get::<Option<i64>, _>(i)? {
+                let sql = format!("SELECT {}", parts.join(", "));
+                let found = lookups.ids(db, conn, &sql, &names).await?;
+                for (d, found) in wanted.iter().zip(found) {
+                    match found {
                         Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
                         // The default is a stored row: say why there is none.
                         None if self.table.get(&d.column).is_some_and(|c| !c.nullable) => {
@@ -1061,12 +1123,10 @@ impl Resource {
                 })
                 .collect();
             let binds: Vec<SqlValue> = references.iter().map(|(_, _, v)| (*v).clone()).collect();
-            let row = db
-                .query_with(&format!("SELECT {}", parts.join(", ")), &binds)
-                .fetch_one(&mut *conn)
-                .await?;
-            for (i, (name, _, _)) in references.iter().enumerate() {
-                if row.try_get::<i64, _>(i)? == 0 {
+            let sql = format!("SELECT {}", parts.join(", "));
+            let counts = lookups.ids(db, conn, &sql, &binds).await?;
+            for ((name, _, _), count) in references.iter().zip(counts) {
+                if count.unwrap_or_default() == 0 {
                     missing.push(name);
                 }
             }
@@ -1094,6 +1154,7 @@ impl Resource {
                 );
             }
             if column.unique
+                && !lookups.is_free(&self.table.name, name, value)
                 && let Some(id) = self
                     .find_duplicate(db, conn, &[(column, value)], existing)
                     .await?
@@ -1171,6 +1232,7 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
         ext: &Table,
+        lookups: &mut Lookups,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
         let key = self.key().to_string();
         let (ext_body, base_body): (Map<String, Value>, Map<String, Value>) = body
@@ -1191,8 +1253,10 @@ impl Resource {
         let mut errors = Map::new();
         let mut values = Vec::new();
         for result in [
-            base.validate(db, conn, &base_body, existing).await,
-            part.validate(db, conn, &ext_body, existing).await,
+            base.validate_in(db, conn, &base_body, existing, lookups)
+                .await,
+            part.validate_in(db, conn, &ext_body, existing, lookups)
+                .await,
         ] {
             match result {
                 Ok(v) => values.extend(v),

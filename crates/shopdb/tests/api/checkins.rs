@@ -354,7 +354,7 @@ backend_tests! {
         }
         let listing = |reply: Reply| -> Vec<Value> {
             reply.data().as_array().unwrap().iter().map(|c| {
-                json!([c["hostname"], c["assetnumber"], c["serialnumber"], c["macaddress"], c["ipaddress"], c["currentuser"], c["version"]])
+                json!([c["hostname"], c["assetnumber"], c["serialnumber"], c["macaddress"], c["ipaddress"], c["currentuser"], c["version"], c["lastseenby"]])
             }).collect()
         };
         let ours = listing(app.get("/api/computers?per_page=100&sort=hostname").await);
@@ -362,6 +362,7 @@ backend_tests! {
         assert_eq!(ours, theirs);
         assert_eq!(ours.len(), 37, "PC 100 and 36 created");
         assert!(ours.iter().any(|c| c[1] == "WJ-PC-000038-2"), "the number taken by the manual asset: {ours:?}");
+        assert!(ours.iter().all(|c| c[7] == "inventory-hall1"), "seen by the collector: {ours:?}");
         for table in ["auditlog", "searchindex", "computersoftware", "assets"] {
             assert_eq!(app.count(table).await, reference.count(table).await, "{table}");
         }

@@ -814,7 +814,11 @@ async fn create_together<'r>(
                 .then(|| assetnumber_candidate(&identity(p.record), 1))
         })
         .collect();
-    let taken = taken_assetnumbers(db, tx, numbers.iter().flatten()).await?;
+    // Checks and writes in one savepoint: a database error in a check (PostgreSQL then
+    // refuses every later statement of the transaction) is undone with it, and the records go
+    // one by one, each in its own savepoint, as if none had been tried together.
+    let mut savepoint = tx.begin().await?;
+    let taken = taken_assetnumbers(db, &mut savepoint, numbers.iter().flatten()).await?;
     // What the batch looked up already need not be asked again record by record: the asset
     // numbers just found free, and identities no stored record has in any case (`match_all`).
     let mut lookups = Lookups::default();
@@ -830,11 +834,13 @@ async fn create_together<'r>(
     let mut claimed: HashSet<String> = HashSet::new();
     let mut group: Vec<(usize, Pending<'r>, Values)> = Vec::new();
     let mut later: Vec<(usize, Pending<'r>)> = Vec::new();
-    for (n, (pending, number)) in new.into_iter().zip(numbers).enumerate() {
+    let mut queue = new.into_iter().zip(numbers).enumerate();
+    let mut failed = None;
+    while let Some((n, (pending, number))) = queue.next() {
         let mut body = pending.record.clone();
         if let Some(number) = number {
             let number = if taken.contains(&number) {
-                free_assetnumber(db, tx, &identity(pending.record)).await?
+                free_assetnumber(db, &mut savepoint, &identity(pending.record)).await?
             } else {
                 number
             };
@@ -854,23 +860,33 @@ async fn create_together<'r>(
         let sent = identity(pending.record);
         lookups.set_free(identity_table, &schema.identityfield, sent.trim());
         let checked = async {
-            let values = res.validate_in(db, tx, &body, None, &mut lookups).await?;
-            res.check_create(db, tx, actor, &values).await?;
+            let conn = &mut *savepoint;
+            let values = res.validate_in(db, conn, &body, None, &mut lookups).await?;
+            res.check_create(db, conn, actor, &values).await?;
             Ok::<_, ApiError>(values)
         }
         .await;
         match checked {
             Ok(values) => group.push((n, pending, values)),
             Err(e) if e.stops_batch() => return Err(e),
+            Err(e) if e.status.is_server_error() => {
+                later.push((n, pending));
+                later.extend(queue.by_ref().map(|(n, (p, _))| (n, p)));
+                failed = Some(e);
+                break;
+            }
             Err(_) => later.push((n, pending)),
         }
     }
-    if group.is_empty() {
-        return Ok(later.into_iter().map(|(_, p)| p).collect());
-    }
-    let rows: Vec<Values> = group.iter().map(|(_, _, v)| v.clone()).collect();
-    let mut savepoint = tx.begin().await?;
-    match res.insert_many(db, &mut savepoint, actor, rows).await {
+    let written = match failed {
+        Some(e) => Err(e),
+        None if group.is_empty() => Ok(Vec::new()),
+        None => {
+            let rows: Vec<Values> = group.iter().map(|(_, _, v)| v.clone()).collect();
+            res.insert_many(db, &mut savepoint, actor, rows).await
+        }
+    };
+    match written {
         Ok(created) => {
             savepoint.commit().await?;
             for ((_, pending, _), record) in group.into_iter().zip(created) {

@@ -15,7 +15,8 @@
 #                      (mysql://root@127.0.0.1:3306, postgres://postgres@127.0.0.1:5432):
 #                      the database shopdbbench is made there afresh; default: SQLite
 #                      in a temporary folder
-#   BENCH_SCOPE        full (default) or collector-search (collectors and search only)
+#   BENCH_SCOPE        full (default), collector-search (collectors and search only) or
+#                      create (creating the computers and the one-batch timings only)
 #   BENCH_ASSETS       demo assets to load        (default 50000)
 #   BENCH_COMPUTERS    computers the collector creates (default 50000)
 #   BENCH_PORT         first port to try          (default 5099)
@@ -167,10 +168,23 @@ log "collector: creating $COMPUTERS computers (500-record batches, 2 at a time),
     COLLECT changed --concurrency 1 --lo 0 --hi 500 --duration 10
     COLLECT create --start 500 --count $((COMPUTERS - 500)) --batch 500 --concurrency 2 --window 5000
     COLLECT changed --concurrency 1 --duration 10
+    [ "$SCOPE" = create ] && exit 0
     COLLECT mixed --concurrency 16 --duration "$COLLECT_SECS"
     COLLECT changed --concurrency 16 --duration "$COLLECT_SECS"
     COLLECT scripts --concurrency 16 --duration "$COLLECT_SECS"
 } | tee "$TMP/collector.md" >&2
+if [ "$SCOPE" = create ]; then
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo
+    echo "## ShopDB collector creates, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown). Database: $DB_KIND." \
+        "Load average (1/5/15 min) after: $LOAD_AFTER."
+    if [ "$DB_KIND" = sqlite ]; then echo "SQLite file: $(du -m "$TMP/bench.sqlite" | cut -f1) MB."; fi
+    echo
+    cat "$TMP/collector.md"
+    exit 0
+fi
 # Records of the other plugins, through demo-data with them installed.
 "$BIN" demo-data --assets 1000 >>"$TMP/demo.log" 2>&1 || { tail -5 "$TMP/demo.log" >&2; die "demo-data with plugins failed"; }
 

@@ -13,7 +13,7 @@ use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
 use crate::error::DomainError;
 use crate::plugin::CollectorSchema;
-use crate::resource::{Resource, finish, to_sql_value};
+use crate::resource::{Lookups, Resource, Values, finish, to_sql_value};
 use crate::schema::lower_in;
 use crate::util::now;
 
@@ -357,6 +357,21 @@ async fn match_all(
     Ok(out.into_iter().map(|o| o.unwrap_or(Ok(None))).collect())
 }
 
+/// Longest asset number (the column's size).
+const ASSETNUMBER_MAX: usize = 50;
+
+/// The `n`th asset number tried for a machine named `identity`: the identity upper-cased and
+/// cut to the column's 50 characters, with `-n` from the second on.
+fn assetnumber_candidate(identity: &str, n: usize) -> String {
+    let base = identity.trim().to_uppercase();
+    if n == 1 {
+        return base.chars().take(ASSETNUMBER_MAX).collect();
+    }
+    let suffix = format!("-{n}");
+    let keep = ASSETNUMBER_MAX - suffix.len();
+    format!("{}{suffix}", base.chars().take(keep).collect::<String>())
+}
+
 /// An asset number for a record a collector creates without one: its identity upper-cased,
 /// cut to the column's 50 characters, with `-2`, `-3` … added when another asset already has
 /// it (a replacement PC that took over the name of one that was renamed).
@@ -365,16 +380,8 @@ async fn free_assetnumber(
     conn: &mut AnyConnection,
     identity: &str,
 ) -> Result<String, sqlx::Error> {
-    const MAX: usize = 50;
-    let base: String = identity.trim().to_uppercase().chars().take(MAX).collect();
     for n in 1..100 {
-        let candidate = if n == 1 {
-            base.clone()
-        } else {
-            let suffix = format!("-{n}");
-            let keep = MAX - suffix.len();
-            format!("{}{suffix}", base.chars().take(keep).collect::<String>())
-        };
+        let candidate = assetnumber_candidate(identity, n);
         let taken: i64 = db
             .query("SELECT COUNT(*) FROM assets WHERE assetnumber = ?")
             .bind(candidate.clone())
@@ -386,7 +393,27 @@ async fn free_assetnumber(
         }
     }
     // Ninety-nine PCs of one name: let validation name the clash.
-    Ok(base)
+    Ok(assetnumber_candidate(identity, 1))
+}
+
+/// Which of `numbers` other assets already have, in one query per 200.
+async fn taken_assetnumbers(
+    db: &Db,
+    conn: &mut AnyConnection,
+    numbers: impl Iterator<Item = &String>,
+) -> Result<HashSet<String>, sqlx::Error> {
+    let wanted: Vec<SqlValue> = numbers.map(SqlValue::text).collect();
+    let mut taken = HashSet::new();
+    for chunk in wanted.chunks(200) {
+        let sql = format!(
+            "SELECT assetnumber FROM assets WHERE assetnumber IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        for row in db.query_with(&sql, chunk).fetch_all(&mut *conn).await? {
+            taken.insert(row.try_get::<String, _>(0)?);
+        }
+    }
+    Ok(taken)
 }
 
 /// Applies a record that matched the stored record `before`: only the fields that differ go
@@ -540,16 +567,19 @@ async fn apply_batch(
             })
             .collect();
         lock_rows(db, &mut tx, &matched_ids).await?;
-        let mut stored = res.fetch_many(db, &mut tx, &matched_ids).await?;
-        let mut touched: HashSet<String> = HashSet::new();
-        let mut written: HashSet<i64> = HashSet::new();
-        let mut seen: Vec<i64> = Vec::new();
-        let mut heartbeats: Vec<(i64, SqlValue)> = Vec::new();
-        let mut out: Vec<Option<Value>> = vec![None; records.len()];
+        let mut done = Progress {
+            stored: res.fetch_many(db, &mut tx, &matched_ids).await?,
+            touched: HashSet::new(),
+            written: HashSet::new(),
+            seen: Vec::new(),
+            heartbeats: Vec::new(),
+            out: vec![None; records.len()],
+        };
         // A known machine whose push changes only plain fields (no identity, match field,
         // reference, unique field or child list) is written together with the others like
         // it, in a few statements for the whole batch (`Resource::update_many`): with
-        // thousands of PCs checking in, that is most of them. The rest go one by one below.
+        // thousands of PCs checking in, that is most of them. New machines are created
+        // together too (`create_together`). The rest go one by one.
         let mut slow: Vec<Pending> = Vec::with_capacity(order.len());
         let mut fast: Vec<(Pending, Vec<(String, SqlValue)>)> = Vec::new();
         let mut decided: HashSet<i64> = HashSet::new();
@@ -557,7 +587,7 @@ async fn apply_batch(
             let heartbeat = match heartbeat_value(res, schema, record) {
                 Ok(v) => v,
                 Err(e) => {
-                    out[index] = Some(rejected(&e));
+                    done.out[index] = Some(rejected(&e));
                     continue;
                 }
             };
@@ -567,7 +597,7 @@ async fn apply_batch(
                 continue;
             };
             let (id, by) = (*id, by.clone());
-            let Some(before) = stored.get(&id).filter(|_| !decided.contains(&id)) else {
+            let Some(before) = done.stored.get(&id).filter(|_| !decided.contains(&id)) else {
                 slow.push(pending);
                 continue;
             };
@@ -576,9 +606,9 @@ async fn apply_batch(
             let unchanged = json!({"status": Outcome::Unchanged, "assetid": id, "changed": [], "matchedby": matchedby});
             if diff.is_empty() {
                 decided.insert(id);
-                seen.push(id);
-                heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
-                out[index] = Some(unchanged);
+                done.seen.push(id);
+                done.heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
+                done.out[index] = Some(unchanged);
                 continue;
             }
             let plain = diff.keys().all(|f| {
@@ -601,11 +631,11 @@ async fn apply_batch(
             decided.insert(id);
             match checked {
                 Err(e) if e.stops_batch() => return Err(e),
-                Err(e) => out[index] = Some(rejected(&e)),
+                Err(e) => done.out[index] = Some(rejected(&e)),
                 Ok(values) if values.is_empty() => {
-                    seen.push(id);
-                    heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
-                    out[index] = Some(unchanged);
+                    done.seen.push(id);
+                    done.heartbeats.extend(pending.heartbeat.map(|v| (id, v)));
+                    done.out[index] = Some(unchanged);
                 }
                 Ok(values) => fast.push((pending, values)),
             }
@@ -613,7 +643,7 @@ async fn apply_batch(
         if !fast.is_empty() {
             let items: Vec<crate::resource::Change> = fast
                 .iter()
-                .filter_map(|(p, values)| Some((stored.get(&p.id()?)?, values.clone())))
+                .filter_map(|(p, values)| Some((done.stored.get(&p.id()?)?, values.clone())))
                 .collect();
             let mut savepoint = tx.begin().await?;
             let written_together = res.update_many(db, &mut savepoint, push.actor, &items).await;
@@ -628,11 +658,11 @@ async fn apply_batch(
                             Ok(Some((_, Some(by)))) => by.clone(),
                             _ => schema.identityfield.clone(),
                         };
-                        out[pending.index] = Some(json!({"status": Outcome::Updated, "assetid": id, "changed": changed, "matchedby": matchedby}));
-                        written.insert(id);
-                        seen.push(id);
-                        heartbeats.extend(pending.heartbeat.clone().map(|v| (id, v)));
-                        stored.insert(id, after);
+                        done.out[pending.index] = Some(json!({"status": Outcome::Updated, "assetid": id, "changed": changed, "matchedby": matchedby}));
+                        done.written.insert(id);
+                        done.seen.push(id);
+                        done.heartbeats.extend(pending.heartbeat.clone().map(|v| (id, v)));
+                        done.stored.insert(id, after);
                     }
                 }
                 Err(e) if e.stops_batch() => return Err(e),
@@ -648,64 +678,246 @@ async fn apply_batch(
                 }
             }
         }
-        for Pending { index, record, mut matched, heartbeat } in slow {
-            let keys = match_keys(schema, record);
-            let stale = keys.iter().any(|k| touched.contains(k))
-                || matches!(&matched, Ok(Some((id, _))) if written.contains(id));
-            if stale {
-                matched = match_all(db, &mut tx, res, schema, &[record])
-                    .await?
-                    .pop()
-                    .unwrap_or(Ok(None));
-                if let Ok(Some((id, _))) = &matched
-                    && let Some(fresh) = res.fetch(db, &mut tx, *id).await?
-                {
-                    stored.insert(*id, fresh);
-                }
-            }
-            let to_create = matches!(matched, Ok(None));
-            let mut outcome = apply_one(push, &mut tx, record, matched, &stored).await;
-            if outcome.as_ref().is_err_and(|e| !e.stops_batch()) && to_create {
-                // Another collector may have created the same machine since it was matched (a
-                // unique index, or "host names ignore case", refused this one): match again.
-                let again = match_all(db, &mut tx, res, schema, &[record])
-                    .await?
-                    .pop()
-                    .unwrap_or(Ok(None));
-                if let Ok(Some((id, _))) = &again
-                    && let Some(fresh) = res.fetch(db, &mut tx, *id).await?
-                {
-                    stored.insert(*id, fresh);
-                    outcome = apply_one(push, &mut tx, record, again, &stored).await;
-                }
-            }
-            match outcome {
-                Ok(answer) => {
-                    let id = answer["assetid"].as_i64().unwrap_or_default();
-                    if answer["status"] != json!(Outcome::Unchanged) {
-                        touched.extend(keys);
-                        if let Some(before) = stored.get(&id) {
-                            touched.extend(match_keys(schema, before));
-                        }
-                        written.insert(id);
-                    }
-                    seen.push(id);
-                    if let Some(v) = heartbeat
-                        && answer["status"] != json!(Outcome::Created)
-                    {
-                        heartbeats.push((id, v));
-                    }
-                    out[index] = Some(answer);
-                }
-                Err(e) if e.stops_batch() => return Err(e),
-                Err(e) => out[index] = Some(rejected(&e)),
-            }
+        // Known records first, then new ones, as one-by-one processing would take them.
+        let (known, new): (Vec<Pending>, Vec<Pending>) =
+            slow.into_iter().partition(|p| p.id().is_some());
+        for pending in known {
+            one_by_one(push, &mut tx, pending, &mut done).await?;
         }
-        mark_seen(push, &mut tx, &seen, &heartbeats, &stored).await?;
-        Ok(out)
+        for pending in create_together(push, &mut tx, new, &mut done).await? {
+            one_by_one(push, &mut tx, pending, &mut done).await?;
+        }
+        mark_seen(push, &mut tx, &done.seen, &done.heartbeats, &done.stored).await?;
+        Ok(done.out)
     }
     .await;
     finish(db, tx, result).await
+}
+
+/// What a batch has done so far, for the records after it and for the answer.
+struct Progress {
+    /// Known records as stored (and as the batch left them).
+    stored: HashMap<i64, Map<String, Value>>,
+    /// Identity and match values (see `match_keys`) of records the batch wrote.
+    touched: HashSet<String>,
+    /// Records the batch wrote.
+    written: HashSet<i64>,
+    /// Records the collector reported (created, changed or not).
+    seen: Vec<i64>,
+    /// Check-in times sent for known records.
+    heartbeats: Vec<(i64, SqlValue)>,
+    /// The answer, by position in the request.
+    out: Vec<Option<Value>>,
+}
+
+/// Applies one record on its own, in its own savepoint: matched again first when the batch
+/// wrote what it was matched by, and again after a failed create (another collector may have
+/// created the same machine meanwhile).
+async fn one_by_one(
+    push: &Push<'_>,
+    tx: &mut AnyConnection,
+    pending: Pending<'_>,
+    done: &mut Progress,
+) -> Result<(), DomainError> {
+    let Push {
+        db, res, schema, ..
+    } = *push;
+    let Pending {
+        index,
+        record,
+        mut matched,
+        heartbeat,
+    } = pending;
+    let keys = match_keys(schema, record);
+    let stale = keys.iter().any(|k| done.touched.contains(k))
+        || matches!(&matched, Ok(Some((id, _))) if done.written.contains(id));
+    if stale {
+        matched = match_all(db, tx, res, schema, &[record])
+            .await?
+            .pop()
+            .unwrap_or(Ok(None));
+        if let Ok(Some((id, _))) = &matched
+            && let Some(fresh) = res.fetch(db, tx, *id).await?
+        {
+            done.stored.insert(*id, fresh);
+        }
+    }
+    let to_create = matches!(matched, Ok(None));
+    let mut outcome = apply_one(push, tx, record, matched, &done.stored).await;
+    if outcome.as_ref().is_err_and(|e| !e.stops_batch()) && to_create {
+        // Another collector may have created the same machine since it was matched (a
+        // unique index, or "host names ignore case", refused this one): match again.
+        let again = match_all(db, tx, res, schema, &[record])
+            .await?
+            .pop()
+            .unwrap_or(Ok(None));
+        if let Ok(Some((id, _))) = &again
+            && let Some(fresh) = res.fetch(db, tx, *id).await?
+        {
+            done.stored.insert(*id, fresh);
+            outcome = apply_one(push, tx, record, again, &done.stored).await;
+        }
+    }
+    match outcome {
+        Ok(answer) => {
+            let id = answer["assetid"].as_i64().unwrap_or_default();
+            if answer["status"] != json!(Outcome::Unchanged) {
+                done.touched.extend(keys);
+                if let Some(before) = done.stored.get(&id) {
+                    done.touched.extend(match_keys(schema, before));
+                }
+                done.written.insert(id);
+            }
+            done.seen.push(id);
+            if let Some(v) = heartbeat
+                && answer["status"] != json!(Outcome::Created)
+            {
+                done.heartbeats.push((id, v));
+            }
+            done.out[index] = Some(answer);
+        }
+        Err(e) if e.stops_batch() => return Err(e),
+        Err(e) => done.out[index] = Some(rejected(&e)),
+    }
+    Ok(())
+}
+
+/// Creates the batch's new records together where the resource allows it
+/// (`Resource::batch_creates`): each is checked on its own (`validate`, the check-only
+/// hooks), asset numbers are looked up for the whole batch in one query, and the valid ones
+/// are written with `Resource::insert_many` in a savepoint. Returns, in order, the records
+/// left to go one by one afterwards: those that failed a check (so the one-by-one path gives
+/// their answer, matching them again first), those that share an identity, match value or
+/// `Resource::batch_keys` value with a record before them (so they see it written), and all
+/// of them if writing together fails.
+async fn create_together<'r>(
+    push: &Push<'_>,
+    tx: &mut AnyConnection,
+    new: Vec<Pending<'r>>,
+    done: &mut Progress,
+) -> Result<Vec<Pending<'r>>, DomainError> {
+    let Push {
+        db,
+        actor,
+        res,
+        schema,
+    } = *push;
+    if !res.batch_creates() || new.len() < 2 {
+        return Ok(new);
+    }
+    let identity = |r: &Map<String, Value>| {
+        r.get(&schema.identityfield)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let numbers: Vec<Option<String>> = new
+        .iter()
+        .map(|p| {
+            (!p.record.contains_key("assetnumber"))
+                .then(|| assetnumber_candidate(&identity(p.record), 1))
+        })
+        .collect();
+    // Checks and writes in one savepoint: a database error in a check (PostgreSQL then
+    // refuses every later statement of the transaction) is undone with it, and the records go
+    // one by one, each in its own savepoint, as if none had been tried together.
+    let mut savepoint = tx.begin().await?;
+    let taken = taken_assetnumbers(db, &mut savepoint, numbers.iter().flatten()).await?;
+    // What the batch looked up already need not be asked again record by record: the asset
+    // numbers just found free, and identities no stored record has in any case (`match_all`).
+    let mut lookups = Lookups::default();
+    for number in numbers.iter().flatten().filter(|n| !taken.contains(*n)) {
+        lookups.set_free("assets", "assetnumber", number);
+    }
+    let identity_table = match &res.extension {
+        Some(ext) if ext.get(&schema.identityfield).is_some() => &ext.name,
+        _ => &res.table.name,
+    };
+    // Values of the records before this one in the batch's order: a record sharing one
+    // waits for the others to be written.
+    let mut claimed: HashSet<String> = HashSet::new();
+    let mut group: Vec<(usize, Pending<'r>, Values)> = Vec::new();
+    let mut later: Vec<(usize, Pending<'r>)> = Vec::new();
+    let mut queue = new.into_iter().zip(numbers).enumerate();
+    let mut failed = None;
+    while let Some((n, (pending, number))) = queue.next() {
+        let mut body = pending.record.clone();
+        if let Some(number) = number {
+            let number = if taken.contains(&number) {
+                free_assetnumber(db, &mut savepoint, &identity(pending.record)).await?
+            } else {
+                number
+            };
+            body.insert("assetnumber".into(), json!(number));
+        }
+        let mut keys = match_keys(schema, pending.record);
+        keys.extend(res.batch_keys(&body));
+        let independent = matches!(pending.matched, Ok(None))
+            && !keys
+                .iter()
+                .any(|k| done.touched.contains(k) || claimed.contains(k));
+        claimed.extend(keys);
+        if !independent {
+            later.push((n, pending));
+            continue;
+        }
+        let sent = identity(pending.record);
+        lookups.set_free(identity_table, &schema.identityfield, sent.trim());
+        let checked = async {
+            let conn = &mut *savepoint;
+            let values = res.validate_in(db, conn, &body, None, &mut lookups).await?;
+            res.check_create(db, conn, actor, &values).await?;
+            Ok::<_, DomainError>(values)
+        }
+        .await;
+        match checked {
+            Ok(values) => group.push((n, pending, values)),
+            Err(e) if e.stops_batch() => return Err(e),
+            Err(e) if e.kind.is_server() => {
+                later.push((n, pending));
+                later.extend(queue.by_ref().map(|(n, (p, _))| (n, p)));
+                failed = Some(e);
+                break;
+            }
+            Err(_) => later.push((n, pending)),
+        }
+    }
+    let written = match failed {
+        Some(e) => Err(e),
+        None if group.is_empty() => Ok(Vec::new()),
+        None => {
+            let rows: Vec<Values> = group.iter().map(|(_, _, v)| v.clone()).collect();
+            res.insert_many(db, &mut savepoint, actor, rows).await
+        }
+    };
+    match written {
+        Ok(created) => {
+            savepoint.commit().await?;
+            for ((_, pending, _), record) in group.into_iter().zip(created) {
+                let id = record
+                    .get(res.key())
+                    .and_then(Value::as_i64)
+                    .unwrap_or_default();
+                done.touched.extend(match_keys(schema, pending.record));
+                done.written.insert(id);
+                done.seen.push(id);
+                done.out[pending.index] = Some(json!({"status": Outcome::Created, "assetid": id}));
+            }
+        }
+        Err(e) if e.stops_batch() => return Err(e),
+        Err(e) => {
+            // Most likely another collector created one of these machines meanwhile: one by
+            // one, each failing record is matched again.
+            tracing::debug!(error = %e, "creating a collector batch's records together failed; creating them one by one");
+            savepoint
+                .rollback()
+                .await
+                .map_err(|lost| DomainError::from(lost).into_retry())?;
+            later.extend(group.into_iter().map(|(n, p, _)| (n, p)));
+            later.sort_by_key(|(n, _)| *n);
+        }
+    }
+    Ok(later.into_iter().map(|(_, p)| p).collect())
 }
 
 /// A record of the batch waiting to be applied.

@@ -149,12 +149,18 @@ pub struct Hooks {
     pub before_write: Vec<WriteHook>,
     pub after_write: Vec<WriteHook>,
     pub before_delete: Vec<WriteHook>,
+    /// Set by [`Hooks::checks_only`]: the fields through which the before-write hooks compare
+    /// a record with other records. None: what the hooks do is not known.
+    pub compared: Option<Vec<String>>,
     env: Arc<OnceLock<Arc<HookEnv>>>,
 }
 
 impl Hooks {
+    /// Adds a before-write hook; what `checks_only` declared no longer holds (declare it
+    /// again, after the last hook, if the new one also only checks).
     pub fn before(mut self, hook: WriteHook) -> Hooks {
         self.before_write.push(hook);
+        self.compared = None;
         self
     }
 
@@ -165,6 +171,20 @@ impl Hooks {
 
     pub fn before_delete(mut self, hook: WriteHook) -> Hooks {
         self.before_delete.push(hook);
+        self
+    }
+
+    /// Declares that the before-write hooks only check (they write nothing) and compare a
+    /// record with other records only through `fields`, ignoring case (a host name no other
+    /// computer may have in any case, an IP address no other asset may hold). Records of one
+    /// batch that differ in those fields can then be checked one by one and created together
+    /// (see [`Resource::batch_creates`]). Without it, records with hooks are created one by one.
+    /// Covers the hooks added before it.
+    pub fn checks_only(mut self, fields: &[&str]) -> Hooks {
+        let compared = self.compared.get_or_insert_with(Vec::new);
+        compared.extend(fields.iter().map(|f| f.to_string()));
+        compared.sort();
+        compared.dedup();
         self
     }
 
@@ -187,6 +207,7 @@ impl std::fmt::Debug for Hooks {
         f.debug_struct("Hooks")
             .field("before_write", &self.before_write.len())
             .field("after_write", &self.after_write.len())
+            .field("compared", &self.compared)
             .finish()
     }
 }
@@ -342,25 +363,46 @@ impl ChildList {
         .bind(id)
         .execute(&mut *conn)
         .await?;
+        self.insert_lists(db, conn, parent_key, &[(id, list)]).await
+    }
+
+    /// Inserts the items of each parent's list (stored form, see `normalize`), up to 200
+    /// rows per statement.
+    async fn insert_lists(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        parent_key: &str,
+        lists: &[(i64, &Value)],
+    ) -> Result<(), DomainError> {
         let columns: Vec<&Column> = self.item_columns(parent_key).collect();
-        for item in list.as_array().into_iter().flatten() {
-            let mut values = vec![(parent_key.to_string(), SqlValue::Int(id))];
-            for c in &columns {
-                let raw = item.get(&c.name).unwrap_or(&Value::Null);
-                let v = match raw {
-                    Value::Null => SqlValue::Null(c.ty.value_kind()),
-                    v => to_sql_value(c, v).map_err(DomainError::bad_request)?,
-                };
-                values.push((c.name.clone(), v));
+        let mut rows: Vec<Vec<SqlValue>> = Vec::new();
+        for (id, list) in lists {
+            for item in list.as_array().into_iter().flatten() {
+                let mut row = Vec::with_capacity(columns.len() + 1);
+                row.push(SqlValue::Int(*id));
+                for c in &columns {
+                    let raw = item.get(&c.name).unwrap_or(&Value::Null);
+                    row.push(match raw {
+                        Value::Null => SqlValue::Null(c.ty.value_kind()),
+                        v => to_sql_value(c, v).map_err(DomainError::bad_request)?,
+                    });
+                }
+                rows.push(row);
             }
-            let names: Vec<&str> = values.iter().map(|(n, _)| n.as_str()).collect();
-            let marks = vec!["?"; values.len()].join(", ");
-            let binds: Vec<SqlValue> = values.iter().map(|(_, v)| v.clone()).collect();
+        }
+        let names: Vec<&str> = std::iter::once(parent_key)
+            .chain(columns.iter().map(|c| c.name.as_str()))
+            .collect();
+        let marks = format!("({})", vec!["?"; names.len()].join(", "));
+        for chunk in rows.chunks(200) {
+            let binds: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
             db.query_with(
                 &format!(
-                    "INSERT INTO {} ({}) VALUES ({marks})",
+                    "INSERT INTO {} ({}) VALUES {}",
                     self.table.name,
-                    names.join(", ")
+                    names.join(", "),
+                    vec![marks.as_str(); chunk.len()].join(", ")
                 ),
                 &binds,
             )
@@ -368,6 +410,56 @@ impl ChildList {
             .await?;
         }
         Ok(())
+    }
+}
+
+/// What `Resource::validate_in` learns from the database and can share between the records
+/// of one batch checked in one transaction: the ids of named defaults and the referenced rows
+/// (most records of a batch name the same), and the values the caller found free in a unique
+/// column for the whole batch in one query.
+#[derive(Default)]
+pub struct Lookups {
+    /// A lookup's SQL and bound values → the numbers it answered.
+    answers: HashMap<String, Vec<Option<i64>>>,
+    /// `table`, `column`, value: no row holds it.
+    free: std::collections::HashSet<(String, String, String)>,
+}
+
+impl Lookups {
+    /// Records that no row of `table` holds `value` in its unique column `column` (compared
+    /// exactly), so `validate_in` need not ask. Only for what was looked up in the same
+    /// transaction and cannot have been written since.
+    pub fn set_free(&mut self, table: &str, column: &str, value: &str) {
+        self.free
+            .insert((table.to_string(), column.to_string(), value.to_string()));
+    }
+
+    fn is_free(&self, table: &str, column: &str, value: &SqlValue) -> bool {
+        let SqlValue::Text(text) = value else {
+            return false;
+        };
+        self.free
+            .contains(&(table.to_string(), column.to_string(), text.clone()))
+    }
+
+    /// The numbers (ids or counts) of the single row `sql` answers, asked once per batch.
+    async fn ids(
+        &mut self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        sql: &str,
+        binds: &[SqlValue],
+    ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let key = format!("{sql}\u{0}{binds:?}");
+        if let Some(found) = self.answers.get(&key) {
+            return Ok(found.clone());
+        }
+        let row = db.query_with(sql, binds).fetch_one(&mut *conn).await?;
+        let found = (0..row.len())
+            .map(|i| row.try_get::<Option<i64>, _>(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.answers.insert(key, found.clone());
+        Ok(found)
     }
 }
 
@@ -955,10 +1047,24 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
     ) -> Result<Vec<(String, SqlValue)>, DomainError> {
+        self.validate_in(db, conn, body, existing, &mut Lookups::default())
+            .await
+    }
+
+    /// `validate`, sharing `lookups` with the other records of a batch checked in the same
+    /// transaction.
+    pub async fn validate_in(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+        lookups: &mut Lookups,
+    ) -> Result<Vec<(String, SqlValue)>, DomainError> {
         let normalized = self.normalized(body).map_err(DomainError::validation)?;
         let body = &normalized;
         if let Some(ext) = &self.extension {
-            return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
+            return Box::pin(self.validate_extended(db, conn, body, existing, ext, lookups)).await;
         }
         let mut errors = Map::new();
         let mut values: Vec<(String, SqlValue)> = Vec::new();
@@ -1004,12 +1110,10 @@ impl Resource {
                     .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
                     .collect();
                 let names: Vec<SqlValue> = wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
-                let row = db
-                    .query_with(&format!("SELECT {}", parts.join(", ")), &names)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                for (i, d) in wanted.iter().enumerate() {
-                    match row.try_get::<Option<i64>, _>(i)? {
+                let sql = format!("SELECT {}", parts.join(", "));
+                let found = lookups.ids(db, conn, &sql, &names).await?;
+                for (d, found) in wanted.iter().zip(found) {
+                    match found {
                         Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
                         // The default is a stored row: say why there is none.
                         None if self.table.get(&d.column).is_some_and(|c| !c.nullable) => {
@@ -1056,12 +1160,10 @@ impl Resource {
                 })
                 .collect();
             let binds: Vec<SqlValue> = references.iter().map(|(_, _, v)| (*v).clone()).collect();
-            let row = db
-                .query_with(&format!("SELECT {}", parts.join(", ")), &binds)
-                .fetch_one(&mut *conn)
-                .await?;
-            for (i, (name, _, _)) in references.iter().enumerate() {
-                if row.try_get::<i64, _>(i)? == 0 {
+            let sql = format!("SELECT {}", parts.join(", "));
+            let counts = lookups.ids(db, conn, &sql, &binds).await?;
+            for ((name, _, _), count) in references.iter().zip(counts) {
+                if count.unwrap_or_default() == 0 {
                     missing.push(name);
                 }
             }
@@ -1089,6 +1191,7 @@ impl Resource {
                 );
             }
             if column.unique
+                && !lookups.is_free(&self.table.name, name, value)
                 && let Some(id) = self
                     .find_duplicate(db, conn, &[(column, value)], existing)
                     .await?
@@ -1166,6 +1269,7 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
         ext: &Table,
+        lookups: &mut Lookups,
     ) -> Result<Vec<(String, SqlValue)>, DomainError> {
         let key = self.key().to_string();
         let (ext_body, base_body): (Map<String, Value>, Map<String, Value>) = body
@@ -1186,8 +1290,10 @@ impl Resource {
         let mut errors = Map::new();
         let mut values = Vec::new();
         for result in [
-            base.validate(db, conn, &base_body, existing).await,
-            part.validate(db, conn, &ext_body, existing).await,
+            base.validate_in(db, conn, &base_body, existing, lookups)
+                .await,
+            part.validate_in(db, conn, &ext_body, existing, lookups)
+                .await,
         ] {
             match result {
                 Ok(v) => values.extend(v),
@@ -1348,18 +1454,87 @@ impl Resource {
         Ok(record)
     }
 
-    /// Whether `insert_many` can create this resource's records: it has no write hooks and no
-    /// child lists (those run record by record).
+    /// Whether records are created together with nothing to check but `validate`: no write
+    /// hooks and no child lists (see `insert_many`, `batch_creates`).
     pub fn creates_together(&self) -> bool {
         self.hooks.before_write.is_empty()
             && self.hooks.after_write.is_empty()
             && self.children.is_empty()
     }
 
-    /// Creates many records, each from values `validate` checked, in a few statements
-    /// whatever their number (multi-row inserts, one read of the new records, the audit
-    /// entries and search entries together) with the same outcome as `insert` for each.
-    /// Only where `creates_together`. Returns the new records in the same order.
+    /// Whether `insert_many` can create this resource's records: no after-write hooks, and
+    /// before-write hooks only where they are declared to only check (`Hooks::checks_only`).
+    /// Callers run `check_create` on each record and keep records that share a `batch_keys`
+    /// value apart (one goes one by one, after the others are written).
+    pub fn batch_creates(&self) -> bool {
+        self.hooks.after_write.is_empty()
+            && (self.hooks.before_write.is_empty() || self.hooks.compared.is_some())
+    }
+
+    /// Runs the before-write hooks for creating a record from `values` (checked by
+    /// `validate`), as `insert` does, without writing.
+    pub async fn check_create(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        actor: &Actor,
+        values: &[(String, SqlValue)],
+    ) -> Result<(), DomainError> {
+        if self.hooks.before_write.is_empty() {
+            return Ok(());
+        }
+        let (values, lists) = self.take_children(self.typed(values.to_vec()));
+        let mut record = merge(None, &values);
+        record.extend(lists);
+        let hooks = &self.hooks.before_write;
+        self.run_hooks(hooks, db, conn, actor, None, None, &record)
+            .await
+    }
+
+    /// The values by which `record` (fields as sent or stored) can clash with another new
+    /// record: its unique columns and unique indexes as they are, and the fields the hooks
+    /// compare (`Hooks::checks_only`) ignoring case. Two records of a batch that share one
+    /// cannot be checked independently, so they are not created together.
+    pub fn batch_keys(&self, record: &Map<String, Value>) -> Vec<String> {
+        let text = |v: &Value| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let mut keys = Vec::new();
+        for table in [Some(&self.table), self.extension.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            for c in table.columns.iter().filter(|c| c.unique) {
+                if let Some(v) = record.get(&c.name).filter(|v| !v.is_null()) {
+                    keys.push(format!("={}\u{0}{}", c.name, text(v)));
+                }
+            }
+            for index in table.indexes.iter().filter(|i| i.unique) {
+                let values: Option<Vec<String>> = index
+                    .columns
+                    .iter()
+                    .map(|c| record.get(c).filter(|v| !v.is_null()).map(text))
+                    .collect();
+                if let Some(values) = values {
+                    keys.push(format!("={}\u{0}{}", index.name, values.join("\u{0}")));
+                }
+            }
+        }
+        for field in self.hooks.compared.iter().flatten() {
+            if let Some(v) = record.get(field).filter(|v| !v.is_null()) {
+                keys.push(format!("~{field}\u{0}{}", text(v).trim().to_lowercase()));
+            }
+        }
+        keys
+    }
+
+    /// Creates many records in a few statements whatever their number (multi-row inserts of
+    /// the rows and of their child lists, one read of the new records, the audit entries and
+    /// search entries together) with the same outcome as `insert` for each. Only where
+    /// `batch_creates`; each record's values come from `validate`, and `check_create` has
+    /// passed them (see `batch_keys` for what records created together must not share).
+    /// Returns the new records in the same order.
     pub async fn insert_many(
         &self,
         db: &Db,
@@ -1367,15 +1542,20 @@ impl Resource {
         actor: &Actor,
         rows: Vec<Values>,
     ) -> Result<Vec<Map<String, Value>>, DomainError> {
-        if !self.creates_together() {
+        if !self.batch_creates() {
             return Err(DomainError::internal(format!(
                 "{} records cannot be created together",
                 self.entity
             )));
         }
+        let mut lists: Vec<Vec<(String, Value)>> = Vec::with_capacity(rows.len());
         let (base, ext): (Vec<Values>, Vec<Values>) = rows
             .into_iter()
-            .map(|values| self.split(self.typed(values)))
+            .map(|values| {
+                let (values, children) = self.take_children(self.typed(values));
+                lists.push(children);
+                self.split(values)
+            })
             .unzip();
         db.forget_counts();
         let ids = insert_rows(db, conn, &self.table, base).await?;
@@ -1389,6 +1569,17 @@ impl Resource {
                 })
                 .collect();
             insert_rows(db, conn, table, ext).await?;
+        }
+        for list in &self.children {
+            let items: Vec<(i64, &Value)> = lists
+                .iter()
+                .zip(&ids)
+                .filter_map(|(sent, id)| {
+                    let (_, items) = sent.iter().find(|(field, _)| *field == list.field)?;
+                    Some((*id, items))
+                })
+                .collect();
+            list.insert_lists(db, conn, self.key(), &items).await?;
         }
         let mut fetched = self.fetch_many(db, conn, &ids).await?;
         let records = ids
@@ -1423,6 +1614,7 @@ impl Resource {
                     assetid: is_asset.then_some(*id),
                     record,
                     before: &empty,
+                    fresh: true,
                 })
                 .collect();
             search::index_many(db, conn, &spec, &list).await?;
@@ -1711,6 +1903,7 @@ impl Resource {
                     assetid: is_asset.then_some(*id),
                     record: after,
                     before,
+                    fresh: false,
                 })
                 .collect();
             search::index_many(db, conn, &spec, &list).await?;

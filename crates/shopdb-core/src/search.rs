@@ -164,6 +164,8 @@ pub struct Rewrite<'a> {
     pub assetid: Option<i64>,
     pub record: &'a Map<String, Value>,
     pub before: &'a Map<String, Value>,
+    /// Just created: it has no entry yet (nothing to remove, `before` is not looked at).
+    pub fresh: bool,
 }
 
 /// Rewrites the entries of many records of one kind at once (a collector batch), as
@@ -177,41 +179,38 @@ pub async fn index_many(
     if db.dialect() == Dialect::MySql {
         // MySQL also needs each new entry's id for its word endings.
         for r in items {
-            index_record(
-                db,
-                conn,
-                spec,
-                r.id,
-                r.assetid,
-                r.record,
-                Some(r.before),
-                false,
-            )
-            .await?;
+            let before = (!r.fresh).then_some(r.before);
+            index_record(db, conn, spec, r.id, r.assetid, r.record, before, r.fresh).await?;
         }
         return Ok(());
     }
-    let changed: Vec<(i64, Option<i64>, Entry)> = items
+    let changed: Vec<(i64, Option<i64>, Entry, bool)> = items
         .iter()
         .filter_map(|r| {
             let entry = entry_of(spec, r.id, r.record);
-            (entry_of(spec, r.id, r.before) != entry).then_some((r.id, r.assetid, entry))
+            (r.fresh || entry_of(spec, r.id, r.before) != entry)
+                .then_some((r.id, r.assetid, entry, r.fresh))
         })
         .collect();
     for chunk in changed.chunks(100) {
-        let mut binds = vec![SqlValue::text(&spec.entitytype)];
-        binds.extend(chunk.iter().map(|(id, _, _)| SqlValue::Int(*id)));
-        db.query_with(
-            &format!(
-                "DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({})",
-                vec!["?"; chunk.len()].join(", ")
-            ),
-            &binds,
-        )
-        .execute(&mut *conn)
-        .await?;
+        let old: Vec<SqlValue> = chunk
+            .iter()
+            .filter(|(_, _, _, fresh)| !fresh)
+            .map(|(id, _, _, _)| SqlValue::Int(*id))
+            .collect();
+        if !old.is_empty() {
+            let marks = vec!["?"; old.len()].join(", ");
+            let mut binds = vec![SqlValue::text(&spec.entitytype)];
+            binds.extend(old);
+            db.query_with(
+                &format!("DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({marks})"),
+                &binds,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
         let mut binds = Vec::with_capacity(chunk.len() * 8);
-        for (id, assetid, entry) in chunk {
+        for (id, assetid, entry, _) in chunk {
             binds.extend([
                 SqlValue::text(&spec.entitytype),
                 SqlValue::Int(*id),

@@ -308,7 +308,9 @@ impl Plugin for ComputersPlugin {
         r.hooks = r
             .hooks
             .before(shopdb_core::addresses::ip_address_hook())
-            .before(hostname_ignores_case());
+            .before(hostname_ignores_case())
+            // Both only check: collector batches create new PCs together.
+            .checks_only(&["ipaddress", "hostname"]);
         r.normalize_field(
             "macaddress",
             shopdb_core::addresses::normalize_mac,

@@ -417,7 +417,10 @@ impl Plugin for NetworkPlugin {
     fn resources(&self) -> Vec<Resource> {
         let mut devices =
             catalog::extension("network", "networkdevice", devices_table(), ASSET_TYPE);
-        devices.hooks = devices.hooks.before(ip_address_hook());
+        devices.hooks = devices
+            .hooks
+            .before(ip_address_hook())
+            .checks_only(&["ipaddress"]);
         devices.normalize_field(
             "macaddress",
             shopdb_core::addresses::normalize_mac,

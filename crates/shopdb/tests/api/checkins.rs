@@ -283,6 +283,91 @@ backend_tests! {
         assert_eq!(app.get("/api/search?q=jdoe").await.body["meta"]["total"], 2, "the old user left the index of the changed PCs");
     }
 
+    async fn new_pcs_are_created_together_with_the_answers_of_one_by_one(app) {
+        // A batch of new PCs with bad and dependent records mixed in; the same records sent
+        // one request each, in the order the batch applies them (they are sorted by host
+        // name), to a second database give the answers and the stored data to expect.
+        let reference = TestApp::spawn(app.backend).await.expect("a second database");
+        let records = mixed_new_pcs();
+        let mut expected = Vec::new();
+        let mut tokens = Vec::new();
+        for app in [&app, &reference] {
+            let token = computers_token(app).await;
+            let network = app.post("/api/plugins/network/install", json!({})).await;
+            assert_eq!(network.status, StatusCode::OK, "{}", network.body);
+            // Known before the batch: a PC (its push changes the user) and an asset holding
+            // the number the collector would give PC 38.
+            assert_eq!(push(app, &token, vec![pc(100)]).await.data()["created"], 1);
+            let manual = app.post("/api/assets", json!({"assetnumber": "WJ-PC-000038", "assettypeid": 1})).await;
+            assert_eq!(manual.status, StatusCode::CREATED, "{}", manual.body);
+            tokens.push(token);
+        }
+        for record in &records {
+            let reply = push(&reference, &tokens[1], vec![record.clone()]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            expected.push(reply.data()["results"][0].clone());
+        }
+        let reply = push(&app, &tokens[0], records.clone()).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let results = reply.data()["results"].as_array().unwrap();
+        let answer = |r: &Value| {
+            let mut details = r["details"].clone();
+            if let Some(d) = details.as_object_mut() {
+                d.remove("holder");
+            }
+            json!([r["status"], r["reason"], r["changed"], r["matchedby"], details])
+        };
+        for (i, (got, want)) in results.iter().zip(&expected).enumerate() {
+            assert_eq!(answer(got), answer(want), "record {i} ({}): {got} / {want}", records[i]["hostname"]);
+        }
+        let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+        assert_eq!((count("created"), count("updated"), count("unchanged"), count("rejected")), (36, 3, 1, 4), "{}", reply.body);
+        let status_of = |host: &str| {
+            let i = records.iter().position(|r| r["hostname"] == host).unwrap();
+            results[i].clone()
+        };
+        assert!(status_of("WJ-PC-000003")["details"]["ipaddress"].is_string(), "not an IP address");
+        assert!(status_of("WJ-PC-000011")["reason"].as_str().unwrap().contains("already held"), "the IP of PC 10");
+        assert_eq!(status_of("WJ-PC-000030-NEW")["matchedby"], "serialnumber", "PC 30 renamed");
+
+        // Every created PC: its asset number, audit entry, search entries and software rows,
+        // and the same stored record as one by one gives.
+        let db = app.db();
+        let scalar = |sql: &'static str, id: i64| async move {
+            db.query(sql).bind(id).fetch_one(db.pool()).await.unwrap().try_get::<i64, _>(0).unwrap()
+        };
+        for (i, r) in results.iter().enumerate() {
+            if r["status"] != "created" {
+                continue;
+            }
+            let id = r["assetid"].as_i64().unwrap();
+            let host = records[i]["hostname"].as_str().unwrap();
+            assert_eq!(scalar("SELECT COUNT(*) FROM auditlog WHERE action = 'created' AND entitytype = 'asset' AND entityid = ?", id).await, 1, "{host}");
+            assert_eq!(scalar("SELECT COUNT(*) FROM searchindex WHERE entitytype = 'computer' AND entityid = ?", id).await, 1, "{host}");
+            assert_eq!(scalar("SELECT COUNT(*) FROM searchindex WHERE entitytype = 'asset' AND entityid = ?", id).await, 1, "{host}");
+            assert_eq!(scalar("SELECT COUNT(*) FROM computersoftware WHERE assetid = ?", id).await, 2, "{host}");
+            let found = app.get(&format!("/api/search?q={host}")).await;
+            assert!(found.data().as_array().unwrap().iter().any(|f| f["id"] == id), "{host}: {}", found.body);
+            let history = app.get(&format!("/api/assets/{id}/history")).await;
+            let software = &history.data().as_array().unwrap().last().unwrap()["changes"]["after"]["software"];
+            assert_eq!(software.as_array().map(Vec::len), Some(2), "{host}: {}", history.body);
+        }
+        let listing = |reply: Reply| -> Vec<Value> {
+            reply.data().as_array().unwrap().iter().map(|c| {
+                json!([c["hostname"], c["assetnumber"], c["serialnumber"], c["macaddress"], c["ipaddress"], c["currentuser"], c["version"], c["lastseenby"]])
+            }).collect()
+        };
+        let ours = listing(app.get("/api/computers?per_page=100&sort=hostname").await);
+        let theirs = listing(reference.get("/api/computers?per_page=100&sort=hostname").await);
+        assert_eq!(ours, theirs);
+        assert_eq!(ours.len(), 37, "PC 100 and 36 created");
+        assert!(ours.iter().any(|c| c[1] == "WJ-PC-000038-2"), "the number taken by the manual asset: {ours:?}");
+        assert!(ours.iter().all(|c| c[7] == "inventory-hall1"), "seen by the collector: {ours:?}");
+        for table in ["auditlog", "searchindex", "computersoftware", "assets"] {
+            assert_eq!(app.count(table).await, reference.count(table).await, "{table}");
+        }
+    }
+
     async fn a_collector_token_reads_its_own_schema_only(app) {
         let token = computers_token(&app).await;
         app.post("/api/plugins/network/install", json!({})).await;
@@ -297,4 +382,45 @@ backend_tests! {
         let read = app.call(Method::GET, "/api/collector/network/schema", Some(&viewer), None).await;
         assert_eq!(read.status, StatusCode::OK, "people with the viewer role still read schemas");
     }
+}
+
+/// New PCs 0 to 39 (each with an IP address and two programs), sorted by host name, with
+/// records that fail or depend on another mixed in.
+fn mixed_new_pcs() -> Vec<Value> {
+    let mut records = Vec::new();
+    for n in 0..40 {
+        let mut r = pc(n);
+        r["ipaddress"] = json!(format!("10.1.0.{n}"));
+        r["software"] = json!([{"name": "Office", "version": "16"}, {"name": format!("Tool-{n}")}]);
+        match n {
+            // Refused by the IP address check; by the software list's check; by its shape.
+            3 => r["ipaddress"] = json!("not-an-ip"),
+            5 => r["software"] = json!([{"version": "1"}]),
+            7 => r["macaddress"] = json!("zz"),
+            // The IP address of PC 10.
+            11 => r["ipaddress"] = json!("10.1.0.10"),
+            _ => {}
+        }
+        records.push(r.clone());
+        match n {
+            // Sent twice: the second push changes the user of the PC the first created.
+            20 => {
+                r["currentuser"] = json!("second");
+                records.push(r);
+            }
+            // Renamed: found by the serial of the PC created just before.
+            30 => records
+                .push(json!({"hostname": "WJ-PC-000030-NEW", "serialnumber": r["serialnumber"]})),
+            // The same PC in lower case: unchanged.
+            33 => {
+                r["hostname"] = json!("wj-pc-000033");
+                records.push(r);
+            }
+            _ => {}
+        }
+    }
+    let mut known = pc(100);
+    known["currentuser"] = json!("night shift");
+    records.push(known);
+    records
 }

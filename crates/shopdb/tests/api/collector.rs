@@ -1,6 +1,8 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use shopdb_core::sqlx::Row;
+
 use crate::backend_tests;
 use crate::support::TestApp;
 use crate::testplugins::{cameras, camextras};
@@ -100,6 +102,30 @@ backend_tests! {
         assert_eq!(history.data()[0]["actorname"], "camera scanner");
         assert_eq!(history.data()[0]["changes"], json!({"before": {"fps": 10}, "after": {"fps": 25}}));
         assert_eq!(app.get(&format!("/api/cameras/{id}")).await.data()["hostname"], "cam-a", "identity is matched, not rewritten, when only its case differs");
+    }
+
+    async fn a_database_error_in_one_new_records_check_rejects_that_record_alone(app) {
+        let (app, token) = setup(&app).await;
+        let reply = push(&app, &token, json!({"records": [
+            {"hostname": "cam-1", "streamurl": "rtsp://1"},
+            {"hostname": "cam-2", "streamurl": "rtsp://database-error"},
+            {"hostname": "cam-3", "streamurl": "rtsp://3"},
+            {"hostname": "cam-4", "streamurl": "rtsp://4"},
+        ]})).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(statuses(&reply), ["created", "rejected", "created", "created"], "{}", reply.body);
+        assert_eq!(app.count("cameras").await, 3);
+        let created: i64 = app
+            .db()
+            .query("SELECT COUNT(*) FROM auditlog WHERE action = 'created' AND entitytype = 'asset'")
+            .fetch_one(app.db().pool())
+            .await
+            .unwrap()
+            .try_get(0)
+            .unwrap();
+        assert_eq!(created, 3);
+        let found = app.get("/api/search?q=rtsp://").await;
+        assert_eq!(found.body["meta"]["total"], 3, "{}", found.body);
     }
 
     async fn a_renamed_machine_is_recognised_and_junk_serials_never_match(app) {

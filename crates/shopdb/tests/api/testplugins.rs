@@ -79,6 +79,23 @@ impl Plugin for Cameras {
 
     fn resources(&self) -> Vec<Resource> {
         let mut r = catalog::extension("cameras", "camera", cameras_table(), "Camera");
+        // A check whose query fails for one stream address: a database error inside a check
+        // (PostgreSQL then refuses the rest of the transaction until a savepoint is undone).
+        r.hooks = r
+            .hooks
+            .before(Arc::new(|event| {
+                Box::pin(async move {
+                    if event.record.get("streamurl") == Some(&json!("rtsp://database-error")) {
+                        event
+                            .db
+                            .query("SELECT nosuchcolumn FROM cameras")
+                            .fetch_all(&mut *event.conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            }))
+            .checks_only(&[]);
         r.search = Some(SearchSpec {
             entitytype: "camera".into(),
             title: "streamurl".into(),

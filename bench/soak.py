@@ -39,6 +39,7 @@ import time
 import urllib.parse
 from datetime import datetime, timezone
 
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import collector  # noqa: E402  (bench/collector.py: the PC records and percentiles)
 

@@ -9,6 +9,11 @@
 #
 # Not a test: it takes several minutes and the figures depend on the machine.
 #
+# BENCH_SCOPE=soak builds the same site, then, instead of the measurements, runs bench/
+# soak.py: a steady mix of lists, details, searches and collector batches at twice a
+# nominal site's load for SOAK_SECS (600) seconds, every answer checked and the server's
+# memory sampled; it prints per-minute figures and a verdict, and exits 1 when it fails.
+#
 # Environment (all optional):
 #   CARGO_TARGET_DIR   build directory (default $HOME/.cache/shopdb-target)
 #   BENCH_DATABASE_URL a MySQL/MariaDB or PostgreSQL server URL *without* a database name
@@ -16,7 +21,9 @@
 #                      the database shopdbbench is made there afresh; default: SQLite
 #                      in a temporary folder
 #   BENCH_SCOPE        full (default), collector-search (collectors and search only) or
-#                      create (creating the computers and the one-batch timings only)
+#                      create (creating the computers and the one-batch timings only) or
+#                      soak (see above)
+#   SOAK_SECS          soak duration in seconds (default 600); SOAK_ARGS: more soak.py options
 #   BENCH_ASSETS       demo assets to load        (default 50000)
 #   BENCH_COMPUTERS    computers the collector creates (default 50000)
 #   BENCH_PORT         first port to try          (default 5099)
@@ -162,28 +169,35 @@ api() { curl -fsS -H "$AUTH" "$BASE$1"; }
 
 # --- 4. collectors: the computers table filled through the collector, then loads on it ----
 COLLECT() { python3 "$ROOT/bench/collector.py" --url "$BASE" --token "$COLLECTOR_TOKEN" "$@"; }
-log "collector: creating $COMPUTERS computers (500-record batches, 2 at a time), with one-batch timings at 500 and at $COMPUTERS computers"
-{
-    COLLECT --header create --count 500 --batch 500 --concurrency 1 --window 500
-    COLLECT changed --concurrency 1 --lo 0 --hi 500 --duration 10
-    COLLECT create --start 500 --count $((COMPUTERS - 500)) --batch 500 --concurrency 2 --window 5000
-    COLLECT changed --concurrency 1 --duration 10
-    [ "$SCOPE" = create ] && exit 0
-    COLLECT mixed --concurrency 16 --duration "$COLLECT_SECS"
-    COLLECT changed --concurrency 16 --duration "$COLLECT_SECS"
-    COLLECT scripts --concurrency 16 --duration "$COLLECT_SECS"
-} | tee "$TMP/collector.md" >&2
-if [ "$SCOPE" = create ]; then
-    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-    echo
-    echo "## ShopDB collector creates, $(date -u '+%Y-%m-%d %H:%M UTC')"
-    echo
-    echo "Commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown). Database: $DB_KIND." \
-        "Load average (1/5/15 min) after: $LOAD_AFTER."
-    if [ "$DB_KIND" = sqlite ]; then echo "SQLite file: $(du -m "$TMP/bench.sqlite" | cut -f1) MB."; fi
-    echo
-    cat "$TMP/collector.md"
-    exit 0
+if [ "$SCOPE" = soak ]; then
+    # The soak's check-ins need every PC as created: no scenario may have changed them.
+    log "collector: creating $COMPUTERS computers (500-record batches, 2 at a time)"
+    COLLECT --header create --count "$COMPUTERS" --batch 500 --concurrency 2 --window 10000 |
+        tee "$TMP/collector.md" >&2
+else
+    log "collector: creating $COMPUTERS computers (500-record batches, 2 at a time), with one-batch timings at 500 and at $COMPUTERS computers"
+    {
+        COLLECT --header create --count 500 --batch 500 --concurrency 1 --window 500
+        COLLECT changed --concurrency 1 --lo 0 --hi 500 --duration 10
+        COLLECT create --start 500 --count $((COMPUTERS - 500)) --batch 500 --concurrency 2 --window 5000
+        COLLECT changed --concurrency 1 --duration 10
+        [ "$SCOPE" = create ] && exit 0
+        COLLECT mixed --concurrency 16 --duration "$COLLECT_SECS"
+        COLLECT changed --concurrency 16 --duration "$COLLECT_SECS"
+        COLLECT scripts --concurrency 16 --duration "$COLLECT_SECS"
+    } | tee "$TMP/collector.md" >&2
+    if [ "$SCOPE" = create ]; then
+        LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+        echo
+        echo "## ShopDB collector creates, $(date -u '+%Y-%m-%d %H:%M UTC')"
+        echo
+        echo "Commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown). Database: $DB_KIND." \
+            "Load average (1/5/15 min) after: $LOAD_AFTER."
+        if [ "$DB_KIND" = sqlite ]; then echo "SQLite file: $(du -m "$TMP/bench.sqlite" | cut -f1) MB."; fi
+        echo
+        cat "$TMP/collector.md"
+        exit 0
+    fi
 fi
 # Records of the other plugins, through demo-data with them installed.
 "$BIN" demo-data --assets 1000 >>"$TMP/demo.log" 2>&1 || { tail -5 "$TMP/demo.log" >&2; die "demo-data with plugins failed"; }
@@ -208,6 +222,32 @@ HITS_MANY=$(hits "$SEARCH_MANY")
 HITS_FEW=$(hits "$SEARCH_FEW")
 HITS_ONE=$(hits "$SEARCH_ONE")
 echo "search hits: '$SEARCH_MANY' $HITS_MANY, '$SEARCH_FEW' $HITS_FEW, '$SEARCH_ONE' $HITS_ONE (a page holds 20)" >&2
+
+# --- soak: a steady mixed load for SOAK_SECS instead of the measurements -------------------
+if [ "$SCOPE" = soak ]; then
+    SOAK_SECS="${SOAK_SECS:-600}"
+    db_size() { [ "$DB_KIND" = sqlite ] && du -m "$TMP/bench.sqlite" | cut -f1 || echo "?"; }
+    SIZE_BEFORE=$(db_size)
+    LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+    log "soak: $SOAK_SECS s at twice the nominal load (bench/soak.py)"
+    soak_rc=0
+    # shellcheck disable=SC2086  # SOAK_ARGS is a list of options
+    python3 "$ROOT/bench/soak.py" --url "$BASE" --token "$TOKEN" --collector-token "$COLLECTOR_TOKEN" \
+        --pid "$SERVER_PID" --secs "$SOAK_SECS" --pcs "$COMPUTERS" ${SOAK_ARGS:-} >"$TMP/soak.md" || soak_rc=$?
+    LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+    echo
+    echo "## ShopDB soak, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo);" \
+        "the load generator and the server share it. Load average before: $LOAD_BEFORE; after: $LOAD_AFTER."
+    echo "Commit: $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)$(cd "$ROOT" && [ -n "$(git status --porcelain -- crates plugins Cargo.toml Cargo.lock 2>/dev/null)" ] && echo ' (with uncommitted source changes)')"
+    echo "Database: $DB_KIND ($ASSETS demo assets, $COMPUTERS computers through the collector, 1,000 demo assets with every plugin)."
+    [ "$DB_KIND" = sqlite ] && echo "SQLite file: $SIZE_BEFORE MB before the soak, $(db_size) MB after."
+    echo
+    cat "$TMP/soak.md"
+    grep -q . "$TMP/server.log" && { echo; echo "Server log (warnings and errors):"; tail -20 "$TMP/server.log" | cut -c1-240 | sed "s/^/    /"; }
+    exit "$soak_rc"
+fi
 
 # --- 4. measurements ------------------------------------------------------------------------
 LUA_DIR="$TMP/lua"

@@ -258,6 +258,25 @@ async fn every_record_is_whole_or_absent(db: &Db) -> i64 {
     computers
 }
 
+/// Waits (up to 30 s) until the killed server's sessions are gone from a database server: a
+/// COMMIT it sent just before the kill may still be landing, and counting tables while it
+/// does would see part of the database before it and part after.
+async fn sessions_ended(db: &Db, backend: Backend) {
+    let sql = match backend {
+        Backend::Sqlite => return,
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        }
+        Backend::MySql => {
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID()"
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while count(db, sql).await > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The database's own check of its files, where it has one.
 async fn integrity(db: &Db, backend: Backend) {
     match backend {
@@ -335,6 +354,7 @@ fn kill_during_collector_batches(backend: Backend) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (before, stored) = rt.block_on(async {
         let db = site.database().await;
+        sessions_ended(&db, backend).await;
         integrity(&db, backend).await;
         let whole = every_record_is_whole_or_absent(&db).await;
         let host: String = db

@@ -425,6 +425,135 @@ enum Indexed<'a> {
 /// A stored record and the checked values that change it (see `Resource::update_many`).
 pub type Change<'a> = (&'a Map<String, Value>, Vec<(String, SqlValue)>);
 
+/// A value lookups are keyed by: a whole number or text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum KeyValue {
+    Int(i64),
+    Text(String),
+}
+
+impl KeyValue {
+    fn of(value: &SqlValue) -> Option<KeyValue> {
+        match value {
+            SqlValue::Int(i) => Some(KeyValue::Int(*i)),
+            SqlValue::Text(s) => Some(KeyValue::Text(s.clone())),
+            _ => None,
+        }
+    }
+
+    fn bind(&self) -> SqlValue {
+        match self {
+            KeyValue::Int(i) => SqlValue::Int(*i),
+            KeyValue::Text(s) => SqlValue::text(s),
+        }
+    }
+
+    /// Column `idx` of `row`, read as the same kind as `self`.
+    fn read_like(&self, row: &AnyRow, idx: usize) -> Option<KeyValue> {
+        match self {
+            KeyValue::Int(_) => row.try_get::<i64, _>(idx).ok().map(KeyValue::Int),
+            KeyValue::Text(_) => row.try_get::<String, _>(idx).ok().map(KeyValue::Text),
+        }
+    }
+}
+
+/// What `validate` asks the database about new records, looked up for many of them at once
+/// by `Resource::look_up`: whether a referenced row exists, which record holds a value of a
+/// unique column, and the rows named as defaults. What it does not cover is asked for as
+/// usual. It holds until the next write that could change those answers (a created record
+/// or reference row, a changed unique value); the caller drops it then.
+#[derive(Debug, Default)]
+pub struct Known {
+    /// Table → column → each value looked up → whether a row of the table has it.
+    present: HashMap<String, HashMap<String, Found<bool>>>,
+    /// Table → unique column → each value looked up → the record holding it.
+    holders: HashMap<String, HashMap<String, Found<Option<i64>>>>,
+    /// A default's column → the row its name names.
+    defaults: HashMap<String, Option<i64>>,
+}
+
+/// What was found for each value of a column looked up.
+#[derive(Debug, Default)]
+struct Found<T> {
+    ints: HashMap<i64, T>,
+    texts: HashMap<String, T>,
+}
+
+impl<T: Copy> Found<T> {
+    fn of(answers: HashMap<KeyValue, T>) -> Found<T> {
+        let mut found = Found {
+            ints: HashMap::new(),
+            texts: HashMap::new(),
+        };
+        for (value, answer) in answers {
+            match value {
+                KeyValue::Int(i) => found.ints.insert(i, answer),
+                KeyValue::Text(s) => found.texts.insert(s, answer),
+            };
+        }
+        found
+    }
+
+    fn get(&self, value: &SqlValue) -> Option<T> {
+        match value {
+            SqlValue::Int(i) => self.ints.get(i).copied(),
+            SqlValue::Text(s) => self.texts.get(s.as_str()).copied(),
+            _ => None,
+        }
+    }
+}
+
+impl Known {
+    fn present(&self, table: &str, column: &str, value: &SqlValue) -> Option<bool> {
+        self.present.get(table)?.get(column)?.get(value)
+    }
+
+    fn holder(&self, table: &str, column: &str, value: &SqlValue) -> Option<Option<i64>> {
+        self.holders.get(table)?.get(column)?.get(value)
+    }
+
+    fn default_row(&self, default: &NamedDefault) -> Option<Option<i64>> {
+        self.defaults.get(&default.column).copied()
+    }
+}
+
+/// Runs `select` (`SELECT column` or `SELECT key, column` `FROM table`) for `values` of
+/// `column`, 200 at a time: each value → the key of the row holding it (with `keyed`; else
+/// its own value when a row has it). None when the answers cannot be told apart exactly (a
+/// row read back as no value asked for, as a collation that ignores trailing spaces gives,
+/// or a value two rows hold): then each record asks on its own.
+async fn look_up_values(
+    db: &Db,
+    conn: &mut AnyConnection,
+    select: &str,
+    column: &str,
+    values: &[KeyValue],
+    keyed: bool,
+) -> Result<Option<HashMap<KeyValue, Option<i64>>>, sqlx::Error> {
+    let mut found: HashMap<KeyValue, Option<i64>> =
+        values.iter().map(|v| (v.clone(), None)).collect();
+    let at = usize::from(keyed);
+    for chunk in values.chunks(200) {
+        let binds: Vec<SqlValue> = chunk.iter().map(KeyValue::bind).collect();
+        let sql = format!(
+            "{select} WHERE {column} IN ({})",
+            vec!["?"; chunk.len()].join(", ")
+        );
+        for row in db.query_with(&sql, &binds).fetch_all(&mut *conn).await? {
+            let Some(value) = chunk[0].read_like(&row, at) else {
+                return Ok(None);
+            };
+            let id = if keyed { row.try_get::<i64, _>(0)? } else { 0 };
+            match found.get_mut(&value) {
+                Some(Some(_)) if keyed => return Ok(None),
+                Some(slot) => *slot = Some(id),
+                None => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(found))
+}
+
 /// Turns a text value into its canonical form, or says why it cannot.
 pub type Normalizer = fn(&str) -> Result<String, String>;
 
@@ -549,18 +678,19 @@ impl Resource {
     }
 
     fn row_to_json(&self, row: &AnyRow) -> Result<Map<String, Value>, sqlx::Error> {
-        let mut out = Map::new();
         let columns = self.all_columns();
+        let mut fields = Vec::with_capacity(columns.len() + self.lookups.len());
         for (idx, (_, c)) in columns.iter().enumerate() {
-            out.insert(c.name.clone(), decode_column(row, idx, c.ty.value_kind())?);
+            fields.push((c.name.clone(), decode_column(row, idx, c.ty.value_kind())?));
         }
         for (i, l) in self.lookups.iter().enumerate() {
-            out.insert(
+            fields.push((
                 l.alias.clone(),
                 decode_column(row, columns.len() + i, ValueKind::Text)?,
-            );
+            ));
         }
-        Ok(out)
+        // Collected at once: the map is built in one pass rather than field by field.
+        Ok(fields.into_iter().collect())
     }
 
     /// Resolves a sort/filter name to its SQL expression.
@@ -918,10 +1048,28 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
-        let normalized = self.normalized(body).map_err(ApiError::validation)?;
-        let body = &normalized;
+        self.validate_known(db, conn, body, existing, &Known::default())
+            .await
+    }
+
+    /// `validate`, taking what `known` already answers instead of asking the database.
+    pub async fn validate_known(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+        known: &Known,
+    ) -> Result<Vec<(String, SqlValue)>, ApiError> {
+        let normalized;
+        let body = if self.normalize.is_empty() {
+            body
+        } else {
+            normalized = self.normalized(body).map_err(ApiError::validation)?;
+            &normalized
+        };
         if let Some(ext) = &self.extension {
-            return Box::pin(self.validate_extended(db, conn, body, existing, ext)).await;
+            return Box::pin(self.validate_extended(db, conn, body, existing, ext, known)).await;
         }
         let mut errors = Map::new();
         let mut values: Vec<(String, SqlValue)> = Vec::new();
@@ -962,17 +1110,16 @@ impl Resource {
                 .filter(|d| values.iter().all(|(n, _)| n != &d.column))
                 .collect();
             if !wanted.is_empty() {
-                let parts: Vec<String> = wanted
+                let found: Vec<Option<i64>> = match wanted
                     .iter()
-                    .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
-                    .collect();
-                let names: Vec<SqlValue> = wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
-                let row = db
-                    .query_with(&format!("SELECT {}", parts.join(", ")), &names)
-                    .fetch_one(&mut *conn)
-                    .await?;
-                for (i, d) in wanted.iter().enumerate() {
-                    match row.try_get::<Option<i64>, _>(i)? {
+                    .map(|d| known.default_row(d))
+                    .collect::<Option<Vec<_>>>()
+                {
+                    Some(found) => found,
+                    None => self.default_rows(db, conn, &wanted).await?,
+                };
+                for (d, found) in wanted.iter().zip(found) {
+                    match found {
                         Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
                         // The default is a stored row: say why there is none.
                         None if self.table.get(&d.column).is_some_and(|c| !c.nullable) => {
@@ -1008,6 +1155,19 @@ impl Resource {
             .filter_map(|(n, v)| Some((n.as_str(), self.table.get(n)?.references.as_ref()?, v)))
             .collect();
         let mut missing: Vec<&str> = Vec::new();
+        let references: Vec<(&str, &crate::schema::ForeignKey, &SqlValue)> = references
+            .into_iter()
+            .filter(
+                |(name, fk, v)| match known.present(&fk.table, &fk.column, v) {
+                    Some(true) => false,
+                    Some(false) => {
+                        missing.push(name);
+                        false
+                    }
+                    None => true,
+                },
+            )
+            .collect();
         if !references.is_empty() {
             let parts: Vec<String> = references
                 .iter()
@@ -1029,6 +1189,9 @@ impl Resource {
                 }
             }
         }
+        let existing_id = existing
+            .and_then(|e| e.get(self.key()))
+            .and_then(Value::as_i64);
         for (name, value) in &values {
             let Some(column) = self.table.get(name) else {
                 continue;
@@ -1051,11 +1214,18 @@ impl Resource {
                     )),
                 );
             }
-            if column.unique
-                && let Some(id) = self
-                    .find_duplicate(db, conn, &[(column, value)], existing)
-                    .await?
+            let holder = match column
+                .unique
+                .then(|| known.holder(&self.table.name, name, value))
             {
+                None => None,
+                Some(Some(holder)) => holder.filter(|id| Some(*id) != existing_id),
+                Some(None) => {
+                    self.find_duplicate(db, conn, &[(column, value)], existing)
+                        .await?
+                }
+            };
+            if let Some(id) = holder {
                 errors.insert(
                     name.clone(),
                     json!(format!(
@@ -1129,6 +1299,7 @@ impl Resource {
         body: &Map<String, Value>,
         existing: Option<&Map<String, Value>>,
         ext: &Table,
+        known: &Known,
     ) -> Result<Vec<(String, SqlValue)>, ApiError> {
         let key = self.key().to_string();
         let (ext_body, base_body): (Map<String, Value>, Map<String, Value>) = body
@@ -1149,8 +1320,10 @@ impl Resource {
         let mut errors = Map::new();
         let mut values = Vec::new();
         for result in [
-            base.validate(db, conn, &base_body, existing).await,
-            part.validate(db, conn, &ext_body, existing).await,
+            base.validate_known(db, conn, &base_body, existing, known)
+                .await,
+            part.validate_known(db, conn, &ext_body, existing, known)
+                .await,
         ] {
             match result {
                 Ok(v) => values.extend(v),
@@ -1207,6 +1380,110 @@ impl Resource {
         } else {
             Err(errors)
         }
+    }
+
+    /// The rows `defaults` name (the status "In Service"), in one query.
+    async fn default_rows(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        defaults: &[&NamedDefault],
+    ) -> Result<Vec<Option<i64>>, sqlx::Error> {
+        let parts: Vec<String> = defaults
+            .iter()
+            .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
+            .collect();
+        let names: Vec<SqlValue> = defaults.iter().map(|d| SqlValue::text(&d.name)).collect();
+        let row = db
+            .query_with(&format!("SELECT {}", parts.join(", ")), &names)
+            .fetch_one(&mut *conn)
+            .await?;
+        (0..defaults.len())
+            .map(|i| row.try_get::<Option<i64>, _>(i))
+            .collect()
+    }
+
+    /// Looks up what `validate` asks the database about each of `bodies` as a new record —
+    /// whether the rows its references name exist, which record holds each value of a
+    /// unique column, the rows named as defaults — in one query per column and 200 values
+    /// whatever the number of bodies (see `Known`).
+    pub async fn look_up(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        bodies: &[Map<String, Value>],
+    ) -> Result<Known, sqlx::Error> {
+        let mut known = Known::default();
+        if bodies.is_empty() {
+            return Ok(known);
+        }
+        if !self.defaults.is_empty() {
+            let all: Vec<&NamedDefault> = self.defaults.iter().collect();
+            let rows = self.default_rows(db, conn, &all).await?;
+            known.defaults = self
+                .defaults
+                .iter()
+                .map(|d| d.column.clone())
+                .zip(rows)
+                .collect();
+        }
+        let tables = std::iter::once(&self.table).chain(self.extension.as_ref());
+        for table in tables {
+            let extension = table.name != self.table.name;
+            for column in &table.columns {
+                let asked_for = column.unique || column.references.is_some();
+                if !asked_for || !self.writable(column) || (extension && column.name == self.key())
+                {
+                    continue;
+                }
+                let mut values: Vec<KeyValue> = bodies
+                    .iter()
+                    .filter_map(|b| self.sql_value_of(column, b))
+                    .collect();
+                values.sort_unstable();
+                values.dedup();
+                if let Some(fk) = &column.references {
+                    let select = format!("SELECT {} FROM {}", fk.column, fk.table);
+                    let found =
+                        look_up_values(db, conn, &select, &fk.column, &values, false).await?;
+                    if let Some(found) = found {
+                        let present = found.into_iter().map(|(v, id)| (v, id.is_some()));
+                        known
+                            .present
+                            .entry(fk.table.clone())
+                            .or_default()
+                            .insert(fk.column.clone(), Found::of(present.collect()));
+                    }
+                }
+                if column.unique {
+                    let select =
+                        format!("SELECT {}, {} FROM {}", self.key(), column.name, table.name);
+                    let found =
+                        look_up_values(db, conn, &select, &column.name, &values, true).await?;
+                    if let Some(found) = found {
+                        known
+                            .holders
+                            .entry(table.name.clone())
+                            .or_default()
+                            .insert(column.name.clone(), Found::of(found));
+                    }
+                }
+            }
+        }
+        Ok(known)
+    }
+
+    /// The value `validate` makes of `column` in `body`, when it is a whole number or text.
+    fn sql_value_of(&self, column: &Column, body: &Map<String, Value>) -> Option<KeyValue> {
+        let raw = body.get(&column.name)?;
+        let normalizer = self.normalize.iter().find(|(f, _)| f == &column.name);
+        let value = match (normalizer, raw) {
+            (Some((_, normalize)), Value::String(text)) if !text.trim().is_empty() => {
+                to_sql_value(column, &Value::String(normalize(text.trim()).ok()?))
+            }
+            _ => to_sql_value(column, raw),
+        };
+        KeyValue::of(&value.ok()?)
     }
 
     async fn find_duplicate(
@@ -1694,6 +1971,26 @@ impl Resource {
         pairs: &[(i64, &SqlValue)],
     ) -> Result<(), sqlx::Error> {
         let key = self.key();
+        if db.dialect() == Dialect::Sqlite {
+            // A join with the list of pairs: a CASE of 200 branches would be compiled for
+            // each statement and tried branch by branch for each row.
+            for chunk in pairs.chunks(200) {
+                // A key given twice takes its first value, as the CASE does.
+                let mut seen = std::collections::HashSet::with_capacity(chunk.len());
+                let mut binds = Vec::with_capacity(chunk.len() * 2);
+                for (id, value) in chunk.iter().filter(|(id, _)| seen.insert(*id)) {
+                    binds.push(SqlValue::Int(*id));
+                    binds.push((*value).clone());
+                }
+                let sql = format!(
+                    "UPDATE {table} SET {column} = v.column2 FROM (VALUES {}) AS v WHERE {table}.{key} = v.column1",
+                    vec!["(?, ?)"; seen.len()].join(", "),
+                    table = table.name,
+                );
+                db.query_with(&sql, &binds).execute(&mut *conn).await?;
+            }
+            return Ok(());
+        }
         // PostgreSQL types a CASE by its branches: give each the column's own type.
         let then = match (db.dialect(), table.get(column)) {
             (Dialect::Postgres, Some(c)) => format!("CAST(? AS {})", c.ty.sql(Dialect::Postgres)),

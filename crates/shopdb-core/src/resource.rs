@@ -995,9 +995,10 @@ impl Resource {
             let marks = vec!["?"; chunk.len()].join(", ");
             let binds: Vec<SqlValue> = chunk.iter().map(|id| SqlValue::Int(*id)).collect();
             let rows = db
-                .query_with(
+                .query_batch(
                     &format!("{} WHERE t.{} IN ({marks})", self.select_sql(), self.key()),
                     &binds,
+                    chunk.len() == 500,
                 )
                 .fetch_all(&mut *conn)
                 .await?;
@@ -1987,7 +1988,10 @@ impl Resource {
                     vec!["(?, ?)"; seen.len()].join(", "),
                     table = table.name,
                 );
-                db.query_with(&sql, &binds).execute(&mut *conn).await?;
+                let full = seen.len() == 200;
+                db.query_batch(&sql, &binds, full)
+                    .execute(&mut *conn)
+                    .await?;
             }
             return Ok(());
         }
@@ -2759,7 +2763,7 @@ async fn insert_rows(
         );
         if generated {
             let returned = db
-                .query_with(&format!("{sql} RETURNING {key}"), &binds)
+                .query_batch(&format!("{sql} RETURNING {key}"), &binds, same == 100)
                 .fetch_all(&mut *conn)
                 .await?;
             let mut made = returned
@@ -2769,7 +2773,9 @@ async fn insert_rows(
             made.sort_unstable();
             ids.extend(made);
         } else {
-            db.query_with(&sql, &binds).execute(&mut *conn).await?;
+            db.query_batch(&sql, &binds, same == 100)
+                .execute(&mut *conn)
+                .await?;
             ids.extend(chunk.iter().map(|values| {
                 values
                     .iter()

@@ -188,12 +188,13 @@ pub async fn index_many(
     for chunk in changed.chunks(100) {
         let mut binds = vec![SqlValue::text(&spec.entitytype)];
         binds.extend(chunk.iter().map(|(id, _, _)| SqlValue::Int(*id)));
-        db.query_with(
+        db.query_batch(
             &format!(
                 "DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({})",
                 vec!["?"; chunk.len()].join(", ")
             ),
             &binds,
+            chunk.len() == 100,
         )
         .execute(&mut *conn)
         .await?;
@@ -210,12 +211,13 @@ pub async fn index_many(
                 SqlValue::text(&entry.text),
             ]);
         }
-        db.query_with(
+        db.query_batch(
             &format!(
                 "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES {}",
                 vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
             ),
             &binds,
+            chunk.len() == 100,
         )
         .execute(&mut *conn)
         .await?;

@@ -4,6 +4,9 @@
 # per second and peak memory of each step, and the peak memory of a dry run of a file twice
 # as large (memory should not grow with the file).
 #
+# CPU seconds (user + system, both threads) move less than elapsed seconds when other work
+# shares the machine.
+#
 # Not a test: the figures depend on the machine. Environment (optional):
 #   CARGO_TARGET_DIR   build directory (default $HOME/.cache/shopdb-target)
 #   BENCH_ROWS         rows per file (default 100000)
@@ -40,15 +43,14 @@ write("more.csv", n, n)
 write("double.csv", 0, 2 * n, changed=True)
 PY
 
-echo "| step | rows | seconds | rows/s | peak memory |"
-echo "|---|---:|---:|---:|---:|"
+echo "| step | rows | seconds | rows/s | CPU seconds | peak memory |"
+echo "|---|---:|---:|---:|---:|---:|"
 step() {
   local label=$1 count=$2; shift 2
-  /usr/bin/time -f "%e %M" -o "$work/time" "$shopdb" import assets "$@" --key assetnumber >/dev/null 2>&1 || true
-  local out secs kb
-  out=$(tail -1 "$work/time")
-  secs=${out% *} kb=${out#* }
-  printf "| %s | %d | %.1f | %.0f | %d MB |\n" "$label" "$count" "$secs" "$(echo "$count / $secs" | bc -l)" $((kb / 1024))
+  /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$shopdb" import assets "$@" --key assetnumber >/dev/null 2>&1 || true
+  local secs kb user sys
+  read -r secs kb user sys < <(tail -1 "$work/time")
+  printf "| %s | %d | %.1f | %.0f | %.1f | %d MB |\n" "$label" "$count" "$secs" "$(echo "$count / $secs" | bc -l)" "$(echo "$user + $sys" | bc -l)" $((kb / 1024))
 }
 step "create into an empty database (--create-missing)" "$rows" "$work/base.csv" --create-missing
 step "dry run: half changed, half unchanged" "$rows" "$work/update.csv" --dry-run
@@ -57,6 +59,6 @@ step "dry run: all new" "$rows" "$work/more.csv" --dry-run --create-missing
 step "apply: all new (database grows to $((2 * rows)))" "$rows" "$work/more.csv" --create-missing
 step "dry run: unchanged file (all rows as stored)" "$rows" "$work/update.csv" --dry-run
 step "dry run of a file twice as long (memory check)" "$((2 * rows))" "$work/double.csv" --dry-run
-/usr/bin/time -f "%e %M" -o "$work/time" "$shopdb" export assets --output "$work/all.csv" >/dev/null 2>&1
-out=$(tail -1 "$work/time")
-printf "| export every asset as CSV | %d | %.1f | %.0f | %d MB |\n" "$((2 * rows))" "${out% *}" "$(echo "$((2 * rows)) / ${out% *}" | bc -l)" $((${out#* } / 1024))
+/usr/bin/time -f "%e %M %U %S" -o "$work/time" "$shopdb" export assets --output "$work/all.csv" >/dev/null 2>&1
+read -r secs kb user sys < <(tail -1 "$work/time")
+printf "| export every asset as CSV | %d | %.1f | %.0f | %.1f | %d MB |\n" "$((2 * rows))" "$secs" "$(echo "$((2 * rows)) / $secs" | bc -l)" "$(echo "$user + $sys" | bc -l)" $((kb / 1024))

@@ -56,6 +56,17 @@ pub fn diff(
     (b, a)
 }
 
+/// `{"after": …, "before": …}` as text, as `json!` prints it (keys in order), written
+/// without copying the fields into a JSON value first.
+fn changes_text(before: &Map<String, Value>, after: &Map<String, Value>) -> String {
+    #[derive(serde::Serialize)]
+    struct Changes<'a> {
+        after: &'a Map<String, Value>,
+        before: &'a Map<String, Value>,
+    }
+    serde_json::to_string(&Changes { after, before }).unwrap_or_default()
+}
+
 /// One audit entry about to be written.
 pub struct Entry<'a> {
     pub action: Action,
@@ -105,16 +116,17 @@ pub async fn record_many(
                     .entityname
                     .map(|n| n.chars().take(200).collect::<String>()),
             ),
-            SqlValue::text(json!({"before": before, "after": after}).to_string()),
+            SqlValue::text(changes_text(&before, &after)),
             SqlValue::opt_text(actor.batch.clone()),
         ]);
     }
     for chunk in rows.chunks(100) {
         let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
         let binds: Vec<SqlValue> = chunk.iter().flat_map(|r| r.iter().cloned()).collect();
-        db.query_with(
+        db.query_batch(
             &format!("INSERT INTO auditlog (occurredat, actortype, actorid, actorname, action, entitytype, entityid, entityname, changes, batchid) VALUES {marks}"),
             &binds,
+            chunk.len() == 100,
         )
         .execute(&mut *conn)
         .await?;
@@ -208,6 +220,17 @@ mod tests {
 
     fn map(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn changes_are_written_as_json_prints_them() {
+        let before =
+            map(json!({"name": "Lathe \"1\"", "mapx": 1.5, "notes": null, "ü": [1, true]}));
+        let after = map(json!({"name": "Lathe 2\n", "mapx": 2.0, "id": 12}));
+        assert_eq!(
+            changes_text(&before, &after),
+            json!({"before": before, "after": after}).to_string()
+        );
     }
 
     #[test]

@@ -254,7 +254,8 @@ pub(crate) async fn find_many(
             break;
         };
         let binds: Vec<SqlValue> = chunk.iter().map(|v| SqlValue::text(*v)).collect();
-        for r in db.query_with(&sql, &binds).fetch_all(&mut *conn).await? {
+        let query = db.query_batch(&sql, &binds, chunk.len() == 200);
+        for r in query.fetch_all(&mut *conn).await? {
             let id: i64 = r.try_get(0)?;
             let Some(stored) = r.try_get::<Option<String>, _>(1)? else {
                 continue;

@@ -202,9 +202,10 @@ pub async fn index_many(
             let marks = vec!["?"; old.len()].join(", ");
             let mut binds = vec![SqlValue::text(&spec.entitytype)];
             binds.extend(old);
-            db.query_with(
+            db.query_batch(
                 &format!("DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({marks})"),
                 &binds,
+                binds.len() == 101,
             )
             .execute(&mut *conn)
             .await?;

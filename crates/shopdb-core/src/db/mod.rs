@@ -294,8 +294,20 @@ impl Db {
     /// prepared: each connection keeps up to 100 statements, and hundreds of such variants,
     /// each a large program, would hold tens of megabytes.
     pub fn query_with(&self, sql: &str, values: &[SqlValue]) -> Query<'static, Any, AnyArguments> {
+        self.query_batch(sql, values, false)
+    }
+
+    /// `query_with` for a statement of many rows; `full`: one of a batch's full size, whose
+    /// text comes back for every full batch of the work, so it is kept prepared whatever its
+    /// number of values (only the shorter last batch is prepared for one use).
+    pub fn query_batch(
+        &self,
+        sql: &str,
+        values: &[SqlValue],
+        full: bool,
+    ) -> Query<'static, Any, AnyArguments> {
         let query = values.iter().fold(self.query(sql), |q, v| v.bind(q));
-        if values.len() > MANY_VALUES {
+        if values.len() > MANY_VALUES && !full {
             query.persistent(false)
         } else {
             query

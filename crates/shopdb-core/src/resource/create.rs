@@ -105,7 +105,7 @@ pub(crate) async fn insert_rows(
         );
         if generated {
             let returned = db
-                .query_with(&format!("{sql} RETURNING {key}"), &binds)
+                .query_batch(&format!("{sql} RETURNING {key}"), &binds, same == 100)
                 .fetch_all(&mut *conn)
                 .await?;
             let mut made = returned
@@ -115,7 +115,9 @@ pub(crate) async fn insert_rows(
             made.sort_unstable();
             ids.extend(made);
         } else {
-            db.query_with(&sql, &binds).execute(&mut *conn).await?;
+            db.query_batch(&sql, &binds, same == 100)
+                .execute(&mut *conn)
+                .await?;
             ids.extend(chunk.iter().map(|values| {
                 values
                     .iter()

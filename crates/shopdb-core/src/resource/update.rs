@@ -319,6 +319,29 @@ impl Resource {
         pairs: &[(i64, &SqlValue)],
     ) -> Result<(), sqlx::Error> {
         let key = self.key();
+        if db.dialect() == Dialect::Sqlite {
+            // A join with the list of pairs: a CASE of 200 branches would be compiled for
+            // each statement and tried branch by branch for each row.
+            for chunk in pairs.chunks(200) {
+                // A key given twice takes its first value, as the CASE does.
+                let mut seen = std::collections::HashSet::with_capacity(chunk.len());
+                let mut binds = Vec::with_capacity(chunk.len() * 2);
+                for (id, value) in chunk.iter().filter(|(id, _)| seen.insert(*id)) {
+                    binds.push(SqlValue::Int(*id));
+                    binds.push((*value).clone());
+                }
+                let sql = format!(
+                    "UPDATE {table} SET {column} = v.column2 FROM (VALUES {}) AS v WHERE {table}.{key} = v.column1",
+                    vec!["(?, ?)"; seen.len()].join(", "),
+                    table = table.name,
+                );
+                let full = seen.len() == 200;
+                db.query_batch(&sql, &binds, full)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            return Ok(());
+        }
         // PostgreSQL types a CASE by its branches: give each the column's own type.
         let then = match (db.dialect(), table.get(column)) {
             (Dialect::Postgres, Some(c)) => format!("CAST(? AS {})", c.ty.sql(Dialect::Postgres)),

@@ -112,8 +112,13 @@ impl Resource {
         existing: Option<&Map<String, Value>>,
         lookups: &mut Lookups,
     ) -> Result<Vec<(String, SqlValue)>, DomainError> {
-        let normalized = self.normalized(body).map_err(DomainError::validation)?;
-        let body = &normalized;
+        let normalized;
+        let body = if self.normalize.is_empty() {
+            body
+        } else {
+            normalized = self.normalized(body).map_err(DomainError::validation)?;
+            &normalized
+        };
         if let Some(ext) = &self.extension {
             return Box::pin(self.validate_extended(db, conn, body, existing, ext, lookups)).await;
         }
@@ -156,13 +161,25 @@ impl Resource {
                 .filter(|d| values.iter().all(|(n, _)| n != &d.column))
                 .collect();
             if !wanted.is_empty() {
-                let parts: Vec<String> = wanted
+                let found: Vec<Option<i64>> = match wanted
                     .iter()
-                    .map(|d| format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table))
-                    .collect();
-                let names: Vec<SqlValue> = wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
-                let sql = format!("SELECT {}", parts.join(", "));
-                let found = lookups.ids(db, conn, &sql, &names).await?;
+                    .map(|d| lookups.known.default_row(d))
+                    .collect::<Option<Vec<_>>>()
+                {
+                    Some(found) => found,
+                    None => {
+                        let parts: Vec<String> = wanted
+                            .iter()
+                            .map(|d| {
+                                format!("(SELECT {} FROM {} WHERE name = ?)", d.column, d.table)
+                            })
+                            .collect();
+                        let names: Vec<SqlValue> =
+                            wanted.iter().map(|d| SqlValue::text(&d.name)).collect();
+                        let sql = format!("SELECT {}", parts.join(", "));
+                        lookups.ids(db, conn, &sql, &names).await?
+                    }
+                };
                 for (d, found) in wanted.iter().zip(found) {
                     match found {
                         Some(id) => values.push((d.column.clone(), SqlValue::Int(id))),
@@ -200,6 +217,19 @@ impl Resource {
             .filter_map(|(n, v)| Some((n.as_str(), self.table.get(n)?.references.as_ref()?, v)))
             .collect();
         let mut missing: Vec<&str> = Vec::new();
+        let references: Vec<(&str, &crate::schema::ForeignKey, &SqlValue)> = references
+            .into_iter()
+            .filter(
+                |(name, fk, v)| match lookups.known.present(&fk.table, &fk.column, v) {
+                    Some(true) => false,
+                    Some(false) => {
+                        missing.push(name);
+                        false
+                    }
+                    None => true,
+                },
+            )
+            .collect();
         if !references.is_empty() {
             let parts: Vec<String> = references
                 .iter()
@@ -219,6 +249,9 @@ impl Resource {
                 }
             }
         }
+        let existing_id = existing
+            .and_then(|e| e.get(self.key()))
+            .and_then(Value::as_i64);
         for (name, value) in &values {
             let Some(column) = self.table.get(name) else {
                 continue;
@@ -241,12 +274,21 @@ impl Resource {
                     )),
                 );
             }
-            if column.unique
-                && !lookups.is_free(&self.table.name, name, value)
-                && let Some(id) = self
-                    .find_duplicate(db, conn, &[(column, value)], existing)
-                    .await?
-            {
+            let holder = match column.unique.then(|| {
+                if lookups.is_free(&self.table.name, name, value) {
+                    Some(None)
+                } else {
+                    lookups.known.holder(&self.table.name, name, value)
+                }
+            }) {
+                None => None,
+                Some(Some(holder)) => holder.filter(|id| Some(*id) != existing_id),
+                Some(None) => {
+                    self.find_duplicate(db, conn, &[(column, value)], existing)
+                        .await?
+                }
+            };
+            if let Some(id) = holder {
                 errors.insert(
                     name.clone(),
                     json!(format!(
@@ -310,6 +352,20 @@ impl Resource {
         } else {
             Err(DomainError::validation(errors))
         }
+    }
+
+    /// `validate`, taking what `known` (from `look_up`) already answers instead of asking.
+    pub async fn validate_known(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        body: &Map<String, Value>,
+        existing: Option<&Map<String, Value>>,
+        known: &std::sync::Arc<Known>,
+    ) -> Result<Vec<(String, SqlValue)>, DomainError> {
+        let mut lookups = Lookups::with(known.clone());
+        self.validate_in(db, conn, body, existing, &mut lookups)
+            .await
     }
 
     /// Validates the asset part and the extension part of one body, reporting both at once.

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::mapping::{self, Reference};
 use crate::collector::normalize;
 use crate::resource::{Resource, to_sql_value};
+use crate::schema::{Column, ColumnType};
 
 /// Names of referenced rows already looked up: per reference, lower-cased name → the rows
 /// holding it with their stored spelling.
@@ -35,17 +36,36 @@ fn differences(
     body: &Map<String, Value>,
     before: &Map<String, Value>,
 ) -> Map<String, Value> {
-    let columns = mapping::columns(res);
     body.iter()
         .filter(|(field, value)| {
             let stored = before.get(*field).unwrap_or(&Value::Null);
-            match columns.iter().find(|c| &c.name == *field) {
-                Some(c) => to_sql_value(c, value).map_or(true, |v| &v.to_json() != stored),
+            match mapping::column(res, field) {
+                Some(c) => !stored_as(c, value, stored),
                 None => *value != stored,
             }
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Whether `stored` is what writing `value` to `column` stores (`to_sql_value`), told
+/// without copying the text of a text column.
+fn stored_as(column: &Column, value: &Value, stored: &Value) -> bool {
+    if let (ColumnType::String(_) | ColumnType::Text, Value::String(sent)) = (column.ty, value)
+        && column.choices.is_empty()
+    {
+        if let ColumnType::String(max) = column.ty
+            && sent.chars().count() > max as usize
+        {
+            return false;
+        }
+        let text = sent.trim();
+        if text.is_empty() {
+            return stored.is_null();
+        }
+        return !text.contains('\0') && stored.as_str() == Some(text);
+    }
+    to_sql_value(column, value).is_ok_and(|v| &v.to_json() == stored)
 }
 
 /// Field → before and after of each field that changed; a reference shows the names.

@@ -14,7 +14,7 @@ use crate::auth::Actor;
 use crate::collector::{normalize, one_of};
 use crate::db::{Db, SqlValue};
 use crate::error::DomainError;
-use crate::resource::{Resource, Values};
+use crate::resource::{Known, Resource, Values};
 
 /// A record as JSON fields.
 type Record = Map<String, Value>;
@@ -28,6 +28,8 @@ pub(super) struct Quick<'a> {
     pub res: &'a Resource,
     pub names: &'a NameCache,
     pub key_field: &'a str,
+    /// What the checks of new records would ask the database, looked up together.
+    pub known: &'a std::sync::Arc<Known>,
 }
 
 /// What a row that matched a record comes to, before anything is written.
@@ -177,7 +179,7 @@ impl Pending {
 
 /// Resolves a row's references by name from those already looked up: None when one is not
 /// known (the row then goes one by one, which reports or creates it).
-fn with_names(
+pub(super) fn with_names(
     q: &Quick<'_>,
     body: &Map<String, Value>,
     refs: &[(Reference, Option<String>)],
@@ -220,7 +222,8 @@ pub(super) async fn check_new(
     let Some(body) = with_names(q, body, refs) else {
         return Ok(NewChecked::Slow);
     };
-    Ok(match q.res.validate(q.db, conn, &body, None).await {
+    let checked = q.res.validate_known(q.db, conn, &body, None, q.known).await;
+    Ok(match checked {
         Ok(values) => NewChecked::Ready(values),
         Err(e) if e.is_retryable() || e.kind.is_server() => return Err(e),
         Err(e) => NewChecked::Refused(e),

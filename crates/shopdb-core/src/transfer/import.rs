@@ -18,7 +18,7 @@ use crate::auth::Actor;
 use crate::collector::{find_many, normalize, one_of};
 use crate::db::{Db, SqlValue};
 use crate::error::DomainError;
-use crate::resource::{Resource, finish};
+use crate::resource::{Known, Resource, finish};
 use crate::util::now;
 
 /// Rows read, matched and written together.
@@ -186,11 +186,10 @@ fn prepare(
     let mut body = Map::new();
     let mut names = Vec::new();
     let mut errors = Map::new();
-    let columns = mapping::columns(res);
     for (i, cell) in row.cells.iter().enumerate() {
         match targets.get(i) {
             Some(Target::Field(f)) => {
-                let column = columns.iter().find(|c| &c.name == f).copied();
+                let column = mapping::column(res, f);
                 body.insert(f.clone(), mapping::cell_value(column, cell));
             }
             Some(Target::Reference(r)) => {
@@ -215,11 +214,15 @@ fn prepare(
         .get(key.column)
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty());
-    let mut body = match res.normalized(&body) {
-        Ok(b) => b,
-        Err(bad) => {
-            errors.extend(bad);
-            body
+    let mut body = if res.normalize.is_empty() {
+        body
+    } else {
+        match res.normalized(&body) {
+            Ok(b) => b,
+            Err(bad) => {
+                errors.extend(bad);
+                body
+            }
         }
     };
     // The key as the record stores it (a MAC address in its canonical form).
@@ -359,6 +362,9 @@ struct Run<'a> {
     /// The key field: a key that differs from the stored one only in case or spacing keeps
     /// the stored spelling.
     key_field: String,
+    /// What the checks of the chunk's new records ask the database, looked up together;
+    /// emptied by any write that could change it.
+    known: std::sync::Arc<Known>,
     report: ImportReport,
 }
 
@@ -402,6 +408,7 @@ pub async fn import(
         names: NameCache::new(),
         written: HashMap::new(),
         key_field: key.field.clone(),
+        known: Default::default(),
     };
     let mut tx = db.begin().await?;
     let result = async {
@@ -477,6 +484,7 @@ async fn run_chunk(
         .filter_map(|m| m.clone().ok().flatten())
         .collect();
     let mut stored = run.job.res.fetch_many(db, tx, &ids).await?;
+    run.known = std::sync::Arc::new(look_up_new(run, tx, &rows, &matches).await?);
     let mut answers: Vec<RowAnswer> = Vec::with_capacity(rows.len());
     let mut plain = fast::Pending::default();
     let mut new_rows = fast::NewRows::default();
@@ -511,17 +519,24 @@ async fn run_chunk(
         let outcome = match matched {
             Err(why) => Err(DomainError::field(&key.field, why)),
             Ok(_) if !p.errors.is_empty() => Err(DomainError::validation(p.errors.clone())),
-            Ok(Some(id)) if stored.contains_key(&id) => {
+            // A record waiting in `plain` is out of `stored` until it is written.
+            Ok(Some(id)) if stored.contains_key(&id) || plain.holds(id) => {
                 if plain.holds(id) {
                     flush_plain(run, tx, &mut plain, &rows, &mut answers, &mut stored).await?;
                 }
-                let before = stored.get(&id).cloned().unwrap_or_default();
-                let quick = run.quick();
-                match fast::check(&quick, tx, &p.body, &p.names, &before).await? {
+                let checked = match stored.get(&id) {
+                    Some(before) => {
+                        fast::check(&run.quick(), tx, &p.body, &p.names, before).await?
+                    }
+                    None => fast::Checked::Refused(run.job.res.not_found(id)),
+                };
+                match checked {
                     fast::Checked::Unchanged => {
-                        Ok((RowAction::Unchanged, Some(before), Map::new()))
+                        kept(run, &mut answers[slot], id, written_key);
+                        continue;
                     }
                     fast::Checked::Plain(values, diff) => {
+                        let before = stored.remove(&id).unwrap_or_default();
                         plain.add(slot, id, before, values, diff);
                         continue;
                     }
@@ -529,7 +544,7 @@ async fn run_chunk(
                     fast::Checked::Slow => {
                         // Rows are written in file order: new records waiting go first.
                         flush_new(run, tx, &mut new_rows, &rows, &mut answers, &mut stored).await?;
-                        apply_row(run, tx, p, Some(&before)).await
+                        apply_row(run, tx, p, stored.get(&id)).await
                     }
                 }
             }
@@ -596,6 +611,10 @@ async fn flush_plain(
             for w in waiting {
                 let outcome = apply_row(run, tx, &rows[w.slot], Some(&w.before)).await;
                 settle(run, &mut answers[w.slot], outcome, None, stored)?;
+                // A row refused leaves its record as it was.
+                if let Some(id) = w.before.get(run.job.res.key()).and_then(Value::as_i64) {
+                    stored.entry(id).or_insert(w.before);
+                }
             }
         }
     }
@@ -612,6 +631,9 @@ async fn flush_new(
     stored: &mut HashMap<i64, Map<String, Value>>,
 ) -> Result<(), DomainError> {
     let flushed = new_rows.flush(&run.quick(), tx).await?;
+    if !matches!(&flushed, fast::Created::All(done) if done.is_empty()) {
+        run.known = Default::default();
+    }
     match flushed {
         fast::Created::All(done) => {
             for (slot, key, record) in done {
@@ -637,8 +659,29 @@ impl Run<'_> {
             res: self.job.res,
             names: &self.names,
             key_field: &self.key_field,
+            known: &self.known,
         }
     }
+}
+
+/// Looks up together what checking the chunk's rows for new records asks the database.
+async fn look_up_new(
+    run: &Run<'_>,
+    tx: &mut AnyConnection,
+    rows: &[Prepared],
+    matches: &[Result<Option<i64>, String>],
+) -> Result<Known, DomainError> {
+    let quick = run.quick();
+    if !run.job.res.creates_together() {
+        return Ok(Known::default());
+    }
+    let bodies: Vec<Map<String, Value>> = rows
+        .iter()
+        .zip(matches)
+        .filter(|(p, m)| matches!(m, Ok(None)) && p.errors.is_empty())
+        .filter_map(|(p, _)| fast::with_names(&quick, &p.body, &p.names))
+        .collect();
+    Ok(run.job.res.look_up(run.job.db, tx, &bodies).await?)
 }
 
 /// Fills in a row's answer from what writing it gave; keeps what it wrote for later rows.
@@ -677,6 +720,15 @@ fn settle(
     Ok(())
 }
 
+/// Fills in the answer of a row that leaves its record `id` as it is.
+fn kept(run: &mut Run<'_>, answer: &mut RowAnswer, id: i64, written_key: Option<String>) {
+    if let Some(k) = written_key {
+        run.written.insert(k, id);
+    }
+    answer.action = RowAction::Unchanged;
+    answer.id = Some(id);
+}
+
 type Applied = (RowAction, Option<Map<String, Value>>, Map<String, Value>);
 
 /// One row in a savepoint of its own: undone alone when it fails.
@@ -686,6 +738,8 @@ async fn apply_row(
     p: &Prepared,
     before: Option<&Map<String, Value>>,
 ) -> Result<Applied, DomainError> {
+    // What it writes may change what was looked up for the chunk's new records.
+    run.known = Default::default();
     let mut savepoint = tx.begin().await?;
     let mut created_names = Vec::new();
     let result = write_row(run, &mut savepoint, p, before, &mut created_names).await;

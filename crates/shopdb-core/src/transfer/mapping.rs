@@ -79,6 +79,16 @@ pub fn columns(res: &Resource) -> Vec<&Column> {
     out
 }
 
+/// The column of `res` named `name` (as `columns` finds it).
+pub fn column<'a>(res: &'a Resource, name: &str) -> Option<&'a Column> {
+    res.table.get(name).or_else(|| {
+        res.extension
+            .as_ref()
+            .and_then(|e| e.get(name))
+            .filter(|c| c.name != res.key())
+    })
+}
+
 /// How `column` of `res` is given by name, when it refers to a table whose rows have one:
 /// the resource's own lookup, or the referenced resource's label.
 pub fn reference(

@@ -177,6 +177,47 @@ backend_tests! {
         assert_eq!(m1["version"], 3);
     }
 
+    async fn new_rows_get_the_same_checks_as_one_by_one(app) {
+        // New rows are checked against what the database held when their chunk was read
+        // (references, unique values, defaults), until a row writes something that changes
+        // it: here M-1 is renamed by an earlier row, so a later new row may take its number.
+        let m1 = app.asset(json!({"assetnumber": "M-1"})).await;
+        let m5 = app.asset(json!({"assetnumber": "M-5"})).await;
+        let status = &m1["statusid"];
+        let file = format!(
+            "assetid,assetnumber,assettype,statusid\n\
+             ,M-5,Other,{status}\n\
+             ,M-6,Other,999999\n\
+             ,M-7,Other,{status}\n\
+             {},M-1 old,Other,{status}\n\
+             ,M-1,Other,{status}\n",
+            m1["assetid"]
+        );
+        for dry in ["true", "false"] {
+            let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetid"), ("dryrun", dry)]).await;
+            assert_eq!(actions(&r), ["error", "error", "create", "update", "create"], "dry run {dry}: {}", r.body);
+            let rows = &r.data()["rows"];
+            assert_eq!(rows[0]["errors"]["assetnumber"], format!("'M-5' is already used by asset {}", m5["assetid"]), "{}", r.body);
+            assert_eq!(rows[1]["errors"]["statusid"], "no status with id 999999", "{}", r.body);
+        }
+        assert_eq!(asset(&app, "M-1%20old").await.unwrap()["assetid"], m1["assetid"]);
+        assert_ne!(asset(&app, "M-1").await.unwrap()["assetid"], m1["assetid"]);
+        assert!(asset(&app, "M-6").await.is_none());
+        // The same with nothing waiting to be created when M-2 is renamed.
+        let m2 = app.asset(json!({"assetnumber": "M-2"})).await;
+        let file = format!("assetid,assetnumber,assettype\n{},M-2 old,Other\n,M-2,Other\n", m2["assetid"]);
+        let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetid")]).await;
+        assert_eq!(actions(&r), ["update", "create"], "{}", r.body);
+
+        // Without a status the default one is taken, and a number already taken is refused
+        // whichever row holds it.
+        let r = import(&app, "assets", "b.csv", b"assetnumber,assettype\nM-8,Other\n", &[("key", "assetnumber")]).await;
+        assert_eq!(actions(&r), ["create"], "{}", r.body);
+        assert_eq!(asset(&app, "M-8").await.unwrap()["statusname"], "In Service");
+        let r = import(&app, "assets", "c.csv", b"assetid,assetnumber,assettype\n,M-8,Other\n,M-9,Other\n", &[("key", "assetid")]).await;
+        assert_eq!(actions(&r), ["error", "create"], "{}", r.body);
+    }
+
     async fn missing_references_are_reported_or_created(app) {
         let file = "assetnumber,assettype,location,vendor\nM-1,Other,Bay 9,Okuma\n";
         let r = import(&app, "assets", "a.csv", file.as_bytes(), &[("key", "assetnumber")]).await;

@@ -34,10 +34,13 @@ fn init_logging(serving: bool) {
     };
     // sqlx's "slow statement" warning is for the server; a backup reads whole tables on purpose.
     let filter = tracing_subscriber::filter::filter_fn(move |meta| {
-        meta.level() <= &level
-            && (serving
-                || level == tracing::Level::DEBUG
-                || (meta.target() != "shopdb_core::error" && meta.target() != "sqlx::query"))
+        // The request span is kept at every level: a failure logged inside it names the
+        // request's id (`request{id=…}`), whatever SHOPDB_LOG says.
+        (meta.is_span() && meta.name() == "request")
+            || (meta.level() <= &level
+                && (serving
+                    || level == tracing::Level::DEBUG
+                    || (meta.target() != "shopdb_core::error" && meta.target() != "sqlx::query")))
     });
     tracing_subscriber::registry()
         .with(

@@ -214,24 +214,44 @@ pub fn document(routes: &[RouteInfo]) -> Value {
     })
 }
 
-/// Links from a create route to the routes of the record it made (`{path}/{id}`), so a
-/// stateful client can go create → read → update → delete.
+/// Links from a create route to the routes of the record it made (`{path}/{id}`) and to the
+/// routes below it that need nothing else (`{path}/{id}/supplies`, `{path}/{id}/checkin`), so
+/// a stateful client can go create → read → update → delete and use what hangs off a record.
 fn item_links(routes: &[RouteInfo], create: &RouteInfo, key: &str) -> Map<String, Value> {
     let item = format!("{}/{{id}}", create.path);
     let id = format!("$response.body#/data/{key}");
     let mut links = Map::new();
-    for r in routes.iter().filter(|r| r.path == item) {
-        let name = match r.method {
-            Method::GET => "GetCreated",
-            Method::PUT => "UpdateCreated",
-            Method::DELETE => "DeleteCreated",
+    for r in routes.iter() {
+        let below = r
+            .path
+            .strip_prefix(&format!("{item}/"))
+            .filter(|rest| !rest.contains('{') && !rest.contains('/'));
+        let name = match (r.path == item, below, &r.method) {
+            (true, _, &Method::GET) => "GetCreated".to_string(),
+            (true, _, &Method::PUT) => "UpdateCreated".to_string(),
+            (true, _, &Method::DELETE) => "DeleteCreated".to_string(),
+            (false, Some(rest), method) => {
+                let verb = match *method {
+                    Method::GET => "Get",
+                    Method::PUT => "Put",
+                    Method::POST => "Post",
+                    Method::DELETE => "Delete",
+                    _ => continue,
+                };
+                let mut word: Vec<char> =
+                    rest.chars().filter(char::is_ascii_alphanumeric).collect();
+                if let Some(first) = word.first_mut() {
+                    *first = first.to_ascii_uppercase();
+                }
+                format!("{verb}Created{}", word.into_iter().collect::<String>())
+            }
             _ => continue,
         };
         let mut link = json!({"operationId": operation_id(r), "parameters": {"id": id}});
-        if r.method == Method::PUT && create.versioned {
+        if r.path == item && r.method == Method::PUT && create.versioned {
             link["requestBody"] = json!({"version": "$response.body#/data/version"});
         }
-        links.insert(name.into(), link);
+        links.insert(name, link);
     }
     links
 }

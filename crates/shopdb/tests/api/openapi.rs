@@ -40,6 +40,10 @@ backend_tests! {
             assert_eq!(links[link]["parameters"]["id"], "$response.body#/data/assetid", "{link}");
         }
         assert_eq!(links["UpdateCreated"]["requestBody"]["version"], "$response.body#/data/version");
+        // What hangs off the record is reachable from the create too (a stateful client
+        // reads a new asset's history).
+        assert_eq!(links["GetCreatedHistory"]["operationId"], doc["paths"]["/api/assets/{id}/history"]["get"]["operationId"]);
+        assert_eq!(links["GetCreatedHistory"]["parameters"]["id"], "$response.body#/data/assetid");
 
         let sort = doc["paths"]["/api/assets"]["get"]["parameters"].as_array().unwrap().iter()
             .find(|p| p["name"] == "sort").unwrap()["schema"]["enum"].clone();

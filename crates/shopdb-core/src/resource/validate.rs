@@ -342,8 +342,19 @@ impl Resource {
                 );
             }
         }
+        self.checked(&merged, errors, values)
+    }
+
+    /// The resource's own check (`Resource::check`) on the whole record, then the values or
+    /// every problem found.
+    fn checked(
+        &self,
+        merged: &Map<String, Value>,
+        mut errors: Map<String, Value>,
+        values: Vec<(String, SqlValue)>,
+    ) -> Result<Vec<(String, SqlValue)>, DomainError> {
         if let Some(check) = self.check {
-            for (k, v) in check(&merged) {
+            for (k, v) in check(merged) {
                 errors.entry(k).or_insert(v);
             }
         }
@@ -414,18 +425,13 @@ impl Resource {
         }
         // Checks that span the asset and its extension see the whole merged record.
         // (as sent, so a problem in one part does not hide the other's)
-        if let Some(check) = self.check {
-            let mut merged = existing.cloned().unwrap_or_default();
+        // (Built only for a resource with a check: this runs for every collector record.)
+        let mut merged = Map::new();
+        if self.check.is_some() {
+            merged = existing.cloned().unwrap_or_default();
             merged.extend(body.iter().map(|(k, v)| (k.clone(), v.clone())));
-            for (k, v) in check(&merged) {
-                errors.entry(k).or_insert(v);
-            }
         }
-        if errors.is_empty() {
-            Ok(values)
-        } else {
-            Err(DomainError::validation(errors))
-        }
+        self.checked(&merged, errors, values)
     }
 
     /// `body` with each field that has a normalizer in its canonical form; the fields whose

@@ -4,6 +4,7 @@
 //! depending on the network plugin's crate. With no such service, or its plugin disabled,
 //! only the address format is checked.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,7 +15,7 @@ use sqlx::AnyConnection;
 use crate::db::Db;
 use crate::error::DomainError;
 use crate::plugin::services::ServiceKey;
-use crate::resource::{HookEnv, WriteHook};
+use crate::resource::{BatchLookup, HookEnv, WriteHook};
 
 /// Name under which the address service is registered.
 pub const SERVICE: &str = "network.ipaddresses";
@@ -61,6 +62,26 @@ pub trait AddressBook: Send + Sync {
         ip: IpAddr,
         exclude: Option<i64>,
     ) -> BoxFuture<'a, Result<Vec<Holder>, DomainError>>;
+
+    /// Which of `ips` some asset holds, for many new records at once. The default asks
+    /// `holders` for each; a service that can ask for all of them in one query should.
+    fn held<'a>(
+        &'a self,
+        db: &'a Db,
+        conn: &'a mut AnyConnection,
+        env: &'a HookEnv,
+        ips: &'a [IpAddr],
+    ) -> BoxFuture<'a, Result<HashSet<IpAddr>, DomainError>> {
+        Box::pin(async move {
+            let mut held = HashSet::new();
+            for ip in ips {
+                if !self.holders(db, conn, env, *ip, None).await?.is_empty() {
+                    held.insert(*ip);
+                }
+            }
+            Ok(held)
+        })
+    }
 }
 
 /// What is registered under [`SERVICE`].
@@ -85,8 +106,13 @@ pub fn parse_ip(field: &str, raw: &str) -> Result<IpAddr, DomainError> {
         .map_err(|_| DomainError::field(field, format!("'{raw}' is not an IP address")))
 }
 
+/// The name [`ip_address_hook`] notes and reads cleared addresses under.
+const IP_CHECK: &str = "addresses.holders";
+
 /// A write hook for records with an `ipaddress`: it must be an IP address, and while the
 /// address service's plugin is enabled no other asset may hold it (409 naming the holder).
+/// Declare [`ip_addresses_together`] with it (`Hooks::prepare`) so that new records created
+/// together are asked about in one query.
 pub fn ip_address_hook() -> WriteHook {
     Arc::new(|event| {
         Box::pin(async move {
@@ -95,6 +121,12 @@ pub fn ip_address_hook() -> WriteHook {
             }
             let raw = event.record["ipaddress"].as_str().unwrap_or_default();
             let ip = parse_ip("ipaddress", raw)?;
+            if event
+                .known
+                .is_some_and(|k| k.is_clear(IP_CHECK, &ip.to_string()))
+            {
+                return Ok(());
+            }
             let Ok(service) = event.env.services.lookup(&ADDRESS_SERVICE) else {
                 return Ok(());
             };
@@ -113,6 +145,39 @@ pub fn ip_address_hook() -> WriteHook {
                 ))
                 .with_details(json!({"field": "ipaddress", "holder": h.to_json()}))),
             }
+        })
+    })
+}
+
+/// The batch form of [`ip_address_hook`]'s question: which of the new records' addresses
+/// no asset holds, asked of the address service once for the whole batch.
+pub fn ip_addresses_together() -> BatchLookup {
+    Arc::new(|event| {
+        Box::pin(async move {
+            let Ok(service) = event.env.services.lookup(&ADDRESS_SERVICE) else {
+                return Ok(());
+            };
+            if !event.env.enabled(event.db, PROVIDER).await {
+                return Ok(());
+            }
+            let mut ips: Vec<IpAddr> = event
+                .records
+                .iter()
+                .filter_map(|r| r.get("ipaddress")?.as_str()?.trim().parse().ok())
+                .collect();
+            ips.sort();
+            ips.dedup();
+            if ips.is_empty() {
+                return Ok(());
+            }
+            let held = service
+                .0
+                .held(event.db, event.conn, event.env, &ips)
+                .await?;
+            for ip in ips.iter().filter(|ip| !held.contains(ip)) {
+                event.known.note(IP_CHECK, &ip.to_string());
+            }
+            Ok(())
         })
     })
 }

@@ -33,7 +33,7 @@ pub mod users;
 pub mod util;
 
 /// Version of the plugin contract this framework offers (semver).
-pub const CONTRACT_VERSION: &str = "1.2.0";
+pub const CONTRACT_VERSION: &str = "1.3.0";
 
 /// Plugin names: lowercase ASCII letters and digits, starting with a letter.
 pub fn is_valid_plugin_name(name: &str) -> bool {

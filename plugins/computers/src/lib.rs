@@ -4,6 +4,7 @@
 //! push to `/api/collector/computers` (identity: hostname; a renamed PC is recognised by its
 //! serial number or MAC address).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use shopdb_core::anyhow;
@@ -14,7 +15,7 @@ use shopdb_core::axum::http::Method;
 use shopdb_core::axum::response::Response;
 use shopdb_core::axum::routing::get;
 use shopdb_core::catalog;
-use shopdb_core::db::Db;
+use shopdb_core::db::{Db, SqlValue};
 use shopdb_core::envelope::{ApiResult, ok};
 use shopdb_core::error::DomainError;
 use shopdb_core::futures_util::future::BoxFuture;
@@ -25,8 +26,8 @@ use shopdb_core::plugin::{
     SettingDef, SettingKind, Widget, WidgetSize,
 };
 use shopdb_core::resource::ChildList;
-use shopdb_core::resource::{Resource, WriteHook};
-use shopdb_core::schema::{Column, Index, OnDelete, Table, lower_equals};
+use shopdb_core::resource::{BatchLookup, Resource, WriteHook};
+use shopdb_core::schema::{Column, Index, OnDelete, Table, lower_equals, lower_in};
 use shopdb_core::search::SearchSpec;
 use shopdb_core::serde_json::{Value, json};
 use shopdb_core::sqlx::Row;
@@ -180,6 +181,9 @@ pub async fn stale(ctx: &PluginContext, days: i64) -> anyhow::Result<Vec<Value>>
 /// Host names ignore case (`SHOP-PC-42` and `shop-pc-42` are one machine), and collectors
 /// match them so: a second PC whose name differs only in case is refused (422 naming the
 /// first), or the collector could no longer tell the two apart.
+/// The name `hostname_ignores_case` notes and reads cleared host names under.
+const HOSTNAME_CHECK: &str = "computers.hostname";
+
 fn hostname_ignores_case() -> WriteHook {
     Arc::new(|event| {
         Box::pin(async move {
@@ -192,6 +196,12 @@ fn hostname_ignores_case() -> WriteHook {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .trim();
+            if event
+                .known
+                .is_some_and(|k| k.is_clear(HOSTNAME_CHECK, &hostname.to_ascii_lowercase()))
+            {
+                return Ok(());
+            }
             let sql = format!(
                 "SELECT assetid, hostname FROM computers WHERE {} AND assetid <> ?",
                 lower_equals(event.db.dialect(), None, "hostname")
@@ -215,6 +225,56 @@ fn hostname_ignores_case() -> WriteHook {
                 }
                 None => Ok(()),
             }
+        })
+    })
+}
+
+/// The batch form of `hostname_ignores_case`: which of the new PCs' host names no computer
+/// has in any case, one query per 200 names. Only names in ASCII are noted clear: whether
+/// the database's `LOWER` folds other letters as Rust does is not known here, so those are
+/// asked one by one.
+fn hostnames_together() -> BatchLookup {
+    Arc::new(|event| {
+        Box::pin(async move {
+            let mut names: Vec<&str> = event
+                .records
+                .iter()
+                .filter_map(|r| r.get("hostname")?.as_str())
+                .map(str::trim)
+                .filter(|h| !h.is_empty() && h.is_ascii())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            for chunk in names.chunks(200) {
+                let sql = format!(
+                    "SELECT hostname FROM computers WHERE {}",
+                    lower_in(event.db.dialect(), None, "hostname", chunk.len())
+                );
+                let binds: Vec<SqlValue> = chunk.iter().map(|h| SqlValue::text(*h)).collect();
+                let taken: Vec<String> = event
+                    .db
+                    .query_with(&sql, &binds)
+                    .fetch_all(&mut *event.conn)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>(0))
+                    .collect::<Result<_, _>>()?;
+                // A stored name outside ASCII might equal any of them in the database's eyes.
+                if taken.iter().any(|t| !t.trim().is_ascii()) {
+                    continue;
+                }
+                let taken: HashSet<String> = taken
+                    .iter()
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .collect();
+                for name in chunk {
+                    let lower = name.to_ascii_lowercase();
+                    if !taken.contains(&lower) {
+                        event.known.note(HOSTNAME_CHECK, &lower);
+                    }
+                }
+            }
+            Ok(())
         })
     })
 }
@@ -308,7 +368,9 @@ impl Plugin for ComputersPlugin {
         r.hooks = r
             .hooks
             .before(shopdb_core::addresses::ip_address_hook())
+            .prepare(shopdb_core::addresses::ip_addresses_together())
             .before(hostname_ignores_case())
+            .prepare(hostnames_together())
             // Both only check: collector batches create new PCs together.
             .checks_only(&["ipaddress", "hostname"]);
         r.normalize_field(

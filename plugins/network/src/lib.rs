@@ -8,11 +8,13 @@
 
 pub mod cidr;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
 use shopdb_core::addresses::{
-    ADDRESS_SERVICE, AddressBook, AddressService, Holder, ip_address_hook, parse_ip,
+    ADDRESS_SERVICE, AddressBook, AddressService, Holder, ip_address_hook, ip_addresses_together,
+    parse_ip,
 };
 use shopdb_core::anyhow;
 use shopdb_core::api::{Access, Route};
@@ -170,6 +172,18 @@ fn subnets_resource() -> Resource {
     r
 }
 
+/// The tables in use whose records give an asset an address.
+async fn address_tables<'e>(db: &Db, env: &'e HookEnv) -> Vec<&'e str> {
+    env.tables_in_use(db)
+        .await
+        .into_iter()
+        .filter(|t| {
+            t.name != "assets" && t.get("ipaddress").is_some() && t.get("assetid").is_some()
+        })
+        .map(|t| t.name.as_str())
+        .collect()
+}
+
 /// The address service: which subnet an address is in and which assets hold it.
 pub struct IpAddresses;
 
@@ -187,15 +201,7 @@ impl IpAddresses {
         let mut holders = Vec::new();
         // Every table with addresses asked in one query (one round trip per write that sets
         // an address, whatever the number of plugins).
-        let tables: Vec<&str> = env
-            .tables_in_use(db)
-            .await
-            .into_iter()
-            .filter(|t| {
-                t.name != "assets" && t.get("ipaddress").is_some() && t.get("assetid").is_some()
-            })
-            .map(|t| t.name.as_str())
-            .collect();
+        let tables = address_tables(db, env).await;
         if tables.is_empty() {
             return Ok(holders);
         }
@@ -247,6 +253,43 @@ impl IpAddresses {
             exclude,
         )
         .await
+    }
+
+    /// Which of `ips` some asset holds: every table with addresses asked in one query per
+    /// 100 addresses (a collector batch's new PCs).
+    pub async fn held(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        env: &HookEnv,
+        ips: &[IpAddr],
+    ) -> Result<HashSet<IpAddr>, DomainError> {
+        let mut held = HashSet::new();
+        let tables = address_tables(db, env).await;
+        if tables.is_empty() {
+            return Ok(held);
+        }
+        for chunk in ips.chunks(100) {
+            let marks = vec!["?"; chunk.len()].join(", ");
+            let parts: Vec<String> = tables
+                .iter()
+                .map(|table| format!("SELECT ipaddress FROM {table} WHERE ipaddress IN ({marks})"))
+                .collect();
+            let binds: Vec<SqlValue> = tables
+                .iter()
+                .flat_map(|_| chunk.iter().map(|ip| SqlValue::text(ip.to_string())))
+                .collect();
+            let rows = db
+                .query_with(&parts.join(" UNION ALL "), &binds)
+                .fetch_all(&mut *conn)
+                .await?;
+            for r in rows {
+                if let Ok(ip) = r.try_get::<String, _>(0)?.parse() {
+                    held.insert(ip);
+                }
+            }
+        }
+        Ok(held)
     }
 
     /// Assets whose address falls in `net`.
@@ -357,6 +400,16 @@ impl AddressBook for IpAddresses {
     ) -> BoxFuture<'a, Result<Vec<Holder>, DomainError>> {
         Box::pin(IpAddresses::holders(self, db, conn, env, ip, exclude))
     }
+
+    fn held<'a>(
+        &'a self,
+        db: &'a Db,
+        conn: &'a mut AnyConnection,
+        env: &'a HookEnv,
+        ips: &'a [IpAddr],
+    ) -> BoxFuture<'a, Result<HashSet<IpAddr>, DomainError>> {
+        Box::pin(IpAddresses::held(self, db, conn, env, ips))
+    }
 }
 
 impl Plugin for NetworkPlugin {
@@ -420,6 +473,7 @@ impl Plugin for NetworkPlugin {
         devices.hooks = devices
             .hooks
             .before(ip_address_hook())
+            .prepare(ip_addresses_together())
             .checks_only(&["ipaddress"]);
         devices.normalize_field(
             "macaddress",

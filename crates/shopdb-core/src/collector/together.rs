@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Connection};
 
 use crate::error::DomainError;
-use crate::resource::{Lookups, Values};
+use crate::resource::{Cleared, Lookups, Values};
 
 use super::matching::*;
 use super::parts::*;
@@ -138,6 +138,7 @@ pub(crate) async fn create_together<'r>(
     // Values of the records before this one in the batch's order: a record sharing one
     // waits for the others to be written.
     let mut claimed: HashSet<String> = HashSet::new();
+    let mut valid: Vec<(usize, Pending<'r>, Values)> = Vec::new();
     let mut group: Vec<(usize, Pending<'r>, Values)> = Vec::new();
     let mut later: Vec<(usize, Pending<'r>)> = Vec::new();
     let mut queue = new.into_iter().zip(numbers).enumerate();
@@ -165,15 +166,11 @@ pub(crate) async fn create_together<'r>(
         }
         let sent = identity(pending.record);
         lookups.set_free(identity_table, &schema.identityfield, sent.trim());
-        let checked = async {
-            let conn = &mut *savepoint;
-            let values = res.validate_in(db, conn, &body, None, &mut lookups).await?;
-            res.check_create(db, conn, actor, &values).await?;
-            Ok::<_, DomainError>(values)
-        }
-        .await;
-        match checked {
-            Ok(values) => group.push((n, pending, values)),
+        match res
+            .validate_in(db, &mut savepoint, &body, None, &mut lookups)
+            .await
+        {
+            Ok(values) => valid.push((n, pending, values)),
             Err(e) if e.stops_batch() => return Err(e),
             Err(e) if e.kind.is_server() => {
                 later.push((n, pending));
@@ -184,6 +181,40 @@ pub(crate) async fn create_together<'r>(
             Err(_) => later.push((n, pending)),
         }
     }
+    // The before-write checks, each record on its own, after their batch lookups asked for
+    // all of them at once.
+    if failed.is_none() && !res.hooks.before_write.is_empty() {
+        let records: Vec<Map<String, Value>> =
+            valid.iter().map(|(_, _, v)| res.new_record(v)).collect();
+        let mut known = Cleared::default();
+        match res
+            .prepare_creates(db, &mut savepoint, &records, &mut known)
+            .await
+        {
+            Ok(()) => {}
+            Err(e) if e.stops_batch() => return Err(e),
+            Err(e) => failed = Some(e),
+        }
+        let mut checked = valid.drain(..).zip(records);
+        while failed.is_none()
+            && let Some(((n, pending, values), record)) = checked.next()
+        {
+            match res
+                .check_create(db, &mut savepoint, actor, &record, Some(&known))
+                .await
+            {
+                Ok(()) => group.push((n, pending, values)),
+                Err(e) if e.stops_batch() => return Err(e),
+                Err(e) if e.kind.is_server() => {
+                    later.push((n, pending));
+                    failed = Some(e);
+                }
+                Err(_) => later.push((n, pending)),
+            }
+        }
+        later.extend(checked.map(|((n, p, _), _)| (n, p)));
+    }
+    group.append(&mut valid);
     let written = match failed {
         Some(e) => Err(e),
         None if group.is_empty() => Ok(Vec::new()),
@@ -216,8 +247,8 @@ pub(crate) async fn create_together<'r>(
                 .await
                 .map_err(|lost| DomainError::from(lost).into_retry())?;
             later.extend(group.into_iter().map(|(n, p, _)| (n, p)));
-            later.sort_by_key(|(n, _)| *n);
         }
     }
+    later.sort_by_key(|(n, _)| *n);
     Ok(later.into_iter().map(|(_, p)| p).collect())
 }

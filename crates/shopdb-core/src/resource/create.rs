@@ -177,6 +177,7 @@ impl Resource {
                 None,
                 None,
                 &record,
+                None,
             )
             .await?;
         }
@@ -201,6 +202,7 @@ impl Resource {
                 Some(id),
                 None,
                 &record,
+                None,
             )
             .await?;
             record = self
@@ -337,23 +339,27 @@ impl Resource {
             && (self.hooks.before_write.is_empty() || self.hooks.compared.is_some())
     }
 
-    /// Runs the before-write hooks for creating a record from `values` (checked by
-    /// `validate`), as `insert` does, without writing.
+    /// The record the before-write hooks see for creating one from `values` (checked by
+    /// `validate`): what `check_create` and the batch lookups ([`Hooks::prepare`]) are given.
+    pub fn new_record(&self, values: &[(String, SqlValue)]) -> Map<String, Value> {
+        let (values, lists) = self.take_children(self.typed(values.to_vec()));
+        let mut record = merge(None, &values);
+        record.extend(lists);
+        record
+    }
+
+    /// Runs the before-write hooks for creating `record` (made by `new_record`), as `insert`
+    /// does, without writing; `known` is what `prepare_creates` found for its batch.
     pub async fn check_create(
         &self,
         db: &Db,
         conn: &mut AnyConnection,
         actor: &Actor,
-        values: &[(String, SqlValue)],
+        record: &Map<String, Value>,
+        known: Option<&Cleared>,
     ) -> Result<(), DomainError> {
-        if self.hooks.before_write.is_empty() {
-            return Ok(());
-        }
-        let (values, lists) = self.take_children(self.typed(values.to_vec()));
-        let mut record = merge(None, &values);
-        record.extend(lists);
         let hooks = &self.hooks.before_write;
-        self.run_hooks(hooks, db, conn, actor, None, None, &record)
+        self.run_hooks(hooks, db, conn, actor, None, None, record, known)
             .await
     }
 

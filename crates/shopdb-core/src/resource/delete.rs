@@ -29,14 +29,32 @@ impl Resource {
             .await?
             .ok_or_else(|| self.not_found(id))?;
         let hooks = &self.hooks.before_delete;
-        self.run_hooks(hooks, db, conn, actor, Some(id), Some(&before), &before)
-            .await?;
+        self.run_hooks(
+            hooks,
+            db,
+            conn,
+            actor,
+            Some(id),
+            Some(&before),
+            &before,
+            None,
+        )
+        .await?;
         if self.kind == ResourceKind::Asset {
             let env = self.hooks.env();
             for (plugin, hooks) in &env.asset_delete_hooks {
                 if env.enabled(db, plugin).await {
-                    self.run_hooks(hooks, db, conn, actor, Some(id), Some(&before), &before)
-                        .await?;
+                    self.run_hooks(
+                        hooks,
+                        db,
+                        conn,
+                        actor,
+                        Some(id),
+                        Some(&before),
+                        &before,
+                        None,
+                    )
+                    .await?;
                 }
             }
         }

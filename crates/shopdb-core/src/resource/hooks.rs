@@ -70,6 +70,15 @@ impl Hooks {
         self
     }
 
+    /// Adds the batch form of a before-write check's lookup: when many new records are
+    /// checked and created together, it asks for all of them in one query and notes what it
+    /// found clear, and the check reads that (`WriteEvent::known`) instead of asking for each
+    /// record. The check must still ask when `known` is None or does not say.
+    pub fn prepare(mut self, lookup: BatchLookup) -> Hooks {
+        self.batch_lookups.push(lookup);
+        self
+    }
+
     /// Gives the hooks their environment; the first call wins.
     pub fn bind(&self, env: Arc<HookEnv>) {
         let _ = self.env.set(env);
@@ -105,6 +114,7 @@ impl Resource {
         id: Option<i64>,
         before: Option<&Map<String, Value>>,
         record: &Map<String, Value>,
+        known: Option<&Cleared>,
     ) -> Result<(), DomainError> {
         let env = self.hooks.env();
         for hook in hooks {
@@ -116,6 +126,34 @@ impl Resource {
                 before,
                 record,
                 env,
+                known,
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Runs the batch forms of the before-write checks' lookups ([`Hooks::prepare`]) for new
+    /// records (made by `new_record`) about to be checked one by one with `check_create` and
+    /// created together; what they find clear goes into `known`.
+    pub async fn prepare_creates(
+        &self,
+        db: &Db,
+        conn: &mut AnyConnection,
+        records: &[Map<String, Value>],
+        known: &mut Cleared,
+    ) -> Result<(), DomainError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let env = self.hooks.env();
+        for lookup in &self.hooks.batch_lookups {
+            lookup(BatchEvent {
+                db,
+                conn: &mut *conn,
+                records,
+                env,
+                known: &mut *known,
             })
             .await?;
         }

@@ -97,10 +97,53 @@ pub struct WriteEvent<'a> {
     /// The record as it will be (before-write hooks) or as stored (after-write hooks).
     pub record: &'a Map<String, Value>,
     pub env: &'a HookEnv,
+    /// What a batch of new records looked up for all of them at once before their checks
+    /// ran (see [`Hooks::prepare`]); None for a write on its own. A check may skip its own
+    /// query for what this says is clear.
+    pub known: Option<&'a Cleared>,
 }
 
 pub type WriteHook =
     Arc<dyn for<'a> Fn(WriteEvent<'a>) -> BoxFuture<'a, Result<(), DomainError>> + Send + Sync>;
+
+/// Many new records about to be checked and created together (a collector batch), as a
+/// [`BatchLookup`] sees them: inside the write's transaction, before any of them is written.
+pub struct BatchEvent<'a> {
+    pub db: &'a Db,
+    pub conn: &'a mut AnyConnection,
+    /// The records as the before-write hooks will see them, one by one.
+    pub records: &'a [Map<String, Value>],
+    pub env: &'a HookEnv,
+    /// Where to note what was found clear.
+    pub known: &'a mut Cleared,
+}
+
+/// What the lookups of a batch ([`BatchLookup`]) found clear for its new records: values no
+/// stored record has where a before-write check would look. Each check notes and reads under
+/// its own name (`"computers.hostname"`), in the form it compares (lower case for a check
+/// that ignores case). It holds for the batch's checks, which all run before any of its
+/// records is written.
+#[derive(Debug, Default)]
+pub struct Cleared(std::collections::HashSet<(String, String)>);
+
+impl Cleared {
+    /// Notes that `check` would find nothing for `value`.
+    pub fn note(&mut self, check: &str, value: &str) {
+        self.0.insert((check.to_string(), value.to_string()));
+    }
+
+    /// Whether `check` was found to find nothing for `value`.
+    pub fn is_clear(&self, check: &str, value: &str) -> bool {
+        // One allocation per question is small next to the query it saves.
+        self.0.contains(&(check.to_string(), value.to_string()))
+    }
+}
+
+/// Asks, for a whole batch of new records in one query, what a before-write check would ask
+/// for each record, and notes the values it found clear; the check then reads
+/// [`WriteEvent::known`] instead of asking. Declared with [`Hooks::prepare`].
+pub type BatchLookup =
+    Arc<dyn for<'a> Fn(BatchEvent<'a>) -> BoxFuture<'a, Result<(), DomainError>> + Send + Sync>;
 
 /// Plugin code run on every create and update of a resource, whatever the path (API,
 /// collector, CLI): `before_write` may refuse the write, `after_write` may write related rows.
@@ -113,6 +156,8 @@ pub struct Hooks {
     /// Set by [`Hooks::checks_only`]: the fields through which the before-write hooks compare
     /// a record with other records. None: what the hooks do is not known.
     pub compared: Option<Vec<String>>,
+    /// Set by [`Hooks::prepare`]: batch forms of the before-write checks' lookups.
+    pub batch_lookups: Vec<BatchLookup>,
     pub(crate) env: Arc<OnceLock<Arc<HookEnv>>>,
 }
 

@@ -56,8 +56,17 @@ impl Resource {
             let mut record = merge(Some(before), &changed);
             record.extend(lists.iter().cloned());
             let hooks = &self.hooks.before_write;
-            self.run_hooks(hooks, db, conn, actor, Some(id), Some(before), &record)
-                .await?;
+            self.run_hooks(
+                hooks,
+                db,
+                conn,
+                actor,
+                Some(id),
+                Some(before),
+                &record,
+                None,
+            )
+            .await?;
         }
         let (changed, ext_changed) = self.split(changed);
         let mut sets: Vec<String> = changed.iter().map(|(n, _)| format!("{n} = ?")).collect();
@@ -120,7 +129,7 @@ impl Resource {
             .ok_or_else(|| self.not_found(id))?;
         if !self.hooks.after_write.is_empty() {
             let hooks = &self.hooks.after_write;
-            self.run_hooks(hooks, db, conn, actor, Some(id), Some(before), &after)
+            self.run_hooks(hooks, db, conn, actor, Some(id), Some(before), &after, None)
                 .await?;
             after = self
                 .fetch(db, conn, id)
@@ -177,7 +186,7 @@ impl Resource {
         let id = before.get(self.key()).and_then(Value::as_i64);
         let record = merge(Some(before), values);
         let hooks = &self.hooks.before_write;
-        self.run_hooks(hooks, db, conn, actor, id, Some(before), &record)
+        self.run_hooks(hooks, db, conn, actor, id, Some(before), &record, None)
             .await
     }
 

@@ -126,6 +126,16 @@ backend_tests! {
         );
         let steps = plan(&app, &unique_check, &["WJ-PC-000042"]).await;
         assert!(uses_indexes(dialect, &steps), "{unique_check}\n{steps:#?}");
+        // Its batch form, for the new PCs of a batch at once; and the IP address check's.
+        let batch_check = format!(
+            "SELECT hostname FROM computers WHERE {}",
+            shopdb_core::schema::lower_in(dialect, None, "hostname", 3)
+        );
+        let steps = plan(&app, &batch_check, &["WJ-PC-000042", "wj-pc-000043", "WJ-PC-999999"]).await;
+        assert!(uses_indexes(dialect, &steps), "{batch_check}\n{steps:#?}");
+        let held = "SELECT ipaddress FROM computers WHERE ipaddress IN (?, ?, ?)";
+        let steps = plan(&app, held, &["10.0.0.1", "10.0.0.2", "10.0.0.3"]).await;
+        assert!(uses_indexes(dialect, &steps), "{held}\n{steps:#?}");
         // And the lookups answer as before: a host in another case is the same PC.
         let again = push(&app, &token, vec![json!({"hostname": "wj-pc-000042", "currentuser": "asmith"})]).await;
         assert_eq!(again.data()["results"][0]["status"], "updated", "{}", again.body);
@@ -297,7 +307,9 @@ backend_tests! {
             assert_eq!(network.status, StatusCode::OK, "{}", network.body);
             // Known before the batch: a PC (its push changes the user) and an asset holding
             // the number the collector would give PC 38.
-            assert_eq!(push(app, &token, vec![pc(100)]).await.data()["created"], 1);
+            let mut known = pc(100);
+            known["ipaddress"] = json!("10.1.0.100");
+            assert_eq!(push(app, &token, vec![known]).await.data()["created"], 1);
             let manual = app.post("/api/assets", json!({"assetnumber": "WJ-PC-000038", "assettypeid": 1})).await;
             assert_eq!(manual.status, StatusCode::CREATED, "{}", manual.body);
             tokens.push(token);
@@ -321,13 +333,15 @@ backend_tests! {
             assert_eq!(answer(got), answer(want), "record {i} ({}): {got} / {want}", records[i]["hostname"]);
         }
         let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
-        assert_eq!((count("created"), count("updated"), count("unchanged"), count("rejected")), (36, 3, 1, 4), "{}", reply.body);
+        assert_eq!((count("created"), count("updated"), count("unchanged"), count("rejected")), (35, 3, 1, 5), "{}", reply.body);
         let status_of = |host: &str| {
             let i = records.iter().position(|r| r["hostname"] == host).unwrap();
             results[i].clone()
         };
         assert!(status_of("WJ-PC-000003")["details"]["ipaddress"].is_string(), "not an IP address");
         assert!(status_of("WJ-PC-000011")["reason"].as_str().unwrap().contains("already held"), "the IP of PC 10");
+        assert!(status_of("WJ-PC-000015")["reason"].as_str().unwrap().contains("already held"), "the IP of PC 100");
+        assert_eq!(status_of("WJ-PC-000025-Ä")["status"], "created");
         assert_eq!(status_of("WJ-PC-000030-NEW")["matchedby"], "serialnumber", "PC 30 renamed");
 
         // Every created PC: its asset number, audit entry, search entries and software rows,
@@ -360,7 +374,7 @@ backend_tests! {
         let ours = listing(app.get("/api/computers?per_page=100&sort=hostname").await);
         let theirs = listing(reference.get("/api/computers?per_page=100&sort=hostname").await);
         assert_eq!(ours, theirs);
-        assert_eq!(ours.len(), 37, "PC 100 and 36 created");
+        assert_eq!(ours.len(), 36, "PC 100 and 35 created");
         assert!(ours.iter().any(|c| c[1] == "WJ-PC-000038-2"), "the number taken by the manual asset: {ours:?}");
         assert!(ours.iter().all(|c| c[7] == "inventory-hall1"), "seen by the collector: {ours:?}");
         for table in ["auditlog", "searchindex", "computersoftware", "assets"] {
@@ -399,6 +413,10 @@ fn mixed_new_pcs() -> Vec<Value> {
             7 => r["macaddress"] = json!("zz"),
             // The IP address of PC 10.
             11 => r["ipaddress"] = json!("10.1.0.10"),
+            // The IP address of PC 100, stored before the batch.
+            15 => r["ipaddress"] = json!("10.1.0.100"),
+            // A host name outside ASCII (checked on its own, not from the batch's lookup).
+            25 => r["hostname"] = json!("WJ-PC-000025-Ä"),
             _ => {}
         }
         records.push(r.clone());

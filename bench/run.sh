@@ -31,6 +31,7 @@
 #   BENCH_THREADS      wrk threads                (default 2)
 #   BENCH_CONNECTIONS  wrk connections            (default 16)
 #   BENCH_SKIP_BUILD=1 use the existing release binary as is
+#   BENCH_KEEP_DB      SQLite only: copy the database there when the run ends (for profiling)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -97,6 +98,10 @@ cleanup() {
     if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
         kill "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    if [ -n "${BENCH_KEEP_DB:-}" ] && [ -f "$TMP/bench.sqlite" ]; then
+        cp "$TMP/bench.sqlite" "$BENCH_KEEP_DB" && echo "bench: database kept at $BENCH_KEEP_DB" >&2
+        if [ -f "$TMP/bench.sqlite-wal" ]; then cp "$TMP/bench.sqlite-wal" "$BENCH_KEEP_DB-wal"; fi
     fi
     rm -rf "$TMP"
 }

@@ -21,6 +21,15 @@ use shopdb_core::core_schema::core_chain;
 use shopdb_core::migrate;
 use shopdb_core::users::{create_user, ensure_first_admin};
 
+/// The allocator: mimalloc instead of the system's. With glibc's, every thread that
+/// allocates (the runtime's workers, one thread per SQLite connection) gets an arena of its
+/// own and freed memory stays in them; under 16 collectors at once the JSON of their
+/// batches made allocation a bottleneck and left the process larger than what it used
+/// (docs/PERFORMANCE.md, "Allocator"). Transparent huge pages are off for it (`no_thp`):
+/// they would round the server's memory up in 2 MiB steps.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
 /// failure in one line, so the server's "request failed" log of the same error is left out,
 /// and so are sqlx's slow-statement warnings (unless at debug level).

@@ -1,13 +1,12 @@
 //! Installing, enabling, disabling and uninstalling plugins. State lives in the `plugins`
 //! table, so every server process on the database sees the same thing.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
-use sqlx::Row;
 
-use super::{LoadedPlugin, PluginContext, Registry};
+use super::context::PluginContext;
+use super::loaded::{LoadedPlugin, Registry};
 use crate::audit::{self, Action};
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue};
@@ -15,58 +14,7 @@ use crate::evolve::{self, Mode};
 use crate::migrate::{self, Chain, Migration};
 use crate::util::now;
 
-pub const ENABLED: &str = "enabled";
-pub const DISABLED: &str = "disabled";
-
-/// Where a plugin stands at a site. Serialized (JSON, `plugins.state`) in lowercase:
-/// `available`, `enabled`, `disabled`, `quarantined`; only the middle two are ever stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PluginState {
-    /// Compiled in and loadable, not installed.
-    Available,
-    Enabled,
-    /// Installed, its tables and rows kept, contributing nothing.
-    Disabled,
-    /// Refused by the loader (or installed but missing from this build).
-    Quarantined,
-}
-
-impl PluginState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PluginState::Available => "available",
-            PluginState::Enabled => ENABLED,
-            PluginState::Disabled => DISABLED,
-            PluginState::Quarantined => "quarantined",
-        }
-    }
-
-    /// A value read from `plugins.state`: anything but `enabled` counts as disabled.
-    pub fn from_stored(value: &str) -> PluginState {
-        if value == ENABLED {
-            PluginState::Enabled
-        } else {
-            PluginState::Disabled
-        }
-    }
-
-    /// As `shopdb plugin list` shows it: `Enabled`.
-    pub fn title(self) -> &'static str {
-        match self {
-            PluginState::Available => "Available",
-            PluginState::Enabled => "Enabled",
-            PluginState::Disabled => "Disabled",
-            PluginState::Quarantined => "Quarantined",
-        }
-    }
-}
-
-impl std::fmt::Display for PluginState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use super::states::{DISABLED, ENABLED, PluginState, installed};
 
 /// What an admin can do to a plugin (`POST /api/plugins/{name}/{action}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -122,22 +70,6 @@ impl std::fmt::Display for LifecycleAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
-}
-
-/// Installed plugins: name → (version, state as stored).
-pub async fn installed(db: &Db) -> Result<HashMap<String, (String, String)>, sqlx::Error> {
-    let rows = db
-        .query("SELECT pluginname, version, state FROM plugins")
-        .fetch_all(db.pool())
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok((
-                r.try_get::<String, _>(0)?,
-                (r.try_get::<String, _>(1)?, r.try_get::<String, _>(2)?),
-            ))
-        })
-        .collect()
 }
 
 /// One line of `plugin list` / one entry of `/api/plugins`.

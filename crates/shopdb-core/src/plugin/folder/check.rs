@@ -12,7 +12,7 @@ use super::sections::{
     asset_fields, check_collector, check_setting, check_widget, first_line, pick_table,
 };
 use super::spec::{Field, FieldType, NavSpec, Spec, TableSpec};
-use crate::plugin::SettingDef;
+use crate::plugin::types::SettingDef;
 
 /// Core tables a field of type `reference` may point at, with their key columns.
 pub const CORE_REFERENCES: &[(&str, &str)] = &[

@@ -1,0 +1,224 @@
+//! What a plugin declares, as data: sidebar entries, dashboard widgets, settings, the
+//! collector schema and web pages.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// A sidebar entry.
+#[derive(Clone, Debug, Serialize)]
+pub struct NavItem {
+    pub name: String,
+    pub icon: String,
+    pub route: String,
+    pub position: i64,
+}
+
+/// A dashboard widget; its data comes from [`Plugin::widget_data`].
+#[derive(Clone, Debug, Serialize)]
+pub struct Widget {
+    pub name: String,
+    pub title: String,
+    pub size: WidgetSize,
+    pub position: i64,
+    /// API route the widget's data can also be read from, if any.
+    pub endpoint: Option<String>,
+}
+
+/// How much of the dashboard a widget takes; serialized `small`, `medium` or `large`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WidgetSize {
+    Small,
+    Medium,
+    Large,
+}
+
+/// The type of a plugin setting's value; serialized `text`, `integer` or `boolean`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingKind {
+    /// A JSON string.
+    Text,
+    /// A JSON whole number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+}
+
+impl SettingKind {
+    /// The name settings lists and error messages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SettingKind::Text => "text",
+            SettingKind::Integer => "integer",
+            SettingKind::Boolean => "boolean",
+        }
+    }
+
+    /// Whether `value` is of this kind.
+    pub fn accepts(self, value: &Value) -> bool {
+        match self {
+            SettingKind::Text => value.is_string(),
+            SettingKind::Integer => value.as_i64().is_some(),
+            SettingKind::Boolean => value.is_boolean(),
+        }
+    }
+}
+
+impl std::fmt::Display for SettingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field a collector may send.
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectorField {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: CollectorFieldKind,
+    pub required: bool,
+}
+
+/// The JSON type of a collector field; serialized `string`, `integer`, `number`, `boolean`
+/// or `array`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CollectorFieldKind {
+    String,
+    /// A JSON whole number.
+    Integer,
+    /// Any JSON number.
+    Number,
+    Boolean,
+    Array,
+}
+
+impl CollectorFieldKind {
+    /// Every kind, in the order the documentation lists them.
+    pub const ALL: [CollectorFieldKind; 5] = [
+        CollectorFieldKind::String,
+        CollectorFieldKind::Integer,
+        CollectorFieldKind::Number,
+        CollectorFieldKind::Boolean,
+        CollectorFieldKind::Array,
+    ];
+
+    /// The name the collector schema and error messages show.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CollectorFieldKind::String => "string",
+            CollectorFieldKind::Integer => "integer",
+            CollectorFieldKind::Number => "number",
+            CollectorFieldKind::Boolean => "boolean",
+            CollectorFieldKind::Array => "array",
+        }
+    }
+
+    /// Whether `value` is of this kind (null is of every kind: the field is left out).
+    pub fn accepts(self, value: &Value) -> bool {
+        value.is_null()
+            || match self {
+                CollectorFieldKind::String => value.is_string(),
+                CollectorFieldKind::Integer => value.as_i64().is_some(),
+                CollectorFieldKind::Number => value.is_number(),
+                CollectorFieldKind::Boolean => value.is_boolean(),
+                CollectorFieldKind::Array => value.is_array(),
+            }
+    }
+}
+
+impl std::str::FromStr for CollectorFieldKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<CollectorFieldKind, String> {
+        CollectorFieldKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("'{s}' is not a collector field type (string, integer, number, boolean or array)")
+            })
+    }
+}
+
+impl std::fmt::Display for CollectorFieldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl CollectorField {
+    /// A field of `kind` (`string`, `integer`, `number`, `boolean` or `array`), as plugins
+    /// write their schemas.
+    ///
+    /// # Panics
+    ///
+    /// When `kind` is none of those: a collector schema is a fixed declaration, so the
+    /// mistake shows the first time the plugin is loaded or its contract test runs.
+    pub fn new(name: &str, kind: &str, required: bool) -> CollectorField {
+        let kind = kind
+            .parse()
+            .unwrap_or_else(|e| panic!("collector field {name}: {e}"));
+        CollectorField::of(name, kind, required)
+    }
+
+    /// A field of a kind given as the enum.
+    pub fn of(name: &str, kind: CollectorFieldKind, required: bool) -> CollectorField {
+        CollectorField {
+            name: name.into(),
+            kind,
+            required,
+        }
+    }
+}
+
+/// What a collector posts to `/api/collector/<plugin>` (the seed's format).
+#[derive(Clone, Debug, Serialize)]
+pub struct CollectorSchema {
+    pub identityfield: String,
+    /// Secondary identifiers (serial number, MAC address) that recognise a record whose
+    /// identity changed, e.g. a renamed PC. Junk values never match.
+    pub matchfields: Vec<String>,
+    pub fields: Vec<CollectorField>,
+    /// A field that describes the push rather than the thing (the PC's own clock at check-in,
+    /// `lastcheckin`): stored as sent, but never a change of the record, so a push that
+    /// differs only there answers `unchanged`, writes no audit entry and keeps `version`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
+    /// URL segment of the resource records are written to; default: the plugin's first
+    /// resource that extends assets.
+    pub resource: Option<String>,
+}
+
+/// A typed plugin setting with its default, shown to admins.
+#[derive(Clone, Debug, Serialize)]
+pub struct SettingDef {
+    pub key: String,
+    #[serde(rename = "type")]
+    pub kind: SettingKind,
+    pub default: Value,
+    pub help: String,
+}
+
+/// Checks a setting value against its declaration.
+pub fn check_setting(def: &SettingDef, value: &Value) -> Result<(), String> {
+    if def.kind.accepts(value) {
+        Ok(())
+    } else {
+        Err(format!("must be of type {}", def.kind))
+    }
+}
+
+/// A web page a plugin adds: the template is rendered with the usual page context (user,
+/// navigation, CSRF token) plus `page`; its data comes from the plugin's API (fetch in the
+/// template's script) so the page stays a view of the JSON API.
+#[derive(Clone, Debug, Serialize)]
+pub struct Page {
+    /// Absolute path, e.g. `/usb/desk`.
+    pub path: String,
+    pub title: String,
+    /// Name of a template the plugin ships in `templates()`.
+    pub template: String,
+    /// Least role that may open it; None: anyone, logged in or not (the page itself must
+    /// then only show what its API allows, such as a public kiosk).
+    pub role: Option<crate::auth::Role>,
+}

@@ -5,8 +5,10 @@
 
 pub mod build;
 pub mod check;
+mod fields;
 pub mod loaded;
 pub mod model;
+mod names;
 pub mod pack;
 pub mod problem;
 mod sections;

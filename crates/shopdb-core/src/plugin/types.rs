@@ -222,3 +222,21 @@ pub struct Page {
     /// then only show what its API allows, such as a public kiosk).
     pub role: Option<crate::auth::Role>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_fields_read_as_the_kind_names_plugins_write() {
+        for kind in CollectorFieldKind::ALL {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
+            assert_eq!(kind.as_str().parse::<CollectorFieldKind>(), Ok(kind));
+        }
+        assert_eq!(
+            serde_json::to_value(CollectorField::new("hostname", "string", true)).unwrap(),
+            serde_json::json!({"name": "hostname", "type": "string", "required": true})
+        );
+        assert!("date".parse::<CollectorFieldKind>().is_err());
+    }
+}

@@ -82,7 +82,7 @@ pub struct CollectorField {
 
 /// The JSON type of a collector field; serialized `string`, `integer`, `number`, `boolean`
 /// or `array`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CollectorFieldKind {
     String,
@@ -92,10 +92,14 @@ pub enum CollectorFieldKind {
     Number,
     Boolean,
     Array,
+    /// A type name none of the above: contract 1.x takes it as written, so the schema shows
+    /// it and any value passes.
+    #[serde(untagged)]
+    Other(std::string::String),
 }
 
 impl CollectorFieldKind {
-    /// Every kind, in the order the documentation lists them.
+    /// The documented kinds, in the order the documentation lists them.
     pub const ALL: [CollectorFieldKind; 5] = [
         CollectorFieldKind::String,
         CollectorFieldKind::Integer,
@@ -105,18 +109,19 @@ impl CollectorFieldKind {
     ];
 
     /// The name the collector schema and error messages show.
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &str {
         match self {
             CollectorFieldKind::String => "string",
             CollectorFieldKind::Integer => "integer",
             CollectorFieldKind::Number => "number",
             CollectorFieldKind::Boolean => "boolean",
             CollectorFieldKind::Array => "array",
+            CollectorFieldKind::Other(name) => name,
         }
     }
 
     /// Whether `value` is of this kind (null is of every kind: the field is left out).
-    pub fn accepts(self, value: &Value) -> bool {
+    pub fn accepts(&self, value: &Value) -> bool {
         value.is_null()
             || match self {
                 CollectorFieldKind::String => value.is_string(),
@@ -124,19 +129,32 @@ impl CollectorFieldKind {
                 CollectorFieldKind::Number => value.is_number(),
                 CollectorFieldKind::Boolean => value.is_boolean(),
                 CollectorFieldKind::Array => value.is_array(),
+                CollectorFieldKind::Other(_) => true,
             }
     }
 }
 
-impl std::str::FromStr for CollectorFieldKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<CollectorFieldKind, String> {
+/// Compared with the name it is written as (`field.kind == "string"`).
+impl PartialEq<str> for CollectorFieldKind {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+impl PartialEq<&str> for CollectorFieldKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+/// The kind a plugin names as text (`"string"`); a name outside the five is kept as
+/// [`CollectorFieldKind::Other`].
+impl From<&str> for CollectorFieldKind {
+    fn from(name: &str) -> CollectorFieldKind {
         CollectorFieldKind::ALL
             .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| {
-                format!("'{s}' is not a collector field type (string, integer, number, boolean or array)")
-            })
+            .find(|k| k.as_str() == name)
+            .unwrap_or_else(|| CollectorFieldKind::Other(name.to_string()))
     }
 }
 
@@ -149,16 +167,8 @@ impl std::fmt::Display for CollectorFieldKind {
 impl CollectorField {
     /// A field of `kind` (`string`, `integer`, `number`, `boolean` or `array`), as plugins
     /// write their schemas.
-    ///
-    /// # Panics
-    ///
-    /// When `kind` is none of those: a collector schema is a fixed declaration, so the
-    /// mistake shows the first time the plugin is loaded or its contract test runs.
     pub fn new(name: &str, kind: &str, required: bool) -> CollectorField {
-        let kind = kind
-            .parse()
-            .unwrap_or_else(|e| panic!("collector field {name}: {e}"));
-        CollectorField::of(name, kind, required)
+        CollectorField::of(name, kind.into(), required)
     }
 
     /// A field of a kind given as the enum.
@@ -230,13 +240,17 @@ mod tests {
     #[test]
     fn collector_fields_read_as_the_kind_names_plugins_write() {
         for kind in CollectorFieldKind::ALL {
-            assert_eq!(serde_json::to_value(kind).unwrap(), kind.as_str());
-            assert_eq!(kind.as_str().parse::<CollectorFieldKind>(), Ok(kind));
+            assert_eq!(serde_json::to_value(&kind).unwrap(), kind.as_str());
+            assert_eq!(CollectorFieldKind::from(kind.as_str()), kind);
         }
         assert_eq!(
             serde_json::to_value(CollectorField::new("hostname", "string", true)).unwrap(),
             serde_json::json!({"name": "hostname", "type": "string", "required": true})
         );
-        assert!("date".parse::<CollectorFieldKind>().is_err());
+        // A name outside the five reads as written, and takes any value, as before.
+        let other = CollectorFieldKind::from("date");
+        assert_eq!(serde_json::to_value(&other).unwrap(), "date");
+        assert!(other.accepts(&serde_json::json!(12)));
+        assert!(CollectorFieldKind::Integer == "integer");
     }
 }

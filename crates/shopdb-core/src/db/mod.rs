@@ -2,7 +2,9 @@
 //!
 //! Everything goes through `sqlx::Any`, so one code path serves SQLite, MySQL/MariaDB and
 //! PostgreSQL. The few things that differ by dialect (placeholders, DDL, how an inserted id
-//! comes back) are decided here or in `schema`, never in handlers.
+//! comes back) are decided here or in `schema`, never in handlers. This file holds the pool,
+//! the dialects and write transactions; `value` the values bound and read, `errors` what a
+//! driver error means, `url` database URLs, `stats` cached totals and planner statistics.
 
 mod errors;
 mod stats;

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use axum::http::Method;
 
-use crate::api::{Access, RouteInfo};
+use crate::api::access::{Access, RouteInfo};
 use crate::config::Config;
 use crate::db::Db;
-use crate::plugin::Registry;
+use crate::plugin::context::PluginContext;
+use crate::plugin::loaded::{LoadedPlugin, Registry};
 use crate::plugin::states::PluginStates;
 use crate::resource::Resource;
 use crate::schema::Table;
@@ -96,7 +97,7 @@ impl AppState {
     }
 
     /// Loaded plugins that are enabled now, in dependency order.
-    pub async fn enabled_plugins(&self) -> Vec<&crate::plugin::LoadedPlugin> {
+    pub async fn enabled_plugins(&self) -> Vec<&LoadedPlugin> {
         let enabled = self.plugin_states.enabled(&self.db).await;
         self.registry
             .loaded
@@ -107,7 +108,7 @@ impl AppState {
 
     /// The hook context of a loaded plugin (its settings, services and the database), for
     /// plugin route handlers.
-    pub fn plugin_context(&self, name: &str) -> Option<crate::plugin::PluginContext> {
+    pub fn plugin_context(&self, name: &str) -> Option<PluginContext> {
         self.registry
             .get(name)
             .map(|p| crate::plugin::lifecycle::context(&self.db, &self.registry, p))

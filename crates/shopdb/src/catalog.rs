@@ -43,11 +43,11 @@ pub fn assemble(parts: &Parts, mut plugins: Vec<Candidate>) -> (AppState, Router
         plugins[i] = Err(folder::as_error(&name, &problems));
     }
     let prefixes: Vec<&str> = core_prefixes.iter().map(String::as_str).collect();
-    let registry = Registry::load(plugins, &core_tables(), &prefixes);
+    let (registry, mut plugin_routes) =
+        Registry::load_with_routes(plugins, &core_tables(), &prefixes);
     for p in &registry.loaded {
         let name = p.manifest.name.clone();
-        let mut contributed = p.plugin.routes();
-        p.plugin.init(&mut contributed);
+        let mut contributed = plugin_routes.remove(&name).unwrap_or_default();
         for res in &p.resources {
             contributed.extend(crud_routes(res));
         }

@@ -70,18 +70,6 @@ pub fn json_schema(plugin: &str, schema: &CollectorSchema) -> Value {
     })
 }
 
-pub(crate) fn type_ok(kind: &str, v: &Value) -> bool {
-    v.is_null()
-        || match kind {
-            "string" => v.is_string(),
-            "integer" => v.as_i64().is_some(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            "array" => v.is_array(),
-            _ => true,
-        }
-}
-
 /// Checks one record against the schema; returns field → reason for each problem.
 pub(crate) fn check_shape(
     schema: &CollectorSchema,
@@ -97,7 +85,7 @@ pub(crate) fn check_shape(
             None | Some(Value::Null) if f.required => {
                 errors.insert(f.name.clone(), json!("is required"));
             }
-            Some(v) if !type_ok(&f.kind, v) => {
+            Some(v) if !f.kind.accepts(v) => {
                 errors.insert(f.name.clone(), json!(format!("must be of type {}", f.kind)));
             }
             _ => {}

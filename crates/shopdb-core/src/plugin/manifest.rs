@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::PluginError;
+use super::error::PluginError;
 use crate::CONTRACT_VERSION;
 
 /// Names a plugin may not take: core route segments and command-line words.

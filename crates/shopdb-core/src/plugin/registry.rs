@@ -4,41 +4,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::Value;
-
+pub use super::loaded::{LoadedPlugin, Quarantined, Registry};
 pub use super::services::{ServiceKey, Services};
-use super::{Manifest, NavItem, Plugin, PluginError, SettingDef, Widget};
-use crate::resource::Resource;
+pub use super::types::check_setting;
+use super::{Manifest, Plugin, PluginError, PluginHandle};
+use crate::api::Route;
 use crate::schema::Table;
-
-/// A plugin that passed every check.
-pub struct LoadedPlugin {
-    pub plugin: Arc<dyn Plugin>,
-    pub manifest: Manifest,
-    pub tables: Vec<Table>,
-    pub resources: Vec<Arc<Resource>>,
-    pub settings: Arc<Vec<SettingDef>>,
-    /// Its navigation items and dashboard widgets, asked for once at load.
-    pub navigation: Vec<NavItem>,
-    pub widgets: Vec<Widget>,
-}
-
-/// A plugin that is known but cannot be used, and why.
-#[derive(Clone, Debug)]
-pub struct Quarantined {
-    pub name: String,
-    pub version: String,
-    pub error: PluginError,
-}
-
-/// Everything the loader decided, frozen for the life of the process.
-#[derive(Default)]
-pub struct Registry {
-    /// Usable plugins, dependencies before dependents.
-    pub loaded: Vec<LoadedPlugin>,
-    pub quarantined: Vec<Quarantined>,
-    pub services: Arc<Services>,
-}
 
 /// A candidate plugin: built, or the error met while finding it.
 pub type Candidate = Result<Arc<dyn Plugin>, PluginError>;
@@ -54,14 +25,8 @@ fn plugin_of(e: &PluginError) -> String {
     }
 }
 
-/// Checks a setting value against its declaration.
-pub fn check_setting(def: &SettingDef, value: &Value) -> Result<(), String> {
-    if def.kind.accepts(value) {
-        Ok(())
-    } else {
-        Err(format!("must be of type {}", def.kind))
-    }
-}
+/// The routes of each loaded plugin (after its `init`), by plugin name.
+pub type PluginRoutes = HashMap<String, Vec<Route>>;
 
 impl Registry {
     /// Validates `candidates` against the core's tables and route prefixes.
@@ -70,6 +35,18 @@ impl Registry {
         core_tables: &[Table],
         core_prefixes: &[&str],
     ) -> Registry {
+        Registry::load_with_routes(candidates, core_tables, core_prefixes).0
+    }
+
+    /// As [`Registry::load`], and the routes of every loaded plugin, asked for once here:
+    /// the registry keeps no routes (they are handlers over the state that holds it), so
+    /// whoever builds the router takes them from this.
+    pub fn load_with_routes(
+        candidates: Vec<Candidate>,
+        core_tables: &[Table],
+        core_prefixes: &[&str],
+    ) -> (Registry, PluginRoutes) {
+        let mut plugin_routes = PluginRoutes::new();
         let mut quarantined = Vec::new();
         let mut ok: Vec<(Arc<dyn Plugin>, Manifest, Vec<Table>)> = Vec::new();
         let mut table_owner: HashMap<String, String> = core_tables
@@ -159,6 +136,8 @@ impl Registry {
                             r.info.path
                         ),
                     });
+                } else {
+                    plugin_routes.insert(manifest.name.clone(), routes);
                 }
             }
             if let Some(e) = problem {
@@ -228,7 +207,7 @@ impl Registry {
         }
 
         let mut services = Services::default();
-        let loaded = ordered
+        let loaded: Vec<LoadedPlugin> = ordered
             .into_iter()
             .map(|(plugin, manifest, tables)| {
                 for (name, service) in plugin.services() {
@@ -254,7 +233,7 @@ impl Registry {
                 let navigation = plugin.navigation_items();
                 let widgets = plugin.dashboard_widgets();
                 LoadedPlugin {
-                    plugin,
+                    plugin: Arc::new(PluginHandle(plugin)),
                     manifest,
                     tables,
                     resources,
@@ -264,31 +243,12 @@ impl Registry {
                 }
             })
             .collect();
-        Registry {
+        plugin_routes.retain(|name, _| loaded.iter().any(|p| &p.manifest.name == name));
+        let registry = Registry {
             loaded,
             quarantined,
             services: Arc::new(services),
-        }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&LoadedPlugin> {
-        self.loaded.iter().find(|p| p.manifest.name == name)
-    }
-
-    pub fn quarantined(&self, name: &str) -> Option<&Quarantined> {
-        self.quarantined.iter().find(|q| q.name == name)
-    }
-
-    /// Every plugin's tables (for reference checks on delete).
-    pub fn tables(&self) -> Vec<Table> {
-        self.loaded.iter().flat_map(|p| p.tables.clone()).collect()
-    }
-
-    /// The reasons, for `serve --strict`.
-    pub fn problems(&self) -> Vec<String> {
-        self.quarantined
-            .iter()
-            .map(|q| q.error.to_string())
-            .collect()
+        };
+        (registry, plugin_routes)
     }
 }

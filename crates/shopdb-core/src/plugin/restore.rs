@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde_json::{Map, Value, json};
 
 use super::lifecycle::{self, installed};
-use super::{LoadedPlugin, Registry};
+use super::loaded::{LoadedPlugin, Registry};
 use crate::audit::Action;
 use crate::auth::Actor;
 use crate::db::{Db, SqlValue};

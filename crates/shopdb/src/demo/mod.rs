@@ -7,8 +7,10 @@
 //! (validated, audited, indexed for search), in one transaction per chunk. Running it again
 //! adds assets numbered after the highest there; what exists already is kept.
 
+mod extras;
 mod plan;
 mod records;
+mod values;
 
 use std::collections::{HashMap, HashSet};
 
@@ -21,7 +23,8 @@ use shopdb_core::state::AppState;
 use sqlx::Row;
 
 use crate::progress::Progress;
-use records::{Kind, Site};
+use records::Site;
+use values::Kind;
 
 /// Assets written per transaction.
 const CHUNK: usize = 250;
@@ -229,7 +232,7 @@ pub async fn seed_with_progress(
                     Some(id) => Some(*id),
                     None if n >= 8 => {
                         let assets = state.resource("assets");
-                        find(db, &mut tx, &assets, "assetnumber", &records::number(n - 8)).await?
+                        find(db, &mut tx, &assets, "assetnumber", &values::number(n - 8)).await?
                     }
                     None => None,
                 },
@@ -239,11 +242,11 @@ pub async fn seed_with_progress(
             let values = res
                 .validate(db, &mut tx, &record, None)
                 .await
-                .with_context(|| format!("cannot add demo {what} {}", records::number(n)))?;
+                .with_context(|| format!("cannot add demo {what} {}", values::number(n)))?;
             let created = res
                 .insert(db, &mut tx, &actor, values)
                 .await
-                .with_context(|| format!("cannot add demo {what} {}", records::number(n)))?;
+                .with_context(|| format!("cannot add demo {what} {}", values::number(n)))?;
             let id = id_of(&created, "assetid");
             match kind {
                 Kind::ControlPc(_) => {
@@ -262,10 +265,10 @@ pub async fn seed_with_progress(
     }
 
     if on("printers") {
-        records::read_supplies(db, &printers).await?;
+        extras::read_supplies(db, &printers).await?;
     }
     if on("usb") {
-        let loans = records::lend(db, &actor, &drives).await?;
+        let loans = extras::lend(db, &actor, &drives).await?;
         tally.add("USB loans", loans);
     }
     if on("notifications") {

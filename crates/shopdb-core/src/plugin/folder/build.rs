@@ -12,7 +12,7 @@ use crate::catalog;
 use crate::db::Db;
 use crate::error::DomainError;
 use crate::http::ListParams;
-use crate::plugin::{CollectorField, CollectorSchema, NavItem, Widget};
+use crate::plugin::types::{CollectorField, CollectorFieldKind, CollectorSchema, NavItem, Widget};
 use crate::resource::{Lookup, Resource, WriteHook};
 use crate::schema::{Column, OnDelete, Table};
 use crate::search::SearchSpec;
@@ -378,21 +378,21 @@ pub fn collector_schema(spec: &Spec, prefix: &str) -> Option<CollectorSchema> {
     let c = spec.collector.as_ref()?;
     let t = spec.table(&c.table)?;
     let mut fields = Vec::new();
-    let mut add = |name: &str, kind: &str, required: bool| {
+    let mut add = |name: &str, kind: CollectorFieldKind, required: bool| {
         if !fields.iter().any(|f: &CollectorField| f.name == name) {
-            fields.push(CollectorField::new(name, kind, required));
+            fields.push(CollectorField::of(name, kind, required));
         }
     };
-    add(&c.identity, "string", true);
+    add(&c.identity, CollectorFieldKind::String, true);
     for m in &c.matches {
-        add(m, "string", false);
+        add(m, CollectorFieldKind::String, false);
     }
     for f in &t.fields {
         let kind = match f.ty {
-            FieldType::Integer | FieldType::Reference => "integer",
-            FieldType::Number => "number",
-            FieldType::Boolean => "boolean",
-            _ => "string",
+            FieldType::Integer | FieldType::Reference => CollectorFieldKind::Integer,
+            FieldType::Number => CollectorFieldKind::Number,
+            FieldType::Boolean => CollectorFieldKind::Boolean,
+            _ => CollectorFieldKind::String,
         };
         add(&f.name, kind, f.required);
     }

@@ -5,7 +5,10 @@
 
 pub mod build;
 pub mod check;
+mod fields;
+pub mod loaded;
 pub mod model;
+mod names;
 pub mod pack;
 pub mod problem;
 mod sections;
@@ -17,9 +20,9 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 pub use check::{Problem, check_model, describe};
+pub use loaded::{FolderPlugin, MANIFEST_FILE, MODEL_FILE, Sources};
 
 use super::{
     CollectorSchema, Manifest, NavItem, Plugin, PluginContext, PluginError, SettingDef, Widget,
@@ -27,70 +30,9 @@ use super::{
 use crate::api::Route;
 use crate::resource::Resource;
 use crate::schema::Table;
-use spec::Spec;
-
-pub const MANIFEST_FILE: &str = "manifest.json";
-pub const MODEL_FILE: &str = "model.toml";
 
 /// The JSON Schema of `model.toml`, served at `/api/plugins/model.schema.json`.
 pub const MODEL_SCHEMA: &str = include_str!("../../../../../docs/model.schema.json");
-
-/// A folder plugin's files, as read from its folder or from the database.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Sources {
-    pub manifest: String,
-    pub model: String,
-    /// The optional page templates (`templates/<name>`), by name, sorted.
-    pub templates: Vec<(String, String)>,
-}
-
-impl Sources {
-    /// Reads `dir/manifest.json`, `dir/model.toml` and whatever `dir/templates/` holds.
-    pub fn read(dir: &Path) -> Result<Sources, Vec<Problem>> {
-        let read = |file: &str| {
-            std::fs::read_to_string(dir.join(file)).map_err(|e| Problem {
-                file: file.into(),
-                line: 0,
-                key: "(file)".into(),
-                message: format!("cannot read {}: {e}", dir.join(file).display()),
-            })
-        };
-        match (read(MANIFEST_FILE), read(MODEL_FILE), templates::read(dir)) {
-            (Ok(manifest), Ok(model), Ok(templates)) => Ok(Sources {
-                manifest,
-                model,
-                templates,
-            }),
-            (a, b, c) => {
-                let mut problems: Vec<Problem> = [a.err(), b.err()].into_iter().flatten().collect();
-                problems.extend(c.err().into_iter().flatten());
-                Err(problems)
-            }
-        }
-    }
-
-    /// SHA-256 of every file: equal checksums, equal plugins.
-    pub fn checksum(&self) -> String {
-        let mut h = Sha256::new();
-        h.update(self.manifest.as_bytes());
-        h.update([0u8]);
-        h.update(self.model.as_bytes());
-        for (name, source) in &self.templates {
-            h.update([0u8]);
-            h.update(name.as_bytes());
-            h.update([0u8]);
-            h.update(source.as_bytes());
-        }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
-    }
-}
-
-/// A folder plugin whose model passed every check.
-pub struct FolderPlugin {
-    manifest: Manifest,
-    spec: Spec,
-    sources: Sources,
-}
 
 /// Which table and route prefix belongs to whom (core or a plugin), for conflict checks.
 #[derive(Default)]
@@ -210,19 +152,6 @@ impl FolderPlugin {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
         FolderPlugin::from_sources(&name, Sources::read(dir)?)
-    }
-
-    pub fn spec(&self) -> &Spec {
-        &self.spec
-    }
-
-    pub fn sources(&self) -> &Sources {
-        &self.sources
-    }
-
-    /// URL segment (below `/api`) of one of its tables.
-    pub fn resource_path(&self, table: &str) -> String {
-        build::resource_path(&self.manifest.prefix(), table)
     }
 
     /// Its tables or route prefix already owned by the core or another plugin.

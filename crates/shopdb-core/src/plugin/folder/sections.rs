@@ -7,7 +7,7 @@ use toml::Spanned;
 use super::model;
 use super::problem::Checker;
 use super::spec::{CollectorSpec, TableSpec, WidgetKind, WidgetSpec};
-use crate::plugin::{SettingDef, SettingKind, WidgetSize};
+use crate::plugin::types::{SettingDef, SettingKind, WidgetSize};
 
 /// Columns an asset extension's records carry from the asset itself.
 pub(super) fn asset_fields() -> Vec<String> {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::plugin::{SettingDef, WidgetSize};
+use crate::plugin::types::{SettingDef, WidgetSize};
 
 /// The field types of the folder format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use sqlx::Row;
 
-use super::Sources;
+use super::loaded::Sources;
 use crate::db::{Db, SqlValue};
 
 /// The stored sources of every installed folder plugin, by name.

@@ -12,7 +12,7 @@
 
 use std::path::Path;
 
-use super::Problem;
+use super::problem::Problem;
 
 /// The folder inside a plugin's folder that holds its templates.
 pub const TEMPLATES_DIR: &str = "templates";

@@ -1,0 +1,203 @@
+//! Work the database does not need done twice: list totals cached for a moment (with a
+//! generation so a count begun before a write is not kept after it), and SQLite's planner
+//! statistics kept current.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
+
+use super::{COUNT_TTL, Db, Dialect, STATISTICS_EVERY};
+
+/// Cached list totals and a generation bumped by every write, so that a count begun before
+/// a write is not stored after it.
+#[derive(Default)]
+pub(super) struct Counts {
+    by_query: Mutex<HashMap<String, (Instant, i64)>>,
+    generation: AtomicU64,
+}
+
+impl Db {
+    /// A COUNT query's answer, reused (counting 100,000 rows on every page of a list costs
+    /// more than the page itself). Within `COUNT_TTL` the cached answer is used as is; after
+    /// it, the cached answer is still given while one background task counts again, so no
+    /// request waits for the recount. Only the first request (or the first after a write by
+    /// this process) counts while it waits.
+    pub async fn cached_count(
+        &self,
+        conn: &mut AnyConnection,
+        sql: &str,
+    ) -> Result<i64, sqlx::Error> {
+        let generation = self.counts.generation.load(Ordering::Acquire);
+        let mut recount = false;
+        let cached = self.counts.by_query.lock().ok().and_then(|mut counts| {
+            let entry = counts.get_mut(sql)?;
+            if entry.0.elapsed() >= COUNT_TTL {
+                // Claim the recount: the entry looks fresh to everyone else until it is done.
+                entry.0 = Instant::now();
+                recount = true;
+            }
+            Some(entry.1)
+        });
+        if let Some(n) = cached {
+            if recount {
+                let db = self.clone();
+                let sql = sql.to_string();
+                tokio::spawn(async move {
+                    let counted = match db.pool.acquire().await {
+                        Ok(mut conn) => db.count_now(&mut conn, &sql).await,
+                        Err(e) => Err(e),
+                    };
+                    match counted {
+                        Ok(n) => db.store_count(&sql, n, generation),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "recounting a list total failed");
+                            // The next request counts itself, and reports the error if any.
+                            if let Ok(mut counts) = db.counts.by_query.lock() {
+                                counts.remove(&sql);
+                            }
+                        }
+                    }
+                });
+            }
+            return Ok(n);
+        }
+        let n = self.count_now(conn, sql).await?;
+        self.store_count(sql, n, generation);
+        Ok(n)
+    }
+
+    async fn count_now(&self, conn: &mut AnyConnection, sql: &str) -> Result<i64, sqlx::Error> {
+        use sqlx::Row;
+        self.query(sql).fetch_one(&mut *conn).await?.try_get(0)
+    }
+
+    /// Stores a count unless a write happened since it was begun (`generation`).
+    fn store_count(&self, sql: &str, n: i64, generation: u64) {
+        if let Ok(mut counts) = self.counts.by_query.lock()
+            && self.counts.generation.load(Ordering::Acquire) == generation
+        {
+            counts.insert(sql.to_string(), (Instant::now(), n));
+        }
+    }
+
+    /// Forgets cached counts after a write.
+    pub fn forget_counts(&self) {
+        if let Ok(mut counts) = self.counts.by_query.lock() {
+            self.counts.generation.fetch_add(1, Ordering::AcqRel);
+            counts.clear();
+        }
+    }
+
+    /// Lets SQLite refresh the statistics its query planner uses: tables never analyzed, or
+    /// grown or shrunk tenfold since, are analyzed again (what `PRAGMA optimize` picks),
+    /// sampling at most 1,000 rows per index so it takes milliseconds. Without them SQLite
+    /// guesses table sizes, and a list a plugin extends (500 computers among 100,000 assets)
+    /// walks every asset. Returns the ANALYZE statements run when they changed the
+    /// statistics (empty when nothing changed). MySQL/MariaDB and PostgreSQL keep
+    /// their own statistics: nothing to do there.
+    pub async fn refresh_statistics(&self) -> Result<Vec<String>, sqlx::Error> {
+        use sqlx::Row;
+        if self.dialect != Dialect::Sqlite {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.pool.acquire().await?;
+        // In its checking mode (0x1) `optimize` only lists the ANALYZE statements it would run.
+        let todo: Vec<String> = sqlx::query("PRAGMA optimize = 0x10003")
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        if todo.is_empty() {
+            return Ok(todo);
+        }
+        let before = sqlite_statistics(&mut conn).await?;
+        // ANALYZE writes its statistics: wait for this process's writers like a writer.
+        let _turn = self.write_gate.lock().await;
+        // The limit (for this connection) also keeps ANALYZE from taking per-value samples
+        // (sqlite_stat4), which would make SQLite re-plan list queries on every execution.
+        conn.execute("PRAGMA analysis_limit = 1000").await?;
+        for analyze in &todo {
+            if !analyze.starts_with("ANALYZE ") {
+                continue;
+            }
+            conn.execute(AssertSqlSafe(analyze.clone())).await?;
+        }
+        // Empty tables without indexes are proposed every time and give no statistics.
+        if sqlite_statistics(&mut conn).await? == before {
+            return Ok(Vec::new());
+        }
+        // Other connections read statistics only when they load the schema. A change to
+        // the schema (a table made and dropped) makes each reload it, and re-plan its
+        // cached statements, on its next query.
+        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
+        tx.execute("CREATE TABLE shopdb_replan (x INTEGER)").await?;
+        tx.execute("DROP TABLE shopdb_replan").await?;
+        tx.commit().await?;
+        Ok(todo)
+    }
+
+    /// Runs `refresh_statistics` in the background unless a check is running or one ran in
+    /// the last ten seconds (after a write that may have grown a table a lot, such as a
+    /// collector's first push: many such writes in a row need one check, not one each).
+    pub fn refresh_statistics_soon(&self) {
+        if self.dialect != Dialect::Sqlite {
+            return;
+        }
+        {
+            let Ok(mut state) = self.statistics.lock() else {
+                return;
+            };
+            let recent = state
+                .0
+                .is_some_and(|at| at.elapsed() < Duration::from_secs(10));
+            if state.1 || recent {
+                return;
+            }
+            *state = (Some(Instant::now()), true);
+        }
+        let db = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = db.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
+            }
+            if let Ok(mut state) = db.statistics.lock() {
+                *state = (Some(Instant::now()), false);
+            }
+        });
+    }
+
+    /// Runs `refresh_statistics` now and then every `STATISTICS_EVERY`, for as long as the
+    /// server runs; failures are logged, not fatal.
+    pub async fn keep_statistics(self) {
+        let mut every = tokio::time::interval(STATISTICS_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = self.refresh_statistics().await {
+                tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
+            }
+        }
+    }
+}
+
+/// The content of SQLite's `sqlite_stat1`, as one text (empty before the first ANALYZE).
+async fn sqlite_statistics(conn: &mut AnyConnection) -> Result<String, sqlx::Error> {
+    use sqlx::Row;
+    let exists: i64 = sqlx::query("SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        .fetch_one(&mut *conn)
+        .await?
+        .try_get(0)?;
+    if exists == 0 {
+        return Ok(String::new());
+    }
+    sqlx::query(
+        "SELECT COALESCE(group_concat(tbl || ' ' || COALESCE(idx, '') || ' ' || stat, char(10)), '') \
+         FROM (SELECT * FROM sqlite_stat1 ORDER BY tbl, idx)",
+    )
+    .fetch_one(&mut *conn)
+    .await?
+    .try_get(0)
+}

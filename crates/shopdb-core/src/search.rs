@@ -60,12 +60,16 @@ struct Entry {
 }
 
 fn entry_of(spec: &SearchSpec, id: i64, record: &Map<String, Value>) -> Entry {
-    let text: Vec<String> = spec
-        .fields
-        .iter()
-        .filter_map(|f| text_of(record, f))
-        .map(|s| s.to_lowercase())
-        .collect();
+    // A value that two fields share (a collector-made asset number is the host name) is
+    // indexed once: the entry contains the same text, and the trigram index has less to
+    // write and to read.
+    let mut text: Vec<String> = Vec::with_capacity(spec.fields.len());
+    for value in spec.fields.iter().filter_map(|f| text_of(record, f)) {
+        let value = value.to_lowercase();
+        if !text.contains(&value) {
+            text.push(value);
+        }
+    }
     let title = text_of(record, &spec.title).unwrap_or_else(|| format!("{} {id}", spec.entitytype));
     let subtitle = spec.subtitle.as_deref().and_then(|f| text_of(record, f));
     Entry {
@@ -501,6 +505,22 @@ mod tests {
             "too little after the digit"
         );
         assert_eq!(selective_part("Müller-42x"), "42x");
+    }
+
+    #[test]
+    fn a_value_two_fields_share_is_indexed_once() {
+        let spec = SearchSpec {
+            entitytype: "computer".into(),
+            title: "hostname".into(),
+            subtitle: None,
+            fields: vec!["hostname".into(), "assetnumber".into(), "ipaddress".into()],
+            url: "/computers/{id}".into(),
+            plugin: None,
+        };
+        let record = json!({"hostname": "WJ-PC-000123", "assetnumber": "wj-pc-000123", "ipaddress": "10.1.0.123"});
+        let entry = entry_of(&spec, 7, record.as_object().unwrap());
+        assert_eq!(entry.text, "wj-pc-000123 10.1.0.123");
+        assert_eq!(entry.title, "WJ-PC-000123");
     }
 
     #[test]

@@ -24,6 +24,30 @@ use shopdb_core::users::create_user;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// A server returns memory it has freed to the system at once: mimalloc's default is to keep
+/// it for a second in case it is needed again, and under bursts of collector batches and
+/// searches those seconds added up to a fifth more resident memory (docs/PERFORMANCE.md,
+/// "Allocator"). mimalloc reads its settings from the environment when the process starts,
+/// so `serve` starts itself again (same process id, same arguments) with
+/// `MIMALLOC_PURGE_DELAY=0`, unless the environment already sets it.
+fn return_memory_at_once() {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        // Only returns when the new image could not be started; the defaults then stay.
+        let _ = std::process::Command::new(exe)
+            .args(std::env::args_os().skip(1))
+            .env("MIMALLOC_PURGE_DELAY", "0")
+            .exec();
+    }
+}
+
 /// Logs to stderr at `SHOPDB_LOG`'s level. A command other than `serve` reports its own
 /// failure in one line, so the server's "request failed" log of the same error is left out,
 /// and so are sqlx's slow-statement warnings (unless at debug level).
@@ -90,7 +114,11 @@ fn main() -> ExitCode {
         let _ = std::io::stdout().write_all(&shopdb::cli::completions(shell));
         return ExitCode::SUCCESS;
     }
-    init_logging(matches!(parsed, Parsed::Core(Command::Serve { .. })));
+    let serving = matches!(parsed, Parsed::Core(Command::Serve { .. }));
+    if serving {
+        return_memory_at_once();
+    }
+    init_logging(serving);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -3,10 +3,10 @@
 //! loads whole when it opens the workbook stays in memory until the import ends: the
 //! shared-strings table (each distinct text of the workbook once) and the cell styles.
 //!
-//! The header is the first row with a value, as calamine's whole-sheet range has it. Cells are
-//! placed by their column from A: a missing cell is empty, and a cell right of the last header
-//! is not read (the column has no field), as before. Rows are numbered as the spreadsheet
-//! shows them.
+//! The header is the first row with a value (where calamine's whole-sheet range starts). Cells
+//! are placed by their column from A: a missing cell is empty, and a cell right of the last
+//! header is not read (its column names no field). Rows are numbered as the spreadsheet shows
+//! them.
 
 use calamine::{Cell, DataRef, Reader, Xlsx, XlsxError};
 

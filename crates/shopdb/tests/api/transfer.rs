@@ -315,6 +315,52 @@ backend_tests! {
         assert_eq!(pc.data()[0]["lastcheckin"], "2026-11-21T14:05:00Z");
     }
 
+    async fn a_workbook_with_gaps_imports_as_its_csv_does(app) {
+        let other = app.get("/api/assettypes?name=Other").await.data()[0]["assettypeid"].clone();
+        app.asset(json!({"assetnumber": "G-2", "name": "Mill", "serialnumber": "S-2", "notes": "oiled", "assettypeid": other})).await;
+        app.asset(json!({"assetnumber": "G-4", "name": "Press", "serialnumber": "S-4", "assettypeid": other})).await;
+        // The table starts in column B, away from the first column; cells are missing (a
+        // missing cell is an empty field), row 4 is empty, row 5 has no key, row 7 is not
+        // stored at all and row 8 holds only a formatted empty cell. The CSV is as Excel saves
+        // the sheet.
+        let csv = ",assetnumber,name,assettype,serialnumber,notes\n\
+                   ,G-1,Lathe,Other,S-1,new\n\
+                   ,G-2,,Other,S-2b,\n\
+                   ,,,,,\n\
+                   ,,Orphan,Other,,\n\
+                   ,G-3,,Other,,only notes\n\
+                   ,,,,,\n\
+                   ,,,,,\n\
+                   ,G-4,Press,Other,S-4,\n";
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        let bold = rust_xlsxwriter::Format::new().set_bold();
+        for (row, line) in csv.lines().enumerate() {
+            for (col, cell) in line.split(',').enumerate().filter(|(_, c)| !c.is_empty()) {
+                sheet.write_string(row as u32, col as u16, cell).unwrap();
+            }
+        }
+        sheet.write_blank(7, 2, &bold).unwrap();
+        let xlsx = book.save_to_buffer().unwrap();
+        let fields = [("key", "assetnumber"), ("dryrun", "true"), ("createmissing", "true")];
+        let from_csv = import(&app, "assets", "plant.csv", csv.as_bytes(), &fields).await;
+        let from_xlsx = import(&app, "assets", "plant.xlsx", &xlsx, &fields).await;
+        assert_eq!(from_xlsx.data()["rows"], from_csv.data()["rows"], "{}", from_xlsx.body);
+        assert_eq!(from_xlsx.data()["totals"], from_csv.data()["totals"]);
+        assert_eq!(actions(&from_xlsx), ["create", "update", "error", "create", "unchanged"], "{}", from_xlsx.body);
+        let lines: Vec<i64> = from_xlsx.data()["rows"].as_array().unwrap().iter().map(|r| r["line"].as_i64().unwrap()).collect();
+        assert_eq!(lines, [2, 3, 5, 6, 9]);
+
+        // Applied, the workbook leaves what its CSV finds unchanged.
+        let fields = [("key", "assetnumber"), ("createmissing", "true")];
+        let applied = import(&app, "assets", "plant.xlsx", &xlsx, &fields).await;
+        assert_eq!(applied.data()["totals"]["created"], 2, "{}", applied.body);
+        let g2 = asset(&app, "G-2").await.expect("G-2 kept");
+        assert_eq!((g2["name"].clone(), g2["serialnumber"].clone(), g2["notes"].clone()), (Value::Null, json!("S-2b"), Value::Null), "{g2}");
+        let again = import(&app, "assets", "plant.csv", csv.as_bytes(), &[("key", "assetnumber"), ("dryrun", "true")]).await;
+        assert_eq!(actions(&again), ["unchanged", "unchanged", "error", "unchanged", "unchanged"], "{}", again.body);
+    }
+
     async fn the_api_checks_who_and_what_before_anything_is_written(app) {
         let viewer = app.login_as("watcher", Role::Viewer).await;
         let file = b"assetnumber,assettype\nM-1,Other\n";

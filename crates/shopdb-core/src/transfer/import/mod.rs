@@ -76,17 +76,18 @@ pub async fn import(
     };
     let mut tx = db.begin().await?;
     let result = async {
+        let mut rows = reader.rows()?;
         loop {
-            let chunk = reader.next_chunk(CHUNK)?;
+            let chunk = rows.next_chunk(CHUNK)?;
             if chunk.is_empty() {
                 break;
             }
             let prepared: Vec<Prepared> = chunk
                 .into_iter()
-                .map(|r| prepare(run.job.res, &reader.headers, &targets, &key, r))
+                .map(|r| prepare(run.job.res, rows.headers, &targets, &key, r))
                 .collect();
             run_chunk(&mut run, &mut tx, &key, prepared, observer).await?;
-            observer.progress(run.report.totals.rows, reader.total);
+            observer.progress(run.report.totals.rows, rows.total);
         }
         Ok::<_, DomainError>(())
     }

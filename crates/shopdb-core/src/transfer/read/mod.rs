@@ -1,14 +1,17 @@
-//! Reading an import file as rows of text: CSV (UTF-8 with or without a byte-order mark, or
-//! Windows-1252; comma, semicolon or tab separated, told from the header line) streamed a
-//! chunk at a time, or the first sheet of an .xlsx workbook.
+//! Reading an import file as rows of text, a chunk at a time: CSV (UTF-8 with or without a
+//! byte-order mark, or Windows-1252; comma, semicolon or tab separated, told from the header
+//! line) or the first sheet of an .xlsx workbook (`workbook`). Neither is held whole: only the
+//! chunk being read is in memory (and, for a workbook, its shared-strings table).
+
+mod workbook;
 
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use calamine::{Data, Reader, Xlsx};
-
 use crate::error::DomainError;
+
+use workbook::{Workbook, WorkbookRows};
 
 /// One data row of the file: where it is (1 is the header line) and its cells as text.
 #[derive(Clone, Debug)]
@@ -21,23 +24,35 @@ pub struct Row {
 pub trait Source: Read + Seek + Send {}
 impl<T: Read + Seek + Send> Source for T {}
 
-enum Inner {
-    Csv {
-        reader: csv::Reader<Box<dyn Read + Send>>,
-        utf8: bool,
-    },
-    Sheet {
-        rows: Vec<Vec<Data>>,
-        next: usize,
-    },
+type CsvReader = csv::Reader<Box<dyn Read + Send>>;
+
+enum Body {
+    Csv { reader: CsvReader, utf8: bool },
+    Workbook(Workbook),
 }
 
-/// A file being read: its header and the rows not read yet.
+/// A file opened for reading: its header, read already, and what reads its rows.
 pub struct SheetReader {
     pub headers: Vec<String>,
-    /// How many data rows there are, when that is known without reading them all (.xlsx).
+    /// How many data rows there are at most, when the file says so without reading them (the
+    /// extent an .xlsx sheet records; blank rows are counted, then left out).
     pub total: Option<u64>,
-    inner: Inner,
+    body: Body,
+}
+
+/// The data rows of a file, read a chunk at a time (from [`SheetReader::rows`]).
+pub struct Rows<'a> {
+    pub headers: &'a [String],
+    pub total: Option<u64>,
+    inner: RowsInner<'a>,
+}
+
+enum RowsInner<'a> {
+    Csv {
+        reader: &'a mut CsvReader,
+        utf8: bool,
+    },
+    Workbook(WorkbookRows<'a>),
 }
 
 fn unreadable(what: impl std::fmt::Display) -> DomainError {
@@ -66,30 +81,14 @@ impl SheetReader {
         source.seek(SeekFrom::Start(0)).map_err(unreadable)?;
         let zipped = n == 4 && magic == *b"PK\x03\x04";
         if zipped || name.to_lowercase().ends_with(".xlsx") {
-            return SheetReader::xlsx(source);
+            let (book, headers, total) = Workbook::open(source)?;
+            return Ok(SheetReader {
+                headers,
+                total,
+                body: Body::Workbook(book),
+            });
         }
         SheetReader::csv(source)
-    }
-
-    fn xlsx(source: Box<dyn Source>) -> Result<SheetReader, DomainError> {
-        let mut book =
-            Xlsx::new(source).map_err(|e| unreadable(format!("not an .xlsx workbook ({e})")))?;
-        let range = book
-            .worksheet_range_at(0)
-            .ok_or_else(|| unreadable("the workbook has no sheet"))?
-            .map_err(unreadable)?;
-        let mut rows: Vec<Vec<Data>> = range.rows().map(<[Data]>::to_vec).collect();
-        if rows.is_empty() {
-            return Err(unreadable(
-                "the first sheet is empty: it needs a header row",
-            ));
-        }
-        let headers = rows.remove(0).iter().map(cell_text).collect();
-        Ok(SheetReader {
-            headers,
-            total: Some(rows.len() as u64),
-            inner: Inner::Sheet { rows, next: 0 },
-        })
     }
 
     fn csv(mut source: Box<dyn Source>) -> Result<SheetReader, DomainError> {
@@ -121,16 +120,35 @@ impl SheetReader {
         Ok(SheetReader {
             headers,
             total: None,
-            inner: Inner::Csv { reader, utf8 },
+            body: Body::Csv { reader, utf8 },
         })
     }
 
-    /// Up to `max` more rows (fewer at the end of the file; none when it is read). Lines
-    /// that are empty are left out.
+    /// The rows after the header, to be read once: a workbook's sheet is read from its start
+    /// again (the header was read on opening), a CSV file goes on where it is.
+    pub fn rows(&mut self) -> Result<Rows<'_>, DomainError> {
+        let inner = match &mut self.body {
+            Body::Csv { reader, utf8 } => RowsInner::Csv {
+                reader,
+                utf8: *utf8,
+            },
+            Body::Workbook(book) => RowsInner::Workbook(book.rows()?),
+        };
+        Ok(Rows {
+            headers: &self.headers,
+            total: self.total,
+            inner,
+        })
+    }
+}
+
+impl Rows<'_> {
+    /// Up to `max` more rows (fewer at the end of the file; none when it is read). Rows whose
+    /// cells are all empty are left out.
     pub fn next_chunk(&mut self, max: usize) -> Result<Vec<Row>, DomainError> {
         let mut out = Vec::with_capacity(max.min(4096));
         match &mut self.inner {
-            Inner::Csv { reader, utf8 } => {
+            RowsInner::Csv { reader, utf8 } => {
                 let mut record = csv::ByteRecord::new();
                 while out.len() < max {
                     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
@@ -146,18 +164,12 @@ impl SheetReader {
                     });
                 }
             }
-            Inner::Sheet { rows, next } => {
-                while out.len() < max && *next < rows.len() {
-                    let cells: Vec<String> = rows[*next].iter().map(cell_text).collect();
-                    *next += 1;
-                    if cells.iter().all(|c| c.trim().is_empty()) {
-                        continue;
-                    }
-                    // Line 1 is the header row.
-                    out.push(Row {
-                        line: *next as u64 + 1,
-                        cells,
-                    });
+            RowsInner::Workbook(rows) => {
+                while out.len() < max {
+                    let Some(row) = rows.next_row()? else {
+                        break;
+                    };
+                    out.push(row);
                 }
             }
         }
@@ -248,41 +260,6 @@ fn decode(field: &[u8], utf8: bool) -> String {
     }
 }
 
-/// A spreadsheet cell as the text an import reads: whole numbers without a decimal point
-/// (an asset number typed as a number), dates as `2026-11-21` and date-times in RFC 3339.
-fn cell_text(cell: &Data) -> String {
-    match cell {
-        Data::Empty => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(d) => excel_date(d.to_ymd_hms_milli()),
-        Data::Error(e) => format!("#{e:?}"),
-    }
-}
-
-/// An Excel date as `2026-11-21`, or with a time as `2026-11-21T14:05:00Z`, to the nearest
-/// second (a serial number often lands a millisecond short of the second typed).
-fn excel_date((y, mo, d, h, mi, s, ms): (u16, u8, u8, u8, u8, u8, u16)) -> String {
-    use time::{Date, Duration, Month, PrimitiveDateTime, Time};
-    let parts = Month::try_from(mo).ok().and_then(|m| {
-        let date = Date::from_calendar_date(i32::from(y), m, d).ok()?;
-        Some(PrimitiveDateTime::new(date, Time::from_hms(h, mi, s).ok()?))
-    });
-    let Some(mut at) = parts else {
-        return format!("{y:04}-{mo:02}-{d:02}");
-    };
-    if ms >= 500 {
-        at += Duration::seconds(1);
-    }
-    if at.time() == Time::MIDNIGHT {
-        return at.date().to_string();
-    }
-    crate::util::format_timestamp(at.assume_utc())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,22 +267,14 @@ mod tests {
     fn read_all(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
         let mut r = SheetReader::from_bytes("x.csv", bytes.to_vec()).unwrap();
         let rows = r
+            .rows()
+            .unwrap()
             .next_chunk(100)
             .unwrap()
             .into_iter()
             .map(|r| r.cells)
             .collect();
         (r.headers, rows)
-    }
-
-    #[test]
-    fn excel_dates_are_rounded_to_the_second() {
-        assert_eq!(excel_date((2026, 11, 21, 0, 0, 0, 0)), "2026-11-21");
-        assert_eq!(excel_date((2026, 11, 21, 23, 59, 59, 999)), "2026-11-22");
-        assert_eq!(
-            excel_date((2026, 11, 21, 14, 4, 59, 999)),
-            "2026-11-21T14:05:00Z"
-        );
     }
 
     #[test]
@@ -338,7 +307,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(r.headers, ["a", "b"]);
-        let rows = r.next_chunk(10).unwrap();
+        let rows = r.rows().unwrap().next_chunk(10).unwrap();
         assert_eq!(rows[0].cells, ["one\r\ntwo", "2"]);
         assert_eq!(rows[1].cells, ["3", "4"]);
         assert_eq!((rows[0].line, rows[1].line), (2, 5));

@@ -5,9 +5,11 @@
 
 mod workbook;
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Cursor, Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::error::DomainError;
 
@@ -27,8 +29,53 @@ impl<T: Read + Seek + Send> Source for T {}
 type CsvReader = csv::Reader<Box<dyn Read + Send>>;
 
 enum Body {
-    Csv { reader: CsvReader, utf8: bool },
+    Csv {
+        reader: CsvReader,
+        utf8: bool,
+        lines: Arc<Mutex<LineEnds>>,
+    },
     Workbook(Workbook),
+}
+
+/// Where the line ends of a CSV file are, as far as it has been read, so a row's line can be
+/// told from the byte it starts at: the csv crate skips empty lines without counting them.
+/// Only the line ends not yet passed by a row are kept (those in the reader's buffer).
+#[derive(Default)]
+struct LineEnds {
+    /// Line ends before the last row asked about.
+    passed: u64,
+    /// Offsets of the line ends read since.
+    ahead: VecDeque<u64>,
+}
+
+impl LineEnds {
+    /// The line (1 is the first) that byte `byte` is on; asked in the order of the file.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        while self.ahead.front().is_some_and(|end| *end < byte) {
+            self.ahead.pop_front();
+            self.passed += 1;
+        }
+        self.passed + 1
+    }
+}
+
+/// A byte source that notes the offset of every line end read through it in `LineEnds`.
+struct CountLines<R> {
+    inner: R,
+    offset: u64,
+    ends: Arc<Mutex<LineEnds>>,
+}
+
+impl<R: Read> Read for CountLines<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut ends = self.ends.lock().unwrap_or_else(PoisonError::into_inner);
+        for (i, _) in buf[..n].iter().enumerate().filter(|(_, b)| **b == b'\n') {
+            ends.ahead.push_back(self.offset + i as u64);
+        }
+        self.offset += n as u64;
+        Ok(n)
+    }
 }
 
 /// A file opened for reading: its header, read already, and what reads its rows.
@@ -51,6 +98,7 @@ enum RowsInner<'a> {
     Csv {
         reader: &'a mut CsvReader,
         utf8: bool,
+        lines: &'a Arc<Mutex<LineEnds>>,
     },
     Workbook(WorkbookRows<'a>),
 }
@@ -103,7 +151,12 @@ impl SheetReader {
             0
         };
         let separator = separator(&head[skip..]);
-        let rest: Box<dyn Read + Send> = Box::new(Cursor::new(head.split_off(skip)).chain(source));
+        let lines = Arc::new(Mutex::new(LineEnds::default()));
+        let rest: Box<dyn Read + Send> = Box::new(CountLines {
+            inner: Cursor::new(head.split_off(skip)).chain(source),
+            offset: 0,
+            ends: lines.clone(),
+        });
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(separator)
             // Lines end at LF (a CR before it is taken off the last cell), so rows know
@@ -120,7 +173,11 @@ impl SheetReader {
         Ok(SheetReader {
             headers,
             total: None,
-            body: Body::Csv { reader, utf8 },
+            body: Body::Csv {
+                reader,
+                utf8,
+                lines,
+            },
         })
     }
 
@@ -128,9 +185,14 @@ impl SheetReader {
     /// again (the header was read on opening), a CSV file goes on where it is.
     pub fn rows(&mut self) -> Result<Rows<'_>, DomainError> {
         let inner = match &mut self.body {
-            Body::Csv { reader, utf8 } => RowsInner::Csv {
+            Body::Csv {
+                reader,
+                utf8,
+                lines,
+            } => RowsInner::Csv {
                 reader,
                 utf8: *utf8,
+                lines,
             },
             Body::Workbook(book) => RowsInner::Workbook(book.rows()?),
         };
@@ -148,7 +210,11 @@ impl Rows<'_> {
     pub fn next_chunk(&mut self, max: usize) -> Result<Vec<Row>, DomainError> {
         let mut out = Vec::with_capacity(max.min(4096));
         match &mut self.inner {
-            RowsInner::Csv { reader, utf8 } => {
+            RowsInner::Csv {
+                reader,
+                utf8,
+                lines,
+            } => {
                 let mut record = csv::ByteRecord::new();
                 while out.len() < max {
                     if !reader.read_byte_record(&mut record).map_err(unreadable)? {
@@ -157,7 +223,16 @@ impl Rows<'_> {
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
-                    let line = record.position().map_or(0, |p| p.line());
+                    // The row's last line is the one its end is on (the csv crate's own
+                    // start position and line count leave out the empty lines before it);
+                    // line breaks inside quoted cells go back to its first.
+                    let end = reader.position().byte().saturating_sub(1);
+                    let inside = record.as_slice().iter().filter(|b| **b == b'\n').count();
+                    let last = lines
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .line_at(end);
+                    let line = last.saturating_sub(inside as u64);
                     out.push(Row {
                         line,
                         cells: cells(&record, *utf8),
@@ -312,5 +387,19 @@ mod tests {
         assert_eq!(rows[1].cells, ["3", "4"]);
         assert_eq!((rows[0].line, rows[1].line), (2, 5));
         assert_eq!(rows.len(), 2);
+    }
+
+    #[test]
+    fn rows_after_empty_lines_know_their_line() {
+        // Empty lines (no cells at all) are skipped, but they are lines of the file: the row
+        // after them is named by its own line in a report.
+        let mut r = SheetReader::from_bytes(
+            "x.csv",
+            b"\xEF\xBB\xBFa,b\n1,x\n\n\n2,y\n\r\n\n3,z".to_vec(),
+        )
+        .unwrap();
+        let rows = r.rows().unwrap().next_chunk(10).unwrap();
+        let lines: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.cells[0].as_str())).collect();
+        assert_eq!(lines, [(2, "1"), (5, "2"), (8, "3")]);
     }
 }

@@ -41,7 +41,7 @@ impl Resource {
         )
         .await?;
         if self.kind == ResourceKind::Asset {
-            let env = self.hooks.env();
+            let env = self.hook_env()?;
             for (plugin, hooks) in &env.asset_delete_hooks {
                 if env.enabled(db, plugin).await {
                     self.run_hooks(
@@ -138,9 +138,9 @@ impl Resource {
         actor: &Actor,
         id: i64,
     ) -> Result<(), DomainError> {
-        // The relationships resource as the catalog bound it (none outside a catalog, where
-        // the table list is empty too).
-        let links = self.hooks.env().relationships.upgrade();
+        // The relationships resource as the catalog bound it.
+        let env = self.hook_env()?;
+        let links = env.relationships.upgrade();
         let links_table = links.as_ref().map(|l| l.table.name.as_str());
         // Tables of core and of installed plugins (enabled or not): the ones that exist.
         let installed: Vec<String> = db
@@ -150,9 +150,7 @@ impl Resource {
             .iter()
             .map(|r| r.try_get(0))
             .collect::<Result<_, _>>()?;
-        let tables = self
-            .hooks
-            .env()
+        let tables = env
             .tables
             .iter()
             .filter(|(owner, _)| owner.as_ref().is_none_or(|o| installed.contains(o)))

@@ -1,6 +1,6 @@
 //! Plugin code run on writes, and what it may use: write hooks, their event and environment.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 use sqlx::AnyConnection;
@@ -83,14 +83,6 @@ impl Hooks {
     pub fn bind(&self, env: Arc<HookEnv>) {
         let _ = self.env.set(env);
     }
-
-    pub(crate) fn env(&self) -> &HookEnv {
-        static UNBOUND: OnceLock<HookEnv> = OnceLock::new();
-        match self.env.get() {
-            Some(env) => env,
-            None => UNBOUND.get_or_init(HookEnv::default),
-        }
-    }
 }
 
 impl std::fmt::Debug for Hooks {
@@ -104,6 +96,19 @@ impl std::fmt::Debug for Hooks {
 }
 
 impl Resource {
+    /// The environment the server bound this resource's hooks to. A resource used outside
+    /// the running catalog (a fresh copy from `catalog::assets()`, say) has none: writing
+    /// through it would skip its hooks' services, the delete checks of the tables that refer
+    /// to it and the links that go with it, so that is refused instead of done silently.
+    pub(crate) fn hook_env(&self) -> Result<&HookEnv, DomainError> {
+        self.hooks.env.get().map(|env| env.as_ref()).ok_or_else(|| {
+            DomainError::internal(format!(
+                "the resource {} is not the one the server runs: its hooks were never bound",
+                self.path
+            ))
+        })
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_hooks(
         &self,
@@ -116,7 +121,10 @@ impl Resource {
         record: &Map<String, Value>,
         known: Option<&Cleared>,
     ) -> Result<(), DomainError> {
-        let env = self.hooks.env();
+        if hooks.is_empty() {
+            return Ok(());
+        }
+        let env = self.hook_env()?;
         for hook in hooks {
             hook(WriteEvent {
                 db,
@@ -143,10 +151,10 @@ impl Resource {
         records: &[Map<String, Value>],
         known: &mut Cleared,
     ) -> Result<(), DomainError> {
-        if records.is_empty() {
+        if records.is_empty() || self.hooks.batch_lookups.is_empty() {
             return Ok(());
         }
-        let env = self.hooks.env();
+        let env = self.hook_env()?;
         for lookup in &self.hooks.batch_lookups {
             lookup(BatchEvent {
                 db,

@@ -96,10 +96,21 @@ impl std::fmt::Debug for Hooks {
 }
 
 impl Resource {
-    /// The environment the server bound this resource's hooks to. A resource used outside
-    /// the running catalog (a fresh copy from `catalog::assets()`, say) has none: writing
-    /// through it would skip its hooks' services, the delete checks of the tables that refer
-    /// to it and the links that go with it, so that is refused instead of done silently.
+    /// The environment the server bound this resource's hooks to, or an empty one for a copy
+    /// made outside the running catalog: a plugin may create rows through its own copy of a
+    /// core resource (an asset type when it installs), whose hooks use no environment.
+    pub(crate) fn hooks_env(&self) -> &HookEnv {
+        static UNBOUND: std::sync::OnceLock<HookEnv> = std::sync::OnceLock::new();
+        match self.hooks.env.get() {
+            Some(env) => env,
+            None => UNBOUND.get_or_init(HookEnv::default),
+        }
+    }
+
+    /// The environment the server bound this resource to, where a write cannot be right
+    /// without it: deleting an asset asks the plugins' delete hooks and checks the tables
+    /// that refer to it. A copy made outside the running catalog (`catalog::assets()`) has
+    /// none, and such a delete is refused instead of skipping those checks silently.
     pub(crate) fn hook_env(&self) -> Result<&HookEnv, DomainError> {
         self.hooks.env.get().map(|env| env.as_ref()).ok_or_else(|| {
             DomainError::internal(format!(
@@ -121,10 +132,7 @@ impl Resource {
         record: &Map<String, Value>,
         known: Option<&Cleared>,
     ) -> Result<(), DomainError> {
-        if hooks.is_empty() {
-            return Ok(());
-        }
-        let env = self.hook_env()?;
+        let env = self.hooks_env();
         for hook in hooks {
             hook(WriteEvent {
                 db,
@@ -151,10 +159,10 @@ impl Resource {
         records: &[Map<String, Value>],
         known: &mut Cleared,
     ) -> Result<(), DomainError> {
-        if records.is_empty() || self.hooks.batch_lookups.is_empty() {
+        if records.is_empty() {
             return Ok(());
         }
-        let env = self.hook_env()?;
+        let env = self.hooks_env();
         for lookup in &self.hooks.batch_lookups {
             lookup(BatchEvent {
                 db,

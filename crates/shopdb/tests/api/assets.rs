@@ -436,3 +436,20 @@ async fn scalar(db: &shopdb_core::db::Db, sql: &str) -> i64 {
     let row = db.query(sql).fetch_one(db.pool()).await.unwrap();
     sqlx::Row::try_get(&row, 0).unwrap()
 }
+
+backend_tests! {
+    async fn an_asset_is_not_deleted_through_a_copy_outside_the_running_catalog(app) {
+        // The server's own assets resource knows the plugins' delete hooks and the tables
+        // that refer to an asset; a fresh copy does not, so it must not delete at all.
+        let created = app.post("/api/assets", json!({"assetnumber": "COPY-1", "assettypeid": 1})).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id = created.data()["assetid"].as_i64().unwrap();
+        let actor = shopdb_core::auth::Actor::system("test");
+        let refused = shopdb_core::catalog::assets().delete(app.db(), &actor, id, &[]).await;
+        let error = refused.expect_err("a copy outside the catalog deletes nothing");
+        assert!(error.kind.is_server(), "{error:?}");
+        assert_eq!(app.get(&format!("/api/assets/{id}")).await.status, StatusCode::OK, "still there");
+        // Through the server it goes.
+        assert_eq!(app.delete(&format!("/api/assets/{id}")).await.status, StatusCode::OK);
+    }
+}

@@ -38,7 +38,8 @@ enum Body {
 }
 
 /// Where the line ends of a CSV file are, as far as it has been read, so a row's line can be
-/// told from the byte it starts at: the csv crate skips empty lines without counting them.
+/// told from the byte its reading began at: the csv crate skips empty lines without counting
+/// them.
 /// Only the line ends not yet passed by a row are kept (those in the reader's buffer).
 #[derive(Default)]
 struct LineEnds {
@@ -49,11 +50,20 @@ struct LineEnds {
 }
 
 impl LineEnds {
-    /// The line (1 is the first) that byte `byte` is on; asked in the order of the file.
-    fn line_at(&mut self, byte: u64) -> u64 {
-        while self.ahead.front().is_some_and(|end| *end < byte) {
+    /// The first line (1 is the first of the file) of a row whose reading began at byte
+    /// `start`: the csv crate starts a row where the previous one ended, before the empty
+    /// lines it then skips, so those are passed over here. Asked in the order of the file.
+    fn first_line(&mut self, start: u64) -> u64 {
+        while self.ahead.front().is_some_and(|end| *end < start) {
             self.ahead.pop_front();
             self.passed += 1;
+        }
+        // Each empty line is a line end right where the one before it ended.
+        let mut next = start;
+        while self.ahead.front() == Some(&next) {
+            self.ahead.pop_front();
+            self.passed += 1;
+            next += 1;
         }
         self.passed + 1
     }
@@ -223,16 +233,12 @@ impl Rows<'_> {
                     if record.iter().all(|f| f.iter().all(u8::is_ascii_whitespace)) {
                         continue;
                     }
-                    // The row's last line is the one its end is on (the csv crate's own
-                    // start position and line count leave out the empty lines before it);
-                    // line breaks inside quoted cells go back to its first.
-                    let end = reader.position().byte().saturating_sub(1);
-                    let inside = record.as_slice().iter().filter(|b| **b == b'\n').count();
-                    let last = lines
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .line_at(end);
-                    let line = last.saturating_sub(inside as u64);
+                    let line = record.position().map_or(0, |p| {
+                        lines
+                            .lock()
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .first_line(p.byte())
+                    });
                     out.push(Row {
                         line,
                         cells: cells(&record, *utf8),
@@ -401,5 +407,13 @@ mod tests {
         let rows = r.rows().unwrap().next_chunk(10).unwrap();
         let lines: Vec<(u64, &str)> = rows.iter().map(|r| (r.line, r.cells[0].as_str())).collect();
         assert_eq!(lines, [(2, "1"), (5, "2"), (8, "3")]);
+        // A quote left open runs to the end of the file, line ends and all: still one row,
+        // on the line it starts.
+        let mut r =
+            SheetReader::from_bytes("x.csv", b"a;b\nx;1\r\nM-1;\"Lathe\nmore\n2\r\n".to_vec())
+                .unwrap();
+        let rows = r.rows().unwrap().next_chunk(10).unwrap();
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        assert_eq!(lines, [2, 3]);
     }
 }

@@ -10,6 +10,10 @@ use crate::error::DomainError;
 /// Largest accepted request body.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
+/// Largest file an import takes over the API or the import page (the command line takes any
+/// size).
+pub const IMPORT_UPLOAD_LIMIT: usize = 64 * 1024 * 1024;
+
 /// A JSON object body. Malformed JSON is a 400, a body over the limit a 413, both in the envelope.
 pub struct JsonBody(pub Map<String, Value>);
 

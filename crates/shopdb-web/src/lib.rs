@@ -45,7 +45,7 @@ pub fn router(app: AppState) -> Router {
                 .post(pages::transfer::import_post)
                 // The confirmation sends the file back as base64: a third larger.
                 .layer(axum::extract::DefaultBodyLimit::max(
-                    shopdb_core::api::IMPORT_UPLOAD_LIMIT / 3 * 4 + 1024 * 1024,
+                    shopdb_core::http::IMPORT_UPLOAD_LIMIT / 3 * 4 + 1024 * 1024,
                 )),
         )
         .route("/export/{*path}", get(pages::transfer::export_file))

@@ -12,8 +12,9 @@ pub mod routes;
 mod system;
 mod transfer;
 
-/// Largest file an import takes over the API or the import page.
-pub const IMPORT_UPLOAD_LIMIT: usize = transfer::MAX_UPLOAD;
+/// Largest file an import takes over the API or the import page (kept at this path for the
+/// web crate; it lives with the other body limits in `http`).
+pub use crate::http::IMPORT_UPLOAD_LIMIT;
 
 use std::time::Instant;
 

@@ -132,7 +132,7 @@ pub fn transfer_routes(res: &Arc<Resource>) -> Vec<Route> {
                     transfer::import(r1.clone(), s, a, q, form)
                 },
             )
-            .layer(axum::extract::DefaultBodyLimit::max(transfer::MAX_UPLOAD)),
+            .layer(axum::extract::DefaultBodyLimit::max(crate::http::IMPORT_UPLOAD_LIMIT)),
         )
         .multipart(form)
         .response(transfer::report_schema()),

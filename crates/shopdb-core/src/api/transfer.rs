@@ -17,9 +17,6 @@ use crate::resource::Resource;
 use crate::state::AppState;
 use crate::transfer::{self, ExportFormat, ImportJob, ImportOptions, Mapping, Quiet, SheetReader};
 
-/// Largest file an import takes over the API (the command line takes any size).
-pub const MAX_UPLOAD: usize = 64 * 1024 * 1024;
-
 fn flag(name: &str, value: &str) -> Result<bool, DomainError> {
     match value.trim() {
         "true" | "1" | "on" | "yes" => Ok(true),

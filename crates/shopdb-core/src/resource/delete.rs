@@ -41,7 +41,7 @@ impl Resource {
         )
         .await?;
         if self.kind == ResourceKind::Asset {
-            let env = self.hook_env()?;
+            let env = self.bound_env()?;
             for (plugin, hooks) in &env.asset_delete_hooks {
                 if env.enabled(db, plugin).await {
                     self.run_hooks(
@@ -139,7 +139,7 @@ impl Resource {
         id: i64,
     ) -> Result<(), DomainError> {
         // The relationships resource as the catalog bound it.
-        let env = self.hook_env()?;
+        let env = self.bound_env()?;
         let links = env.relationships.upgrade();
         let links_table = links.as_ref().map(|l| l.table.name.as_str());
         // Tables of core and of installed plugins (enabled or not): the ones that exist.

@@ -99,7 +99,7 @@ impl Resource {
     /// The environment the server bound this resource's hooks to, or an empty one for a copy
     /// made outside the running catalog: a plugin may create rows through its own copy of a
     /// core resource (an asset type when it installs), whose hooks use no environment.
-    pub(crate) fn hooks_env(&self) -> &HookEnv {
+    pub(crate) fn env_or_empty(&self) -> &HookEnv {
         static UNBOUND: std::sync::OnceLock<HookEnv> = std::sync::OnceLock::new();
         match self.hooks.env.get() {
             Some(env) => env,
@@ -111,7 +111,7 @@ impl Resource {
     /// without it: deleting an asset asks the plugins' delete hooks and checks the tables
     /// that refer to it. A copy made outside the running catalog (`catalog::assets()`) has
     /// none, and such a delete is refused instead of skipping those checks silently.
-    pub(crate) fn hook_env(&self) -> Result<&HookEnv, DomainError> {
+    pub(crate) fn bound_env(&self) -> Result<&HookEnv, DomainError> {
         self.hooks.env.get().map(|env| env.as_ref()).ok_or_else(|| {
             DomainError::internal(format!(
                 "the resource {} is not the one the server runs: its hooks were never bound",
@@ -132,7 +132,7 @@ impl Resource {
         record: &Map<String, Value>,
         known: Option<&Cleared>,
     ) -> Result<(), DomainError> {
-        let env = self.hooks_env();
+        let env = self.env_or_empty();
         for hook in hooks {
             hook(WriteEvent {
                 db,
@@ -162,7 +162,7 @@ impl Resource {
         if records.is_empty() {
             return Ok(());
         }
-        let env = self.hooks_env();
+        let env = self.env_or_empty();
         for lookup in &self.hooks.batch_lookups {
             lookup(BatchEvent {
                 db,

@@ -85,46 +85,24 @@ pub async fn dispatch(
     }
     let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
     let form = FormData::parse(&body);
-    match (method, rest.as_slice()) {
-        (Method::GET, []) => list(&web, &user, &res, &query).await,
-        (Method::GET, ["new"]) => {
+    // The record a path like `/<path>/<id>/edit` names, when its first part is a number.
+    let id = rest.first().and_then(|part| part.parse::<i64>().ok());
+    match (method, rest.as_slice(), id) {
+        (Method::GET, [], _) => list(&web, &user, &res, &query).await,
+        (Method::GET, ["new"], _) => {
             let prefill = FormData::parse(query.as_bytes());
             let values = form::to_body(&res, &prefill, false);
             edit_form(&web, &user, &res, None, values, Map::new(), None).await
         }
-        (Method::POST, ["new"]) => save(&web, &user, &res, None, form).await,
-        (m, [id, tail @ ..]) => {
-            let Ok(id) = id.parse::<i64>() else {
-                return error_page(
-                    &web,
-                    Some(&user),
-                    StatusCode::NOT_FOUND,
-                    "There is no such page.",
-                )
-                .await;
-            };
-            match (m, tail) {
-                (Method::GET, []) => detail(&web, &user, &res, id).await,
-                (Method::GET, ["edit"]) => match res.get(&web.app.db, id).await {
-                    Ok(record) => {
-                        edit_form(&web, &user, &res, Some(id), record, Map::new(), None).await
-                    }
-                    Err(e) => api_error(&web, &user, e).await,
-                },
-                (Method::POST, ["edit"]) => save(&web, &user, &res, Some(id), form).await,
-                (Method::GET, ["delete"]) => confirm_delete(&web, &user, &res, id).await,
-                (Method::POST, ["delete"]) => delete(&web, &user, &res, id, form).await,
-                _ => {
-                    error_page(
-                        &web,
-                        Some(&user),
-                        StatusCode::NOT_FOUND,
-                        "There is no such page.",
-                    )
-                    .await
-                }
-            }
-        }
+        (Method::POST, ["new"], _) => save(&web, &user, &res, None, form).await,
+        (Method::GET, [_], Some(id)) => detail(&web, &user, &res, id).await,
+        (Method::GET, [_, "edit"], Some(id)) => match res.get(&web.app.db, id).await {
+            Ok(record) => edit_form(&web, &user, &res, Some(id), record, Map::new(), None).await,
+            Err(e) => api_error(&web, &user, e).await,
+        },
+        (Method::POST, [_, "edit"], Some(id)) => save(&web, &user, &res, Some(id), form).await,
+        (Method::GET, [_, "delete"], Some(id)) => confirm_delete(&web, &user, &res, id).await,
+        (Method::POST, [_, "delete"], Some(id)) => delete(&web, &user, &res, id, form).await,
         _ => {
             error_page(
                 &web,

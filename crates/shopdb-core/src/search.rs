@@ -332,10 +332,11 @@ fn trigram_term(dialect: Dialect, q: &str) -> Option<SqlValue> {
         .then(|| SqlValue::text(format!("\"{}\"", q.to_lowercase().replace('"', "\"\""))))
 }
 
-/// The part of `q` the trigram index is asked for: from its first digit on, when that leaves
-/// three characters or more, else all of it. FTS5 reads every entry of each trigram it is
-/// asked for, and letters and dashes such as "pc-" are in every PC's entry while numbers are
-/// rare; the entries found hold that part, and the caller checks them for all of `q`.
+/// The part of `q` a trigram index (SQLite's, PostgreSQL's) is asked for: from its first
+/// digit on, when that leaves three characters or more, else all of it. The index reads
+/// every entry of each trigram it is asked for, and letters and dashes such as "pc-" are in
+/// every PC's entry while numbers are rare; the entries found hold that part, and the
+/// caller checks them for all of `q`.
 fn selective_part(q: &str) -> &str {
     match q.find(|c: char| c.is_ascii_digit()) {
         Some(start) if q[start..].chars().count() >= 3 => &q[start..],
@@ -374,41 +375,140 @@ pub struct Hits {
     pub total: i64,
 }
 
-/// The condition "the entry aliased `s` contains `q`" for this dialect, with its values:
-/// SQLite's trigram index, PostgreSQL's trigram index behind a plain LIKE, MySQL's word
-/// endings narrowed first, each checked against the text itself where the index could
-/// return more. Terms shorter than `INDEXED_MIN` read the table.
+/// "The entry aliased `alias` contains `q`" checked on the text itself, exactly: entries are
+/// lower case, so the lower-cased term is looked for as it is (SQLite's `instr`,
+/// PostgreSQL's `strpos`). Neither is a `LIKE`, which SQLite prepares anew for every pattern
+/// and PostgreSQL would hand to its trigram index with the whole term. MySQL keeps `LIKE`,
+/// whose matching follows the column's collation, as the rest of its search does.
+fn contains_exactly(dialect: Dialect, alias: &str, q: &str) -> (String, SqlValue) {
+    match dialect {
+        Dialect::Sqlite => (
+            format!("instr({alias}.searchtext, ?) > 0"),
+            SqlValue::text(q.to_lowercase()),
+        ),
+        Dialect::Postgres => (
+            format!("strpos({alias}.searchtext, ?) > 0"),
+            SqlValue::text(q.to_lowercase()),
+        ),
+        Dialect::MySql => (
+            format!("{alias}.searchtext LIKE ? ESCAPE '!'"),
+            SqlValue::text(like_pattern(q)),
+        ),
+    }
+}
+
+/// The condition "the entry aliased `s` contains `q`" for this dialect, with its values: the
+/// database's index asked for the selective part of the term (see `selective_part`) where
+/// it has one — SQLite's trigram index, PostgreSQL's trigram index behind a `LIKE`, MySQL's
+/// word endings — and the entries it returns checked for the whole term. Terms shorter than
+/// `INDEXED_MIN` read the table.
 fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
-    let pattern = SqlValue::text(like_pattern(q));
-    let like = "s.searchtext LIKE ? ESCAPE '!'".to_string();
+    let (exact, exact_value) = contains_exactly(dialect, "s", q);
     let part = selective_part(q);
-    if let Some(term) = trigram_term(dialect, part) {
-        let fts = "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)";
-        if part.len() == q.len() {
-            return (fts.into(), vec![term]);
+    let whole = part.len() == q.len();
+    let indexed = match dialect {
+        Dialect::Sqlite => trigram_term(dialect, part).map(|term| {
+            (
+                "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)".to_string(),
+                term,
+            )
+        }),
+        // pg_trgm takes the trigrams of each word of the pattern: every one of `pc-` is in
+        // every PC's entry, and decoding those long lists was most of a search's time.
+        Dialect::Postgres => (part.chars().count() >= INDEXED_MIN).then(|| {
+            (
+                "s.searchtext LIKE ? ESCAPE '!'".to_string(),
+                SqlValue::text(like_pattern(part)),
+            )
+        }),
+        Dialect::MySql => {
+            // The longest word of the term: any word of it lies inside one word of the text.
+            let word = q
+                .to_lowercase()
+                .split_whitespace()
+                .max_by_key(|w| w.chars().count())
+                .map(str::to_string)
+                .unwrap_or_default();
+            (word.chars().count() >= INDEXED_MIN).then(|| {
+                let start: String = word.chars().take(SUFFIX_MAX).collect();
+                let prefix = like_pattern(&start);
+                (
+                    "s.searchid IN (SELECT x.searchid FROM searchsuffixes x WHERE x.suffix LIKE ? ESCAPE '!')"
+                        .to_string(),
+                    SqlValue::text(&prefix[1..]),
+                )
+            })
         }
-        return (format!("{fts} AND {like}"), vec![term, pattern]);
+    };
+    match indexed {
+        // SQLite's trigram phrase and PostgreSQL's LIKE of the whole term are exact.
+        Some((index, value)) if whole && dialect != Dialect::MySql => (index, vec![value]),
+        Some((index, value)) => (format!("{index} AND {exact}"), vec![value, exact_value]),
+        None => (exact, vec![exact_value]),
     }
-    if dialect == Dialect::MySql {
-        // The longest word of the term: any word of it lies inside one word of the text.
-        let word = q
-            .to_lowercase()
-            .split_whitespace()
-            .max_by_key(|w| w.chars().count())
-            .map(str::to_string)
-            .unwrap_or_default();
-        if word.chars().count() >= INDEXED_MIN {
-            let start: String = word.chars().take(SUFFIX_MAX).collect();
-            let prefix = like_pattern(&start);
-            return (
-                format!(
-                    "s.searchid IN (SELECT x.searchid FROM searchsuffixes x WHERE x.suffix LIKE ? ESCAPE '!') AND {like}"
-                ),
-                vec![SqlValue::text(&prefix[1..]), pattern],
-            );
+}
+
+/// The statements of one search: `page` finds a page of matches and counts them all (with
+/// `page_values`), `count` counts alone (with `values`), for a page past the end.
+pub struct SearchSql {
+    pub page: String,
+    pub page_values: Vec<SqlValue>,
+    pub count: String,
+    pub values: Vec<SqlValue>,
+}
+
+/// The SQL of a search for `q` (see `search`), for this dialect.
+pub fn search_sql(
+    dialect: Dialect,
+    q: &str,
+    page: i64,
+    per_page: i64,
+    hidden_plugins: &[String],
+) -> SearchSql {
+    let q = q.trim();
+    let visible = |alias: &str| {
+        if hidden_plugins.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " AND ({alias}.plugin IS NULL OR {alias}.plugin NOT IN ({}))",
+                vec!["?"; hidden_plugins.len()].join(", ")
+            )
         }
+    };
+    let (mut filter, mut values) = contains(dialect, q);
+    filter.push_str(&visible("s"));
+    values.extend(hidden_plugins.iter().map(SqlValue::text));
+    // The plugin's entry holds the asset's text too, but one written before a field was
+    // added may not: the asset's entry steps aside only when the plugin's also matches. That
+    // entry is found by its asset (an index), so only the text check is needed here. A
+    // count, not EXISTS: MariaDB turns an EXISTS into a search of every plugin entry,
+    // made once per search, where this stays one index lookup per asset found.
+    let (plugin_matches, plugin_value) = contains_exactly(dialect, "p", q);
+    filter.push_str(&format!(
+        " AND NOT (s.entitytype = 'asset' AND (SELECT COUNT(*) FROM searchindex p \
+         WHERE p.assetid = s.assetid AND p.entitytype <> 'asset'{} AND {plugin_matches}) > 0)",
+        visible("p")
+    ));
+    values.extend(hidden_plugins.iter().map(SqlValue::text));
+    values.push(plugin_value);
+    let prefix = like_pattern(q);
+    let mut page_values = values.clone();
+    page_values.push(SqlValue::text(q.to_lowercase()));
+    page_values.push(SqlValue::text(&prefix[1..]));
+    page_values.push(SqlValue::Int((page - 1) * per_page));
+    SearchSql {
+        // One pass finds the page and counts every match (the window counts before LIMIT);
+        // the page size is written into the SQL (see `db::limit_offset`).
+        page: format!(
+            "SELECT s.entitytype, s.entityid, s.title, s.subtitle, s.url, COUNT(*) OVER () FROM searchindex s WHERE {filter} \
+             ORDER BY CASE WHEN LOWER(s.title) = ? THEN 0 WHEN LOWER(s.title) LIKE ? ESCAPE '!' THEN 1 ELSE 2 END, s.title, s.searchid{}",
+            crate::db::limit_offset(per_page)
+        ),
+        page_values,
+        count: format!("SELECT COUNT(*) FROM searchindex s WHERE {filter}"),
+        values,
     }
-    (like, vec![pattern])
 }
 
 /// Records whose indexed text contains `q` (case-insensitive): those whose title is `q`
@@ -422,46 +522,9 @@ pub async fn search(
     per_page: i64,
     hidden_plugins: &[String],
 ) -> Result<Hits, sqlx::Error> {
-    let q = q.trim();
-    let lowered = q.to_lowercase();
-    let dialect = db.dialect();
-    let (matches, mut values) = contains(dialect, q);
-    let visible = |alias: &str| {
-        if hidden_plugins.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " AND ({alias}.plugin IS NULL OR {alias}.plugin NOT IN ({}))",
-                vec!["?"; hidden_plugins.len()].join(", ")
-            )
-        }
-    };
-    let mut filter = format!("{matches}{}", visible("s"));
-    values.extend(hidden_plugins.iter().map(SqlValue::text));
-    // The plugin's entry holds the asset's text too, but one written before a field was
-    // added may not: the asset's entry steps aside only when the plugin's also matches.
-    filter.push_str(&format!(
-        " AND NOT (s.entitytype = 'asset' AND EXISTS (SELECT 1 FROM searchindex p \
-         WHERE p.assetid = s.assetid AND p.entitytype <> 'asset'{} AND p.searchtext LIKE ? ESCAPE '!'))",
-        visible("p")
-    ));
-    values.extend(hidden_plugins.iter().map(SqlValue::text));
-    values.push(SqlValue::text(like_pattern(q)));
-
-    let prefix = like_pattern(q);
-    let mut page_values = values.clone();
-    page_values.push(SqlValue::text(&lowered));
-    page_values.push(SqlValue::text(&prefix[1..]));
-    page_values.push(SqlValue::Int((page - 1) * per_page));
-    // One pass finds the page and counts every match (the window counts before LIMIT); the
-    // page size is written into the SQL (see `db::limit_offset`).
-    let sql = format!(
-        "SELECT s.entitytype, s.entityid, s.title, s.subtitle, s.url, COUNT(*) OVER () FROM searchindex s WHERE {filter} \
-         ORDER BY CASE WHEN LOWER(s.title) = ? THEN 0 WHEN LOWER(s.title) LIKE ? ESCAPE '!' THEN 1 ELSE 2 END, s.title, s.searchid{}",
-        crate::db::limit_offset(per_page)
-    );
+    let sql = search_sql(db.dialect(), q, page, per_page, hidden_plugins);
     let rows = db
-        .query_with(&sql, &page_values)
+        .query_with(&sql.page, &sql.page_values)
         .fetch_all(db.pool())
         .await?;
     let mut results = Vec::with_capacity(rows.len());
@@ -479,10 +542,7 @@ pub async fn search(
     // A page past the end has no row to carry the count: count alone.
     if rows.is_empty() && page > 1 {
         total = db
-            .query_with(
-                &format!("SELECT COUNT(*) FROM searchindex s WHERE {filter}"),
-                &values,
-            )
+            .query_with(&sql.count, &sql.values)
             .fetch_one(db.pool())
             .await?
             .try_get(0)?;

@@ -3,11 +3,10 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use shopdb_core::db::Dialect;
-use shopdb_core::sqlx::{self, Executor, Row};
+use shopdb_core::sqlx::Row;
 
 use crate::backend_tests;
-use crate::support::{Reply, TestApp};
+use crate::support::{Reply, TestApp, plan, uses_indexes};
 
 async fn computers_token(app: &TestApp) -> String {
     let installed = app.post("/api/plugins/computers/install", json!({})).await;
@@ -40,64 +39,6 @@ fn pc(n: usize) -> Value {
         "macaddress": format!("00:1a:2b:{:02x}:{:02x}:{:02x}", (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff),
         "currentuser": "jdoe",
         "osname": "Windows 11 IoT",
-    })
-}
-
-/// How the database would run `sql` (with `binds` as text values): one line per step.
-async fn plan(app: &TestApp, sql: &str, binds: &[&str]) -> Vec<String> {
-    let db = app.db();
-    let mut conn = db.pool().acquire().await.unwrap();
-    let explain = match db.dialect() {
-        Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
-        Dialect::MySql | Dialect::Postgres => format!("EXPLAIN {sql}"),
-    };
-    if db.dialect() == Dialect::Postgres {
-        // With sequential scans priced out, a plan that still has one has no index to use
-        // (a table this small would otherwise be read whole whatever its indexes).
-        conn.execute("SET enable_seqscan = off").await.unwrap();
-    }
-    let mut query = db.query(&explain);
-    for b in binds {
-        query = query.bind(b.to_string());
-    }
-    let rows = query.fetch_all(&mut *conn).await.unwrap();
-    if db.dialect() == Dialect::Postgres {
-        conn.execute("RESET enable_seqscan").await.unwrap();
-    }
-    rows.iter()
-        .map(|r| match db.dialect() {
-            Dialect::Sqlite => r.try_get::<String, _>(3).unwrap(),
-            Dialect::Postgres => r.try_get::<String, _>(0).unwrap(),
-            // table, access type, key
-            Dialect::MySql => format!(
-                "table={} type={} key={}",
-                text_at(r, 2),
-                text_at(r, 3),
-                text_at(r, 5)
-            ),
-        })
-        .collect()
-}
-
-fn text_at(row: &sqlx::any::AnyRow, i: usize) -> String {
-    row.try_get::<Option<String>, _>(i)
-        .ok()
-        .flatten()
-        .or_else(|| {
-            row.try_get::<Option<Vec<u8>>, _>(i)
-                .ok()
-                .flatten()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-        })
-        .unwrap_or_else(|| "NULL".into())
-}
-
-/// True when no step of the plan reads a whole table.
-fn uses_indexes(dialect: Dialect, plan: &[String]) -> bool {
-    plan.iter().all(|step| match dialect {
-        Dialect::Sqlite => !step.starts_with("SCAN"),
-        Dialect::Postgres => !step.contains("Seq Scan"),
-        Dialect::MySql => !step.contains("type=ALL") && !step.contains("key=NULL"),
     })
 }
 

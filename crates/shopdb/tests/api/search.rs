@@ -2,6 +2,7 @@ use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::backend_tests;
+use crate::support::{plan_with, uses_indexes};
 
 backend_tests! {
     async fn search_finds_partial_numbers_names_and_serials(app) {
@@ -147,5 +148,35 @@ backend_tests! {
         let hidden = app.get("/api/search?q=pc-777").await;
         assert_eq!(hidden.body["meta"]["total"], 1, "{}", hidden.body);
         assert_eq!(hidden.data()[0]["type"], "asset");
+    }
+
+    async fn search_reads_an_index_not_the_table(app) {
+        // A few hundred PCs the way collectors make them, and the terms people type: part of
+        // a host name, a whole one, a serial number, an address, words of a name.
+        let installed = app.post("/api/plugins/computers/install", json!({})).await;
+        assert_eq!(installed.status, StatusCode::OK, "{}", installed.body);
+        let records: Vec<_> = (0..300)
+            .map(|n| json!({
+                "hostname": format!("WJ-PC-{n:06}"),
+                "serialnumber": format!("5CG{n:07}"),
+                "ipaddress": format!("10.1.{}.{}", n / 200, n % 200 + 1),
+                "currentuser": "jdoe",
+            }))
+            .collect();
+        let pushed = app.post("/api/collector/computers", json!({ "records": records })).await;
+        assert_eq!(pushed.data()["created"], 300, "{}", pushed.body);
+        app.asset(json!({"assetnumber": "WJ-004471", "name": "Mazak Lathe"})).await;
+        let dialect = app.db().dialect();
+        for term in ["PC-00012", "wj-pc-000042", "5CG0000042", "10.1.0.17", "mazak lathe"] {
+            // As the server asks it, with and without a disabled plugin's entries hidden.
+            for hidden in [vec![], vec!["printers".to_string()]] {
+                let sql = shopdb_core::search::search_sql(dialect, term, 1, 20, &hidden);
+                let steps = plan_with(&app, &sql.page, &sql.page_values).await;
+                assert!(uses_indexes(dialect, &steps), "{term}: {}\n{steps:#?}", sql.page);
+            }
+            // And it finds what it should.
+            let found = app.get(&format!("/api/search?q={}", term.replace(' ', "%20"))).await;
+            assert!(found.body["meta"]["total"].as_i64().unwrap() >= 1, "{term}: {}", found.body);
+        }
     }
 }

@@ -11,9 +11,9 @@ use serde_json::Value;
 use shopdb::app;
 use shopdb_core::auth::{Actor, Role};
 use shopdb_core::config::Config;
-use shopdb_core::db::Db;
+use shopdb_core::db::{Db, Dialect, SqlValue};
 use shopdb_core::state::AppState;
-use sqlx::{AnyConnection, Connection, Executor};
+use sqlx::{AnyConnection, Connection, Executor, Row};
 use tower::ServiceExt;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -419,6 +419,78 @@ impl TestApp {
 }
 
 /// A stored-form timestamp `hours` from now (negative: in the past).
+/// How the database would run `sql` (with `binds` as text values): one line per step.
+pub async fn plan(app: &TestApp, sql: &str, binds: &[&str]) -> Vec<String> {
+    let values: Vec<SqlValue> = binds.iter().map(|b| SqlValue::text(*b)).collect();
+    plan_with(app, sql, &values).await
+}
+
+/// `plan` with values of any kind.
+pub async fn plan_with(app: &TestApp, sql: &str, values: &[SqlValue]) -> Vec<String> {
+    let db = app.db();
+    let mut conn = db.pool().acquire().await.unwrap();
+    let explain = match db.dialect() {
+        Dialect::Sqlite => format!("EXPLAIN QUERY PLAN {sql}"),
+        Dialect::MySql | Dialect::Postgres => format!("EXPLAIN {sql}"),
+    };
+    if db.dialect() == Dialect::Postgres {
+        // With sequential scans priced out, a plan that still has one has no index to use
+        // (a table this small would otherwise be read whole whatever its indexes).
+        conn.execute("SET enable_seqscan = off").await.unwrap();
+    }
+    let rows = db
+        .query_with(&explain, values)
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+    if db.dialect() == Dialect::Postgres {
+        conn.execute("RESET enable_seqscan").await.unwrap();
+    }
+    rows.iter()
+        .map(|r| match db.dialect() {
+            Dialect::Sqlite => r.try_get::<String, _>(3).unwrap(),
+            Dialect::Postgres => r.try_get::<String, _>(0).unwrap(),
+            // table, access type, key
+            Dialect::MySql => format!(
+                "table={} type={} key={}",
+                text_at(r, 2),
+                text_at(r, 3),
+                text_at(r, 5)
+            ),
+        })
+        .collect()
+}
+
+fn text_at(row: &sqlx::any::AnyRow, i: usize) -> String {
+    row.try_get::<Option<String>, _>(i)
+        .ok()
+        .flatten()
+        .or_else(|| {
+            row.try_get::<Option<Vec<u8>>, _>(i)
+                .ok()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .unwrap_or_else(|| "NULL".into())
+}
+
+/// True when no step of the plan reads a whole table. Reading what an earlier step found (a
+/// subquery's rows, SQLite's full-text index asked for a term) is not reading a table.
+pub fn uses_indexes(dialect: Dialect, plan: &[String]) -> bool {
+    plan.iter().all(|step| match dialect {
+        Dialect::Sqlite => {
+            !step.starts_with("SCAN")
+                || step.starts_with("SCAN (subquery")
+                || step.contains("VIRTUAL TABLE INDEX")
+        }
+        Dialect::Postgres => !step.contains("Seq Scan"),
+        Dialect::MySql => {
+            step.starts_with("table=<")
+                || (!step.contains("type=ALL") && !step.contains("key=NULL"))
+        }
+    })
+}
+
 pub fn hours_from_now(hours: i64) -> String {
     shopdb_core::util::format_timestamp(
         shopdb_core::time::OffsetDateTime::now_utc() + shopdb_core::time::Duration::hours(hours),

@@ -38,6 +38,30 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
     type Rejection = DomainError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        RawJson::from_request(req, state)
+            .await?
+            .parse()
+            .map(JsonValue)
+    }
+}
+
+/// A JSON body read but not yet parsed, for handlers that wait before they need it (a
+/// collector batch waiting for its turn costs its bytes, not its parsed size). Empty and
+/// too-large bodies are refused as `JsonValue` refuses them; `parse` gives the same errors
+/// for malformed JSON.
+pub struct RawJson(Bytes);
+
+impl RawJson {
+    pub fn parse(&self) -> Result<Value, DomainError> {
+        serde_json::from_slice(&self.0)
+            .map_err(|e| DomainError::bad_request(format!("malformed JSON: {e}")))
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = DomainError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 DomainError::too_large()
@@ -50,9 +74,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonValue {
                 "request body is empty: send a JSON object",
             ));
         }
-        serde_json::from_slice(&bytes)
-            .map(JsonValue)
-            .map_err(|e| DomainError::bad_request(format!("malformed JSON: {e}")))
+        Ok(RawJson(bytes))
     }
 }
 

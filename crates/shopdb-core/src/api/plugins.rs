@@ -92,7 +92,7 @@ pub async fn collect(
     state: AppState,
     plugin: String,
     actor: crate::auth::Actor,
-    body: Value,
+    body: crate::http::RawJson,
 ) -> ApiResult<Response> {
     let loaded = loaded_plugin(&state, &plugin)?;
     let schema = collector_of(loaded)?;
@@ -101,7 +101,10 @@ pub async fn collect(
             "plugin {plugin} has a collector schema but no asset resource"
         ))
     })?;
-    let records = crate::collector::records_of(body)?;
+    // Parsed only once it is this batch's turn (see `Db::batch_place`).
+    let _place = state.db.batch_place().await;
+    let records = crate::collector::records_of(body.parse()?)?;
+    drop(body);
     let results = crate::collector::ingest(&state.db, &actor, &resource, &schema, &records).await?;
     let count = |s: &str| results.iter().filter(|r| r["status"] == s).count();
     if count("created") > 0 {

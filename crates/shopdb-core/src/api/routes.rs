@@ -288,9 +288,7 @@ pub fn collector_routes(plugin: &str, record: &crate::plugin::CollectorSchema) -
             "collector",
             &format!("Push one {plugin} record or {{\"records\": [...]}}; answers per record"),
             post(
-                move |State(s): State<AppState>,
-                      a: Actor,
-                      crate::http::JsonValue(b): crate::http::JsonValue| {
+                move |State(s): State<AppState>, a: Actor, b: crate::http::RawJson| {
                     plugins::collect(s, p1.clone(), a, b)
                 },
             ),

@@ -79,6 +79,9 @@ pub enum ConnectError {
     Unreachable { url: String, reason: String },
 }
 
+/// Batches of records worked on at once on SQLite (see `Db::batch_place`).
+const BATCHES_AT_ONCE_SQLITE: usize = 2;
+
 /// A connection pool plus the dialect it speaks.
 #[derive(Clone)]
 pub struct Db {
@@ -90,6 +93,9 @@ pub struct Db {
     /// SQLite: writers of this process queue here for the database's one write lock (see
     /// `begin`), in arrival order, without holding a pooled connection while they wait.
     write_gate: Arc<tokio::sync::Mutex<()>>,
+    /// Requests that bring a batch of records to write take a place here before they parse
+    /// it (see `batch_place`).
+    batch_places: Arc<tokio::sync::Semaphore>,
     /// When the planner statistics were last checked, and whether a check is running (see
     /// `refresh_statistics_soon`).
     statistics: Arc<Mutex<(Option<Instant>, bool)>>,
@@ -218,8 +224,26 @@ impl Db {
             display_url,
             counts: Default::default(),
             write_gate: Default::default(),
+            batch_places: Arc::new(tokio::sync::Semaphore::new(match dialect {
+                Dialect::Sqlite => BATCHES_AT_ONCE_SQLITE,
+                Dialect::MySql | Dialect::Postgres => max as usize,
+            })),
             statistics: Default::default(),
         })
+    }
+
+    /// Waits for a place to work on a batch of records (a collector push) and holds it until
+    /// dropped. Batches beyond the places wait as the bytes they arrived as: parsed, a batch
+    /// takes several times its size, and sixteen parsed batches queued for SQLite's one
+    /// writer were a fifth of the server's memory. SQLite has two places, one batch writing
+    /// while the next is parsed and checked; the other databases write batches side by
+    /// side, one per pooled connection.
+    pub async fn batch_place(&self) -> tokio::sync::OwnedSemaphorePermit {
+        self.batch_places
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the batch semaphore is never closed")
     }
 
     pub fn dialect(&self) -> Dialect {

@@ -337,6 +337,36 @@ backend_tests! {
         let read = app.call(Method::GET, "/api/collector/network/schema", Some(&viewer), None).await;
         assert_eq!(read.status, StatusCode::OK, "people with the viewer role still read schemas");
     }
+
+    async fn collector_batches_beyond_the_places_wait_and_bad_bodies_are_refused(app) {
+        let token = computers_token(&app).await;
+        // A body is read whole but parsed only at its turn: a malformed or empty one still
+        // gets the envelope's 400 and writes nothing.
+        let raw = |body: &'static str| {
+            axum::http::Request::builder()
+                .method(Method::POST)
+                .uri("/api/collector/computers")
+                .header("authorization", format!("Bearer {token}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body))
+                .unwrap()
+        };
+        let malformed = app.send(raw("{\"records\": [{\"hostname\": ")).await;
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST, "{}", malformed.body);
+        assert_eq!(malformed.body["success"], false);
+        assert!(malformed.body["error"]["message"].as_str().unwrap().contains("malformed JSON"), "{}", malformed.body);
+        let empty = app.send(raw("")).await;
+        assert_eq!(empty.status, StatusCode::BAD_REQUEST, "{}", empty.body);
+        assert_eq!(app.count("computers").await, 0);
+        // Twelve collectors at once, more than there are places to work on batches (two on
+        // SQLite, one per pooled connection elsewhere is ten): each is answered in full.
+        let pushes = (0..12).map(|c| push(&app, &token, (c * 10..c * 10 + 10).map(pc).collect()));
+        for reply in futures_util::future::join_all(pushes).await {
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert_eq!(reply.data()["created"], 10, "{}", reply.body);
+        }
+        assert_eq!(app.count("computers").await, 120);
+    }
 }
 
 /// New PCs 0 to 39 (each with an IP address and two programs), sorted by host name, with

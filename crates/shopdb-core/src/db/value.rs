@@ -64,11 +64,10 @@ impl SqlValue {
     pub fn bind(&self, q: Query<'static, Any, AnyArguments>) -> Query<'static, Any, AnyArguments> {
         match self {
             SqlValue::Null(ValueKind::Int) => q.bind(None::<i64>),
-            // sqlx 0.9's Any driver swaps the two float kinds of a NULL (an f64 NULL reaches
-            // PostgreSQL as a float4): the statement is then prepared with a float4 parameter,
-            // and the next, non-null f64 bound into it on that connection is refused ("incorrect
-            // binary data format"). An f32 NULL arrives as the float8 a Float column is.
-            SqlValue::Null(ValueKind::Float) => q.bind(None::<f32>),
+            // The kind matters even for a NULL: PostgreSQL prepares the statement with it, and
+            // a float8 later bound where a float4 NULL was is refused ("incorrect binary data
+            // format"). sqlx 0.9.0 swapped the two float kinds of a NULL; 0.9.1 does not.
+            SqlValue::Null(ValueKind::Float) => q.bind(None::<f64>),
             SqlValue::Null(ValueKind::Bool) => q.bind(None::<i16>),
             SqlValue::Null(ValueKind::Text) => q.bind(None::<String>),
             SqlValue::Null(ValueKind::Bytes) => q.bind(None::<Vec<u8>>),

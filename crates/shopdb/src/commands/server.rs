@@ -37,6 +37,7 @@ pub(crate) async fn serve(bind: &str, strict: bool) -> anyhow::Result<ExitCode> 
     }
     // Planner statistics for SQLite, kept current while the server runs.
     tokio::spawn(app.state.db.clone().keep_statistics());
+    tokio::spawn(app.state.db.clone().keep_checkpointing());
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;

@@ -52,7 +52,7 @@ fn clip(s: &str, max: usize) -> String {
 }
 
 /// What one record's index entry holds.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Entry {
     title: String,
     subtitle: Option<String>,
@@ -173,7 +173,11 @@ pub struct Rewrite<'a> {
 }
 
 /// Rewrites the entries of many records of one kind at once (a collector batch), as
-/// `index_record` would each, in a few statements.
+/// `index_record` would each, in a few statements. A changed entry is updated in place, and
+/// only in what changed: a PC whose current user changed has a new subtitle and text, but
+/// its title (the host name) and the rest stay, so the entry's row is rewritten while the
+/// indexes on title, asset and record are not touched. (Written anew, as they once were,
+/// each changed entry dirtied a page of each of those indexes besides its own.)
 pub async fn index_many(
     db: &Db,
     conn: &mut AnyConnection,
@@ -188,34 +192,43 @@ pub async fn index_many(
         }
         return Ok(());
     }
-    let changed: Vec<(i64, Option<i64>, Entry, bool)> = items
-        .iter()
-        .filter_map(|r| {
-            let entry = entry_of(spec, r.id, r.record);
-            (r.fresh || entry_of(spec, r.id, r.before) != entry)
-                .then_some((r.id, r.assetid, entry, r.fresh))
-        })
-        .collect();
-    for chunk in changed.chunks(100) {
-        let old: Vec<SqlValue> = chunk
-            .iter()
-            .filter(|(_, _, _, fresh)| !fresh)
-            .map(|(id, _, _, _)| SqlValue::Int(*id))
-            .collect();
-        if !old.is_empty() {
-            let marks = vec!["?"; old.len()].join(", ");
-            let mut binds = vec![SqlValue::text(&spec.entitytype)];
-            binds.extend(old);
-            db.query_batch(
-                &format!("DELETE FROM searchindex WHERE entitytype = ? AND entityid IN ({marks})"),
-                &binds,
-                binds.len() == 101,
-            )
-            .execute(&mut *conn)
-            .await?;
+    let mut fresh: Vec<(i64, Option<i64>, Entry)> = Vec::new();
+    // Changed entries by which of title, subtitle and text changed.
+    let mut changed: std::collections::BTreeMap<[bool; 3], Vec<(i64, Option<i64>, Entry)>> =
+        Default::default();
+    for r in items {
+        let entry = entry_of(spec, r.id, r.record);
+        if r.fresh {
+            fresh.push((r.id, r.assetid, entry));
+            continue;
         }
+        let old = entry_of(spec, r.id, r.before);
+        let which = [
+            old.title != entry.title,
+            old.subtitle != entry.subtitle,
+            old.text != entry.text,
+        ];
+        if which.contains(&true) {
+            changed
+                .entry(which)
+                .or_default()
+                .push((r.id, r.assetid, entry));
+        }
+    }
+    for (which, entries) in &changed {
+        for chunk in entries.chunks(100) {
+            let missing = update_entries(db, conn, spec, *which, chunk).await?;
+            fresh.extend(
+                chunk
+                    .iter()
+                    .filter(|(id, _, _)| missing.contains(id))
+                    .cloned(),
+            );
+        }
+    }
+    for chunk in fresh.chunks(100) {
         let mut binds = Vec::with_capacity(chunk.len() * 8);
-        for (id, assetid, entry, _) in chunk {
+        for (id, assetid, entry) in chunk {
             binds.extend([
                 SqlValue::text(&spec.entitytype),
                 SqlValue::Int(*id),
@@ -238,6 +251,96 @@ pub async fn index_many(
         .await?;
     }
     Ok(())
+}
+
+/// Sets the columns `which` (title, subtitle, text) of the entries of `chunk` to their new
+/// values in one statement (SQLite and PostgreSQL), and returns the records that had no
+/// entry to update (one written before its plugin indexed anything), to be written anew.
+async fn update_entries(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    which: [bool; 3],
+    chunk: &[(i64, Option<i64>, Entry)],
+) -> Result<Vec<i64>, sqlx::Error> {
+    let columns: Vec<&str> = ["title", "subtitle", "searchtext"]
+        .into_iter()
+        .zip(which)
+        .filter_map(|(column, changed)| changed.then_some(column))
+        .collect();
+    // The list of new values is joined by record id. SQLite names the columns of a VALUES
+    // list column1, column2 …; PostgreSQL takes names, and types the values as text unless
+    // told otherwise.
+    let postgres = db.dialect() == Dialect::Postgres;
+    let name = |i: usize| {
+        if postgres {
+            format!("c{i}")
+        } else {
+            format!("column{i}")
+        }
+    };
+    let id_mark = if postgres { "CAST(? AS BIGINT)" } else { "?" };
+    let row = format!("({id_mark}{})", ", ?".repeat(columns.len()));
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = v.{}", name(i + 2)))
+        .collect();
+    let alias = if postgres {
+        let names: Vec<String> = (1..=columns.len() + 1).map(name).collect();
+        format!("v({})", names.join(", "))
+    } else {
+        "v".to_string()
+    };
+    let mut binds = Vec::with_capacity(chunk.len() * (columns.len() + 1) + 1);
+    for (id, _, entry) in chunk {
+        binds.push(SqlValue::Int(*id));
+        for column in &columns {
+            binds.push(match *column {
+                "title" => SqlValue::text(&entry.title),
+                "subtitle" => SqlValue::opt_text(entry.subtitle.clone()),
+                _ => SqlValue::text(&entry.text),
+            });
+        }
+    }
+    binds.push(SqlValue::text(&spec.entitytype));
+    let done = db
+        .query_batch(
+            &format!(
+                "UPDATE searchindex SET {} FROM (VALUES {}) AS {alias} \
+                 WHERE searchindex.entityid = v.{} AND searchindex.entitytype = ?",
+                sets.join(", "),
+                vec![row; chunk.len()].join(", "),
+                name(1)
+            ),
+            &binds,
+            chunk.len() == 100,
+        )
+        .execute(&mut *conn)
+        .await?;
+    if done.rows_affected() as usize == chunk.len() {
+        return Ok(Vec::new());
+    }
+    let mut binds = vec![SqlValue::text(&spec.entitytype)];
+    binds.extend(chunk.iter().map(|(id, _, _)| SqlValue::Int(*id)));
+    let present: std::collections::HashSet<i64> = db
+        .query_with(
+            &format!(
+                "SELECT entityid FROM searchindex WHERE entitytype = ? AND entityid IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            ),
+            &binds,
+        )
+        .fetch_all(&mut *conn)
+        .await?
+        .iter()
+        .map(|r| r.try_get::<i64, _>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(chunk
+        .iter()
+        .map(|(id, _, _)| *id)
+        .filter(|id| !present.contains(id))
+        .collect())
 }
 
 /// Longest word ending kept for MySQL's substring lookups; a longer search term is looked up

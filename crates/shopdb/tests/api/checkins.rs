@@ -133,6 +133,50 @@ backend_tests! {
         assert_eq!(found.data().as_array().unwrap().len(), 40);
     }
 
+    async fn changed_pcs_keep_one_search_entry_rewritten_in_place(app) {
+        let token = computers_token(&app).await;
+        let reply = push(&app, &token, (0..3).map(pc).collect()).await;
+        assert_eq!(reply.data()["created"], 3, "{}", reply.body);
+        let ids: Vec<i64> = reply.data()["results"].as_array().unwrap().iter().map(|r| r["assetid"].as_i64().unwrap()).collect();
+        // One PC lost its entry (written before its plugin indexed anything, say).
+        app.db()
+            .query("DELETE FROM searchindex WHERE entitytype = 'computer' AND entityid = ?")
+            .bind(ids[1])
+            .execute(app.db().pool())
+            .await
+            .unwrap();
+        // A new user on all three, and a new serial number on the first.
+        let mut records: Vec<Value> = (0..3).map(pc).collect();
+        for r in &mut records {
+            r["currentuser"] = json!("mmeier");
+        }
+        records[0]["serialnumber"] = json!("5CGNEW0001");
+        let reply = push(&app, &token, records).await;
+        assert_eq!(reply.data()["updated"], 3, "{}", reply.body);
+        let found = app.get("/api/search?q=mmeier").await;
+        assert_eq!(found.body["meta"]["total"], 3, "{}", found.body);
+        for hit in found.data().as_array().unwrap() {
+            assert_eq!(hit["type"], "computer", "{hit}");
+            assert_eq!(hit["subtitle"], "mmeier", "{hit}");
+        }
+        assert_eq!(app.get("/api/search?q=jdoe").await.body["meta"]["total"], 0);
+        let serial = app.get("/api/search?q=5CGNEW0001").await;
+        assert_eq!(serial.body["meta"]["total"], 1, "{}", serial.body);
+        assert_eq!(serial.data()[0]["title"], "WJ-PC-000000");
+        for id in &ids {
+            let entries: i64 = app
+                .db()
+                .query("SELECT COUNT(*) FROM searchindex WHERE entitytype = 'computer' AND entityid = ?")
+                .bind(*id)
+                .fetch_one(app.db().pool())
+                .await
+                .unwrap()
+                .try_get(0)
+                .unwrap();
+            assert_eq!(entries, 1, "PC {id}");
+        }
+    }
+
     async fn a_check_in_is_not_a_change(app) {
         let token = computers_token(&app).await;
         let mut record = pc(7);

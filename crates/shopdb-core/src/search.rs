@@ -172,6 +172,9 @@ pub struct Rewrite<'a> {
     pub fresh: bool,
 }
 
+/// A record's id, its asset's id and the entry to write for it.
+type Written = (i64, Option<i64>, Entry);
+
 /// Rewrites the entries of many records of one kind at once (a collector batch), as
 /// `index_record` would each, in a few statements. A changed entry is updated in place, and
 /// only in what changed: a PC whose current user changed has a new subtitle and text, but
@@ -192,10 +195,9 @@ pub async fn index_many(
         }
         return Ok(());
     }
-    let mut fresh: Vec<(i64, Option<i64>, Entry)> = Vec::new();
+    let mut fresh: Vec<Written> = Vec::new();
     // Changed entries by which of title, subtitle and text changed.
-    let mut changed: std::collections::BTreeMap<[bool; 3], Vec<(i64, Option<i64>, Entry)>> =
-        Default::default();
+    let mut changed: std::collections::BTreeMap<[bool; 3], Vec<Written>> = Default::default();
     for r in items {
         let entry = entry_of(spec, r.id, r.record);
         if r.fresh {
@@ -261,7 +263,7 @@ async fn update_entries(
     conn: &mut AnyConnection,
     spec: &SearchSpec,
     which: [bool; 3],
-    chunk: &[(i64, Option<i64>, Entry)],
+    chunk: &[Written],
 ) -> Result<Vec<i64>, sqlx::Error> {
     let columns: Vec<&str> = ["title", "subtitle", "searchtext"]
         .into_iter()

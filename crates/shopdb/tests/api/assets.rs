@@ -243,6 +243,21 @@ backend_tests! {
                 assert_eq!(scalar(db, "SELECT COUNT(*) FROM sqlite_stat4").await, 0);
             }
         }
+        if app.db().dialect() == shopdb_core::db::Dialect::Postgres {
+            // PostgreSQL counts changes a moment after they commit: the table is analyzed
+            // by the first refresh that sees them, and not again until it changes more.
+            let db = app.db();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            let mut analyzed = analyzed;
+            while !analyzed.iter().any(|a| a == "ANALYZE public.assets") {
+                assert!(std::time::Instant::now() < deadline, "assets never analyzed: {analyzed:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                analyzed = db.refresh_statistics().await.unwrap();
+            }
+            assert!(scalar(db, "SELECT COUNT(*) FROM pg_stat_user_tables WHERE relname = 'assets' AND last_analyze IS NOT NULL").await > 0);
+            let again = db.refresh_statistics().await.unwrap();
+            assert!(!again.iter().any(|a| a == "ANALYZE public.assets"), "nothing changed, not analyzed again: {again:?}");
+        }
         // Lists still answer as before.
         assert_eq!(app.get("/api/assets").await.body["meta"]["total"], 20);
     }

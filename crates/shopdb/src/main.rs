@@ -19,7 +19,7 @@ use shopdb_core::users::create_user;
 /// allocates (the runtime's workers, one thread per SQLite connection) gets an arena of its
 /// own and freed memory stays in them; under 16 collectors at once the JSON of their
 /// batches made allocation a bottleneck and left the process larger than what it used
-/// (docs/PERFORMANCE.md, "Allocator"). Transparent huge pages are off for it (`no_thp`):
+/// (docs/PERFORMANCE.md, item 11). Transparent huge pages are off for it (`no_thp`):
 /// they would round the server's memory up in 2 MiB steps.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -27,7 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// A server returns memory it has freed to the system at once: mimalloc's default is to keep
 /// it for a second in case it is needed again, and under bursts of collector batches and
 /// searches those seconds added up to a fifth more resident memory (docs/PERFORMANCE.md,
-/// "Allocator"). mimalloc reads its settings from the environment when the process starts,
+/// item 11). mimalloc reads its settings from the environment when the process starts,
 /// so `serve` starts itself again (same process id, same arguments) with
 /// `MIMALLOC_PURGE_DELAY=0`, unless the environment already sets it.
 fn return_memory_at_once() {

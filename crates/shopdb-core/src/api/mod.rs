@@ -12,10 +12,6 @@ pub mod routes;
 mod system;
 mod transfer;
 
-/// Largest file an import takes over the API or the import page (kept at this path for the
-/// web crate; it lives with the other body limits in `http`).
-pub use crate::http::IMPORT_UPLOAD_LIMIT;
-
 use std::time::Instant;
 
 use axum::Router;

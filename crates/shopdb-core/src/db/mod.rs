@@ -141,12 +141,13 @@ pub const SQLITE_CONNECTIONS: u32 = 4;
 /// it at once; writes by another process show within about this time.
 pub const COUNT_TTL: Duration = Duration::from_secs(2);
 
-/// How often `keep_statistics` lets SQLite check whether its planner statistics are out of date.
+/// How often `keep_statistics` checks whether the planner statistics (SQLite, PostgreSQL)
+/// are out of date.
 pub const STATISTICS_EVERY: Duration = Duration::from_secs(60);
 
 /// How often a running server copies SQLite's write-ahead log into the database file (see
 /// `keep_checkpointing`).
-pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// SQLite: the size of the write-ahead log, in pages, past which the write that grows it
 /// copies it into the database file itself (SQLite's default is 1,000, 4 MB). A server
@@ -254,6 +255,30 @@ impl Db {
             .acquire_owned()
             .await
             .expect("the batch semaphore is never closed")
+    }
+
+    /// SQLite: copies the write-ahead log into the database file every `CHECKPOINT_EVERY`,
+    /// for as long as the server runs, so that writers rarely do it themselves. Left to
+    /// SQLite, the write that pushes the log past its threshold copies it and waits for the
+    /// disk before it answers, which on a busy site is every few collector batches; here a
+    /// passive checkpoint does the same work beside them (it waits for no one and stops at
+    /// pages a reader still needs, taking them next time). Writers still checkpoint
+    /// themselves once the log passes `WAL_CHECKPOINT_PAGES`, should this fall behind.
+    pub async fn keep_checkpointing(self) {
+        if self.dialect != Dialect::Sqlite {
+            return;
+        }
+        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&self.pool)
+                .await
+            {
+                tracing::warn!(error = %e, "copying SQLite's write-ahead log failed");
+            }
+        }
     }
 
     pub fn dialect(&self) -> Dialect {

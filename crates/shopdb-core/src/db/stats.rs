@@ -1,6 +1,6 @@
 //! Work the database does not need done twice: list totals cached for a moment (with a
-//! generation so a count begun before a write is not kept after it), and SQLite's planner
-//! statistics kept current.
+//! generation so a count begun before a write is not kept after it), and the planner
+//! statistics of SQLite and PostgreSQL kept current.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
 
-use super::{CHECKPOINT_EVERY, COUNT_TTL, Db, Dialect, STATISTICS_EVERY};
+use super::{COUNT_TTL, Db, Dialect, STATISTICS_EVERY};
 
 /// Cached list totals and a generation bumped by every write, so that a count begun before
 /// a write is not stored after it.
@@ -213,32 +213,6 @@ impl Db {
             every.tick().await;
             if let Err(e) = self.refresh_statistics().await {
                 tracing::warn!(error = %e, "refreshing SQLite planner statistics failed");
-            }
-        }
-    }
-}
-
-impl Db {
-    /// SQLite: copies the write-ahead log into the database file every `CHECKPOINT_EVERY`,
-    /// for as long as the server runs, so that writers rarely do it themselves. Left to
-    /// SQLite, the write that pushes the log past its threshold copies it and waits for the
-    /// disk before it answers, which on a busy site is every few collector batches; here a
-    /// passive checkpoint does the same work beside them (it waits for no one and stops at
-    /// pages a reader still needs, taking them next time). Writers still checkpoint
-    /// themselves once the log passes `WAL_CHECKPOINT_PAGES`, should this fall behind.
-    pub async fn keep_checkpointing(self) {
-        if self.dialect != Dialect::Sqlite {
-            return;
-        }
-        let mut every = tokio::time::interval(CHECKPOINT_EVERY);
-        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            every.tick().await;
-            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
-                .execute(&self.pool)
-                .await
-            {
-                tracing::warn!(error = %e, "copying SQLite's write-ahead log failed");
             }
         }
     }

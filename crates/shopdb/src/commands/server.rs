@@ -35,7 +35,8 @@ pub(crate) async fn serve(bind: &str, strict: bool) -> anyhow::Result<ExitCode> 
         let _ = writeln!(out, "This password is shown once. Log in and keep it safe.");
         let _ = out.flush();
     }
-    // Planner statistics for SQLite, kept current while the server runs.
+    // Planner statistics (SQLite, PostgreSQL) and SQLite's write-ahead log, kept current
+    // while the server runs.
     tokio::spawn(app.state.db.clone().keep_statistics());
     tokio::spawn(app.state.db.clone().keep_checkpointing());
     let listener = tokio::net::TcpListener::bind(addr)

@@ -155,8 +155,11 @@ backend_tests! {
             r["currentuser"] = json!("mmeier");
         }
         records[0]["serialnumber"] = json!("5CGNEW0001");
+        // And the third renamed: found by its serial number, its entry's title changes too.
+        records[2]["hostname"] = json!("WJ-PC-RENAMED");
         let reply = push(&app, &token, records).await;
         assert_eq!(reply.data()["updated"], 3, "{}", reply.body);
+        assert_eq!(reply.data()["results"][2]["matchedby"], "serialnumber", "{}", reply.body);
         let found = app.get("/api/search?q=mmeier").await;
         assert_eq!(found.body["meta"]["total"], 3, "{}", found.body);
         for hit in found.data().as_array().unwrap() {
@@ -167,6 +170,13 @@ backend_tests! {
         let serial = app.get("/api/search?q=5CGNEW0001").await;
         assert_eq!(serial.body["meta"]["total"], 1, "{}", serial.body);
         assert_eq!(serial.data()[0]["title"], "WJ-PC-000000");
+        let renamed = app.get("/api/search?q=pc-renamed").await;
+        assert_eq!(renamed.body["meta"]["total"], 1, "{}", renamed.body);
+        assert_eq!((renamed.data()[0]["type"].clone(), renamed.data()[0]["title"].clone()), (json!("computer"), json!("WJ-PC-RENAMED")));
+        // The old host name stays its asset number, so it still finds the PC, by its new name.
+        let old = app.get("/api/search?q=WJ-PC-000002").await;
+        assert_eq!(old.body["meta"]["total"], 1, "{}", old.body);
+        assert_eq!(old.data()[0]["title"], "WJ-PC-RENAMED", "{}", old.body);
         for id in &ids {
             let entries: i64 = app
                 .db()

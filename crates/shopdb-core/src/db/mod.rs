@@ -99,6 +99,10 @@ pub struct Db {
     /// When the planner statistics were last checked, and whether a check is running (see
     /// `refresh_statistics_soon`).
     statistics: Arc<Mutex<(Option<Instant>, bool)>>,
+    /// SQLite: when `refresh_statistics` last changed the planner statistics. A connection
+    /// reads them when it opens, so pooled connections older than this are closed when next
+    /// taken from the pool and a fresh one opened in their place.
+    statistics_changed: Arc<Mutex<Option<Instant>>>,
 }
 
 /// A write transaction: a `sqlx` transaction plus, on SQLite, this process's turn at the
@@ -212,12 +216,23 @@ impl Db {
                 }
             }
         }
+        let statistics_changed: Arc<Mutex<Option<Instant>>> = Default::default();
+        let changed = statistics_changed.clone();
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| -> BoxFuture<'_, Result<(), sqlx::Error>> {
                 Box::pin(async move { prepare_connection(conn, dialect).await })
+            })
+            .before_acquire(move |_, meta| -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+                // Keep the connection unless it opened before the statistics last changed.
+                let opened_before = changed
+                    .lock()
+                    .ok()
+                    .and_then(|at| *at)
+                    .is_some_and(|at| meta.age > at.elapsed());
+                Box::pin(async move { Ok(!opened_before) })
             })
             .connect(&connect_url)
             .await
@@ -240,6 +255,7 @@ impl Db {
                 Dialect::MySql | Dialect::Postgres => max as usize,
             })),
             statistics: Default::default(),
+            statistics_changed,
         })
     }
 

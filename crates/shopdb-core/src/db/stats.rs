@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use sqlx::{AnyConnection, AssertSqlSafe, Connection, Executor};
+use sqlx::{AnyConnection, AssertSqlSafe, Executor};
 
 use super::{COUNT_TTL, Db, Dialect, STATISTICS_EVERY};
 
@@ -140,13 +140,14 @@ impl Db {
         if sqlite_statistics(&mut conn).await? == before {
             return Ok(Vec::new());
         }
-        // Other connections read statistics only when they load the schema. A change to
-        // the schema (a table made and dropped) makes each reload it, and re-plan its
-        // cached statements, on its next query.
-        let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-        tx.execute("CREATE TABLE shopdb_replan (x INTEGER)").await?;
-        tx.execute("DROP TABLE shopdb_replan").await?;
-        tx.commit().await?;
+        // Other connections read statistics only when they open (or load the schema again):
+        // those opened before now are replaced when next taken from the pool (`connect`).
+        // Changing the schema to make them reload it (a table made and dropped) did the same
+        // without reopening, but a statement running on another connection at that moment
+        // could fail to find a table while its connection reloaded.
+        if let Ok(mut changed) = self.statistics_changed.lock() {
+            *changed = Some(Instant::now());
+        }
         Ok(todo)
     }
 

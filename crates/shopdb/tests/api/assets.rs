@@ -231,10 +231,31 @@ backend_tests! {
         for i in 0..20 {
             app.asset(json!({"assetnumber": format!("ST-{i}")})).await;
         }
+        // SQLite connections read the statistics when they open: mark the pooled ones (a
+        // page-cache size of their own) to see whether any is handed out after the refresh.
+        let sqlite = app.db().dialect() == shopdb_core::db::Dialect::Sqlite;
+        if sqlite {
+            let pool = app.db().pool();
+            let mut held = Vec::new();
+            for _ in 0..shopdb_core::db::SQLITE_CONNECTIONS {
+                let mut conn = pool.acquire().await.unwrap();
+                sqlx::query("PRAGMA cache_size = -1234").execute(&mut *conn).await.unwrap();
+                held.push(conn);
+            }
+        }
         let analyzed = app.db().refresh_statistics().await.expect("refresh succeeds on every database");
-        if app.db().dialect() == shopdb_core::db::Dialect::Sqlite {
+        if sqlite {
             let db = app.db();
             assert!(analyzed.iter().any(|a| a.contains("\"assets\"")), "{analyzed:?}");
+            let mut held = Vec::new();
+            for _ in 0..shopdb_core::db::SQLITE_CONNECTIONS {
+                let mut conn = db.pool().acquire().await.unwrap();
+                let row = sqlx::query("PRAGMA cache_size").fetch_one(&mut *conn).await.unwrap();
+                let size: i64 = sqlx::Row::try_get(&row, 0).unwrap();
+                assert_ne!(size, -1234, "a connection opened before the statistics changed was handed out again");
+                held.push(conn);
+            }
+            drop(held);
             let again = db.refresh_statistics().await.unwrap();
             assert!(again.is_empty(), "nothing changed, nothing analyzed again: {again:?}");
             assert!(scalar(db, "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'assets'").await > 0, "assets analyzed");

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 use sqlx::Row;
 
 use crate::audit;
-use crate::auth::password::{hash_password, password_problem};
+use crate::auth::password::{hash_in_turn, password_problem};
 use crate::auth::{Actor, Role};
 use crate::db::{Db, SqlValue};
 use crate::util::{now, random_token};
@@ -72,6 +72,23 @@ pub async fn record_good_login(db: &Db, userid: i64) -> Result<(), sqlx::Error> 
     Ok(())
 }
 
+/// Stores `new` as the user's password hash if it is still `old` (a password changed
+/// meanwhile wins). The same password, hashed with the current settings: not audited.
+pub async fn replace_password_hash(
+    db: &Db,
+    userid: i64,
+    old: &str,
+    new: &str,
+) -> Result<(), sqlx::Error> {
+    db.query("UPDATE users SET passwordhash = ? WHERE userid = ? AND passwordhash = ?")
+        .bind(new.to_string())
+        .bind(userid)
+        .bind(old.to_string())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 pub async fn count_users(db: &Db) -> Result<i64, sqlx::Error> {
     db.query("SELECT COUNT(*) FROM users")
         .fetch_one(db.pool())
@@ -119,7 +136,7 @@ pub async fn create_user(
     if find_login(db, &username).await?.is_some() {
         return Err(CreateUserError::Exists(username));
     }
-    let hash = hash_password(password)?;
+    let hash = hash_in_turn(password).await?;
     let mut tx = db.begin().await?;
     let stamp = now();
     let id = db
@@ -214,6 +231,11 @@ pub async fn update_user(
     {
         return Err(CreateUserError::BadPassword(problem));
     }
+    // Hashed before the write begins: a hash takes tens of milliseconds.
+    let new_hash = match &change.password {
+        Some(p) => Some(hash_in_turn(p).await?),
+        None => None,
+    };
     let mut tx = db.begin().await?;
     let Some(row) = db
         .query("SELECT username, displayname, role, isactive FROM users WHERE userid = ?")
@@ -247,10 +269,10 @@ pub async fn update_user(
         sets.push("isactive = ?");
         values.push(SqlValue::Bool(a));
     }
-    if let Some(p) = &change.password {
+    if let Some(hash) = new_hash {
         after["password"] = json!("(changed)");
         sets.push("passwordhash = ?, failedlogins = 0, lockeduntil = NULL");
-        values.push(SqlValue::text(hash_password(p)?));
+        values.push(SqlValue::text(hash));
     }
     if sets.is_empty() {
         return Ok(true);

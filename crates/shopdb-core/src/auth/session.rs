@@ -182,7 +182,7 @@ pub async fn login(
     let user = users::find_login(db, username).await?;
     let Some(user) = user else {
         // Spend the same time as a real check so response times do not reveal usernames.
-        let _ = password::verify_password(password, dummy_hash());
+        let _ = password::verify_in_turn(password, dummy_hash()).await;
         return Err(denied());
     };
     if let Some(until) = &user.lockeduntil
@@ -194,7 +194,7 @@ pub async fn login(
             format!("too many failed logins for this user: try again after {until}"),
         ));
     }
-    if !user.isactive || !password::verify_password(password, &user.passwordhash) {
+    if !user.isactive || !password::verify_in_turn(password, &user.passwordhash).await {
         let failures = user.failedlogins + 1;
         let lock = (failures >= FREE_LOGIN_FAILURES).then(|| {
             // 30 s after the fifth failure, doubling each time, at most 15 minutes.
@@ -207,6 +207,13 @@ pub async fn login(
         return Err(denied());
     }
     users::record_good_login(db, user.userid).await?;
+    if password::needs_rehash(&user.passwordhash) {
+        // Made with older settings: store it as new hashes are made (see `password`).
+        let hash = password::hash_in_turn(password)
+            .await
+            .map_err(DomainError::internal)?;
+        users::replace_password_hash(db, user.userid, &user.passwordhash, &hash).await?;
+    }
 
     let sessionid = random_token(24);
     let csrftoken = random_token(24);

@@ -31,6 +31,27 @@ backend_tests! {
         assert_eq!(forged.status, StatusCode::UNAUTHORIZED);
     }
 
+    async fn a_password_hashed_with_older_settings_still_logs_in_and_is_hashed_anew(app) {
+        use argon2::password_hash::PasswordHasher;
+        shopdb_core::users::create_user(app.db(), &shopdb_core::auth::Actor::system("t"), "olga", Role::Viewer, "olga's long password").await.unwrap();
+        // As ShopDB stored hashes before: 19 MiB, 2 passes.
+        let older = argon2::Argon2::default().hash_password(b"olga's long password").unwrap().to_string();
+        let stored = || async {
+            let row = app.db().query("SELECT passwordhash FROM users WHERE username = 'olga'").fetch_one(app.db().pool()).await.unwrap();
+            sqlx::Row::try_get::<String, _>(&row, 0).unwrap()
+        };
+        app.db().query("UPDATE users SET passwordhash = ? WHERE username = 'olga'").bind(older.clone()).execute(app.db().pool()).await.unwrap();
+        let login = |password: &'static str| app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "olga", "password": password})));
+        assert_eq!(login("not olga's password").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(stored().await, older, "a failed login changes nothing");
+        assert_eq!(login("olga's long password").await.status, StatusCode::OK);
+        let anew = stored().await;
+        assert!(anew.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{anew}");
+        assert_eq!(login("olga's long password").await.status, StatusCode::OK, "the new hash is of the same password");
+        assert_eq!(stored().await, anew, "a current hash is kept");
+        assert_eq!(login("not olga's password").await.status, StatusCode::UNAUTHORIZED);
+    }
+
     async fn cookie_writes_need_the_csrf_token(app) {
         shopdb_core::users::create_user(app.db(), &shopdb_core::auth::Actor::system("t"), "bob", Role::Editor, "bob's long password").await.unwrap();
         let login = app.call(Method::POST, "/api/auth/login", None, Some(json!({"username": "bob", "password": "bob's long password"}))).await;

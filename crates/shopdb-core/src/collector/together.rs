@@ -91,11 +91,13 @@ pub(crate) async fn one_by_one(
 /// left to go one by one afterwards: those that failed a check (so the one-by-one path gives
 /// their answer, matching them again first), those that share an identity, match value or
 /// `Resource::batch_keys` value with a record before them (so they see it written), and all
-/// of them if writing together fails.
+/// of them if writing together fails. `claimed` holds those values of the records before
+/// `new` (a batch's new records come in parts) and gains those of `new`.
 pub(crate) async fn create_together<'r>(
     push: &Push<'_>,
     tx: &mut AnyConnection,
     new: Vec<Pending<'r>>,
+    claimed: &mut HashSet<String>,
     done: &mut Progress,
 ) -> Result<Vec<Pending<'r>>, DomainError> {
     let Push {
@@ -105,6 +107,9 @@ pub(crate) async fn create_together<'r>(
         schema,
     } = *push;
     if !res.batch_creates() || new.len() < 2 {
+        for pending in &new {
+            claimed.extend(match_keys(schema, pending.record));
+        }
         return Ok(new);
     }
     let identity = |r: &Map<String, Value>| {
@@ -135,9 +140,8 @@ pub(crate) async fn create_together<'r>(
         Some(ext) if ext.get(&schema.identityfield).is_some() => &ext.name,
         _ => &res.table.name,
     };
-    // Values of the records before this one in the batch's order: a record sharing one
-    // waits for the others to be written.
-    let mut claimed: HashSet<String> = HashSet::new();
+    // Values of the records before this one in the batch's order (`claimed`): a record
+    // sharing one waits for the others to be written.
     let mut valid: Vec<(usize, Pending<'r>, Values)> = Vec::new();
     let mut group: Vec<(usize, Pending<'r>, Values)> = Vec::new();
     let mut later: Vec<(usize, Pending<'r>)> = Vec::new();

@@ -298,7 +298,6 @@ backend_tests! {
         // name), to a second database give the answers and the stored data to expect.
         let reference = TestApp::spawn(app.backend).await.expect("a second database");
         let records = mixed_new_pcs();
-        let mut expected = Vec::new();
         let mut tokens = Vec::new();
         for app in [&app, &reference] {
             let token = computers_token(app).await;
@@ -313,26 +312,10 @@ backend_tests! {
             assert_eq!(manual.status, StatusCode::CREATED, "{}", manual.body);
             tokens.push(token);
         }
-        for record in &records {
-            let reply = push(&reference, &tokens[1], vec![record.clone()]).await;
-            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-            expected.push(reply.data()["results"][0].clone());
-        }
-        let reply = push(&app, &tokens[0], records.clone()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        let results = reply.data()["results"].as_array().unwrap();
-        let answer = |r: &Value| {
-            let mut details = r["details"].clone();
-            if let Some(d) = details.as_object_mut() {
-                d.remove("holder");
-            }
-            json!([r["status"], r["reason"], r["changed"], r["matchedby"], details])
-        };
-        for (i, (got, want)) in results.iter().zip(&expected).enumerate() {
-            assert_eq!(answer(got), answer(want), "record {i} ({}): {got} / {want}", records[i]["hostname"]);
-        }
+        let results = one_batch_as_one_by_one(&app, &reference, &tokens, &records).await;
+        let results = results.as_slice();
         let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
-        assert_eq!((count("created"), count("updated"), count("unchanged"), count("rejected")), (35, 3, 1, 5), "{}", reply.body);
+        assert_eq!((count("created"), count("updated"), count("unchanged"), count("rejected")), (35, 3, 1, 5), "{results:?}");
         let status_of = |host: &str| {
             let i = records.iter().position(|r| r["hostname"] == host).unwrap();
             results[i].clone()
@@ -365,20 +348,43 @@ backend_tests! {
             let software = &history.data().as_array().unwrap().last().unwrap()["changes"]["after"]["software"];
             assert_eq!(software.as_array().map(Vec::len), Some(2), "{host}: {}", history.body);
         }
-        let listing = |reply: Reply| -> Vec<Value> {
-            reply.data().as_array().unwrap().iter().map(|c| {
-                json!([c["hostname"], c["assetnumber"], c["serialnumber"], c["macaddress"], c["ipaddress"], c["currentuser"], c["version"], c["lastseenby"]])
-            }).collect()
-        };
-        let ours = listing(app.get("/api/computers?per_page=100&sort=hostname").await);
-        let theirs = listing(reference.get("/api/computers?per_page=100&sort=hostname").await);
-        assert_eq!(ours, theirs);
+        let ours = listing(&app).await;
         assert_eq!(ours.len(), 36, "PC 100 and 35 created");
         assert!(ours.iter().any(|c| c[1] == "WJ-PC-000038-2"), "the number taken by the manual asset: {ours:?}");
         assert!(ours.iter().all(|c| c[7] == "inventory-hall1"), "seen by the collector: {ours:?}");
-        for table in ["auditlog", "searchindex", "computersoftware", "assets"] {
-            assert_eq!(app.count(table).await, reference.count(table).await, "{table}");
+    }
+
+    async fn a_large_batch_of_new_pcs_is_created_in_parts_with_the_answers_of_one_by_one(app) {
+        // 230 new PCs are created together a hundred at a time; records that depend on one
+        // in an earlier part still see it written, as one by one they would.
+        let reference = TestApp::spawn(app.backend).await.expect("a second database");
+        let mut records: Vec<Value> = (0..228).map(pc).collect();
+        records[50]["ipaddress"] = json!("10.2.0.50");
+        // The IP address of PC 50, a part earlier: refused.
+        records[150]["ipaddress"] = json!("10.2.0.50");
+        // PC 99 again in lower case with another user: beside PC 99 in the batch's order,
+        // across the first part's end; an update of the PC just created.
+        let mut again = pc(99);
+        again["hostname"] = json!("wj-pc-000099");
+        again["currentuser"] = json!("second");
+        records.push(again);
+        // Renamed: found by the serial number of PC 12, created two parts earlier.
+        records.push(json!({"hostname": "WJ-PC-000205-NEW", "serialnumber": pc(12)["serialnumber"]}));
+        let mut tokens = Vec::new();
+        for app in [&app, &reference] {
+            // The network plugin keeps IP addresses to one holder.
+            assert_eq!(app.post("/api/plugins/network/install", json!({})).await.status, StatusCode::OK);
+            tokens.push(computers_token(app).await);
         }
+        let results = one_batch_as_one_by_one(&app, &reference, &tokens, &records).await;
+        let count = |status: &str| results.iter().filter(|r| r["status"] == status).count();
+        assert_eq!((count("created"), count("updated"), count("rejected")), (227, 2, 1), "{results:?}");
+        assert!(results[150]["reason"].as_str().unwrap().contains("already held"), "{}", results[150]);
+        assert_eq!(results[229]["matchedby"], "serialnumber", "{}", results[229]);
+        let ours = listing(&app).await;
+        assert_eq!(ours.len(), 227);
+        assert!(ours.iter().any(|c| c[0] == "WJ-PC-000205-NEW" && c[2] == "5CG0000012"), "PC 12 renamed");
+        assert!(ours.iter().any(|c| c[0] == "WJ-PC-000099" && c[5] == "second"), "PC 99 updated");
     }
 
     async fn a_collector_token_reads_its_own_schema_only(app) {
@@ -429,6 +435,88 @@ backend_tests! {
 
 /// New PCs 0 to 39 (each with an IP address and two programs), sorted by host name, with
 /// records that fail or depend on another mixed in.
+/// Pushes `records` to `app` as one batch, and to `reference` one request per record (its
+/// answers and stored data are what the batch must give), with each app's computers token;
+/// asserts the answers, the stored PCs and the rows written are the same, and returns the
+/// batch's answers.
+async fn one_batch_as_one_by_one(
+    app: &TestApp,
+    reference: &TestApp,
+    tokens: &[String],
+    records: &[Value],
+) -> Vec<Value> {
+    let mut expected = Vec::new();
+    for record in records {
+        let reply = push(reference, &tokens[1], vec![record.clone()]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        expected.push(reply.data()["results"][0].clone());
+    }
+    let reply = push(app, &tokens[0], records.to_vec()).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let results = reply.data()["results"].as_array().unwrap().clone();
+    let answer = |r: &Value| {
+        let mut details = r["details"].clone();
+        if let Some(d) = details.as_object_mut() {
+            d.remove("holder");
+        }
+        json!([
+            r["status"],
+            r["reason"],
+            r["changed"],
+            r["matchedby"],
+            details
+        ])
+    };
+    assert_eq!(results.len(), records.len());
+    for (i, (got, want)) in results.iter().zip(&expected).enumerate() {
+        assert_eq!(
+            answer(got),
+            answer(want),
+            "record {i} ({}): {got} / {want}",
+            records[i]["hostname"]
+        );
+    }
+    assert_eq!(listing(app).await, listing(reference).await);
+    for table in ["auditlog", "searchindex", "computersoftware", "assets"] {
+        assert_eq!(
+            app.count(table).await,
+            reference.count(table).await,
+            "{table}"
+        );
+    }
+    results
+}
+
+/// Every stored PC as `[hostname, assetnumber, serial, MAC, IP, user, version, seen by]`,
+/// by host name.
+async fn listing(app: &TestApp) -> Vec<Value> {
+    let mut out = Vec::new();
+    for page in 1.. {
+        let reply = app
+            .get(&format!(
+                "/api/computers?per_page=200&sort=hostname&page={page}"
+            ))
+            .await;
+        let rows = reply.data().as_array().unwrap().clone();
+        if rows.is_empty() {
+            return out;
+        }
+        out.extend(rows.iter().map(|c| {
+            json!([
+                c["hostname"],
+                c["assetnumber"],
+                c["serialnumber"],
+                c["macaddress"],
+                c["ipaddress"],
+                c["currentuser"],
+                c["version"],
+                c["lastseenby"]
+            ])
+        }));
+    }
+    out
+}
+
 fn mixed_new_pcs() -> Vec<Value> {
     let mut records = Vec::new();
     for n in 0..40 {

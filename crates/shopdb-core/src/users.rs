@@ -51,7 +51,7 @@ pub async fn record_failed_login(
     failures: i64,
     lock: Option<String>,
 ) -> Result<(), sqlx::Error> {
-    db.query_with(
+    db.execute_write(
         "UPDATE users SET failedlogins = ?, lockeduntil = ? WHERE userid = ?",
         &[
             SqlValue::Int(failures),
@@ -59,16 +59,16 @@ pub async fn record_failed_login(
             SqlValue::Int(userid),
         ],
     )
-    .execute(db.pool())
     .await?;
     Ok(())
 }
 
 pub async fn record_good_login(db: &Db, userid: i64) -> Result<(), sqlx::Error> {
-    db.query("UPDATE users SET failedlogins = 0, lockeduntil = NULL WHERE userid = ? AND failedlogins > 0")
-        .bind(userid)
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "UPDATE users SET failedlogins = 0, lockeduntil = NULL WHERE userid = ? AND failedlogins > 0",
+        &[SqlValue::Int(userid)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -80,12 +80,15 @@ pub async fn replace_password_hash(
     old: &str,
     new: &str,
 ) -> Result<(), sqlx::Error> {
-    db.query("UPDATE users SET passwordhash = ? WHERE userid = ? AND passwordhash = ?")
-        .bind(new.to_string())
-        .bind(userid)
-        .bind(old.to_string())
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "UPDATE users SET passwordhash = ? WHERE userid = ? AND passwordhash = ?",
+        &[
+            SqlValue::text(new),
+            SqlValue::Int(userid),
+            SqlValue::text(old),
+        ],
+    )
+    .await?;
     Ok(())
 }
 

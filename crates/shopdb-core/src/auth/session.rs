@@ -226,7 +226,7 @@ pub async fn login(
             .map_err(DomainError::internal)?,
     )
     .unwrap_or_default();
-    db.query_with(
+    db.execute_write(
         "INSERT INTO authsessions (sessionid, userid, csrftoken, createddate, expiresat) VALUES (?, ?, ?, ?, ?)",
         &[
             SqlValue::text(&sessionid),
@@ -236,7 +236,6 @@ pub async fn login(
             SqlValue::text(&expiresat),
         ],
     )
-    .execute(db.pool())
     .await?;
     let token = jwt::sign(
         &jwt::Claims {
@@ -267,11 +266,11 @@ pub async fn logout(db: &Db, actor: &Actor) -> Result<(), DomainError> {
             ));
         }
     };
-    db.query("UPDATE authsessions SET revokeddate = ? WHERE sessionid = ?")
-        .bind(now())
-        .bind(session)
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "UPDATE authsessions SET revokeddate = ? WHERE sessionid = ?",
+        &[SqlValue::text(now()), SqlValue::text(session)],
+    )
+    .await?;
     Ok(())
 }
 

@@ -140,14 +140,25 @@ pub(super) async fn actor_for_token(db: &Db, secret: &str) -> Result<Actor, Doma
     let tokenid: i64 = row.try_get(0)?;
     let lastused: Option<String> = row.try_get(5)?;
     let current = now();
-    // Record use at most once a minute so a busy collector does not write on every call.
+    // Use is recorded at most once a minute (a busy collector does not write on every call),
+    // after the answer rather than before it: the request does not wait for the write lock.
     if lastused.as_deref().map(|l| &l[..16]) != Some(&current[..16]) {
-        db.query_with(
-            "UPDATE apitokens SET lastused = ? WHERE tokenid = ?",
-            &[SqlValue::text(&current), SqlValue::Int(tokenid)],
-        )
-        .execute(db.pool())
-        .await?;
+        let db = db.clone();
+        tokio::spawn(async move {
+            let recorded = db
+                .execute_write(
+                    "UPDATE apitokens SET lastused = ? WHERE tokenid = ? AND (lastused IS NULL OR lastused < ?)",
+                    &[
+                        SqlValue::text(&current),
+                        SqlValue::Int(tokenid),
+                        SqlValue::text(&current),
+                    ],
+                )
+                .await;
+            if let Err(e) = recorded {
+                tracing::warn!(error = %e, tokenid, "recording an API token's use failed");
+            }
+        });
     }
     let role: String = row.try_get(2)?;
     let plugin: Option<String> = row.try_get(3)?;

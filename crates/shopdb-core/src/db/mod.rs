@@ -86,6 +86,9 @@ const BATCHES_AT_ONCE_SQLITE: usize = 2;
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    /// SQLite: the one connection writes use (see `begin`), with a page cache of its own;
+    /// elsewhere the same pool as `pool`.
+    writer: AnyPool,
     dialect: Dialect,
     display_url: String,
     /// Row counts of unfiltered lists, by query (see `cached_count`).
@@ -138,8 +141,16 @@ impl std::ops::DerefMut for WriteTx {
 /// Above this many bound values a statement is prepared for one use (see `query_with`).
 const MANY_VALUES: usize = 32;
 
-/// Connections in a SQLite pool.
-pub const SQLITE_CONNECTIONS: u32 = 4;
+/// Connections in a SQLite pool for reading; writes have one more of their own.
+pub const SQLITE_CONNECTIONS: u32 = 3;
+
+/// SQLite page cache, in KiB, of each reading connection and of the writing one. A writer
+/// goes through the upper pages of every index it changes (assets, computers, the search
+/// entries and their trigram index, the audit log) on every batch: kept in one warm cache
+/// they are not read again, while readers do with a small cache (the kernel caches the
+/// file's pages anyway; each connection's cache is memory of the server's own).
+const SQLITE_READER_CACHE_KIB: u32 = 1024;
+const SQLITE_WRITER_CACHE_KIB: u32 = 2048;
 
 /// How long an unfiltered list total is taken as current. Writes through this process clear
 /// it at once; writes by another process show within about this time.
@@ -194,8 +205,9 @@ impl Db {
                         unreachable(format!("cannot create {}: {e}", parent.display()))
                     })?;
                 }
-                // Writers take turns anyway (one write lock); four connections keep both CPUs
-                // busy with readers, and each costs a thread and a page cache of memory.
+                // Writers take turns anyway (one write lock, one writing connection); three
+                // reading connections keep both CPUs busy, and each costs a thread and a page
+                // cache of memory.
                 (format!("sqlite://{path}?mode=rwc"), SQLITE_CONNECTIONS)
             }
             Dialect::MySql => (url.replacen("mariadb://", "mysql://", 1), 10),
@@ -217,26 +229,38 @@ impl Db {
             }
         }
         let statistics_changed: Arc<Mutex<Option<Instant>>> = Default::default();
-        let changed = statistics_changed.clone();
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
-            .min_connections(0)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| -> BoxFuture<'_, Result<(), sqlx::Error>> {
-                Box::pin(async move { prepare_connection(conn, dialect).await })
-            })
-            .before_acquire(move |_, meta| -> BoxFuture<'_, Result<bool, sqlx::Error>> {
-                // Keep the connection unless it opened before the statistics last changed.
-                let opened_before = changed
-                    .lock()
-                    .ok()
-                    .and_then(|at| *at)
-                    .is_some_and(|at| meta.age > at.elapsed());
-                Box::pin(async move { Ok(!opened_before) })
-            })
+        let options = |max: u32, cache_kib: u32| {
+            let changed = statistics_changed.clone();
+            AnyPoolOptions::new()
+                .max_connections(max)
+                .min_connections(0)
+                .acquire_timeout(Duration::from_secs(10))
+                .after_connect(move |conn, _| -> BoxFuture<'_, Result<(), sqlx::Error>> {
+                    Box::pin(async move { prepare_connection(conn, dialect, cache_kib).await })
+                })
+                .before_acquire(move |_, meta| -> BoxFuture<'_, Result<bool, sqlx::Error>> {
+                    // Keep the connection unless it opened before the statistics last changed.
+                    let opened_before = changed
+                        .lock()
+                        .ok()
+                        .and_then(|at| *at)
+                        .is_some_and(|at| meta.age > at.elapsed());
+                    Box::pin(async move { Ok(!opened_before) })
+                })
+        };
+        let pool = options(max, SQLITE_READER_CACHE_KIB)
             .connect(&connect_url)
             .await
             .map_err(|e| unreachable(one_line(&e.to_string())))?;
+        // An in-memory SQLite database is one per connection: it cannot have a writer apart.
+        let writer = if dialect == Dialect::Sqlite && sqlite_path(url) != ":memory:" {
+            options(1, SQLITE_WRITER_CACHE_KIB)
+                .connect(&connect_url)
+                .await
+                .map_err(|e| unreachable(one_line(&e.to_string())))?
+        } else {
+            pool.clone()
+        };
         if dialect == Dialect::Sqlite {
             // WAL is a property of the file: set once, it sticks for every later connection.
             sqlx::query("PRAGMA journal_mode=WAL")
@@ -246,6 +270,7 @@ impl Db {
         }
         Ok(Db {
             pool,
+            writer,
             dialect,
             display_url,
             counts: Default::default(),
@@ -351,7 +376,7 @@ impl Db {
         match self.dialect {
             Dialect::Sqlite => {
                 let turn = self.write_gate.clone().lock_owned().await;
-                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                let tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
                 Ok(WriteTx {
                     tx,
                     _turn: Some(turn),
@@ -362,6 +387,23 @@ impl Db {
                 _turn: None,
             }),
         }
+    }
+
+    /// Runs one writing statement on its own (no transaction around it) and returns the rows
+    /// it changed. On SQLite it waits for this process's turn at the write lock like `begin`:
+    /// a write that went straight to the pool instead waited for the lock in SQLite's busy
+    /// handler, polling while the queued writers took it in turn, and a collector's request
+    /// that recorded its token's use that way once took over a second.
+    pub async fn execute_write(&self, sql: &str, values: &[SqlValue]) -> Result<u64, sqlx::Error> {
+        let _turn = match self.dialect {
+            Dialect::Sqlite => Some(self.write_gate.lock().await),
+            Dialect::MySql | Dialect::Postgres => None,
+        };
+        Ok(self
+            .query_with(sql, values)
+            .execute(&self.writer)
+            .await?
+            .rows_affected())
     }
 
     /// Runs an INSERT and returns the new row's generated id (`id_column`): through
@@ -392,24 +434,28 @@ impl Db {
 
     /// Closes every connection in the pool.
     pub async fn close(&self) {
+        self.writer.close().await;
         self.pool.close().await;
     }
 }
 
-async fn prepare_connection(conn: &mut AnyConnection, dialect: Dialect) -> Result<(), sqlx::Error> {
+/// Settings of every new connection; `cache_kib`: SQLite's page cache for it.
+async fn prepare_connection(
+    conn: &mut AnyConnection,
+    dialect: Dialect,
+    cache_kib: u32,
+) -> Result<(), sqlx::Error> {
     match dialect {
         Dialect::Sqlite => {
             for pragma in [
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA busy_timeout = 10000",
                 "PRAGMA synchronous = NORMAL",
-                // 1 MiB of page cache per connection instead of SQLite's 2: the file's
-                // pages stay in the kernel's cache anyway, and four connections' caches
-                // were a fifth of the server's memory (PERFORMANCE.md, item 21).
-                "PRAGMA cache_size = -1024",
             ] {
                 conn.execute(pragma).await?;
             }
+            conn.execute(AssertSqlSafe(format!("PRAGMA cache_size = -{cache_kib}")))
+                .await?;
             conn.execute(AssertSqlSafe(format!(
                 "PRAGMA wal_autocheckpoint = {WAL_CHECKPOINT_PAGES}"
             )))

@@ -113,7 +113,12 @@ impl Db {
             Dialect::Postgres => return self.refresh_postgres_statistics().await,
             Dialect::MySql => return Ok(Vec::new()),
         }
-        let mut conn = self.pool.acquire().await?;
+        // Even in its checking mode `optimize` takes the write lock when it looks at two
+        // tables or more: it waits for this process's writers like a writer. Outside the
+        // turn it polled for the lock in SQLite's busy handler for seconds while collectors
+        // wrote, and held up the writer that found the lock taken.
+        let _turn = self.write_gate.lock().await;
+        let mut conn = self.writer.acquire().await?;
         // In its checking mode (0x1) `optimize` only lists the ANALYZE statements it would run.
         let todo: Vec<String> = sqlx::query("PRAGMA optimize = 0x10003")
             .fetch_all(&mut *conn)
@@ -125,8 +130,6 @@ impl Db {
             return Ok(todo);
         }
         let before = sqlite_statistics(&mut conn).await?;
-        // ANALYZE writes its statistics: wait for this process's writers like a writer.
-        let _turn = self.write_gate.lock().await;
         // The limit (for this connection) also keeps ANALYZE from taking per-value samples
         // (sqlite_stat4), which would make SQLite re-plan list queries on every execution.
         conn.execute("PRAGMA analysis_limit = 1000").await?;

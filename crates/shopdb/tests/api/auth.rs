@@ -107,6 +107,16 @@ backend_tests! {
         let history = app.get(&format!("/api/assets/{}/history", write.data()["assetid"])).await;
         assert_eq!(history.data()[0]["actortype"], "token");
         assert_eq!(history.data()[0]["actorname"], "inventory script");
+        // Its use is recorded just after the answer (the list shows when it was last used).
+        let mut lastused = serde_json::Value::Null;
+        for _ in 0..50 {
+            lastused = app.get("/api/tokens").await.data()[0]["lastused"].clone();
+            if !lastused.is_null() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(lastused.as_str().is_some_and(|t| t.starts_with("20")), "{lastused}");
 
         assert_eq!(app.delete(&format!("/api/tokens/{id}")).await.status, StatusCode::OK);
         let revoked = app.call(Method::GET, "/api/assets", Some(&secret), None).await;

@@ -245,7 +245,8 @@ backend_tests! {
         action(&app, "cameras", "install").await;
         app.asset(json!({"assetnumber": "PLAIN-1"})).await;
         app.post("/api/cameras", json!({"assetnumber": "CAM-77", "streamurl": "rtsp://dock/7"})).await;
-        app.db().query("DELETE FROM searchindex").execute(app.db().pool()).await.unwrap();
+        // Writes go through the writing connection, as the server's own do.
+        app.db().execute_write("DELETE FROM searchindex", &[]).await.unwrap();
         assert_eq!(app.get("/api/search?q=dock").await.data(), &json!([]));
         let n = shopdb::app::reindex_search(&app.state, &shopdb::progress::Progress::silent()).await.unwrap();
         assert_eq!(n, 3, "two assets, one of them also a camera");

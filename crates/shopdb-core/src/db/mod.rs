@@ -99,8 +99,8 @@ pub struct Db {
     /// Requests that bring a batch of records to write take a place here before they parse
     /// it (see `batch_place`).
     batch_places: Arc<tokio::sync::Semaphore>,
-    /// When the planner statistics were last checked, and whether a check is running (see
-    /// `refresh_statistics_soon`).
+    /// When the last check of the planner statistics began, and whether one is waiting or
+    /// running (see `refresh_statistics_soon`).
     statistics: Arc<Mutex<(Option<Instant>, bool)>>,
     /// SQLite: when `refresh_statistics` last changed the planner statistics. A connection
     /// reads them when it opens, so pooled connections older than this are closed when next
@@ -159,6 +159,10 @@ pub const COUNT_TTL: Duration = Duration::from_secs(2);
 /// How often `keep_statistics` checks whether the planner statistics (SQLite, PostgreSQL)
 /// are out of date.
 pub const STATISTICS_EVERY: Duration = Duration::from_secs(60);
+
+/// The least time between two checks of the planner statistics set off by writes (see
+/// `refresh_statistics_soon`).
+pub const STATISTICS_SOON: Duration = Duration::from_secs(2);
 
 /// How often a running server copies SQLite's write-ahead log into the database file (see
 /// `keep_checkpointing`).

@@ -294,10 +294,11 @@ pub async fn upgrade(db: &Db, chain: &Chain) -> Result<Vec<(i64, String)>, Migra
 /// Forgets every recorded migration of `chain` (used when a plugin is uninstalled).
 pub async fn forget_chain(db: &Db, chain: &str) -> Result<(), sqlx::Error> {
     ensure_ledger(db).await?;
-    db.query("DELETE FROM schemamigrations WHERE chain = ?")
-        .bind(chain.to_string())
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "DELETE FROM schemamigrations WHERE chain = ?",
+        &[SqlValue::text(chain)],
+    )
+    .await?;
     Ok(())
 }
 

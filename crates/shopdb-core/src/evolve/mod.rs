@@ -307,10 +307,11 @@ pub async fn status(db: &Db, plugin: &str, wanted: &[Table]) -> Result<ChainStat
 /// Forgets the recorded model and the model chain of `plugin` (uninstall).
 pub async fn forget(db: &Db, plugin: &str) -> Result<(), sqlx::Error> {
     migrate::forget_chain(db, &model_chain(plugin)).await?;
-    db.query("DELETE FROM pluginmodels WHERE pluginname = ?")
-        .bind(plugin.to_string())
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "DELETE FROM pluginmodels WHERE pluginname = ?",
+        &[SqlValue::text(plugin)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -480,11 +481,11 @@ async fn live_indexes(db: &Db, table: &str) -> Result<Vec<String>, sqlx::Error> 
 /// Older builds recorded the default chain's `1 baseline` (the tables of `models()` at
 /// install time) under the plugin's own chain; it belongs to the model chain now.
 async fn adopt_default_baseline(db: &Db, plugin: &str) -> Result<(), sqlx::Error> {
-    db.query("UPDATE schemamigrations SET chain = ? WHERE chain = ? AND version = 1 AND name = 'baseline'")
-        .bind(model_chain(plugin))
-        .bind(plugin.to_string())
-        .execute(db.pool())
-        .await?;
+    db.execute_write(
+        "UPDATE schemamigrations SET chain = ? WHERE chain = ? AND version = 1 AND name = 'baseline'",
+        &[SqlValue::text(model_chain(plugin)), SqlValue::text(plugin)],
+    )
+    .await?;
     Ok(())
 }
 

@@ -93,7 +93,7 @@ pub async fn migrate_plugin(
         return Err(LifecycleError::NotInstalled(name.into()));
     }
     let migrated = run_chains(db, p, mode).await?;
-    db.query_with(
+    db.execute_write(
         "UPDATE plugins SET version = ?, modifieddate = ? WHERE pluginname = ?",
         &[
             SqlValue::text(&p.manifest.version),
@@ -101,7 +101,6 @@ pub async fn migrate_plugin(
             SqlValue::text(name),
         ],
     )
-    .execute(db.pool())
     .await?;
     Ok(migrated)
 }

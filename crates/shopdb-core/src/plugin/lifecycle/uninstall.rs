@@ -123,7 +123,7 @@ pub(super) async fn drop_tables(db: &Db, p: &LoadedPlugin) -> Result<(), sqlx::E
     db.forget_counts();
     // Children first: a plugin lists its tables parents first.
     for table in p.tables.iter().rev() {
-        db.query(&table.drop_sql()).execute(db.pool()).await?;
+        db.execute_write(&table.drop_sql(), &[]).await?;
     }
     Ok(())
 }

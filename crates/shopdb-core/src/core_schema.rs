@@ -321,8 +321,15 @@ pub fn searchindex() -> Table {
         .column(Column::string("url", 255))
         .column(Column::string("plugin", 64).nullable())
         .column(Column::string("searchtext", 1000))
+        .column(extendedby())
         .unique_index(&["entitytype", "entityid"])
         .index(&["title"])
+}
+
+/// On an extended asset's entry, the plugin whose entry holds its text and shows in its
+/// place (see `search::Link`).
+fn extendedby() -> Column {
+    Column::string("extendedby", 64).nullable()
 }
 
 /// Every core table, parents before children.
@@ -364,6 +371,7 @@ pub fn core_chain() -> Chain {
         .map(|t| match t.name.as_str() {
             "assets" => assets_baseline(),
             "auditlog" => auditlog_baseline(),
+            "searchindex" => searchindex_baseline(),
             _ => t,
         })
         .map(Step::CreateTable)
@@ -422,8 +430,96 @@ pub fn core_chain() -> Chain {
                     column: folderplugin_templates(),
                 }],
             ),
+            Migration::new(10, "search_entries_linked", search_entries_linked()),
         ],
     }
+}
+
+fn searchindex_baseline() -> Table {
+    let mut table = searchindex();
+    table.columns.retain(|c| c.name != "extendedby");
+    table
+}
+
+/// An extended asset's search entry steps aside for its plugin's without a lookup: each
+/// plugin entry is made to hold its asset entry's text (as `search::holding` does: its own
+/// text, cut short where both would not fit, then the asset's), and each asset entry names
+/// the plugin whose entry holds it, as do its word endings on MySQL. MySQL's word endings of
+/// the rewritten entries are deleted here and stored anew by `search::backfill_suffixes` at
+/// the end of the upgrade.
+fn search_entries_linked() -> Vec<Step> {
+    vec![
+        Step::AddColumn {
+            table: "searchindex".into(),
+            column: extendedby(),
+        },
+        Step::Sql {
+            sqlite: "SELECT 1".into(),
+            mysql: "DELETE x FROM searchsuffixes x \
+                 JOIN searchindex p ON p.searchid = x.searchid \
+                 JOIN searchindex a ON a.assetid = p.assetid AND a.entitytype = 'asset' \
+                 WHERE p.entitytype <> 'asset' \
+                 AND LOCATE(CAST(a.searchtext AS BINARY), CAST(p.searchtext AS BINARY)) = 0"
+                .into(),
+            postgres: "SELECT 1".into(),
+        },
+        Step::Sql {
+            sqlite: "UPDATE searchindex SET searchtext = (\
+                 SELECT CASE WHEN length(searchindex.searchtext) + 1 + length(a.searchtext) <= 1000 \
+                 THEN searchindex.searchtext || ' ' || a.searchtext \
+                 ELSE substr(searchindex.searchtext, 1, 999 - length(a.searchtext)) || ' ' || a.searchtext END \
+                 FROM searchindex a WHERE a.assetid = searchindex.assetid AND a.entitytype = 'asset') \
+                 WHERE entitytype <> 'asset' AND assetid IS NOT NULL AND EXISTS (\
+                 SELECT 1 FROM searchindex a WHERE a.assetid = searchindex.assetid \
+                 AND a.entitytype = 'asset' AND instr(searchindex.searchtext, a.searchtext) = 0)"
+                .into(),
+            mysql: "UPDATE searchindex p \
+                 JOIN searchindex a ON a.assetid = p.assetid AND a.entitytype = 'asset' \
+                 SET p.searchtext = CASE WHEN CHAR_LENGTH(p.searchtext) + 1 + CHAR_LENGTH(a.searchtext) <= 1000 \
+                 THEN CONCAT(p.searchtext, ' ', a.searchtext) \
+                 ELSE CONCAT(LEFT(p.searchtext, 999 - CHAR_LENGTH(a.searchtext)), ' ', a.searchtext) END \
+                 WHERE p.entitytype <> 'asset' \
+                 AND LOCATE(CAST(a.searchtext AS BINARY), CAST(p.searchtext AS BINARY)) = 0"
+                .into(),
+            postgres: "UPDATE searchindex p SET searchtext = \
+                 CASE WHEN length(p.searchtext) + 1 + length(a.searchtext) <= 1000 \
+                 THEN p.searchtext || ' ' || a.searchtext \
+                 ELSE substr(p.searchtext, 1, 999 - length(a.searchtext)) || ' ' || a.searchtext END \
+                 FROM searchindex a WHERE a.assetid = p.assetid AND a.entitytype = 'asset' \
+                 AND p.entitytype <> 'asset' AND strpos(p.searchtext, a.searchtext) = 0"
+                .into(),
+        },
+        Step::Sql {
+            sqlite: "UPDATE searchindex SET extendedby = (\
+                 SELECT COALESCE(p.plugin, '') FROM searchindex p \
+                 WHERE p.assetid = searchindex.assetid AND p.entitytype <> 'asset') \
+                 WHERE entitytype = 'asset' AND assetid IS NOT NULL"
+                .into(),
+            mysql: "UPDATE searchindex a \
+                 JOIN searchindex p ON p.assetid = a.assetid AND p.entitytype <> 'asset' \
+                 SET a.extendedby = COALESCE(p.plugin, '') \
+                 WHERE a.entitytype = 'asset'"
+                .into(),
+            postgres: "UPDATE searchindex a SET extendedby = COALESCE(p.plugin, '') \
+                 FROM searchindex p WHERE p.assetid = a.assetid \
+                 AND p.entitytype <> 'asset' AND a.entitytype = 'asset'"
+                .into(),
+        },
+        // MySQL: each word ending says what its entry steps aside for, so a search drops
+        // those entries without reading them.
+        Step::Sql {
+            sqlite: "SELECT 1".into(),
+            mysql: "ALTER TABLE searchsuffixes ADD COLUMN IF NOT EXISTS aside VARCHAR(64) NULL".into(),
+            postgres: "SELECT 1".into(),
+        },
+        Step::Sql {
+            sqlite: "SELECT 1".into(),
+            mysql: "UPDATE searchsuffixes x JOIN searchindex a ON a.searchid = x.searchid \
+                 SET x.aside = a.extendedby WHERE a.extendedby IS NOT NULL"
+                .into(),
+            postgres: "SELECT 1".into(),
+        },
+    ]
 }
 
 /// Imports as batches that can be undone: each audit entry names its batch, and each

@@ -39,6 +39,32 @@ pub fn asset_spec() -> SearchSpec {
     }
 }
 
+/// How one of a record's entries stands to its other one. A record a plugin extends keeps
+/// two: the asset's (number, name, serial), which every asset has, and the plugin's, which
+/// says what the thing is and also holds the asset entry's whole text. So whatever the asset
+/// entry matches the plugin's matches too, and in results the asset's entry steps aside
+/// while the plugin is enabled: the record shows once, as the plugin's.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Link {
+    /// The record's only entry.
+    Alone,
+    /// The asset entry of a record the plugin named here extends ("" when no plugin owns the
+    /// extension: it never steps back in).
+    AsideFor(String),
+    /// The plugin's entry of an extension record: it holds the asset entry's text.
+    Holding,
+}
+
+impl Link {
+    /// What `searchindex.extendedby` holds for an entry of this kind.
+    fn extended_by(&self) -> Option<String> {
+        match self {
+            Link::AsideFor(plugin) => Some(plugin.clone()),
+            Link::Alone | Link::Holding => None,
+        }
+    }
+}
+
 fn text_of(record: &Map<String, Value>, field: &str) -> Option<String> {
     match record.get(field)? {
         Value::Null => None,
@@ -59,7 +85,7 @@ struct Entry {
     text: String,
 }
 
-fn entry_of(spec: &SearchSpec, id: i64, record: &Map<String, Value>) -> Entry {
+fn entry_of(spec: &SearchSpec, link: &Link, id: i64, record: &Map<String, Value>) -> Entry {
     // A value that two fields share (a collector-made asset number is the host name) is
     // indexed once: the entry contains the same text, and the trigram index has less to
     // write and to read.
@@ -72,11 +98,31 @@ fn entry_of(spec: &SearchSpec, id: i64, record: &Map<String, Value>) -> Entry {
     }
     let title = text_of(record, &spec.title).unwrap_or_else(|| format!("{} {id}", spec.entitytype));
     let subtitle = spec.subtitle.as_deref().and_then(|f| text_of(record, f));
+    let mut text = clip(&text.join(" "), TEXT_MAX);
+    if *link == Link::Holding {
+        let asset = entry_of(&asset_spec(), &Link::Alone, id, record).text;
+        text = holding(text, &asset);
+    }
     Entry {
         title: clip(&title, 200),
         subtitle: subtitle.map(|s| clip(&s, 200)),
-        text: clip(&text.join(" "), 1000),
+        text,
     }
+}
+
+/// Longest text of one entry, in characters (the column's size).
+const TEXT_MAX: usize = 1000;
+
+/// A plugin entry's text `own` made to hold its asset entry's text `asset`: as it is when it
+/// already does (a PC's host name and serial are its asset number and serial), else with
+/// `asset` after it, `own` cut short where both would not fit. The core's migration 10 does
+/// the same in SQL for entries written before.
+fn holding(own: String, asset: &str) -> String {
+    if own.contains(asset) {
+        return own;
+    }
+    let room = TEXT_MAX.saturating_sub(asset.chars().count() + 1);
+    clip(&format!("{} {asset}", clip(&own, room)), TEXT_MAX)
 }
 
 /// Writes (or rewrites) the index entry of one record. With `before` (the record as it was)
@@ -87,14 +133,15 @@ pub async fn index_record(
     db: &Db,
     conn: &mut AnyConnection,
     spec: &SearchSpec,
+    link: &Link,
     id: i64,
     assetid: Option<i64>,
     record: &Map<String, Value>,
     before: Option<&Map<String, Value>>,
     fresh: bool,
 ) -> Result<(), sqlx::Error> {
-    let entry = entry_of(spec, id, record);
-    if before.is_some_and(|b| entry_of(spec, id, b) == entry) {
+    let entry = entry_of(spec, link, id, record);
+    if before.is_some_and(|b| entry_of(spec, link, id, b) == entry) {
         return Ok(());
     }
     let url = spec.url.replace("{id}", &id.to_string());
@@ -103,7 +150,7 @@ pub async fn index_record(
     if before.is_some() && db.dialect() != Dialect::MySql {
         let done = db
             .query_with(
-                "UPDATE searchindex SET assetid = ?, title = ?, subtitle = ?, url = ?, plugin = ?, searchtext = ? \
+                "UPDATE searchindex SET assetid = ?, title = ?, subtitle = ?, url = ?, plugin = ?, searchtext = ?, extendedby = ? \
                  WHERE entitytype = ? AND entityid = ?",
                 &[
                     SqlValue::opt_int(assetid),
@@ -112,6 +159,7 @@ pub async fn index_record(
                     SqlValue::text(&url),
                     SqlValue::opt_text(spec.plugin.clone()),
                     SqlValue::text(&entry.text),
+                    SqlValue::opt_text(link.extended_by()),
                     SqlValue::text(&spec.entitytype),
                     SqlValue::Int(id),
                 ],
@@ -128,7 +176,7 @@ pub async fn index_record(
     let searchid = db
         .insert_returning_id(
             conn,
-            "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext, extendedby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             &[
                 SqlValue::text(&spec.entitytype),
                 SqlValue::Int(id),
@@ -138,12 +186,13 @@ pub async fn index_record(
                 SqlValue::text(&url),
                 SqlValue::opt_text(spec.plugin.clone()),
                 SqlValue::text(&entry.text),
+                SqlValue::opt_text(link.extended_by()),
             ],
             "searchid",
         )
         .await?;
     if db.dialect() == Dialect::MySql {
-        write_suffixes(db, conn, &[(searchid, entry.text)]).await?;
+        write_suffixes(db, conn, &[(searchid, entry.text, link.extended_by())]).await?;
     }
     Ok(())
 }
@@ -185,13 +234,17 @@ pub async fn index_many(
     db: &Db,
     conn: &mut AnyConnection,
     spec: &SearchSpec,
+    link: &Link,
     items: &[Rewrite<'_>],
 ) -> Result<(), sqlx::Error> {
     if db.dialect() == Dialect::MySql {
         // MySQL also needs each new entry's id for its word endings.
         for r in items {
             let before = (!r.fresh).then_some(r.before);
-            index_record(db, conn, spec, r.id, r.assetid, r.record, before, r.fresh).await?;
+            index_record(
+                db, conn, spec, link, r.id, r.assetid, r.record, before, r.fresh,
+            )
+            .await?;
         }
         return Ok(());
     }
@@ -199,12 +252,12 @@ pub async fn index_many(
     // Changed entries by which of title, subtitle and text changed.
     let mut changed: std::collections::BTreeMap<[bool; 3], Vec<Written>> = Default::default();
     for r in items {
-        let entry = entry_of(spec, r.id, r.record);
+        let entry = entry_of(spec, link, r.id, r.record);
         if r.fresh {
             fresh.push((r.id, r.assetid, entry));
             continue;
         }
-        let old = entry_of(spec, r.id, r.before);
+        let old = entry_of(spec, link, r.id, r.before);
         let which = [
             old.title != entry.title,
             old.subtitle != entry.subtitle,
@@ -229,7 +282,7 @@ pub async fn index_many(
         }
     }
     for chunk in fresh.chunks(100) {
-        let mut binds = Vec::with_capacity(chunk.len() * 8);
+        let mut binds = Vec::with_capacity(chunk.len() * 9);
         for (id, assetid, entry) in chunk {
             binds.extend([
                 SqlValue::text(&spec.entitytype),
@@ -240,12 +293,13 @@ pub async fn index_many(
                 SqlValue::text(spec.url.replace("{id}", &id.to_string())),
                 SqlValue::opt_text(spec.plugin.clone()),
                 SqlValue::text(&entry.text),
+                SqlValue::opt_text(link.extended_by()),
             ]);
         }
         db.query_with(
             &format!(
-                "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext) VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext, extendedby) VALUES {}",
+                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
             ),
             &binds,
         )
@@ -369,25 +423,36 @@ fn suffixes(text: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// Stores the word endings of each `(searchid, text)` (MySQL only; see `suffixes`).
+/// An entry to store the word endings of: its id, its text and its `extendedby`.
+type Suffixed = (i64, String, Option<String>);
+
+/// Stores the word endings of each entry (MySQL only; see `suffixes`), each with the plugin
+/// its entry steps aside for (`aside`, the entry's `extendedby`), so a search drops the
+/// entries that step aside while it reads the endings, before it reads any entry.
 async fn write_suffixes(
     db: &Db,
     conn: &mut AnyConnection,
-    entries: &[(i64, String)],
+    entries: &[Suffixed],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, i64)> = entries
+    let rows: Vec<(String, i64, &Option<String>)> = entries
         .iter()
-        .flat_map(|(id, text)| suffixes(text).into_iter().map(move |s| (s, *id)))
+        .flat_map(|(id, text, aside)| suffixes(text).into_iter().map(move |s| (s, *id, aside)))
         .collect();
     for chunk in rows.chunks(500) {
         let binds: Vec<SqlValue> = chunk
             .iter()
-            .flat_map(|(s, id)| [SqlValue::text(s), SqlValue::Int(*id)])
+            .flat_map(|(s, id, aside)| {
+                [
+                    SqlValue::text(s),
+                    SqlValue::Int(*id),
+                    SqlValue::opt_text((*aside).clone()),
+                ]
+            })
             .collect();
         db.query_with(
             &format!(
-                "INSERT INTO searchsuffixes (suffix, searchid) VALUES {}",
-                vec!["(?, ?)"; chunk.len()].join(", ")
+                "INSERT INTO searchsuffixes (suffix, searchid, aside) VALUES {}",
+                vec!["(?, ?, ?)"; chunk.len()].join(", ")
             ),
             &binds,
         )
@@ -408,7 +473,7 @@ pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
     loop {
         let rows = db
             .query(
-                "SELECT s.searchid, s.searchtext FROM searchindex s WHERE s.searchid > ? \
+                "SELECT s.searchid, s.searchtext, s.extendedby FROM searchindex s WHERE s.searchid > ? \
                  AND NOT EXISTS (SELECT 1 FROM searchsuffixes x WHERE x.searchid = s.searchid) \
                  ORDER BY s.searchid LIMIT 1000",
             )
@@ -419,9 +484,9 @@ pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
             return Ok(done);
         };
         after = last.try_get(0)?;
-        let entries: Vec<(i64, String)> = rows
+        let entries: Vec<Suffixed> = rows
             .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
             .collect::<Result<_, sqlx::Error>>()?;
         let mut tx = db.begin().await?;
         write_suffixes(db, &mut tx, &entries).await?;
@@ -507,7 +572,7 @@ fn contains_exactly(dialect: Dialect, alias: &str, q: &str) -> (String, SqlValue
 /// it has one — SQLite's trigram index, PostgreSQL's trigram index behind a `LIKE`, MySQL's
 /// word endings — and the entries it returns checked for the whole term. Terms shorter than
 /// `INDEXED_MIN` read the table.
-fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
+fn contains(dialect: Dialect, q: &str, hidden_plugins: &[String]) -> (String, Vec<SqlValue>) {
     let (exact, exact_value) = contains_exactly(dialect, "s", q);
     let part = selective_part(q);
     let whole = part.len() == q.len();
@@ -515,7 +580,7 @@ fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
         Dialect::Sqlite => trigram_term(dialect, part).map(|term| {
             (
                 "s.searchid IN (SELECT rowid FROM searchfts WHERE searchfts MATCH ?)".to_string(),
-                term,
+                vec![term],
             )
         }),
         // pg_trgm takes the trigrams of each word of the pattern: every one of `pc-` is in
@@ -523,7 +588,7 @@ fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
         Dialect::Postgres => (part.chars().count() >= INDEXED_MIN).then(|| {
             (
                 "s.searchtext LIKE ? ESCAPE '!'".to_string(),
-                SqlValue::text(like_pattern(part)),
+                vec![SqlValue::text(like_pattern(part))],
             )
         }),
         Dialect::MySql => {
@@ -537,19 +602,40 @@ fn contains(dialect: Dialect, q: &str) -> (String, Vec<SqlValue>) {
             (word.chars().count() >= INDEXED_MIN).then(|| {
                 let start: String = word.chars().take(SUFFIX_MAX).collect();
                 let prefix = like_pattern(&start);
+                let mut values = vec![SqlValue::text(&prefix[1..])];
+                values.extend(hidden_plugins.iter().map(SqlValue::text));
                 (
-                    "s.searchid IN (SELECT x.searchid FROM searchsuffixes x WHERE x.suffix LIKE ? ESCAPE '!')"
-                        .to_string(),
-                    SqlValue::text(&prefix[1..]),
+                    format!(
+                        "s.searchid IN (SELECT x.searchid FROM searchsuffixes x \
+                         WHERE x.suffix LIKE ? ESCAPE '!' AND {})",
+                        shown("x.aside", hidden_plugins)
+                    ),
+                    values,
                 )
             })
         }
     };
     match indexed {
         // SQLite's trigram phrase and PostgreSQL's LIKE of the whole term are exact.
-        Some((index, value)) if whole && dialect != Dialect::MySql => (index, vec![value]),
-        Some((index, value)) => (format!("{index} AND {exact}"), vec![value, exact_value]),
+        Some((index, values)) if whole && dialect != Dialect::MySql => (index, values),
+        Some((index, mut values)) => {
+            values.push(exact_value);
+            (format!("{index} AND {exact}"), values)
+        }
         None => (exact, vec![exact_value]),
+    }
+}
+
+/// "Shown": the entry's `column` (`extendedby`, or a word ending's `aside`) names no plugin
+/// it steps aside for, or a hidden one; bind `hidden_plugins` after it.
+fn shown(column: &str, hidden_plugins: &[String]) -> String {
+    if hidden_plugins.is_empty() {
+        format!("{column} IS NULL")
+    } else {
+        format!(
+            "({column} IS NULL OR {column} IN ({}))",
+            vec!["?"; hidden_plugins.len()].join(", ")
+        )
     }
 }
 
@@ -581,22 +667,13 @@ pub fn search_sql(
             )
         }
     };
-    let (mut filter, mut values) = contains(dialect, q);
+    let (mut filter, mut values) = contains(dialect, q, hidden_plugins);
     filter.push_str(&visible("s"));
     values.extend(hidden_plugins.iter().map(SqlValue::text));
-    // The plugin's entry holds the asset's text too, but one written before a field was
-    // added may not: the asset's entry steps aside only when the plugin's also matches. That
-    // entry is found by its asset (an index), so only the text check is needed here. A
-    // count, not EXISTS: MariaDB turns an EXISTS into a search of every plugin entry,
-    // made once per search, where this stays one index lookup per asset found.
-    let (plugin_matches, plugin_value) = contains_exactly(dialect, "p", q);
-    filter.push_str(&format!(
-        " AND NOT (s.entitytype = 'asset' AND (SELECT COUNT(*) FROM searchindex p \
-         WHERE p.assetid = s.assetid AND p.entitytype <> 'asset'{} AND {plugin_matches}) > 0)",
-        visible("p")
-    ));
+    // An extended asset's entry steps aside for its plugin's, which holds its text (see
+    // `Link`), unless that plugin is hidden: read off the entry itself, no lookup.
+    filter.push_str(&format!(" AND {}", shown("s.extendedby", hidden_plugins)));
     values.extend(hidden_plugins.iter().map(SqlValue::text));
-    values.push(plugin_value);
     let prefix = like_pattern(q);
     let mut page_values = values.clone();
     page_values.push(SqlValue::text(q.to_lowercase()));
@@ -683,9 +760,57 @@ mod tests {
             plugin: None,
         };
         let record = json!({"hostname": "WJ-PC-000123", "assetnumber": "wj-pc-000123", "ipaddress": "10.1.0.123"});
-        let entry = entry_of(&spec, 7, record.as_object().unwrap());
+        let entry = entry_of(&spec, &Link::Alone, 7, record.as_object().unwrap());
         assert_eq!(entry.text, "wj-pc-000123 10.1.0.123");
         assert_eq!(entry.title, "WJ-PC-000123");
+    }
+
+    #[test]
+    fn a_plugin_entry_holds_its_asset_entry_whole() {
+        let spec = SearchSpec {
+            entitytype: "computer".into(),
+            title: "hostname".into(),
+            subtitle: None,
+            fields: vec![
+                "hostname".into(),
+                "serialnumber".into(),
+                "currentuser".into(),
+            ],
+            url: "/computers/{id}".into(),
+            plugin: Some("computers".into()),
+        };
+        let entry = |record: Value| {
+            let record = record.as_object().unwrap();
+            let asset = entry_of(
+                &asset_spec(),
+                &Link::AsideFor("computers".into()),
+                7,
+                record,
+            );
+            let own = entry_of(&spec, &Link::Holding, 7, record);
+            assert!(own.text.contains(&asset.text), "{own:?} holds {asset:?}");
+            own.text
+        };
+        // Already held: the host name is the asset number, no name.
+        assert_eq!(
+            entry(
+                json!({"hostname": "PC-1", "assetnumber": "pc-1", "serialnumber": "SN9", "currentuser": "ann"})
+            ),
+            "pc-1 sn9 ann"
+        );
+        // A name only the asset has is added after the plugin's own text.
+        assert_eq!(
+            entry(
+                json!({"hostname": "PC-1", "assetnumber": "pc-1", "name": "Lathe PC", "serialnumber": "SN9", "currentuser": "ann"})
+            ),
+            "pc-1 sn9 ann pc-1 lathe pc sn9"
+        );
+        // Where both do not fit, the plugin's own text is cut short, never the asset's.
+        let long = entry(
+            json!({"hostname": "h".repeat(100), "assetnumber": "a1", "serialnumber": "s".repeat(100), "currentuser": "u".repeat(990)}),
+        );
+        assert_eq!(long.chars().count(), TEXT_MAX);
+        assert!(long.ends_with(&format!(" a1 {}", "s".repeat(100))));
     }
 
     #[test]

@@ -313,7 +313,7 @@ impl Resource {
             .collect();
         audit::record_many(db, conn, actor, &entries).await?;
         let is_asset = self.is_asset();
-        for spec in self.search_specs() {
+        for (spec, link) in self.search_specs() {
             let list: Vec<search::Rewrite> = records
                 .iter()
                 .zip(&ids)
@@ -325,7 +325,7 @@ impl Resource {
                     fresh: true,
                 })
                 .collect();
-            search::index_many(db, conn, &spec, &list).await?;
+            search::index_many(db, conn, &spec, &link, &list).await?;
         }
         Ok(records)
     }

@@ -121,7 +121,7 @@ impl Resource {
             },
         )
         .await?;
-        for spec in self.search_specs() {
+        for (spec, _) in self.search_specs() {
             search::remove(db, conn, &spec.entitytype, id).await?;
         }
         Ok(before)

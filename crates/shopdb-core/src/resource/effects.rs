@@ -6,7 +6,7 @@ use sqlx::AnyConnection;
 use crate::db::Db;
 use crate::error::DomainError;
 use crate::http::ListParams;
-use crate::search::{self, SearchSpec};
+use crate::search::{self, Link, SearchSpec};
 
 use super::model::*;
 
@@ -21,13 +21,26 @@ pub(crate) enum Indexed<'a> {
 }
 
 impl Resource {
-    /// Index entries this record keeps: its own, and for extension records also the asset's.
-    pub(crate) fn search_specs(&self) -> Vec<SearchSpec> {
+    /// Index entries this record keeps: its own, and for extension records also the asset's
+    /// (see `search::Link`).
+    pub(crate) fn search_specs(&self) -> Vec<(SearchSpec, Link)> {
         let mut specs = Vec::new();
-        if self.extension.is_some() {
-            specs.push(search::asset_spec());
+        let extension = self.extension.is_some();
+        if extension {
+            let link = match &self.search {
+                Some(own) => Link::AsideFor(own.plugin.clone().unwrap_or_default()),
+                None => Link::Alone,
+            };
+            specs.push((search::asset_spec(), link));
         }
-        specs.extend(self.search.clone());
+        if let Some(own) = &self.search {
+            let link = if extension {
+                Link::Holding
+            } else {
+                Link::Alone
+            };
+            specs.push((own.clone(), link));
+        }
         specs
     }
 
@@ -47,9 +60,9 @@ impl Resource {
             Indexed::Was(b) => (Some(b), false),
             Indexed::Unknown => (None, false),
         };
-        for spec in self.search_specs() {
+        for (spec, link) in self.search_specs() {
             let assetid = is_asset.then_some(id);
-            search::index_record(db, conn, &spec, id, assetid, record, old, fresh).await?;
+            search::index_record(db, conn, &spec, &link, id, assetid, record, old, fresh).await?;
         }
         Ok(())
     }

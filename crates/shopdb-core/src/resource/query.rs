@@ -228,18 +228,28 @@ impl Resource {
     ) -> Option<(String, Vec<SqlValue>)> {
         let specs = self.search_specs();
         let columns = self.all_columns();
+        // Room a column takes in an entry's text: its size and a space.
+        let size = |name: &String| {
+            let (_, column) = columns.iter().find(|(_, c)| &c.name == name)?;
+            match column.ty {
+                ColumnType::String(max) => Some(max + 1),
+                _ => None,
+            }
+        };
         let mut room: u32 = 1000;
+        // An extension's plugin entry keeps room for its asset entry's text (`search::Link`).
+        if self.extension.is_some() {
+            for name in &search::asset_spec().fields {
+                room = room.checked_sub(size(name)?)?;
+            }
+        }
         for name in &self.searchable {
-            if !specs.iter().any(|s| s.fields.contains(name)) {
+            if !specs.iter().any(|(s, _)| s.fields.contains(name)) {
                 return None;
             }
-            let (_, column) = columns.iter().find(|(_, c)| &c.name == name)?;
-            let ColumnType::String(max) = column.ty else {
-                return None;
-            };
-            room = room.checked_sub(max + 1)?;
+            room = room.checked_sub(size(name)?)?;
         }
-        let types: Vec<String> = specs.iter().map(|s| s.entitytype.clone()).collect();
+        let types: Vec<String> = specs.iter().map(|(s, _)| s.entitytype.clone()).collect();
         search::candidates(dialect, q, &types)
     }
 

@@ -297,7 +297,7 @@ impl Resource {
             .collect();
         audit::record_many(db, conn, actor, &entries).await?;
         let is_asset = self.is_asset();
-        for spec in self.search_specs() {
+        for (spec, link) in self.search_specs() {
             let list: Vec<search::Rewrite> = items
                 .iter()
                 .zip(&afters)
@@ -310,7 +310,7 @@ impl Resource {
                     fresh: false,
                 })
                 .collect();
-            search::index_many(db, conn, &spec, &list).await?;
+            search::index_many(db, conn, &spec, &link, &list).await?;
         }
         db.forget_counts();
         Ok(afters)

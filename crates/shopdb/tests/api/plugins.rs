@@ -130,6 +130,9 @@ backend_tests! {
         assert_eq!(shopdb_core::settings::get_setting(app.db(), "cameras", "retentiondays").await.unwrap(), None);
         assert_eq!(app.get(&format!("/api/assets/{asset}")).await.status, StatusCode::OK, "core data stays");
         assert_eq!(app.get("/api/search?q=cam-17").await.data(), &json!([]));
+        let plain = app.get("/api/search?q=cam-1").await;
+        assert_eq!(plain.body["meta"]["total"], 1, "the asset is found as an asset again: {}", plain.body);
+        assert_eq!(plain.data()[0]["type"], "asset");
 
         let again = action(&app, "cameras", "install").await;
         assert_eq!(again.status, StatusCode::OK, "reinstall after uninstall: {}", again.body);

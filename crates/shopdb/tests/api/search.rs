@@ -1,5 +1,7 @@
 use axum::http::StatusCode;
 use serde_json::json;
+use shopdb_core::db::{Dialect, SqlValue};
+use sqlx::Row;
 
 use crate::backend_tests;
 use crate::support::{plan_with, uses_indexes};
@@ -140,14 +142,69 @@ backend_tests! {
         let hits = app.get("/api/search?q=pc-777").await;
         assert_eq!(hits.body["meta"]["total"], 1, "{}", hits.body);
         assert_eq!(hits.data()[0]["type"], "computer");
-        // The asset's name is only in the asset's entry: found there.
+        // The asset's name is not one of the computer's fields, but its entry holds the
+        // asset's text: found once, as the computer.
         let by_name = app.get("/api/search?q=cell%207").await;
         assert_eq!(by_name.body["meta"]["total"], 1, "{}", by_name.body);
+        assert_eq!(by_name.data()[0]["type"], "computer");
+        // A new name moves with it.
+        let id = pc.data()["assetid"].as_i64().unwrap();
+        let renamed = app.put(&format!("/api/computers/{id}"), json!({"name": "Paint Booth PC", "version": 1})).await;
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+        assert_eq!(app.get("/api/search?q=cell%207").await.body["meta"]["total"], 0);
+        let by_new_name = app.get("/api/search?q=booth").await;
+        assert_eq!(by_new_name.body["meta"]["total"], 1, "{}", by_new_name.body);
+        assert_eq!(by_new_name.data()[0]["type"], "computer");
         // With the plugin disabled the record is a plain asset again.
         app.post("/api/plugins/computers/disable", json!({})).await;
         let hidden = app.get("/api/search?q=pc-777").await;
         assert_eq!(hidden.body["meta"]["total"], 1, "{}", hidden.body);
         assert_eq!(hidden.data()[0]["type"], "asset");
+        assert_eq!(app.get("/api/search?q=booth").await.data()[0]["type"], "asset");
+    }
+
+    async fn entries_written_before_they_were_linked_are_linked_by_the_upgrade(app) {
+        app.post("/api/plugins/computers/install", json!({})).await;
+        let pc = app.post("/api/computers", json!({"assetnumber": "PC-778", "name": "Paint Booth PC", "hostname": "WJ-CELL-778", "serialnumber": "SN-778"})).await;
+        assert_eq!(pc.status, StatusCode::CREATED, "{}", pc.body);
+        let id = pc.data()["assetid"].as_i64().unwrap();
+        let db = app.db();
+        let write = |sql: &'static str, values: Vec<SqlValue>| async move {
+            db.execute_write(sql, &values).await.unwrap();
+        };
+        // The entries as core 9 wrote them: the computer's without the asset's name (and,
+        // on MySQL, the word endings of that text), the asset's not linked to it.
+        write("UPDATE searchindex SET searchtext = 'wj-cell-778 pc-778 sn-778' WHERE entitytype = 'computer' AND entityid = ?", vec![SqlValue::Int(id)]).await;
+        if db.dialect() == Dialect::MySql {
+            write("DELETE FROM searchsuffixes WHERE searchid IN (SELECT searchid FROM searchindex WHERE entitytype = 'computer' AND entityid = ?)", vec![SqlValue::Int(id)]).await;
+            shopdb_core::search::backfill_suffixes(db).await.unwrap();
+            write("ALTER TABLE searchsuffixes DROP COLUMN aside", vec![]).await;
+        }
+        write("DELETE FROM schemamigrations WHERE chain = 'core' AND version = 10", vec![]).await;
+        write("ALTER TABLE searchindex DROP COLUMN extendedby", vec![]).await;
+
+        let ran = shopdb::app::upgrade(db).await.unwrap();
+        assert_eq!(ran.len(), 1, "{ran:?}");
+        let texts: Vec<(String, String)> = db
+            .query("SELECT entitytype, searchtext FROM searchindex WHERE entityid = ? ORDER BY entitytype")
+            .bind(id)
+            .fetch_all(db.pool())
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        assert_eq!(texts[0], ("asset".to_string(), "pc-778 paint booth pc sn-778".to_string()));
+        assert_eq!(texts[1], ("computer".to_string(), "wj-cell-778 pc-778 sn-778 pc-778 paint booth pc sn-778".to_string()));
+        // Found once, as the computer, by its number and by its name (on MySQL through the
+        // word endings stored anew).
+        for term in ["pc-778", "booth"] {
+            let hits = app.get(&format!("/api/search?q={term}")).await;
+            assert_eq!(hits.body["meta"]["total"], 1, "{term}: {}", hits.body);
+            assert_eq!(hits.data()[0]["type"], "computer", "{term}");
+        }
+        app.post("/api/plugins/computers/disable", json!({})).await;
+        assert_eq!(app.get("/api/search?q=booth").await.data()[0]["type"], "asset");
     }
 
     async fn search_reads_an_index_not_the_table(app) {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use super::{LifecycleError, audit_plugin, context, dependents_of, find};
 use crate::audit::Action;
 use crate::auth::Actor;
-use crate::db::Db;
+use crate::db::{Db, Dialect};
 use crate::plugin::loaded::{LoadedPlugin, Registry};
 use crate::plugin::states::installed;
 use crate::util::now;
@@ -100,12 +100,18 @@ pub async fn uninstall(
         evolve::forget(db, name).await?;
     }
     let mut tx = db.begin().await?;
-    for sql in [
+    let mut statements = vec![
         "DELETE FROM settings WHERE scope = ?",
         "DELETE FROM searchindex WHERE plugin = ?",
+        // Its assets' own entries show again.
+        "UPDATE searchindex SET extendedby = NULL WHERE extendedby = ?",
         "DELETE FROM plugins WHERE pluginname = ?",
         crate::plugin::folder::store::DELETE_SQL,
-    ] {
+    ];
+    if db.dialect() == Dialect::MySql {
+        statements.push("UPDATE searchsuffixes SET aside = NULL WHERE aside = ?");
+    }
+    for sql in statements {
         db.query(sql)
             .bind(name.to_string())
             .execute(&mut *tx)

@@ -2,6 +2,8 @@
 //! transaction as every write, so `/api/search` reads one narrow table instead of joining
 //! every plugin's tables.
 
+use std::collections::{BTreeSet, HashMap};
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sqlx::{AnyConnection, Row};
@@ -144,10 +146,12 @@ pub async fn index_record(
     if before.is_some_and(|b| entry_of(spec, link, id, b) == entry) {
         return Ok(());
     }
+    if db.dialect() == Dialect::MySql {
+        return write_mysql(db, conn, spec, link, vec![(id, assetid, entry, fresh)]).await;
+    }
     let url = spec.url.replace("{id}", &id.to_string());
-    // A changed record's entry is rewritten in place (MySQL's word endings are simpler
-    // written anew with their entry).
-    if before.is_some() && db.dialect() != Dialect::MySql {
+    // A changed record's entry is rewritten in place.
+    if before.is_some() {
         let done = db
             .query_with(
                 "UPDATE searchindex SET assetid = ?, title = ?, subtitle = ?, url = ?, plugin = ?, searchtext = ?, extendedby = ? \
@@ -173,28 +177,7 @@ pub async fn index_record(
     if !fresh {
         remove(db, conn, &spec.entitytype, id).await?;
     }
-    let searchid = db
-        .insert_returning_id(
-            conn,
-            "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext, extendedby) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            &[
-                SqlValue::text(&spec.entitytype),
-                SqlValue::Int(id),
-                SqlValue::opt_int(assetid),
-                SqlValue::text(&entry.title),
-                SqlValue::opt_text(entry.subtitle),
-                SqlValue::text(&url),
-                SqlValue::opt_text(spec.plugin.clone()),
-                SqlValue::text(&entry.text),
-                SqlValue::opt_text(link.extended_by()),
-            ],
-            "searchid",
-        )
-        .await?;
-    if db.dialect() == Dialect::MySql {
-        write_suffixes(db, conn, &[(searchid, entry.text, link.extended_by())]).await?;
-    }
-    Ok(())
+    insert_entries(db, conn, spec, link, &[(id, assetid, entry)]).await
 }
 
 pub async fn remove(
@@ -238,15 +221,14 @@ pub async fn index_many(
     items: &[Rewrite<'_>],
 ) -> Result<(), sqlx::Error> {
     if db.dialect() == Dialect::MySql {
-        // MySQL also needs each new entry's id for its word endings.
-        for r in items {
-            let before = (!r.fresh).then_some(r.before);
-            index_record(
-                db, conn, spec, link, r.id, r.assetid, r.record, before, r.fresh,
-            )
-            .await?;
-        }
-        return Ok(());
+        let items = items
+            .iter()
+            .map(|r| {
+                let entry = entry_of(spec, link, r.id, r.record);
+                (r.id, r.assetid, entry, r.fresh)
+            })
+            .collect();
+        return write_mysql(db, conn, spec, link, items).await;
     }
     let mut fresh: Vec<Written> = Vec::new();
     // Changed entries by which of title, subtitle and text changed.
@@ -282,31 +264,197 @@ pub async fn index_many(
         }
     }
     for chunk in fresh.chunks(100) {
-        let mut binds = Vec::with_capacity(chunk.len() * 9);
-        for (id, assetid, entry) in chunk {
-            binds.extend([
-                SqlValue::text(&spec.entitytype),
-                SqlValue::Int(*id),
-                SqlValue::opt_int(*assetid),
-                SqlValue::text(&entry.title),
-                SqlValue::opt_text(entry.subtitle.clone()),
-                SqlValue::text(spec.url.replace("{id}", &id.to_string())),
-                SqlValue::opt_text(spec.plugin.clone()),
-                SqlValue::text(&entry.text),
-                SqlValue::opt_text(link.extended_by()),
-            ]);
+        insert_entries(db, conn, spec, link, chunk).await?;
+    }
+    Ok(())
+}
+
+/// Inserts the entries of `chunk` (up to 100 records that have none) in one statement.
+async fn insert_entries(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    link: &Link,
+    chunk: &[Written],
+) -> Result<(), sqlx::Error> {
+    let mut binds = Vec::with_capacity(chunk.len() * 9);
+    for (id, assetid, entry) in chunk {
+        binds.extend([
+            SqlValue::text(&spec.entitytype),
+            SqlValue::Int(*id),
+            SqlValue::opt_int(*assetid),
+            SqlValue::text(&entry.title),
+            SqlValue::opt_text(entry.subtitle.clone()),
+            SqlValue::text(spec.url.replace("{id}", &id.to_string())),
+            SqlValue::opt_text(spec.plugin.clone()),
+            SqlValue::text(&entry.text),
+            SqlValue::opt_text(link.extended_by()),
+        ]);
+    }
+    db.query_batch(
+        &format!(
+            "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext, extendedby) VALUES {}",
+            vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+        ),
+        &binds,
+        chunk.len() == 100,
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// An entry as MySQL has it stored: its id, what it holds and its `extendedby`.
+type Stored = (i64, Entry, Option<String>);
+
+/// MySQL: writes the entries of records (id, asset id, entry, just created) as `index_many`
+/// does elsewhere, and keeps each entry's word endings (see `suffixes`) in step with its
+/// text. An entry that is there is updated in place, and only the endings that came or went
+/// are written: a PC whose user changed loses the old user's endings and gains the new
+/// one's, and the few dozen others stay. The endings to drop are worked out from the text
+/// as stored, not from the record as it was, so they are the ones that were written.
+async fn write_mysql(
+    db: &Db,
+    conn: &mut AnyConnection,
+    spec: &SearchSpec,
+    link: &Link,
+    items: Vec<(i64, Option<i64>, Entry, bool)>,
+) -> Result<(), sqlx::Error> {
+    let aside = link.extended_by();
+    let ids: Vec<i64> = items.iter().filter(|i| !i.3).map(|i| i.0).collect();
+    let mut stored = entries_stored(db, conn, &spec.entitytype, &ids).await?;
+    let mut fresh: Vec<Written> = Vec::new();
+    // Entries to update: id, new content, text as stored, whether the link changed.
+    let mut changed: Vec<(i64, Entry, String, bool)> = Vec::new();
+    for (id, assetid, entry, _) in items {
+        match stored.remove(&id) {
+            None => fresh.push((id, assetid, entry)),
+            Some((searchid, old, old_aside)) => {
+                if old != entry || old_aside != aside {
+                    changed.push((searchid, entry, old.text, old_aside != aside));
+                }
+            }
         }
-        db.query_with(
+    }
+    for chunk in fresh.chunks(100) {
+        insert_entries(db, conn, spec, link, chunk).await?;
+        let ids: Vec<i64> = chunk.iter().map(|(id, _, _)| *id).collect();
+        let searchids = entries_stored(db, conn, &spec.entitytype, &ids).await?;
+        let mut rows: Vec<Suffix> = Vec::new();
+        for (id, _, entry) in chunk {
+            if let Some((searchid, _, _)) = searchids.get(id) {
+                let endings = suffixes(&entry.text).into_iter();
+                rows.extend(endings.map(|s| (s, *searchid, aside.clone())));
+            }
+        }
+        insert_suffixes(db, conn, &rows).await?;
+    }
+    for chunk in changed.chunks(100) {
+        let mut binds = Vec::with_capacity(chunk.len() * 7 + 1);
+        for column in 0..3 {
+            for (searchid, entry, _, _) in chunk {
+                binds.push(SqlValue::Int(*searchid));
+                binds.push(match column {
+                    0 => SqlValue::text(&entry.title),
+                    1 => SqlValue::opt_text(entry.subtitle.clone()),
+                    _ => SqlValue::text(&entry.text),
+                });
+            }
+        }
+        binds.push(SqlValue::opt_text(aside.clone()));
+        binds.extend(chunk.iter().map(|c| SqlValue::Int(c.0)));
+        let case = vec!["WHEN ? THEN ?"; chunk.len()].join(" ");
+        db.query_batch(
             &format!(
-                "INSERT INTO searchindex (entitytype, entityid, assetid, title, subtitle, url, plugin, searchtext, extendedby) VALUES {}",
-                vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ")
+                "UPDATE searchindex SET title = CASE searchid {case} END, \
+                 subtitle = CASE searchid {case} END, searchtext = CASE searchid {case} END, \
+                 extendedby = ? WHERE searchid IN ({})",
+                vec!["?"; chunk.len()].join(", ")
             ),
             &binds,
+            chunk.len() == 100,
         )
         .execute(&mut *conn)
         .await?;
+        // Entries whose link changed take the new `aside` on all their endings.
+        let relinked: Vec<SqlValue> = chunk
+            .iter()
+            .filter(|c| c.3)
+            .map(|c| SqlValue::Int(c.0))
+            .collect();
+        if !relinked.is_empty() {
+            let mut binds = vec![SqlValue::opt_text(aside.clone())];
+            let marks = vec!["?"; relinked.len()].join(", ");
+            binds.extend(relinked);
+            db.query_with(
+                &format!("UPDATE searchsuffixes SET aside = ? WHERE searchid IN ({marks})"),
+                &binds,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+        let mut came: Vec<Suffix> = Vec::new();
+        for (searchid, entry, old_text, _) in chunk {
+            let old: BTreeSet<String> = suffixes(old_text).into_iter().collect();
+            let now: BTreeSet<String> = suffixes(&entry.text).into_iter().collect();
+            came.extend(
+                now.difference(&old)
+                    .map(|s| (s.clone(), *searchid, aside.clone())),
+            );
+            // One statement per entry: MariaDB plans a list of (ending, entry) pairs in
+            // time that grows with the square of its length (70 ms for 500 pairs).
+            let mut binds = vec![SqlValue::Int(*searchid)];
+            binds.extend(old.difference(&now).map(SqlValue::text));
+            if binds.len() > 1 {
+                db.query_with(
+                    &format!(
+                        "DELETE FROM searchsuffixes WHERE searchid = ? AND suffix IN ({})",
+                        vec!["?"; binds.len() - 1].join(", ")
+                    ),
+                    &binds,
+                )
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        came.sort();
+        insert_suffixes(db, conn, &came).await?;
     }
     Ok(())
+}
+
+/// MySQL: the entries of `entitytype` stored for the records `ids`, by record id.
+async fn entries_stored(
+    db: &Db,
+    conn: &mut AnyConnection,
+    entitytype: &str,
+    ids: &[i64],
+) -> Result<HashMap<i64, Stored>, sqlx::Error> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(100) {
+        let mut binds = vec![SqlValue::text(entitytype)];
+        binds.extend(chunk.iter().map(|id| SqlValue::Int(*id)));
+        let rows = db
+            .query_with(
+                &format!(
+                    "SELECT entityid, searchid, title, subtitle, searchtext, extendedby FROM searchindex \
+                     WHERE entitytype = ? AND entityid IN ({})",
+                    vec!["?"; chunk.len()].join(", ")
+                ),
+                &binds,
+            )
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            let entry = Entry {
+                title: r.try_get(2)?,
+                subtitle: r.try_get(3)?,
+                text: r.try_get(4)?,
+            };
+            out.insert(r.try_get(0)?, (r.try_get(1)?, entry, r.try_get(5)?));
+        }
+    }
+    Ok(out)
 }
 
 /// Sets the columns `which` (title, subtitle, text) of the entries of `chunk` to their new
@@ -423,21 +571,18 @@ fn suffixes(text: &str) -> Vec<String> {
     out.into_iter().collect()
 }
 
-/// An entry to store the word endings of: its id, its text and its `extendedby`.
-type Suffixed = (i64, String, Option<String>);
+/// One word ending to store: the ending, its entry's id and `aside` (the entry's
+/// `extendedby`: the plugin the entry steps aside for), so a search drops the entries that
+/// step aside while it reads the endings, before it reads any entry.
+type Suffix = (String, i64, Option<String>);
 
-/// Stores the word endings of each entry (MySQL only; see `suffixes`), each with the plugin
-/// its entry steps aside for (`aside`, the entry's `extendedby`), so a search drops the
-/// entries that step aside while it reads the endings, before it reads any entry.
-async fn write_suffixes(
+/// Stores word endings (MySQL only; see `suffixes`), 500 to a statement. One already there
+/// takes the new `aside`.
+async fn insert_suffixes(
     db: &Db,
     conn: &mut AnyConnection,
-    entries: &[Suffixed],
+    rows: &[Suffix],
 ) -> Result<(), sqlx::Error> {
-    let rows: Vec<(String, i64, &Option<String>)> = entries
-        .iter()
-        .flat_map(|(id, text, aside)| suffixes(text).into_iter().map(move |s| (s, *id, aside)))
-        .collect();
     for chunk in rows.chunks(500) {
         let binds: Vec<SqlValue> = chunk
             .iter()
@@ -445,16 +590,18 @@ async fn write_suffixes(
                 [
                     SqlValue::text(s),
                     SqlValue::Int(*id),
-                    SqlValue::opt_text((*aside).clone()),
+                    SqlValue::opt_text(aside.clone()),
                 ]
             })
             .collect();
-        db.query_with(
+        db.query_batch(
             &format!(
-                "INSERT INTO searchsuffixes (suffix, searchid, aside) VALUES {}",
+                "INSERT INTO searchsuffixes (suffix, searchid, aside) VALUES {} \
+                 ON DUPLICATE KEY UPDATE aside = VALUES(aside)",
                 vec!["(?, ?, ?)"; chunk.len()].join(", ")
             ),
             &binds,
+            chunk.len() == 500,
         )
         .execute(&mut *conn)
         .await?;
@@ -462,12 +609,33 @@ async fn write_suffixes(
     Ok(())
 }
 
-/// MySQL: fills the word-ending table for entries written before it existed (the first start
-/// after the upgrade that added it); returns how many entries were done. Elsewhere a no-op.
-pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
+/// Marks a fill of word endings under way (see `backfill_suffixes`).
+const FILLING: (&str, &str) = ("core", "searchendingsfilling");
+
+/// MySQL: stores the word endings of entries that have none: those written before the table
+/// existed, those a migration rewrote, those a restore loaded. `needed` says something may
+/// have left such entries (migrations ran, a restore); otherwise it only finishes a fill an
+/// earlier run did not, since looking reads every entry (1.4 s at 50,000 PCs). Returns how
+/// many entries were done. Elsewhere a no-op.
+pub async fn backfill_suffixes(db: &Db, needed: bool) -> Result<usize, sqlx::Error> {
     if db.dialect() != Dialect::MySql {
         return Ok(0);
     }
+    let (scope, key) = FILLING;
+    if !needed
+        && crate::settings::get_setting(db, scope, key)
+            .await?
+            .is_none()
+    {
+        return Ok(0);
+    }
+    crate::settings::set_internal(db, scope, key, Some("yes")).await?;
+    let done = fill_suffixes(db).await?;
+    crate::settings::set_internal(db, scope, key, None).await?;
+    Ok(done)
+}
+
+async fn fill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
     let mut done = 0;
     let mut after = 0i64;
     loop {
@@ -484,14 +652,20 @@ pub async fn backfill_suffixes(db: &Db) -> Result<usize, sqlx::Error> {
             return Ok(done);
         };
         after = last.try_get(0)?;
-        let entries: Vec<Suffixed> = rows
-            .iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
-            .collect::<Result<_, sqlx::Error>>()?;
+        let mut endings: Vec<Suffix> = Vec::new();
+        for r in &rows {
+            let (searchid, text, aside): (i64, String, Option<String>) =
+                (r.try_get(0)?, r.try_get(1)?, r.try_get(2)?);
+            endings.extend(
+                suffixes(&text)
+                    .into_iter()
+                    .map(|s| (s, searchid, aside.clone())),
+            );
+        }
         let mut tx = db.begin().await?;
-        write_suffixes(db, &mut tx, &entries).await?;
+        insert_suffixes(db, &mut tx, &endings).await?;
         tx.commit().await?;
-        done += entries.len();
+        done += rows.len();
     }
 }
 

@@ -141,6 +141,38 @@ async fn write_setting(
     Ok(true)
 }
 
+/// Stores (`Some`) or removes (`None`) a value the program keeps for itself, such as a note
+/// that a long job is under way: not audited, and in no settings list.
+pub async fn set_internal(
+    db: &Db,
+    scope: &str,
+    key: &str,
+    value: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    db.query("DELETE FROM settings WHERE scope = ? AND settingkey = ?")
+        .bind(scope.to_string())
+        .bind(key.to_string())
+        .execute(&mut *tx)
+        .await?;
+    if let Some(value) = value {
+        let params = [
+            SqlValue::text(value),
+            SqlValue::text("system"),
+            SqlValue::text(now()),
+            SqlValue::text(scope),
+            SqlValue::text(key),
+        ];
+        db.query_with(
+            "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)",
+            &params,
+        )
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

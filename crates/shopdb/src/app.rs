@@ -50,8 +50,9 @@ pub async fn open_database(config: &Config) -> anyhow::Result<Db> {
 pub async fn upgrade(db: &Db) -> anyhow::Result<Vec<(String, i64, String)>> {
     let chain = core_chain();
     let ran = migrate::upgrade(db, &chain).await?;
-    // MySQL's search lookups need the word endings of entries written before core 5.
-    let filled = shopdb_core::search::backfill_suffixes(db).await?;
+    // MySQL's search lookups need the word endings of entries written before core 5 or
+    // rewritten by a migration.
+    let filled = shopdb_core::search::backfill_suffixes(db, !ran.is_empty()).await?;
     if filled > 0 {
         tracing::info!(
             entries = filled,

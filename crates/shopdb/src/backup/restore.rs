@@ -62,7 +62,7 @@ pub async fn restore(
     // MySQL's word endings for search are derived from the restored entries (on a large
     // site, the longest part of a restore there).
     progress.stage("search word endings");
-    shopdb_core::search::backfill_suffixes(db).await?;
+    shopdb_core::search::backfill_suffixes(db, true).await?;
     Ok(Summary {
         tables: manifest.tables.len(),
         rows: progress.done(),

@@ -577,7 +577,8 @@ fn suffixes(text: &str) -> Vec<String> {
 type Suffix = (String, i64, Option<String>);
 
 /// Stores word endings (MySQL only; see `suffixes`), 500 to a statement. One already there
-/// takes the new `aside`.
+/// (stored by another process filling the same entries at the same time) is left as it
+/// is: its `aside` is already the entry's.
 async fn insert_suffixes(
     db: &Db,
     conn: &mut AnyConnection,
@@ -597,7 +598,7 @@ async fn insert_suffixes(
         db.query_batch(
             &format!(
                 "INSERT INTO searchsuffixes (suffix, searchid, aside) VALUES {} \
-                 ON DUPLICATE KEY UPDATE aside = VALUES(aside)",
+                 ON DUPLICATE KEY UPDATE aside = aside",
                 vec!["(?, ?, ?)"; chunk.len()].join(", ")
             ),
             &binds,

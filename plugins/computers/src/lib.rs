@@ -361,6 +361,10 @@ impl Plugin for ComputersPlugin {
 
     fn resources(&self) -> Vec<Resource> {
         let mut r = catalog::extension("computers", "computer", computers_table(), ASSET_TYPE);
+        // Listed by host name, the name a PC is known by. The table's unique index on it
+        // gives a page in order by itself; in asset-number order a page of PCs meant
+        // walking past every other asset's number, 5 ms a page at 100,000 assets.
+        r.default_sort = "hostname".into();
         r.children = vec![ChildList {
             field: "software".into(),
             table: software_table(),

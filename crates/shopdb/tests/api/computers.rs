@@ -6,6 +6,23 @@ use serde_json::json;
 use crate::backend_tests;
 
 backend_tests! {
+    async fn computers_are_listed_by_host_name_unless_asked_otherwise(app) {
+        assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
+        for (number, host) in [("PC-3", "alpha"), ("PC-1", "charlie"), ("PC-2", "bravo")] {
+            let made = app.post("/api/computers", json!({"assetnumber": number, "hostname": host})).await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.body);
+        }
+        let column = |body: &serde_json::Value, field: &str| -> Vec<String> {
+            body["data"].as_array().unwrap().iter().map(|r| r[field].as_str().unwrap().to_string()).collect()
+        };
+        let listed = app.get("/api/computers").await;
+        assert_eq!(column(&listed.body, "hostname"), ["alpha", "bravo", "charlie"]);
+        let by_number = app.get("/api/computers?sort=assetnumber").await;
+        assert_eq!(column(&by_number.body, "assetnumber"), ["PC-1", "PC-2", "PC-3"]);
+        let last_first = app.get("/api/computers?sort=-hostname&per_page=2").await;
+        assert_eq!(column(&last_first.body, "hostname"), ["charlie", "bravo"]);
+    }
+
     async fn host_names_ignore_case_and_collectors_never_add_a_third_spelling(app) {
         assert_eq!(app.post("/api/plugins/computers/install", json!({})).await.status, StatusCode::OK);
         // The plugin sets the asset type, whatever the body says.

@@ -450,12 +450,13 @@ pub async fn plan_with(app: &TestApp, sql: &str, values: &[SqlValue]) -> Vec<Str
         .map(|r| match db.dialect() {
             Dialect::Sqlite => r.try_get::<String, _>(3).unwrap(),
             Dialect::Postgres => r.try_get::<String, _>(0).unwrap(),
-            // table, access type, key
+            // table, access type, key, extra (filesort, temporary …)
             Dialect::MySql => format!(
-                "table={} type={} key={}",
+                "table={} type={} key={} extra={}",
                 text_at(r, 2),
                 text_at(r, 3),
-                text_at(r, 5)
+                text_at(r, 5),
+                text_at(r, 9)
             ),
         })
         .collect()

@@ -76,6 +76,9 @@ pub async fn add_setting(
     }
 }
 
+/// A new setting, its values in this order: value, by, when, scope, key.
+const INSERT_SQL: &str = "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)";
+
 async fn write_setting(
     db: &Db,
     actor: &Actor,
@@ -107,7 +110,7 @@ async fn write_setting(
     let sql = if before.is_some() {
         "UPDATE settings SET settingvalue = ?, modifiedby = ?, modifieddate = ? WHERE scope = ? AND settingkey = ?"
     } else {
-        "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)"
+        INSERT_SQL
     };
     db.query_with(sql, &params).execute(&mut *tx).await?;
     let shown = |v: Option<&str>| match v {
@@ -163,12 +166,7 @@ pub async fn set_internal(
             SqlValue::text(scope),
             SqlValue::text(key),
         ];
-        db.query_with(
-            "INSERT INTO settings (settingvalue, modifiedby, modifieddate, scope, settingkey) VALUES (?, ?, ?, ?, ?)",
-            &params,
-        )
-        .execute(&mut *tx)
-        .await?;
+        db.query_with(INSERT_SQL, &params).execute(&mut *tx).await?;
     }
     tx.commit().await
 }
